@@ -1,0 +1,56 @@
+# kufenet_grasp: set up, build and test on a machine without a ROS install.
+#   make setup   virtual environment (pinned ROS 2 Jazzy wheels, torch 2.13.0 CPU) + colcon build
+#   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
+#   make build   rebuild both packages
+# On a machine with ROS 2 installed, see README.md for the rosdep/colcon route instead.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMPS := .stamps
+PIP := $(VENV)/bin/python -m pip
+# Both packages must be named: colcon stops descending once the root is a package.
+COLCON_BUILD := colcon build --symlink-install --base-paths . kufenet_msgs \
+	--event-handlers console_cohesion- summary+
+BUILD_INPUTS := package.xml setup.py setup.cfg resource/kufenet_grasp \
+	$(shell find kufenet_msgs launch config models -type f 2>/dev/null | sort)
+PYTEST_ARGS ?=
+
+.PHONY: help setup build test lint freeze clean
+
+help:
+	@sed -n '2,6p' Makefile
+
+setup: $(STAMPS)/build
+
+$(STAMPS)/venv: requirements/ros-jazzy.txt requirements/python.txt requirements/constraints.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -c requirements/constraints.txt \
+		-r requirements/ros-jazzy.txt -r requirements/python.txt
+	$(VENV)/bin/python tools/fix_ros_wheel_cmake.py
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/build: $(STAMPS)/venv $(BUILD_INPUTS)
+	. ./env.sh && $(COLCON_BUILD)
+	@touch $@
+
+build:
+	@rm -f $(STAMPS)/build
+	@$(MAKE) --no-print-directory $(STAMPS)/build
+
+test: setup
+	. ./env.sh && python -m pytest test $(PYTEST_ARGS)
+
+lint: setup
+	. ./env.sh && python -m pytest test/test_lint.py $(PYTEST_ARGS)
+
+freeze:
+	( sed -n '1,2p' requirements/constraints.txt; \
+	  $(PIP) freeze --disable-pip-version-check | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' ) \
+		> requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt
+
+clean:
+	rm -rf build install log $(STAMPS)
