@@ -4,7 +4,7 @@
 #   make build   rebuild both packages
 # On a machine with ROS 2 installed, see README.md for the rosdep/colcon route instead.
 SHELL := /bin/bash
-.SHELLFLAGS := -eu -o pipefail -c
+.SHELLFLAGS := -e -o pipefail -c
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

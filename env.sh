@@ -14,6 +14,8 @@ case ":${AMENT_PREFIX_PATH:-}:" in *":$VIRTUAL_ENV:"*) ;; *)
 case ":${CMAKE_PREFIX_PATH:-}:" in *":$VIRTUAL_ENV:"*) ;; *)
   export CMAKE_PREFIX_PATH="$VIRTUAL_ENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}" ;; esac
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# colcon's setup scripts read unset variables: source them with nounset off.
+case $- in *u*) _kufenet_nounset=1; set +u ;; *) _kufenet_nounset= ;; esac
 if [ -f "$_kufenet_root/install/setup.bash" ] && [ -n "${BASH_VERSION:-}" ]; then
   . "$_kufenet_root/install/setup.bash"
 elif [ -f "$_kufenet_root/install/setup.sh" ]; then
@@ -21,4 +23,5 @@ elif [ -f "$_kufenet_root/install/setup.sh" ]; then
 fi
 case ":$PATH:" in *":$_kufenet_root/install/kufenet_grasp/lib/kufenet_grasp:"*) ;; *)
   export PATH="$_kufenet_root/install/kufenet_grasp/lib/kufenet_grasp:$PATH" ;; esac
-unset _kufenet_root
+[ -n "$_kufenet_nounset" ] && set -u
+unset _kufenet_root _kufenet_nounset
