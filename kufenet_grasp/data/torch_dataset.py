@@ -1,0 +1,237 @@
+"""The PyTorch training dataset: (network input, target maps, index) from a grasp dataset.
+
+For sample ``i`` the image is cropped to a square window and resized to S×S model-input
+pixels exactly as at inference (``make_crop``/``apply_crop`` of
+:mod:`kufenet_grasp.grasp.preprocess`), optionally augmented in model-input pixels
+(rotation, zoom, flips: :mod:`kufenet_grasp.data.augment`), then turned into the input ``x``
+(4×S×S, ``[depth, R, G, B]`` via ``normalise_rgbd``) and the targets ``y`` (4×S×S,
+``[quality, cos2θ, sin2θ, width/150]`` via ``rasterise_grasps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from kufenet_grasp.data.augment import random_augment_matrix, warp_sample
+from kufenet_grasp.data.sample import GraspSample
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+    from kufenet_grasp.data.base import GraspDataset
+    from kufenet_grasp.grasp.preprocess import CropTransform
+    from kufenet_grasp.grasp.rectangle import GraspRectangle
+
+CROP_MODES = ("center", "labels", "full")
+
+
+def rectangle_points_mean(rects: Sequence[GraspRectangle]) -> tuple[float, float] | None:
+    """Mean ``(x, y)`` px of all rectangle corner points, or None when there are no labels."""
+    if not rects:
+        return None
+    mean = np.concatenate([r.corners() for r in rects]).mean(axis=0)
+    return float(mean[0]), float(mean[1])
+
+
+def make_crop_window(
+    shape: tuple[int, int],
+    rects: Sequence[GraspRectangle],
+    out_size: int,
+    mode: str = "center",
+    side: int | None = None,
+) -> CropTransform:
+    """Choose the square window of an image of ``shape = (H, W)`` px fed to the model.
+
+    ``'center'``: the centred square of side ``min(H, W)``, resized to ``out_size`` (the
+    whole image for Jacquard). ``'labels'``: a square centred on the mean of the rectangle
+    corners (the Cornell convention of GR-ConvNet) of side ``out_size`` source pixels, i.e.
+    no resize, shifted to stay inside the image (image centre when there are no labels).
+    ``'full'``: the ``max(H, W)`` square holding the whole image (padded). ``side``
+    overrides the window side in source pixels for ``'center'`` and ``'labels'``.
+    """
+    from kufenet_grasp.grasp.preprocess import make_crop
+
+    if mode not in CROP_MODES:
+        raise ValueError(f"crop mode must be one of {CROP_MODES}, got {mode!r}")
+    if mode == "full":
+        return make_crop(shape, out_size, "full")
+    if mode == "labels":
+        side = min(int(side or out_size), *shape)
+        return make_crop(shape, out_size, "center", center_xy=rectangle_points_mean(rects),
+                         side=side)
+    return make_crop(shape, out_size, "center", side=None if side is None else int(side))
+
+
+def crop_matrix(crop: CropTransform) -> np.ndarray:
+    """2×3 affine map from source pixels to model-input pixels of ``crop``.
+
+    Same pixel-centre convention as ``CropTransform.to_model_xy``:
+    ``u = (x - x0 + 0.5) * scale - 0.5``.
+    """
+    s = crop.scale
+    return np.array([[s, 0.0, (0.5 - crop.x0) * s - 0.5], [0.0, s, (0.5 - crop.y0) * s - 0.5]])
+
+
+def crop_sample(sample: GraspSample, crop: CropTransform) -> GraspSample:
+    """Cut and resize ``sample`` to the model input with ``apply_crop`` (as at inference).
+
+    Colour and depth come from ``kufenet_grasp.grasp.preprocess.apply_crop``; the mask is
+    resampled with nearest neighbour (0 outside the image); rectangles go to model pixels.
+    """
+    from kufenet_grasp.grasp.preprocess import apply_crop
+
+    rgb, depth = apply_crop(sample.rgb, sample.depth, crop)
+    mask = None
+    if sample.mask is not None:
+        mask = cv2.warpAffine(sample.mask, crop_matrix(crop), (crop.out_size, crop.out_size),
+                              flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0)
+    return GraspSample(rgb=rgb, depth=depth,
+                       rectangles=[crop.rect_to_model(r) for r in sample.rectangles],
+                       object_id=sample.object_id, name=sample.name, mask=mask)
+
+
+class GraspMapDataset:
+    """``torch.utils.data.Dataset``-style view of a grasp dataset for training.
+
+    Args:
+        dataset: a reader (e.g. :class:`~kufenet_grasp.data.cornell.CornellDataset`).
+        indices: the sample indices this view uses (e.g. one split); item ``i`` of this
+            dataset is ``dataset[indices[i]]``.
+        input_size: S, the model-input side in pixels (224 or 300).
+        augment: apply a random rotation/zoom/flip per item.
+        seed: augmentation seed; an item depends only on (seed, epoch, item index).
+        crop: ``'center'``, ``'labels'`` or ``'full'`` (see :func:`make_crop_window`).
+        crop_side: window side in source pixels (default: see :func:`make_crop_window`).
+        augment_options: keyword options of :func:`random_augment_matrix`.
+
+    Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
+    ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
+    Nothing is cached: each item is read from disk.
+    """
+
+    def __init__(
+        self,
+        dataset: GraspDataset,
+        indices: Sequence[int] | None = None,
+        input_size: int = 224,
+        augment: bool = False,
+        seed: int = 0,
+        crop: str = "center",
+        crop_side: int | None = None,
+        augment_options: dict[str, Any] | None = None,
+    ) -> None:
+        if crop not in CROP_MODES:
+            raise ValueError(f"GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}")
+        if int(input_size) < 8:
+            raise ValueError(f"GraspMapDataset: input_size must be >= 8 px, got {input_size}")
+        self.dataset = dataset
+        self.indices = list(range(len(dataset)) if indices is None else indices)
+        for i in self.indices:
+            if not 0 <= int(i) < len(dataset):
+                raise ValueError(
+                    f"GraspMapDataset: index {i} out of range for a dataset of {len(dataset)}"
+                )
+        self.input_size = int(input_size)
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.crop = crop
+        self.crop_side = crop_side
+        self.augment_options = dict(augment_options or {})
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        """Number of items (the length of ``indices``)."""
+        return len(self.indices)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draw of ``epoch`` (call once per training epoch)."""
+        self.epoch = int(epoch)
+
+    def _crop(self, sample: GraspSample) -> CropTransform:
+        """Crop of a loaded source sample."""
+        return make_crop_window(sample.shape, sample.rectangles, self.input_size, self.crop,
+                                self.crop_side)
+
+    def crop_transform(self, index: int) -> CropTransform:
+        """Crop (source px → model-input px) of item ``index``, without augmentation."""
+        return self._crop(self.dataset[self.indices[self._item_index(index)]])
+
+    def ground_truth(self, index: int) -> list[GraspRectangle]:
+        """Labels of item ``index`` in model-input pixels, without augmentation."""
+        sample = self.dataset[self.indices[self._item_index(index)]]
+        crop = self._crop(sample)
+        return [crop.rect_to_model(r) for r in sample.rectangles]
+
+    def augment_matrix(self, index: int) -> np.ndarray | None:
+        """2×3 augmentation (model-input px → px) of item ``index`` this epoch, or None."""
+        if not self.augment:
+            return None
+        rng = np.random.default_rng([self.seed, self.epoch, self._item_index(index)])
+        size = (self.input_size, self.input_size)
+        return random_augment_matrix(rng, size, **self.augment_options)
+
+    def _item_index(self, index: int) -> int:
+        """``index`` as a non-negative item index, or IndexError."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"GraspMapDataset: index {index} out of range 0..{len(self) - 1}")
+        return int(index) % len(self)
+
+    def sample(self, index: int) -> GraspSample:
+        """Item ``index`` as a cropped (and, if enabled, augmented) S×S sample."""
+        index = self._item_index(index)
+        source = self.dataset[self.indices[index]]
+        item = crop_sample(source, self._crop(source))
+        matrix = self.augment_matrix(index)
+        return item if matrix is None else warp_sample(item, matrix)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(x, y, index)`` for item ``index``; see the class docstring."""
+        import torch
+
+        from kufenet_grasp.grasp.maps import rasterise_grasps
+        from kufenet_grasp.grasp.preprocess import normalise_rgbd
+
+        index = self._item_index(index)
+        item = self.sample(index)
+        x = normalise_rgbd(item.rgb, item.depth)
+        y = rasterise_grasps(item.rectangles, (self.input_size, self.input_size))
+        x_t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        y_t = torch.as_tensor(np.ascontiguousarray(y), dtype=torch.float32)
+        return x_t, y_t, int(index)
+
+
+def default_crop(dataset: GraspDataset) -> str:
+    """The usual crop of a format: ``'labels'`` for Cornell (GR-ConvNet), else ``'center'``."""
+    return "labels" if getattr(dataset, "format_name", "") == "cornell" else "center"
+
+
+def split_map_datasets(
+    dataset: GraspDataset,
+    mode: str = "image",
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    input_size: int = 224,
+    crop: str | None = None,
+    augment_train: bool = True,
+    **kw: Any,
+) -> dict[str, GraspMapDataset]:
+    """Split ``dataset`` (:func:`~kufenet_grasp.data.splits.split_indices`) into map datasets.
+
+    Only ``'train'`` is augmented (if ``augment_train``); ``crop`` defaults to
+    :func:`default_crop`; ``kw`` goes to :class:`GraspMapDataset`.
+    """
+    from kufenet_grasp.data.splits import split_indices
+
+    parts = split_indices(dataset, mode=mode, fractions=fractions, seed=seed)
+    crop = crop or default_crop(dataset)
+    return {
+        name: GraspMapDataset(dataset, indices, input_size=input_size,
+                              augment=augment_train and name == "train", seed=seed, crop=crop,
+                              **kw)
+        for name, indices in parts.items()
+    }

@@ -1,0 +1,238 @@
+"""The ROS-free grasp detector: validate frame → crop/normalise → infer → peaks → metric grasps.
+
+Inputs are a full-resolution RGB ``uint8 H×W×3`` image and a depth image ``float32 H×W`` in
+metres (NaN invalid) registered to it, plus optional intrinsics of that image. Grasp
+rectangles are returned in full-resolution image pixels; poses in the camera optical frame
+(REP-103) with the grasp frame of :mod:`kufenet_grasp.geometry.grasp_pose`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.detection.validation import check_images, check_intrinsics
+from kufenet_grasp.geometry.camera import PinholeCamera
+from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
+from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
+from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.geometry.width import clamp_width, width_m
+from kufenet_grasp.grasp.postprocess import maps_to_grasps
+from kufenet_grasp.grasp.preprocess import CROP_MODES, apply_crop, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.rectangle import GraspRectangle
+
+#: maps one normalised frame (1, 4, S, S) float32 to the output maps (1, 4, S, S)
+InferFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector settings (pixels of the network input unless stated, metres, seconds)."""
+
+    input_size: int = 224  #: network input side S, px
+    crop_mode: str = "center"  #: 'center' (central square) or 'full' (padded whole image)
+    quality_threshold: float = 0.2  #: lowest smoothed quality of a peak, [0, 1]
+    top_k: int = 5  #: most grasps returned
+    min_distance_px: int = 10  #: least distance between two peaks, network-input px
+    depth_range_m: tuple[float, float] = (0.1, 2.0)  #: valid depth range, m
+    depth_search_radius_px: int = 5  #: search radius for depth near a NaN, full-res px
+    min_width_m: float = 0.0  #: the gripper's smallest commanded opening, m
+    max_width_m: float = 0.08  #: the gripper's largest opening, m
+    width_margin_m: float = 0.01  #: clearance added to the measured width, m
+
+    def __post_init__(self) -> None:
+        if isinstance(self.input_size, bool) or int(self.input_size) != self.input_size \
+                or self.input_size < 8:
+            raise ValueError(f"DetectorConfig.input_size must be an int >= 8 px, "
+                             f"got {self.input_size!r}")
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"DetectorConfig.crop_mode must be one of {CROP_MODES}, "
+                             f"got {self.crop_mode!r}")
+        if int(self.top_k) != self.top_k or self.top_k < 1:
+            raise ValueError(f"DetectorConfig.top_k must be an int >= 1, got {self.top_k!r}")
+        if int(self.min_distance_px) != self.min_distance_px or self.min_distance_px < 0:
+            raise ValueError(f"DetectorConfig.min_distance_px must be an int >= 0, "
+                             f"got {self.min_distance_px!r}")
+        if int(self.depth_search_radius_px) != self.depth_search_radius_px \
+                or self.depth_search_radius_px < 0:
+            raise ValueError(f"DetectorConfig.depth_search_radius_px must be an int >= 0, "
+                             f"got {self.depth_search_radius_px!r}")
+        lo, hi = self.depth_range_m
+        if not 0 <= lo < hi:
+            raise ValueError(f"DetectorConfig.depth_range_m must be (lo, hi) with "
+                             f"0 <= lo < hi m, got {self.depth_range_m!r}")
+        if not (0 <= self.min_width_m <= self.max_width_m) or self.width_margin_m < 0:
+            raise ValueError(f"DetectorConfig: need 0 <= min_width_m <= max_width_m and "
+                             f"width_margin_m >= 0, got {self.min_width_m}, "
+                             f"{self.max_width_m}, {self.width_margin_m}")
+
+
+@dataclass(frozen=True)
+class DetectedGrasp:
+    """One grasp in the full-resolution image and, with intrinsics, in metres.
+
+    Attributes:
+        rect_image_px: the rectangle in full-resolution image pixels.
+        depth_m: depth of its centre along the optical axis, metres.
+        width_m: commanded gripper opening (measured width + margin, clamped), metres;
+            None without intrinsics.
+        pose_camera: T_camera_grasp in the optical frame; None without intrinsics.
+
+    """
+
+    rect_image_px: GraspRectangle
+    depth_m: float
+    width_m: float | None
+    pose_camera: RigidTransform | None
+
+
+@dataclass
+class DetectionResult:
+    """Outcome of one detection; grasps best first; timings in milliseconds."""
+
+    status: GraspStatus
+    message: str
+    grasps: list[DetectedGrasp] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  #: reason → number of peaks
+
+    @property
+    def ok(self) -> bool:
+        """True if at least one grasp was found."""
+        return self.status == GraspStatus.OK
+
+
+def make_infer_fn(model_or_backend: Any, input_size: int = 224, threads: int = 1) -> InferFn:
+    """An :data:`InferFn` from an inference backend (``.infer``) or a torch ``nn.Module``.
+
+    A module goes through ``kufenet_grasp.deploy.backends.create_backend('torch', ...)``
+    when that module is importable, else it is run directly under ``torch.no_grad()``.
+    """
+    if hasattr(model_or_backend, "infer"):
+        return model_or_backend.infer
+    import torch
+
+    if not isinstance(model_or_backend, torch.nn.Module):
+        raise TypeError(f"make_infer_fn: expected an inference backend with .infer or a "
+                        f"torch nn.Module, got {type(model_or_backend).__name__}")
+    try:
+        from kufenet_grasp.deploy.backends import create_backend
+    except ImportError:
+        model = model_or_backend.eval()
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+        return infer
+    return create_backend("torch", model_or_backend, input_size=input_size,
+                          threads=threads).infer
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3
+
+
+class GraspDetector:
+    """Planar grasp detection on one registered RGB-D frame.
+
+    Args:
+        infer_fn: maps the normalised input (1, 4, S, S) to the maps (1, 4, S, S)
+            ``[quality, cos 2θ, sin 2θ, width/150]`` (see :func:`make_infer_fn`).
+        config: the settings.
+
+    """
+
+    def __init__(self, infer_fn: InferFn, config: DetectorConfig | None = None) -> None:
+        if not callable(infer_fn):
+            raise TypeError(f"GraspDetector: infer_fn must be callable, got "
+                            f"{type(infer_fn).__name__}")
+        self.infer_fn = infer_fn
+        self.config = config or DetectorConfig()
+
+    def detect(self, rgb: np.ndarray, depth_m: np.ndarray,
+               camera: PinholeCamera | None = None) -> DetectionResult:
+        """Detect grasps; bad frames give a non-OK status with a message (no exception)."""
+        cfg = self.config
+        issues = check_images(rgb, depth_m)
+        if not issues and camera is not None:
+            issues = check_intrinsics(camera, np.asarray(depth_m).shape)
+        if issues:
+            return DetectionResult(issues[0].status, "; ".join(i.message for i in issues))
+        problems = check_depth_frame(depth_m, cfg.depth_range_m)
+        if problems:
+            return DetectionResult(GraspStatus.NO_DATA, "; ".join(problems))
+
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        crop = make_crop(depth_m.shape, cfg.input_size, cfg.crop_mode)
+        rgb_in, depth_in = apply_crop(rgb, depth_m, crop)
+        try:
+            x = normalise_rgbd(rgb_in, depth_in)[None]
+        except ValueError as exc:  # e.g. no valid depth inside the crop
+            return DetectionResult(GraspStatus.NO_DATA, f"cannot pre-process the frame: {exc}")
+        timings["preprocess"] = _ms_since(start)
+
+        start = time.perf_counter()
+        maps = np.asarray(self.infer_fn(x))
+        timings["infer"] = _ms_since(start)
+        expected = (1, 4, cfg.input_size, cfg.input_size)
+        if maps.shape != expected:
+            raise ValueError(f"GraspDetector: infer_fn returned shape {maps.shape}, expected "
+                             f"{expected} (is the model's input size {cfg.input_size}?)")
+
+        start = time.perf_counter()
+        peaks = maps_to_grasps(maps[0], top_k=cfg.top_k, min_distance=cfg.min_distance_px,
+                               quality_threshold=cfg.quality_threshold)
+        grasps: list[DetectedGrasp] = []
+        rejected: dict[str, int] = {}
+        for peak in peaks:
+            grasp, reason = self._to_metric(crop.rect_to_image(peak), depth_m, camera)
+            if grasp is None:
+                rejected[reason] = rejected.get(reason, 0) + 1
+            else:
+                grasps.append(grasp)
+        timings["postprocess"] = _ms_since(start)
+        return self._result(peaks, grasps, rejected, timings, camera)
+
+    def _to_metric(self, rect: GraspRectangle, depth_m: np.ndarray,
+                   camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
+        """A grasp with depth, width and pose, or (None, why it was rejected)."""
+        cfg = self.config
+        z = depth_at(depth_m, rect.center[0], rect.center[1], cfg.depth_search_radius_px,
+                     cfg.depth_range_m)
+        if z is None:
+            return None, "no valid depth near the grasp centre"
+        if camera is None:
+            return DetectedGrasp(rect, z, None, None), ""
+        measured = width_m(rect, depth_m, camera, cfg.depth_search_radius_px, cfg.depth_range_m)
+        if measured is None:  # cannot happen with a valid centre depth; kept for safety
+            return None, "no valid depth near the grasp centre"
+        opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m,
+                                    cfg.width_margin_m)
+        if not fits:
+            return None, f"wider than the gripper ({cfg.max_width_m:.3f} m)"
+        return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ""
+
+    @staticmethod
+    def _result(peaks: list[GraspRectangle], grasps: list[DetectedGrasp],
+                rejected: dict[str, int], timings: dict[str, float],
+                camera: PinholeCamera | None) -> DetectionResult:
+        if not peaks:
+            return DetectionResult(GraspStatus.NO_GRASP, "no grasp above the quality threshold",
+                                   [], timings, rejected)
+        if not grasps:
+            reasons = ", ".join(f"{n}× {why}" for why, n in rejected.items())
+            return DetectionResult(GraspStatus.NO_GRASP,
+                                   f"all {len(peaks)} candidate grasps rejected: {reasons}",
+                                   [], timings, rejected)
+        message = f"{len(grasps)} grasp(s)"
+        if rejected:
+            message += f", {sum(rejected.values())} rejected"
+        if camera is None:
+            message += "; no camera info: pixel grasps only (no width in metres, no pose)"
+        return DetectionResult(GraspStatus.OK, message, grasps, timings, rejected)

@@ -1,0 +1,1 @@
+"""Pick-and-place execution: the stage sequence, checks and motion backends (no ROS)."""

@@ -1,0 +1,127 @@
+"""Rigid transforms (rotation + translation in metres) with ROS quaternion order (x, y, z, w).
+
+``T_a_b`` maps points expressed in frame ``b`` into frame ``a``: ``p_a = R @ p_b + t``.
+Rotations use :class:`scipy.spatial.transform.Rotation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+_ORTHO_TOL = 1e-6
+_QUAT_NORM_TOL = 1e-3
+
+
+def _vector3(name: str, value: Sequence[float] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be 3 finite numbers, got {value!r}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class RigidTransform:
+    """A rotation (3×3, orthonormal, det +1) and translation (3,) in metres.
+
+    Both arrays are copied and made read-only on construction.
+    """
+
+    rotation: np.ndarray
+    translation: np.ndarray
+
+    def __post_init__(self) -> None:
+        r = np.array(self.rotation, dtype=float)
+        if r.shape != (3, 3) or not np.all(np.isfinite(r)):
+            raise ValueError(f"RigidTransform: rotation must be a finite 3x3 matrix, "
+                             f"got shape {r.shape}")
+        if not np.allclose(r.T @ r, np.eye(3), atol=_ORTHO_TOL) or np.linalg.det(r) < 0:
+            raise ValueError("RigidTransform: rotation is not a proper rotation matrix "
+                             "(R^T R != I or det(R) != +1)")
+        t = _vector3("RigidTransform: translation", self.translation).copy()
+        r.setflags(write=False)
+        t.setflags(write=False)
+        object.__setattr__(self, "rotation", r)
+        object.__setattr__(self, "translation", t)
+
+    def is_close(self, other: RigidTransform, atol: float = 1e-9) -> bool:
+        """True if both transforms agree within ``atol`` (matrix entries, metres)."""
+        return bool(np.allclose(self.matrix, other.matrix, atol=atol))
+
+    @classmethod
+    def identity(cls) -> RigidTransform:
+        """The identity transform."""
+        return cls(np.eye(3), np.zeros(3))
+
+    @property
+    def quaternion_xyzw(self) -> np.ndarray:
+        """Rotation as a unit quaternion (x, y, z, w) with w >= 0."""
+        q = Rotation.from_matrix(self.rotation).as_quat()
+        return -q if q[3] < 0 else q
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 4×4 homogeneous matrix."""
+        m = np.eye(4)
+        m[:3, :3] = self.rotation
+        m[:3, 3] = self.translation
+        return m
+
+    def compose(self, other: RigidTransform) -> RigidTransform:
+        """``self ∘ other``: apply ``other`` first, then ``self`` (T_a_b ∘ T_b_c = T_a_c)."""
+        return RigidTransform(self.rotation @ other.rotation,
+                              self.rotation @ other.translation + self.translation)
+
+    def __matmul__(self, other: RigidTransform) -> RigidTransform:
+        return self.compose(other)
+
+    def inverse(self) -> RigidTransform:
+        """The inverse transform (T_b_a for T_a_b)."""
+        rt = self.rotation.T
+        return RigidTransform(rt, -rt @ self.translation)
+
+    def apply(self, points: np.ndarray | Sequence[float]) -> np.ndarray:
+        """Transform point(s) (..., 3) m from the source frame to the target frame."""
+        pts = np.asarray(points, dtype=float)
+        if pts.shape[-1:] != (3,):
+            raise ValueError(f"RigidTransform.apply: points must have shape (..., 3), "
+                             f"got {pts.shape}")
+        return pts @ self.rotation.T + self.translation
+
+    def rpy(self) -> np.ndarray:
+        """Roll, pitch, yaw in radians (fixed axes x-y-z, as in URDF / tf2)."""
+        return Rotation.from_matrix(self.rotation).as_euler("xyz")
+
+
+def from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float],
+                  norm_tol: float = _QUAT_NORM_TOL) -> RigidTransform:
+    """Build a transform from a translation (m) and a unit quaternion (x, y, z, w).
+
+    Raises:
+        ValueError: if the quaternion is not finite or its norm differs from 1 by more than
+            ``norm_tol`` (it is then renormalised exactly).
+
+    """
+    q = np.asarray(quat_xyzw, dtype=float)
+    if q.shape != (4,) or not np.all(np.isfinite(q)):
+        raise ValueError(f"quaternion must be 4 finite numbers (x, y, z, w), got {quat_xyzw!r}")
+    norm = float(np.linalg.norm(q))
+    if abs(norm - 1.0) > norm_tol:
+        raise ValueError(f"quaternion (x, y, z, w) = {q.tolist()} is not unit length "
+                         f"(norm {norm:.6f})")
+    return RigidTransform(Rotation.from_quat(q / norm).as_matrix(), _vector3("translation", xyz))
+
+
+def from_xyz_rpy(xyz: Sequence[float], rpy: Sequence[float]) -> RigidTransform:
+    """Build a transform from a translation (m) and roll, pitch, yaw (rad, fixed axes x-y-z)."""
+    angles = _vector3("rpy", rpy)
+    return RigidTransform(Rotation.from_euler("xyz", angles).as_matrix(),
+                          _vector3("translation", xyz))
+
+
+def from_xyz_yaw(xyz: Sequence[float], yaw: float) -> RigidTransform:
+    """Build a transform from a translation (m) and a rotation of ``yaw`` rad about z."""
+    return from_xyz_rpy(xyz, (0.0, 0.0, float(yaw)))
