@@ -4,12 +4,15 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 from catkin_pkg.package import parse_package
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_COMMAND = "colcon build --symlink-install --base-paths . kufenet_msgs"
+# colcon lives in the project's virtual environment, beside this interpreter.
+COLCON = shutil.which("colcon") or str(pathlib.Path(sys.executable).with_name("colcon"))
 
 
 def test_layout_has_every_promised_path():
@@ -61,7 +64,8 @@ def test_readme_documents_the_build_command_naming_both_packages():
 
 
 def test_documented_colcon_command_finds_both_packages():
-    out = subprocess.run(BUILD_COMMAND.replace("build --symlink-install", "list").split(),
+    args = BUILD_COMMAND.replace("build --symlink-install", "list").split()[1:]
+    out = subprocess.run([COLCON, *args],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     names = {line.split()[0] for line in out.splitlines() if line.strip()}
     assert names == {"kufenet_grasp", "kufenet_msgs"}
@@ -69,8 +73,8 @@ def test_documented_colcon_command_finds_both_packages():
 
 def test_documented_colcon_command_builds_both_packages(tmp_path):
     """Build into a scratch workspace with the documented command; both packages install."""
-    cmd = BUILD_COMMAND.split() + ["--build-base", str(tmp_path / "build"),
-                                   "--install-base", str(tmp_path / "install")]
+    cmd = [COLCON, *BUILD_COMMAND.split()[1:], "--build-base", str(tmp_path / "build"),
+           "--install-base", str(tmp_path / "install")]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     install = tmp_path / "install"
