@@ -19,6 +19,7 @@ class GraspStatus(IntEnum):
     EXECUTION_FAILED = 8  #: the motion or gripper command failed during execution
     CANCELLED = 9  #: the request was cancelled by the client
     TIMEOUT = 10  #: the request did not finish within its deadline
+    NOT_READY = 11  #: the node is not active (lifecycle) or its model is not loaded
 
     @property
     def meaning(self) -> str:
@@ -38,4 +39,5 @@ STATUS_MEANINGS: dict[GraspStatus, str] = {
     GraspStatus.EXECUTION_FAILED: "the motion or gripper command failed during execution",
     GraspStatus.CANCELLED: "the request was cancelled by the client",
     GraspStatus.TIMEOUT: "the request did not finish within its deadline",
+    GraspStatus.NOT_READY: "the node is not active (lifecycle) or its model is not loaded",
 }

@@ -1,0 +1,97 @@
+"""``kufenet train``: train a grasp network, optionally distilled from a teacher."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Train a grasp network (optionally with KD from a teacher); writes a run folder."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the train options to ``parser``."""
+    parser.add_argument("--model", required=True, help="model preset, e.g. kufenet-80k")
+    parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
+                        help="override a model option, e.g. unequal=false (repeatable)")
+    parser.add_argument("--dataset", required=True, help="FORMAT:PATH (cornell or jacquard)")
+    parser.add_argument("--train-split", help="training sub-folder of PATH")
+    parser.add_argument("--val-split", help="validation sub-folder of PATH")
+    parser.add_argument("--split-mode", default="image", choices=["image", "object",
+                                                                  "sequential"],
+                        help="split PATH 80/10/10 by image or object when no split folders")
+    parser.add_argument("--seed", type=int, default=123, help="seed of split, init, data")
+    parser.add_argument("--teacher", help="teacher weights (.safetensors) for KD")
+    parser.add_argument("--kd", default=None, choices=["none", "fruit", "hint", "fruit+hint"],
+                        help="KD strategy (default: fruit+hint with --teacher, else none)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="fruit loss weight")
+    parser.add_argument("--beta", type=float, default=1.0, help="hint (MMD) loss weight")
+    parser.add_argument("--mapping", default="max2", choices=["mean", "max", "max2", "max4"])
+    parser.add_argument("--kernel", default="gaussian", choices=["gaussian", "poly"])
+    parser.add_argument("--granularity", default="batch", choices=["batch", "sample"],
+                        help="KD condition per batch or per image")
+    parser.add_argument("--loss", default="smooth_l1", choices=["smooth_l1", "mse"])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--batches-per-epoch", type=int, default=1000)
+    parser.add_argument("--val-batches", type=int, default=None,
+                        help="limit validation to this many batches (default: all)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam lr (cosine to 1%%)")
+    parser.add_argument("--input-size", type=int, default=224, help="model input side, px")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--init", help="weights to fine-tune from")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard logs")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+
+
+def parse_model_args(items: list[str]) -> dict:
+    """``['k=json', ...]`` -> dict; raise ValueError naming a malformed item."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-arg {item!r}: expected KEY=VALUE")
+        try:
+            result[key] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key] = value
+    return result
+
+
+def config_from_args(args: argparse.Namespace):  # -> TrainConfig
+    """Build the TrainConfig of the parsed arguments."""
+    from kufenet_grasp.training.config import TrainConfig
+
+    kd = args.kd or ("fruit+hint" if args.teacher else "none")
+    return TrainConfig(
+        model=args.model, dataset=args.dataset, out=args.out,
+        model_overrides=parse_model_args(args.model_arg), train_split=args.train_split,
+        val_split=args.val_split, split_mode=args.split_mode, seed=args.seed,
+        teacher=args.teacher, kd=kd, alpha=args.alpha, beta=args.beta, mapping=args.mapping,
+        kernel=args.kernel, granularity=args.granularity, loss=args.loss, epochs=args.epochs,
+        batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
+        val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
+        augment=args.augment, workers=args.workers, device=args.device, threads=args.threads,
+        init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print the best validation accuracy; return 0 (2 on a bad option)."""
+    import sys
+
+    from kufenet_grasp.models.weights import WeightsError
+    from kufenet_grasp.training.trainer import TrainError, train
+
+    try:
+        config = config_from_args(args)
+        result = train(config, resume=args.resume)
+    except (ValueError, TrainError, WeightsError) as exc:
+        print(f"kufenet train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{result.run_dir}: {result.epochs_run} epochs, best validation accuracy "
+          f"{result.best_accuracy:.4f} at epoch {result.best_epoch}")
+    return 0

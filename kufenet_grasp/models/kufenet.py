@@ -1,0 +1,145 @@
+"""KufeNet: a lightweight RGB-D grasp network with an unequal two-branch encoder.
+
+Layout (input padded to a multiple of 8 px, all sizes relative to it):
+
+* **Unequal encoder.** Depth branch: 3×3 stem conv (stride 2) → D "copy" block (stride 2)
+  → D "copy" block (stride 2). RGB branch: the same stem → two RGB "split" (MixConv) blocks.
+  The D branch is wider than the RGB branch (``unequal=True``).
+* **Feature optimisation.** Concatenate [D, RGB] (1/8 resolution), channel shuffle
+  (2 groups), a grouped (2 groups) pointwise conv, the 3D-convolution channel attention,
+  then 4 depth-wise separable residual blocks.
+* **Shallow decoder.** Three depth-wise separable ×2 transposed-conv blocks (the three hint
+  feature maps, at 1/4, 1/2 and 1/1 resolution), then four 3×3 conv heads (implemented as
+  one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]).
+
+Design choices not fixed by the paper (KUFENET_SPEC.md §1.2) are documented on
+:class:`KufeNet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from kufenet_grasp.models.base import OUTPUT_CHANNELS, GraspModel
+from kufenet_grasp.models.blocks import (
+    Conv3dAttention,
+    DSCResidualBlock,
+    DSCUpBlock,
+    MixCopyBlock,
+    MixSplitBlock,
+    channel_shuffle,
+    conv_bn_relu,
+)
+
+#: groups of the channel shuffle and of the fusion pointwise conv
+FUSION_GROUPS = 2
+#: number of DSC residual blocks after fusion
+NUM_RESIDUAL = 4
+
+
+def _pair(values: Sequence[int], name: str) -> tuple[int, int]:
+    """Validate a 2-tuple of positive channel counts named ``name``."""
+    values = tuple(int(v) for v in values)
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(f"KufeNet {name} must be two positive channel counts, got {values}")
+    return values  # type: ignore[return-value]
+
+
+def _even(value: int) -> int:
+    """Round ``value`` up to an even number (the fusion uses 2 groups)."""
+    return value + value % 2
+
+
+class KufeNet(GraspModel):
+    """KufeNet grasp network (arch ``'kufenet'``).
+
+    Args:
+        stem: channels of each branch's 3×3 stride-2 stem conv (same in both branches).
+        d_channels: output channels of the two D (copy) blocks.
+        rgb_channels: output channels of the two RGB (split) blocks.
+        fused: channels after fusion and in the residual blocks.
+        decoder: output channels of the three up-sampling blocks.
+        attention_kernel: channel depth ``kc`` of the 3D attention kernel (kc, 3, 3).
+        unequal: False gives both branches the mean of the D and RGB widths (equal encoding,
+            Table VI), keeping the total parameter count close to the unequal model.
+        channel_shuffle: shuffle the concatenated [D, RGB] channels before the grouped
+            pointwise fusion (without it the two pointwise groups see D-only / mostly-RGB).
+        channel_attention: apply the 3D-convolution attention after fusion.
+        modality: 'rgbd' (two branches), 'd' (D branch only) or 'rgb' (RGB branch only);
+            a single-modality model's branch gets the summed D + RGB widths.
+
+    The fusion needs an even channel count: an odd encoder output repeats its last channel
+    once and an odd ``fused`` is rounded up (never the case for the presets).
+    """
+
+    arch = "kufenet"
+    pad_multiple = 8
+
+    def __init__(self, stem: int = 8, d_channels: Sequence[int] = (16, 24),
+                 rgb_channels: Sequence[int] = (8, 12), fused: int = 32,
+                 decoder: Sequence[int] = (16, 12, 8), attention_kernel: int = 3,
+                 unequal: bool = True, channel_shuffle: bool = True,
+                 channel_attention: bool = True, modality: str = "rgbd") -> None:
+        """Build the network; see the class docstring for the arguments."""
+        d_ch, rgb_ch = _pair(d_channels, "d_channels"), _pair(rgb_channels, "rgb_channels")
+        decoder = tuple(int(c) for c in decoder)
+        if len(decoder) != 3 or min(decoder) < 1:
+            raise ValueError(f"KufeNet decoder must be three positive channel counts, "
+                             f"got {decoder}")
+        if stem < 3 or fused < 2:
+            raise ValueError(f"KufeNet stem must be >= 3 and fused >= 2, got {stem}, {fused}")
+        config = {"stem": int(stem), "d_channels": list(d_ch), "rgb_channels": list(rgb_ch),
+                  "fused": int(fused), "decoder": list(decoder),
+                  "attention_kernel": int(attention_kernel), "unequal": bool(unequal),
+                  "channel_shuffle": bool(channel_shuffle),
+                  "channel_attention": bool(channel_attention), "modality": modality}
+        super().__init__(modality, config)
+        if not unequal:
+            mean = tuple((a + b + 1) // 2 for a, b in zip(d_ch, rgb_ch))
+            d_ch = rgb_ch = mean  # type: ignore[assignment]
+        if modality != "rgbd":
+            d_ch = rgb_ch = tuple(a + b for a, b in zip(d_ch, rgb_ch))  # type: ignore[assignment]
+        self.d_branch = self._branch(1, stem, d_ch, MixCopyBlock) if modality != "rgb" else None
+        self.rgb_branch = (self._branch(3, stem, rgb_ch, MixSplitBlock)
+                           if modality != "d" else None)
+        enc_out = {"rgbd": d_ch[1] + rgb_ch[1], "d": d_ch[1], "rgb": rgb_ch[1]}[modality]
+        self.concat_pad = enc_out % FUSION_GROUPS
+        fused = _even(int(fused))
+        self.use_shuffle = bool(channel_shuffle)
+        self.fuse = conv_bn_relu(_even(enc_out), fused, groups=FUSION_GROUPS)
+        self.attention = Conv3dAttention(attention_kernel) if channel_attention else None
+        self.residual = nn.Sequential(*(DSCResidualBlock(fused) for _ in range(NUM_RESIDUAL)))
+        self.up1 = DSCUpBlock(fused, decoder[0])
+        self.up2 = DSCUpBlock(decoder[0], decoder[1])
+        self.up3 = DSCUpBlock(decoder[1], decoder[2])
+        self.head = nn.Conv2d(decoder[2], OUTPUT_CHANNELS, 3, padding=1)
+
+    @staticmethod
+    def _branch(in_ch: int, stem: int, widths: tuple[int, int], block: type) -> nn.Sequential:
+        """Stem conv (stride 2) followed by two ``block``s (stride 2 each): 1/8 resolution."""
+        return nn.Sequential(conv_bn_relu(in_ch, stem, 3, stride=2),
+                             block(stem, widths[0]), block(widths[0], widths[1]))
+
+    def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Encoder, fusion, residual blocks, decoder; returns (maps, [up1, up2, up3])."""
+        if self.modality == "rgbd":
+            f = torch.cat([self.d_branch(x[:, :1]), self.rgb_branch(x[:, 1:])], dim=1)
+        elif self.modality == "d":
+            f = self.d_branch(x)
+        else:
+            f = self.rgb_branch(x)
+        if self.concat_pad:
+            f = torch.cat([f, f[:, -1:]], dim=1)
+        if self.use_shuffle:
+            f = channel_shuffle(f, FUSION_GROUPS)
+        f = self.fuse(f)
+        if self.attention is not None:
+            f = self.attention(f)
+        f = self.residual(f)
+        f1 = self.up1(f)
+        f2 = self.up2(f1)
+        f3 = self.up3(f2)
+        return self.head(f3), [f1, f2, f3]
