@@ -18,7 +18,7 @@ BUILD_INPUTS := package.xml setup.py setup.cfg resource/kufenet_grasp \
 	$(shell find kufenet_msgs launch config models -type f 2>/dev/null | sort)
 PYTEST_ARGS ?=
 
-.PHONY: help setup build test lint freeze clean
+.PHONY: help setup build test lint freeze clean demo
 
 help:
 	@sed -n '2,6p' Makefile
@@ -42,6 +42,9 @@ build:
 
 test: setup
 	. ./env.sh && python -m pytest test $(PYTEST_ARGS)
+
+demo: setup
+	. ./env.sh && kufenet demo $(DEMO_ARGS)
 
 lint: setup
 	. ./env.sh && python -m pytest test/test_lint.py $(PYTEST_ARGS)

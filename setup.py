@@ -42,6 +42,9 @@ setup(
     entry_points={
         "console_scripts": [
             "kufenet = kufenet_grasp.cli.main:main",
+            "grasp_detector = kufenet_grasp.nodes.grasp_detector:main",
+            "sim_world = kufenet_grasp.nodes.sim_world:main",
+            "grasp_executor = kufenet_grasp.nodes.grasp_executor:main",
         ],
     },
 )

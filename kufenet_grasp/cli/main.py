@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "export",
     "bench": "bench",
     "bench-node": "bench_node",
+    "demo": "demo",
 }
 
 

@@ -295,11 +295,18 @@ def generate_dataset(
             bar.update(1)
             if on_scene is not None:
                 on_scene(res)
+    except BaseException:
+        # Ctrl-C or a failed scene: stop the workers now instead of waiting for every queued
+        # scene; finished scenes stay on disk and a re-run resumes after them.
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        raise
     finally:
         bar.close()
-        if pool is not None:
-            pool.close()
-            pool.join()
+    if pool is not None:
+        pool.close()
+        pool.join()
     summary = {"format": DATASET_FORMAT, "seed": int(seed), "scenes_requested": int(scenes),
                "config": json.loads(json.dumps(asdict(cfg))),
                "object_split_seed": assets.SPLIT_SEED, "splits": summarise(root)}

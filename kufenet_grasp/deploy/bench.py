@@ -1,0 +1,202 @@
+"""Latency, throughput and memory of every (model, backend, input size, threads) combination.
+
+All configurations are built first, then timed **interleaved**: each round runs a block of
+``block`` inferences of every configuration in turn, so load from other processes on a shared
+machine affects all configurations alike and their ratios stay meaningful. Latencies are
+wall-clock milliseconds of one ``backend.infer`` call on a single (1,4,S,S) frame.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kufenet_grasp.deploy import memory
+from kufenet_grasp.deploy.backends import BACKEND_NAMES, InferenceBackend, create_backend
+
+#: baselines the ratios are computed against (same backend, size and threads)
+BASELINES = ("grconvnet", "ggcnn")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One combination to measure: model preset, backend, input side (px), CPU threads."""
+
+    model: str
+    backend: str
+    size: int
+    threads: int
+
+
+@dataclass
+class BenchResult:
+    """Measurements of one configuration; times in ms, memory in MiB, FLOPs per frame."""
+
+    model: str
+    backend: str
+    size: int
+    threads: int
+    repeats: int = 0
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    fps: float | None = None
+    peak_mem_delta_mib: float | None = None
+    params: int | None = None
+    flops: int | None = None
+    speedup_vs: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def check_positive(name: str, value: int) -> int:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= 1."""
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def summarise(times_ms: Sequence[float]) -> dict[str, float]:
+    """Median, 95th percentile, mean, minimum (ms) and median throughput (frames/s)."""
+    if len(times_ms) == 0:
+        raise ValueError("summarise: times_ms is empty")
+    arr = np.asarray(times_ms, dtype=np.float64)
+    median = float(np.median(arr))
+    return {"median_ms": median, "p95_ms": float(np.percentile(arr, 95)),
+            "mean_ms": float(arr.mean()), "min_ms": float(arr.min()),
+            "fps": 1000.0 / median if median > 0 else math.inf}
+
+
+def model_cost(name: str, size: int) -> tuple[int | None, int | None]:
+    """(parameters, FLOPs per (1,4,size,size) frame) of preset ``name``; None if unknown."""
+    from kufenet_grasp.models.registry import build_model, count_parameters
+
+    model = build_model(name)
+    params = count_parameters(model)
+    try:
+        from kufenet_grasp.models.flops import count_flops
+
+        flops = int(count_flops(model, size))
+    except Exception:  # noqa: BLE001 - FLOP counting is informative only
+        flops = None
+    return params, flops
+
+
+def time_interleaved(runners: dict[BenchConfig, Callable[[], object]], repeats: int,
+                     warmup: int, block: int = 5) -> dict[BenchConfig, list[float]]:
+    """Per-call latencies (ms) of each runner, measured round-robin in blocks of ``block``."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    times: dict[BenchConfig, list[float]] = {config: [] for config in runners}
+    clock = time.perf_counter
+    while any(len(t) < repeats for t in times.values()):
+        for config, run in runners.items():
+            samples = times[config]
+            for _ in range(min(block, repeats - len(samples))):
+                start = clock()
+                run()
+                samples.append((clock() - start) * 1000.0)
+    return times
+
+
+def add_ratios(results: list[BenchResult]) -> None:
+    """Fill ``speedup_vs[baseline]`` = baseline median / this median, same backend/size/threads."""
+    index = {(r.model, r.backend, r.size, r.threads): r for r in results if r.median_ms}
+    for result in results:
+        if not result.median_ms:
+            continue
+        for base in BASELINES:
+            other = index.get((base, result.backend, result.size, result.threads))
+            if other is not None and other is not result:
+                result.speedup_vs[base] = other.median_ms / result.median_ms
+
+
+def _build(config: BenchConfig, rng: np.random.Generator
+           ) -> tuple[InferenceBackend, np.ndarray, float]:
+    """Backend for ``config``, a random input, and the peak RSS increase (MiB) building it."""
+    memory.reset_peak()
+    before = memory.rss_mib()
+    backend = create_backend(config.backend, config.model, input_size=config.size,
+                             threads=config.threads)
+    x = rng.uniform(-1, 1, (1, 4, config.size, config.size)).astype(np.float32)
+    backend.infer(x)
+    return backend, x, memory.peak_rss_mib() - before
+
+
+def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequence[int],
+                  threads: Sequence[int], *, repeats: int = 50, warmup: int = 10,
+                  block: int = 5, seed: int = 0) -> list[BenchResult]:
+    """Measure every combination; a combination that fails to build gets ``error`` set."""
+    repeats, block = check_positive("repeats", repeats), check_positive("block", block)
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    for name in backends:
+        if name not in BACKEND_NAMES:
+            raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKEND_NAMES)}")
+    for value in list(sizes) + list(threads):
+        check_positive("sizes and threads", value)
+    if not (models and backends and sizes and threads):
+        raise ValueError("models, backends, sizes and threads must each name at least one")
+    rng = np.random.default_rng(seed)
+    results: dict[BenchConfig, BenchResult] = {}
+    runners: dict[BenchConfig, Callable[[], object]] = {}
+    costs: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+    for model in models:
+        for size in sizes:
+            costs[(model, size)] = model_cost(model, size)
+            for backend in backends:
+                for n_threads in threads:
+                    config = BenchConfig(model, backend, int(size), int(n_threads))
+                    params, flops = costs[(model, size)]
+                    result = BenchResult(*asdict(config).values(), params=params, flops=flops)
+                    results[config] = result
+                    try:
+                        engine, x, mem = _build(config, rng)
+                    except Exception as exc:  # noqa: BLE001 - reported per configuration
+                        result.error = f"{type(exc).__name__}: {exc}"
+                        continue
+                    result.peak_mem_delta_mib = round(mem, 2)
+                    runners[config] = (lambda e=engine, i=x: e.infer(i))
+    for config, samples in time_interleaved(runners, repeats, warmup, block).items():
+        stats = summarise(samples)
+        result = results[config]
+        result.repeats = len(samples)
+        for key, value in stats.items():
+            setattr(result, key, round(value, 4))
+    ordered = list(results.values())
+    add_ratios(ordered)
+    return ordered
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, load and library versions, to print beside the results."""
+    import torch
+
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                            "load_average": list(os.getloadavg())}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo
+                     if line.startswith("model name")]
+        info["cpu"] = names[0] if names else None
+    except OSError:
+        info["cpu"] = None
+    for package in ("onnxruntime", "openvino"):
+        try:
+            info[package] = __import__(package).__version__
+        except ImportError:
+            info[package] = None
+    return info

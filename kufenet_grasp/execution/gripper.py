@@ -1,0 +1,138 @@
+"""How an opening in metres maps to a gripper's command: the ONE place that knows it.
+
+A :class:`GripperMapping` is linear between two calibration points (opening m -> command),
+which covers the Franka hand (command = finger joint position = width / 2, 0-0.08 m), the
+Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded from YAML
+(``config/grippers/*.yaml``)::
+
+    name: franka_hand
+    joint: panda_finger_joint1      # the commanded joint (informational)
+    command_unit: m                 # unit of the command (m per finger, rad, ...)
+    min_width_m: 0.0                # smallest opening between the finger pads (m)
+    max_width_m: 0.08               # largest opening (m)
+    command_at_min_width: 0.0       # command that gives min_width_m
+    command_at_max_width: 0.04      # command that gives max_width_m
+    width_margin_m: 0.01            # opening added to the object width before the approach
+    squeeze_m: 0.005                # the close command aims this far inside the object width
+    max_effort_n: 70.0              # grasp force (N), for backends that take one
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+_NUMBERS = ("min_width_m", "max_width_m", "command_at_min_width", "command_at_max_width",
+            "width_margin_m", "squeeze_m", "max_effort_n")
+
+
+@dataclass(frozen=True)
+class GripperMapping:
+    """Linear map between the opening (m, distance between the finger pads) and the command."""
+
+    name: str
+    min_width_m: float
+    max_width_m: float
+    command_at_min_width: float
+    command_at_max_width: float
+    width_margin_m: float = 0.01
+    squeeze_m: float = 0.005
+    max_effort_n: float = 0.0
+    joint: str = ""
+    command_unit: str = ""
+
+    def __post_init__(self) -> None:
+        for key in _NUMBERS:
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"gripper {self.name!r}: {key} must be a finite number, "
+                                 f"got {value!r}")
+        if not 0.0 <= self.min_width_m < self.max_width_m:
+            raise ValueError(f"gripper {self.name!r}: need 0 <= min_width_m < max_width_m, got "
+                             f"{self.min_width_m} and {self.max_width_m}")
+        if self.command_at_min_width == self.command_at_max_width:
+            raise ValueError(f"gripper {self.name!r}: command_at_min_width and "
+                             f"command_at_max_width must differ")
+        for key in ("width_margin_m", "squeeze_m", "max_effort_n"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"gripper {self.name!r}: {key} must be >= 0, "
+                                 f"got {getattr(self, key)}")
+
+    def clamp_width(self, width_m: float) -> float:
+        """``width_m`` clamped to [min_width_m, max_width_m]; NaN gives max_width_m."""
+        if math.isnan(width_m):
+            return self.max_width_m
+        return float(np.clip(width_m, self.min_width_m, self.max_width_m))
+
+    def command_for_width(self, width_m: float) -> float:
+        """Command (the gripper's unit) for an opening of ``width_m`` m (clamped to limits)."""
+        w = self.clamp_width(width_m)
+        t = (w - self.min_width_m) / (self.max_width_m - self.min_width_m)
+        return float(self.command_at_min_width
+                     + t * (self.command_at_max_width - self.command_at_min_width))
+
+    def width_for_command(self, command: float) -> float:
+        """Opening (m) that ``command`` gives (the command is clamped to its range first)."""
+        lo, hi = sorted((self.command_at_min_width, self.command_at_max_width))
+        c = float(np.clip(command, lo, hi))
+        t = (c - self.command_at_min_width) / (self.command_at_max_width
+                                               - self.command_at_min_width)
+        return float(self.min_width_m + t * (self.max_width_m - self.min_width_m))
+
+    def fits(self, object_width_m: float) -> bool:
+        """Whether an object of this width (m) plus the margin fits between open fingers."""
+        return math.isnan(object_width_m) or \
+            object_width_m + self.width_margin_m <= self.max_width_m
+
+    def open_command(self, object_width_m: float = math.nan) -> float:
+        """Command opening to the object width plus margin (fully open when NaN)."""
+        if math.isnan(object_width_m):
+            return self.command_for_width(self.max_width_m)
+        return self.command_for_width(object_width_m + self.width_margin_m)
+
+    def close_command(self, object_width_m: float = math.nan) -> float:
+        """Command closing to the object width minus the squeeze (fully closed when NaN)."""
+        if math.isnan(object_width_m):
+            return self.command_for_width(self.min_width_m)
+        return self.command_for_width(object_width_m - self.squeeze_m)
+
+    def release_command(self) -> float:
+        """Command opening the gripper fully (release at the place pose)."""
+        return self.command_for_width(self.max_width_m)
+
+
+def gripper_from_dict(data: dict[str, Any], source: str = "<dict>") -> GripperMapping:
+    """A GripperMapping from a mapping with the YAML keys (see module docstring)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{source}: gripper config must be a mapping, got {type(data).__name__}")
+    required = ("name", "min_width_m", "max_width_m", "command_at_min_width",
+                "command_at_max_width")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ValueError(f"{source}: gripper config lacks {', '.join(missing)}")
+    known = set(GripperMapping.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown gripper keys {unknown}; known: {sorted(known)}")
+    try:
+        return GripperMapping(**{k: (float(v) if k in _NUMBERS else str(v))
+                                 for k, v in data.items()})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: {err}") from err
+
+
+def load_gripper(path: str | Path) -> GripperMapping:
+    """Load a GripperMapping from a YAML file (``config/grippers/*.yaml``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"gripper config {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{p}: not valid YAML: {err}") from err
+    return gripper_from_dict(data, str(p))

@@ -1,0 +1,152 @@
+"""Parameters of the grasp detector node: names, defaults, ranges, descriptions, validation.
+
+The table :data:`PARAMETERS` is ROS-free (tests and docs read it); :func:`declare_all` turns it
+into ``ParameterDescriptor`` declarations on an rclpy node and :func:`validate` checks a
+requested change (used by the node's set-parameters callback). Defaults match
+``config/detector.yaml``. Units are in the names: ``_m`` metres, ``_px`` pixels of the
+full-resolution source image, ``_s`` seconds, ``_hz`` hertz; angles in radians.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+CROP_MODES = ("center", "full")
+RELIABILITIES = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: default (its type is the parameter type), range, choices, read-only."""
+
+    name: str
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("autostart", True, "configure and activate on start (no lifecycle manager "
+              "needed)", read_only=True),
+    ParamSpec("weights", "", "model weights: a .safetensors / .onnx / .xml path or a preset "
+              "name; empty = the shipped models/kufenet-80k.safetensors, else the "
+              "kufenet-80k preset with RANDOM weights", read_only=True),
+    ParamSpec("backend", "auto", "inference backend", choices=BACKENDS, read_only=True),
+    ParamSpec("threads", 1, "CPU threads for one inference", 1, 64, read_only=True),
+    ParamSpec("input_size", 224, "square network input side (px)", 8, 1024, read_only=True),
+    ParamSpec("crop_mode", "center", "center: square centre crop then resize; full: resize the "
+              "whole image to the square input", choices=CROP_MODES, read_only=True),
+    ParamSpec("quality_threshold", 0.3, "minimum grasp quality in [0, 1]", 0.0, 1.0),
+    ParamSpec("top_k", 5, "grasps published / returned at most (best first)", 1, 100),
+    ParamSpec("min_peak_distance_px", 10, "minimum distance between two grasp centres (px of "
+              "the network input)", 1, 500),
+    ParamSpec("depth_min_m", 0.1, "nearest valid depth (m)", 0.0, 20.0),
+    ParamSpec("depth_max_m", 2.0, "farthest valid depth (m)", 0.0, 20.0),
+    ParamSpec("depth_search_radius_px", 5, "radius searched for the nearest valid depth when "
+              "the grasp centre has none (px); 0 = reject", 0, 100),
+    ParamSpec("gripper.min_width_m", 0.0, "smallest gripper opening (m)", 0.0, 1.0),
+    ParamSpec("gripper.max_width_m", 0.08, "largest gripper opening (m)", 0.001, 1.0),
+    ParamSpec("gripper.width_margin_m", 0.01, "opening added to the object width (m)",
+              0.0, 0.5),
+    ParamSpec("tcp_offset.xyz", [0.0, 0.0, 0.0], "tool link in the grasp frame, translation "
+              "(m): z = approach axis"),
+    ParamSpec("tcp_offset.yaw", 0.0, "tool link yaw about the approach axis (rad)",
+              -math.pi, math.pi),
+    ParamSpec("base_frame", "base_link", "frame of kufenet/grasp_pose (REP-105)",
+              read_only=True),
+    ParamSpec("tf_timeout_s", 0.1, "how long to wait for the camera-to-base transform (s)",
+              0.0, 5.0),
+    ParamSpec("static_transform.enabled", False, "use a fixed camera-to-base transform instead "
+              "of tf2", read_only=True),
+    ParamSpec("static_transform.translation", [0.0, 0.0, 0.0], "camera optical frame origin in "
+              "base_frame (m)", read_only=True),
+    ParamSpec("static_transform.rotation", [0.0, 0.0, 0.0, 1.0], "camera optical frame "
+              "orientation in base_frame, unit quaternion (x, y, z, w)", read_only=True),
+    ParamSpec("static_transform.calibration_file", "", "calibration YAML (parent_frame, "
+              "child_frame, translation, rotation_quaternion|rotation_rpy); overrides the two "
+              "above when set", read_only=True),
+    ParamSpec("max_frame_age_s", 1.0, "refuse frames older than this (s); 0 = no limit",
+              0.0, 3600.0),
+    ParamSpec("sync_slop_s", 0.05, "largest stamp spread of colour, depth and info that still "
+              "forms one frame (s)", 0.0, 1.0, read_only=True),
+    ParamSpec("input_reliability", "best_effort", "QoS reliability of the camera "
+              "subscriptions (best_effort also hears reliable publishers)",
+              choices=RELIABILITIES, read_only=True),
+    ParamSpec("input_queue_depth", 2, "QoS depth of the camera subscriptions", 1, 5,
+              read_only=True),
+    ParamSpec("max_rate_hz", 10.0, "compute budget: the model runs at most this often (Hz); "
+              "0 = as fast as frames arrive", 0.0, 1000.0),
+    ParamSpec("no_frame_warning_s", 5.0, "warn when no synchronised frame arrived for this long "
+              "(s)", 0.5, 3600.0),
+    ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics (s)", 0.1, 60.0,
+              read_only=True),
+    ParamSpec("publish_debug_image", True, "publish kufenet/debug_image (only computed while "
+              "someone subscribes)"),
+    ParamSpec("publish_markers", True, "publish kufenet/markers (gripper fingers and approach "
+              "arrow)"),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+def declare_all(node: Any, overrides: dict[str, Any] | None = None) -> None:
+    """Declare every parameter on ``node`` with a ParameterDescriptor.
+
+    ``overrides`` replaces defaults (e.g. from a test); values from YAML / the command line
+    still win, as for any declared parameter.
+    """
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    overrides = overrides or {}
+    for spec in PARAMETERS:
+        text = spec.description
+        if spec.choices:
+            text += f" (one of: {', '.join(spec.choices)})"
+        descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
+        if spec.low is not None and isinstance(spec.default, bool) is False:
+            if isinstance(spec.default, int):
+                descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
+                                                         to_value=int(spec.high), step=1)]
+            elif isinstance(spec.default, float):
+                descriptor.floating_point_range = [FloatingPointRange(
+                    from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), descriptor)
+
+
+def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:
+    """Reason why ``name = value`` is refused, or None when it is acceptable.
+
+    ``current`` holds the other parameters' values, for cross checks (depth_min < depth_max,
+    gripper min < max).
+    """
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    if spec.choices and value not in spec.choices:
+        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(float(value)):
+            return f"{name} must be finite, got {value!r}"
+        if spec.low is not None and not spec.low <= value <= spec.high:
+            return f"{name} must be in [{spec.low}, {spec.high}], got {value!r}"
+    if name in ("tcp_offset.xyz", "static_transform.translation") and len(list(value)) != 3:
+        return f"{name} must hold 3 numbers (x, y, z metres), got {list(value)!r}"
+    if name == "static_transform.rotation":
+        q = [float(v) for v in value]
+        if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:
+            return f"{name} must be a unit quaternion (x, y, z, w), got {q!r}"
+    cur = dict(current or {})
+    cur[name] = value
+    pairs = (("depth_min_m", "depth_max_m"), ("gripper.min_width_m", "gripper.max_width_m"))
+    for low_name, high_name in pairs:
+        if name in (low_name, high_name) and low_name in cur and high_name in cur \
+                and not cur[low_name] < cur[high_name]:
+            return f"{low_name} ({cur[low_name]}) must be smaller than {high_name} " \
+                   f"({cur[high_name]})"
+    return None

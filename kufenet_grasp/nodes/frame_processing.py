@@ -1,0 +1,228 @@
+"""One synchronised RGB-D frame → ranked grasp messages (the node's per-frame work).
+
+Converts the Image / CameraInfo messages to arrays (``image_encoding``), checks the frame
+(``detection.validation``: encodings, sizes, frame ids, age), runs the ROS-free
+``GraspDetector`` and expresses the grasp poses in the base frame (T_base_camera from
+``tf_lookup``, then the TCP offset). Pixels are full-resolution source-image pixels; poses are
+metres in ``base_frame`` (or the camera optical frame when no transform is configured).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import CameraInfo, Image
+
+from kufenet_grasp.detection import validation
+from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_yaw
+from kufenet_grasp.nodes.image_encoding import ImageEncodingError, image_to_numpy
+from kufenet_grasp.nodes.ros_conversions import (
+    camera_from_info,
+    grasp_to_msg,
+    grasps_to_array,
+    pose_stamped,
+    stamp_to_seconds,
+)
+from kufenet_grasp.nodes.tf_lookup import CameraToBase, TransformUnavailable
+from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
+
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+DEPTH_ENCODINGS = ("16UC1", "32FC1")
+
+
+@dataclass(frozen=True)
+class FrameInput:
+    """A synchronised colour image, depth image and the newest CameraInfo (None if none yet)."""
+
+    color: Image
+    depth: Image
+    info: CameraInfo | None
+
+    @property
+    def stamp_s(self) -> float:
+        """Acquisition time of the colour image (seconds, node clock)."""
+        return stamp_to_seconds(self.color.header.stamp)
+
+
+@dataclass
+class FrameOutcome:
+    """Result of one frame: status code, explanation, ranked messages, warnings to log."""
+
+    code: int
+    summary: str
+    header: Any = None
+    rects: list[GraspRectangle] = field(default_factory=list)
+    poses: list[PoseStamped] = field(default_factory=list)
+    transforms: list[RigidTransform] = field(default_factory=list)
+    widths_m: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rgb: np.ndarray | None = None
+    pixel_rects: list[Any] = field(default_factory=list)
+
+    def array(self, count: int | None = None) -> GraspRectangleArray:
+        """The ranked rectangles (at most ``count``) as a GraspRectangleArray."""
+        rects = self.rects if count is None else self.rects[:count]
+        out = grasps_to_array(rects, self.header) if self.header is not None \
+            else GraspRectangleArray()
+        return out
+
+    def marker_poses(self) -> list[tuple[RigidTransform, float]]:
+        """(grasp pose in the pose frame, width m) pairs for the RViz markers."""
+        return list(zip(self.transforms, self.widths_m))
+
+
+def _bad(message: str, code: int = GraspStatus.BAD_INPUT) -> FrameOutcome:
+    return FrameOutcome(int(code), message)
+
+
+def detector_config(settings: dict[str, Any]) -> Any:
+    """``DetectorConfig`` (kufenet_grasp.detection.detector) from the node's parameter values."""
+    from kufenet_grasp.detection.detector import DetectorConfig
+
+    return DetectorConfig(
+        input_size=int(settings["input_size"]),
+        crop_mode=str(settings["crop_mode"]),
+        quality_threshold=float(settings["quality_threshold"]),
+        top_k=int(settings["top_k"]),
+        min_distance_px=int(settings["min_peak_distance_px"]),
+        depth_range_m=(float(settings["depth_min_m"]), float(settings["depth_max_m"])),
+        depth_search_radius_px=int(settings["depth_search_radius_px"]),
+        min_width_m=float(settings["gripper.min_width_m"]),
+        max_width_m=float(settings["gripper.max_width_m"]),
+        width_margin_m=float(settings["gripper.width_margin_m"]),
+    )
+
+
+class FrameProcessor:
+    """Wraps ``GraspDetector`` for message frames; thread-safe (one detection at a time)."""
+
+    def __init__(self, infer_fn: Any, settings: dict[str, Any], source: str) -> None:
+        from kufenet_grasp.detection.detector import GraspDetector
+
+        self._lock = threading.Lock()
+        self._detect_lock = threading.Lock()  # one inference at a time (worker vs service)
+        self._infer_fn = infer_fn
+        self._source = source
+        self._settings = dict(settings)
+        self._detector = GraspDetector(infer_fn, detector_config(settings))
+
+    def describe(self) -> str:
+        """One line: model source and input size."""
+        return (f"model {self._source} at {self._settings['input_size']} px "
+                f"({self._settings['crop_mode']} crop)")
+
+    def update_settings(self, settings: dict[str, Any]) -> None:
+        """Apply changed run-time parameters (thresholds, top_k, depth range, gripper)."""
+        from kufenet_grasp.detection.detector import GraspDetector
+
+        detector = GraspDetector(self._infer_fn, detector_config(settings))
+        with self._lock:
+            self._settings, self._detector = dict(settings), detector
+
+    def _tcp_offset(self) -> RigidTransform:
+        return from_xyz_yaw(list(self._settings["tcp_offset.xyz"]),
+                            float(self._settings["tcp_offset.yaw"]))
+
+    def _decode(self, frame: FrameInput) -> tuple[np.ndarray, np.ndarray] | FrameOutcome:
+        color, depth = frame.color, frame.depth
+        if color.encoding not in COLOR_ENCODINGS:
+            return _bad(f"colour image encoding '{color.encoding}' is not supported; use one "
+                        f"of {', '.join(COLOR_ENCODINGS)}")
+        if depth.encoding not in DEPTH_ENCODINGS:
+            return _bad(f"depth image encoding '{depth.encoding}' is not supported; use "
+                        f"16UC1 (mm) or 32FC1 (m)")
+        try:
+            rgb, depth_m = image_to_numpy(color), image_to_numpy(depth)
+        except ImageEncodingError as exc:
+            return _bad(f"cannot decode the image: {exc}")
+        issue = validation.first_issue(validation.check_frame_ids(color.header.frame_id,
+                                                                  depth.header.frame_id))
+        return _bad(issue.message, issue.status) if issue else (rgb, depth_m)
+
+    def process(self, frame: FrameInput, now_s: float, tf: CameraToBase,
+                max_age_s: float | None = None) -> FrameOutcome:
+        """Detect grasps in ``frame`` at node time ``now_s`` (s); never raises on bad input.
+
+        ``max_age_s`` overrides the ``max_frame_age_s`` parameter (seconds, 0 = no limit).
+        """
+        max_age = float(self._settings["max_frame_age_s"] if max_age_s is None else max_age_s)
+        issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age))
+        if issue is not None:
+            return _bad(issue.message, issue.status)
+        decoded = self._decode(frame)
+        if isinstance(decoded, FrameOutcome):
+            return decoded
+        rgb, depth_m = decoded
+        warnings: list[str] = []
+        camera = None
+        if frame.info is None:
+            warnings.append("no camera_info received: publishing pixel grasps only (no "
+                            "depth, width or pose); check the color/camera_info remapping")
+        else:
+            try:
+                camera = camera_from_info(frame.info)
+            except ValueError as exc:
+                return _bad(f"camera_info is unusable: {exc}")
+            issue = validation.first_issue(validation.check_intrinsics(
+                camera, rgb.shape[:2], frame.color.header.frame_id))
+            if issue is not None:
+                return _bad(issue.message, issue.status)
+        with self._lock:
+            detector, offset = self._detector, self._tcp_offset()
+        with self._detect_lock:
+            result = detector.detect(rgb, depth_m, camera)
+        outcome = FrameOutcome(int(result.status), result.message, frame.color.header,
+                               warnings=warnings, rgb=rgb)
+        self._fill(outcome, result.grasps, frame, tf, offset)
+        return outcome
+
+    def _fill(self, outcome: FrameOutcome, grasps: list[Any], frame: FrameInput,
+              tf: CameraToBase, offset: RigidTransform) -> None:
+        header = frame.color.header
+        outcome.pixel_rects = [g.rect_image_px for g in grasps]
+        outcome.rects = [grasp_to_msg(g.rect_image_px, header, width_m=g.width_m,
+                                      depth_m=g.depth_m) for g in grasps]
+        if outcome.code != GraspStatus.OK or not grasps or grasps[0].pose_camera is None:
+            return
+        try:
+            t_base_cam = tf.lookup(header.frame_id, header.stamp)
+        except TransformUnavailable as exc:
+            outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(exc)
+            return
+        frame_id = tf.base_frame
+        if t_base_cam is None:
+            frame_id, t_base_cam = header.frame_id, RigidTransform.identity()
+            outcome.warnings.append(
+                f"no tf2 and no static camera-to-base transform: grasp poses are in the camera "
+                f"frame '{header.frame_id}', not '{tf.base_frame}' (set "
+                f"static_transform.enabled or a calibration file)")
+        for grasp in grasps:
+            if grasp.pose_camera is None:
+                break
+            pose = t_base_cam.compose(grasp.pose_camera).compose(offset)
+            outcome.transforms.append(pose)
+            outcome.widths_m.append(float(grasp.width_m) if grasp.width_m is not None
+                                    else math.nan)
+            outcome.poses.append(pose_stamped(pose, frame_id, header.stamp))
+
+    def debug_image(self, frame: FrameInput, outcome: FrameOutcome) -> Image:
+        """rgb8 Image of the colour frame with the ranked rectangles drawn (best in green)."""
+        from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+
+        canvas = _draw(outcome.rgb, outcome.pixel_rects)
+        msg = Image(**numpy_to_image_fields(canvas, "rgb8"))
+        msg.header = frame.color.header
+        return msg
+
+
+def _draw(rgb: np.ndarray, rects: list[Any]) -> np.ndarray:
+    """Copy of ``rgb`` (uint8 H×W×3) with the best rectangle in green, the others in orange."""
+    from kufenet_grasp.grasp.drawing import draw_grasps
+
+    canvas = draw_grasps(rgb, rects[1:], color=(255, 160, 0)) if len(rects) > 1 else rgb
+    return np.asarray(draw_grasps(canvas, rects[:1], color=(0, 255, 0)))

@@ -1,0 +1,96 @@
+"""Conversions between ROS messages and the project's ROS-free types.
+
+Pixels are full-resolution source-image pixels (x right, y down); poses are in metres with
+quaternions (x, y, z, w) in the frame named by the header.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose, PoseStamped
+from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import Header
+
+from kufenet_grasp.geometry.camera import PinholeCamera, from_camera_info_k
+from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_quat
+from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
+from kufenet_msgs.msg import GraspRectangleArray
+
+
+def stamp_to_seconds(stamp: Time) -> float:
+    """A ``builtin_interfaces/Time`` as float seconds."""
+    return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
+
+
+def camera_from_info(info: CameraInfo) -> PinholeCamera:
+    """Pinhole camera (pixels, optical frame ``info.header.frame_id``) from a CameraInfo.
+
+    Raises ``ValueError`` when K is all zeros / not a pinhole matrix or the size is zero.
+    """
+    if info.width == 0 or info.height == 0:
+        raise ValueError(f"camera_info: image size is {info.width}x{info.height}; "
+                         f"the camera driver did not fill width/height")
+    return from_camera_info_k(list(info.k), int(info.width), int(info.height),
+                              info.header.frame_id or "camera_color_optical_frame")
+
+
+def _float(value: Any) -> float:
+    out = float(value) if value is not None else math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def grasp_to_msg(rect: Any, header: Header, *, width_m: float = math.nan,
+                 depth_m: float = math.nan) -> GraspRectangleMsg:
+    """Build the GraspRectangle message of a rectangle in source-image pixels.
+
+    ``rect`` has ``center`` px, ``angle`` rad, ``opening``/``jaw`` px and ``quality``;
+    ``width_m``/``depth_m`` are metres (None or non-finite → NaN).
+    """
+    msg = GraspRectangleMsg()
+    msg.header = header
+    msg.center_x, msg.center_y = (float(c) for c in rect.center)
+    msg.angle = float(rect.angle)
+    msg.opening_px = float(rect.opening)
+    msg.jaw_px = float(rect.jaw)
+    msg.quality = float(rect.quality)
+    msg.width_m = _float(width_m)
+    msg.depth_m = _float(depth_m)
+    return msg
+
+
+def grasps_to_array(msgs: list[GraspRectangleMsg], header: Header) -> GraspRectangleArray:
+    """A GraspRectangleArray holding ``msgs`` (already ranked best first)."""
+    out = GraspRectangleArray()
+    out.header = header
+    out.grasps = list(msgs)
+    return out
+
+
+def transform_to_pose(transform: RigidTransform) -> Pose:
+    """geometry_msgs/Pose (metres, quaternion x y z w) of a rigid transform."""
+    pose = Pose()
+    t = transform.translation
+    q = transform.quaternion_xyzw
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in t)
+    (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+     pose.orientation.w) = (float(v) for v in q)
+    return pose
+
+
+def pose_stamped(transform: RigidTransform, frame_id: str, stamp: Time) -> PoseStamped:
+    """Build the PoseStamped of ``transform`` expressed in ``frame_id`` at ``stamp``."""
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    msg.header.stamp = stamp
+    msg.pose = transform_to_pose(transform)
+    return msg
+
+
+def pose_to_transform(pose: Pose) -> RigidTransform:
+    """Convert a geometry_msgs/Pose or Transform message to a RigidTransform (metres)."""
+    p = getattr(pose, "position", None) or pose.translation
+    q = getattr(pose, "orientation", None) or pose.rotation
+    return from_xyz_quat((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))

@@ -1,0 +1,275 @@
+"""Test fixtures for the grasp_detector node: a synthetic RGB-D camera and an oracle backend.
+
+The scene: a box on a table plane, seen by a camera looking straight down, rendered
+analytically (pinhole, known intrinsics). The camera-to-base transform is known, so the box's
+top-centre position in ``base_link`` is known exactly. The oracle backend returns the grasp
+maps of that box computed from the network input itself, so the node's plumbing (sync, worker,
+detector, poses, messages) is exercised deterministically without a trained model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from kufenet_grasp.geometry.transforms import from_xyz_quat
+from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+
+WIDTH = HEIGHT = 96
+INPUT_SIZE = 96
+FX = FY = 150.0
+CX, CY = (WIDTH - 1) / 2.0, (HEIGHT - 1) / 2.0
+FRAME_ID = "camera_color_optical_frame"
+#: camera optical frame in base_link: 0.8 m above the table, looking straight down
+CAMERA_XYZ = (0.5, 0.0, 0.8)
+CAMERA_QUAT = (1.0, 0.0, 0.0, 0.0)  # half turn about x: optical z = base -z
+T_BASE_CAMERA = from_xyz_quat(CAMERA_XYZ, CAMERA_QUAT)
+#: box on the table (base_link, metres): centre x, y; size along x, y; height
+BOX_CENTER = (0.52, 0.01)
+BOX_SIZE = (0.08, 0.04)
+BOX_HEIGHT = 0.1
+BOX_TOP_CENTER = np.array([BOX_CENTER[0], BOX_CENTER[1], BOX_HEIGHT])
+
+#: parameters that make the detector node use the fixture scene
+DETECTOR_PARAMS: dict[str, Any] = {
+    "input_size": INPUT_SIZE,
+    "threads": 1,
+    "weights": "oracle",
+    "backend": "torch",
+    "quality_threshold": 0.2,
+    "min_peak_distance_px": 5,
+    "depth_min_m": 0.2,
+    "depth_max_m": 1.5,
+    "static_transform.enabled": True,
+    "static_transform.translation": list(CAMERA_XYZ),
+    "static_transform.rotation": list(CAMERA_QUAT),
+    "max_rate_hz": 0.0,
+    "no_frame_warning_s": 2.0,
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the fixture camera deviates from a good frame (all False/0 = good frame)."""
+
+    depth_encoding: str = "32FC1"
+    color_encoding: str = "rgb8"
+    depth_size: tuple[int, int] = (WIDTH, HEIGHT)
+    all_nan_depth: bool = False
+    center_hole_px: int = 0
+    send_info: bool = True
+    stamp_offset_s: float = 0.0
+    depth_frame_id: str = FRAME_ID
+
+
+def box_pixel_center() -> tuple[float, float]:
+    """Pixel (u, v) of the box's top centre in the fixture image."""
+    p_cam = T_BASE_CAMERA.inverse().apply(BOX_TOP_CENTER)
+    return FX * p_cam[0] / p_cam[2] + CX, FY * p_cam[1] / p_cam[2] + CY
+
+
+def render(width: int = WIDTH, height: int = HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 H×W×3 and depth float32 H×W (m) of the box scene (intrinsics scaled to size)."""
+    sx, sy = width / WIDTH, height / HEIGHT
+    u, v = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
+    ray = np.stack([((u + 0.5) / sx - 0.5 - CX) / FX, ((v + 0.5) / sy - 0.5 - CY) / FY,
+                    np.ones_like(u)], axis=-1)
+    depth = np.full((height, width), CAMERA_XYZ[2], np.float32)
+    top_depth = CAMERA_XYZ[2] - BOX_HEIGHT
+    top = T_BASE_CAMERA.apply(ray * top_depth)
+    on_box = (np.abs(top[..., 0] - BOX_CENTER[0]) <= BOX_SIZE[0] / 2) & \
+        (np.abs(top[..., 1] - BOX_CENTER[1]) <= BOX_SIZE[1] / 2)
+    depth[on_box] = top_depth
+    rgb = np.full((height, width, 3), 120, np.uint8)
+    rgb[on_box] = (200, 40, 30)
+    return rgb, depth
+
+
+class OracleBackend:
+    """Grasp maps (1,4,S,S) of the object that stands out of the plane in the input depth.
+
+    Quality is a Gaussian at the centroid of the raised region; the closing axis is across its
+    minor principal axis; the width is the minor extent plus 4 px, divided by 150.
+    """
+
+    name = "oracle"
+
+    def __init__(self, input_size: int = INPUT_SIZE) -> None:
+        self.input_size = input_size
+        self.calls = 0
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Maps [quality, cos 2θ, sin 2θ, width/150] for the normalised input ``x``."""
+        self.calls += 1
+        s = self.input_size
+        out = np.zeros((1, 4, s, s), np.float32)
+        depth = np.asarray(x)[0, 0]
+        if not np.ptp(depth) > 0.02:
+            return out
+        mask = depth < (depth.min() + depth.max()) / 2.0
+        rows, cols = np.nonzero(mask)
+        cy, cx = rows.mean(), cols.mean()
+        cov = np.cov(np.stack([cols - cx, rows - cy]))
+        evals, evecs = np.linalg.eigh(cov)
+        minor = evecs[:, 0]  # (dx, dy) in image pixels
+        angle = np.arctan2(-minor[1], minor[0])
+        extent = 4.0 * np.sqrt(max(evals[0], 1e-6)) + 4.0
+        yy, xx = np.mgrid[0:s, 0:s]
+        out[0, 0] = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 2.0 ** 2)) * mask
+        out[0, 1] = np.cos(2 * angle)
+        out[0, 2] = np.sin(2 * angle)
+        out[0, 3] = extent / 150.0
+        return out
+
+
+def oracle_factory(name: str, source: str, input_size: int, threads: int) -> OracleBackend:
+    """Backend factory for GraspDetectorNode(backend_factory=...)."""
+    return OracleBackend(input_size)
+
+
+def _image(array: np.ndarray, encoding: str, header: Any) -> Image:
+    if encoding in ("16UC1", "32FC1") or encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8"):
+        msg = Image(**numpy_to_image_fields(array, encoding))
+    else:  # an encoding the node must refuse: fill the fields by hand
+        data = np.ascontiguousarray(array).tobytes()
+        msg = Image(height=array.shape[0], width=array.shape[1], encoding=encoding,
+                    step=len(data) // array.shape[0], data=data)
+    msg.header = header
+    return msg
+
+
+class FakeCamera(Node):
+    """Publishes the box scene on color/image_raw, depth/image_raw and color/camera_info."""
+
+    def __init__(self, name: str = "fake_camera", namespace: str = "",
+                 reliability: ReliabilityPolicy = ReliabilityPolicy.BEST_EFFORT,
+                 rate_hz: float = 10.0) -> None:
+        super().__init__(name, namespace=namespace)
+        qos = QoSProfile(depth=2, reliability=reliability)
+        self.color_pub = self.create_publisher(Image, "color/image_raw", qos)
+        self.depth_pub = self.create_publisher(Image, "depth/image_raw", qos)
+        self.info_pub = self.create_publisher(CameraInfo, "color/camera_info", qos)
+        self.variant = Variant()
+        self.enabled = True
+        self.sent = 0
+        self.create_timer(1.0 / rate_hz, self.publish_frame)
+
+    def set_variant(self, **changes: Any) -> None:
+        """Switch to a good frame modified by ``changes`` (fields of :class:`Variant`)."""
+        self.variant = replace(Variant(), **changes)
+
+    def publish_frame(self) -> None:
+        """Publish one frame of the current variant."""
+        if not self.enabled:
+            return
+        var = self.variant
+        stamp_ns = self.get_clock().now().nanoseconds + int(var.stamp_offset_s * 1e9)
+        header = Image().header
+        header.frame_id = FRAME_ID
+        header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        rgb, _ = render()
+        _, depth = render(*var.depth_size)
+        if var.all_nan_depth:
+            depth[:] = np.nan
+        if var.center_hole_px:
+            u, v = box_pixel_center()
+            r = var.center_hole_px
+            depth[int(v) - r:int(v) + r + 1, int(u) - r:int(u) + r + 1] = np.nan
+        depth_header = type(header)(stamp=header.stamp, frame_id=var.depth_frame_id)
+        if var.send_info:
+            info = CameraInfo(header=header, width=WIDTH, height=HEIGHT,
+                              k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0],
+                              distortion_model="plumb_bob")
+            self.info_pub.publish(info)
+        self.depth_pub.publish(_image(depth, var.depth_encoding, depth_header))
+        color = rgb if var.color_encoding != "yuv422" else rgb[:, :, :2]
+        self.color_pub.publish(_image(color, var.color_encoding, header))
+        self.sent += 1
+
+
+class Collector(Node):
+    """Records every message on the given (topic, type) pairs."""
+
+    def __init__(self, topics: dict[str, type], name: str = "collector") -> None:
+        super().__init__(name)
+        self.lock = threading.Lock()
+        self.messages: dict[str, list[Any]] = {topic: [] for topic in topics}
+        for topic, msg_type in topics.items():
+            self.create_subscription(msg_type, topic, self._store(topic), 10)
+
+    def _store(self, topic: str) -> Callable[[Any], None]:
+        def store(msg: Any) -> None:
+            with self.lock:
+                self.messages[topic].append(msg)
+        return store
+
+    def count(self, topic: str) -> int:
+        """Messages received on ``topic`` so far."""
+        with self.lock:
+            return len(self.messages[topic])
+
+    def last(self, topic: str) -> Any:
+        """The newest message on ``topic`` (None if none)."""
+        with self.lock:
+            return self.messages[topic][-1] if self.messages[topic] else None
+
+    def clear(self) -> None:
+        """Forget everything received."""
+        with self.lock:
+            for values in self.messages.values():
+                values.clear()
+
+
+class Spinner:
+    """A MultiThreadedExecutor spinning the given nodes in a background thread."""
+
+    def __init__(self, *nodes: Node) -> None:
+        self.executor = MultiThreadedExecutor(num_threads=4)
+        for node in nodes:
+            self.executor.add_node(node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def add(self, node: Node) -> None:
+        """Spin one more node."""
+        self.executor.add_node(node)
+
+    def shutdown(self) -> None:
+        """Stop spinning and join the thread."""
+        self.executor.shutdown(timeout_sec=5.0)
+        self.thread.join(timeout=5.0)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Poll ``predicate`` every 20 ms until it is true or ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+def call_service(node: Node, client: Any, request: Any, timeout_s: float = 10.0) -> Any:
+    """Call a service from a test thread while a Spinner spins ``node``; None on timeout."""
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        return None
+    future = client.call_async(request)
+    wait_for(future.done, timeout_s)
+    return future.result() if future.done() else None
+
+
+def init_ros() -> None:
+    """rclpy.init() unless already initialised."""
+    if not rclpy.ok():
+        rclpy.init()

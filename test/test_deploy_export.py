@@ -1,0 +1,199 @@
+"""BatchNorm folding and ONNX / OpenVINO export parity with PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kufenet_grasp.deploy.export import (
+    build_metadata,
+    export_onnx,
+    export_openvino,
+    max_abs_difference,
+    read_onnx_metadata,
+    to_onnx_bytes,
+)
+from kufenet_grasp.deploy.fuse import find_foldable, fold_batchnorm
+from kufenet_grasp.deploy.source import SourceError, resolve_source
+
+torch.set_num_threads(1)
+SIZE = 64
+
+
+def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics so that folding changes the weights."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(torch.rand(n, generator=gen) * 2 - 1)
+            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.rand(n, generator=gen) - 0.5)
+    return model.eval()
+
+
+class _Toy(nn.Module):
+    """Every BatchNorm pattern the folding pass must handle.
+
+    Conv+BN, depthwise conv+BN, cat of convs+BN, depthwise ConvTranspose+BN in a
+    Sequential, and a conv output shared by a BN and a residual.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.ca, self.cb = nn.Conv2d(8, 3, 3, padding=1), nn.Conv2d(8, 5, 1, bias=False)
+        self.bcat = nn.BatchNorm2d(8)
+        self.dw, self.b2 = nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False), nn.BatchNorm2d(8)
+        self.up = nn.Sequential(nn.ConvTranspose2d(8, 8, 4, 2, 1, groups=8), nn.BatchNorm2d(8),
+                                nn.ReLU())
+        self.skip, self.b3 = nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8)
+        self.head = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.b1(self.c1(x)))
+        y = torch.relu(self.bcat(torch.cat([self.ca(y), self.cb(y)], dim=1)))
+        y = self.up(torch.relu(self.b2(self.dw(y))))
+        s = self.skip(y)
+        return self.head(self.b3(s) + s)  # skip's output has two users: must not be folded
+
+
+def _preset(name: str) -> nn.Module:
+    from kufenet_grasp.models.registry import build_model
+
+    torch.manual_seed(0)
+    return _randomise_bn(build_model(name))
+
+
+def test_fold_batchnorm_matches_and_removes_foldable_bns() -> None:
+    model = _randomise_bn(_Toy())
+    folded = fold_batchnorm(model)
+    x = torch.randn(2, 4, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), atol=1e-5, rtol=1e-5)
+    assert isinstance(folded.b1, nn.Identity) and isinstance(folded.b2, nn.Identity)
+    assert isinstance(folded.up[1], nn.Identity) and isinstance(folded.bcat, nn.Identity)
+    assert isinstance(folded.b3, nn.BatchNorm2d)  # conv output shared with the residual
+    assert isinstance(model.b1, nn.BatchNorm2d)  # the input model is left untouched
+
+
+def test_fold_batchnorm_falls_back_to_sequential_pairs_when_untraceable() -> None:
+    class Untraceable(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x) if x.sum() > -1e9 else x  # data-dependent: fx cannot trace
+
+    model = _randomise_bn(Untraceable())
+    assert find_foldable(model) == [(("body.0",), "body.1")]
+    x = torch.randn(1, 4, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(fold_batchnorm(model)(x), model(x), atol=1e-5)
+
+
+def test_fold_batchnorm_rejects_non_module() -> None:
+    with pytest.raises(TypeError, match="nn.Module"):
+        fold_batchnorm("kufenet-15k")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["kufenet-15k", "ggcnn", "grconvnet"])
+def test_fold_batchnorm_on_registry_models(name: str) -> None:
+    model = _preset(name)
+    x = torch.randn(1, 4, SIZE, SIZE)
+    with torch.no_grad():
+        diff = (fold_batchnorm(model)(x) - model(x)).abs().max().item()
+    assert diff <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["kufenet-15k", "ggcnn"])
+def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
+    import onnxruntime as ort
+
+    resolved = resolve_source(_preset(name))
+    path = export_onnx(resolved, tmp_path / f"{name}.onnx", input_size=SIZE)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert max_abs_difference(resolved.model, lambda x: session.run(None, {"input": x})[0],
+                              SIZE) <= 1e-4
+    props = read_onnx_metadata(path)
+    assert props["input_size"] == str(SIZE)
+    assert props["channel_order"] == "depth,R,G,B"
+    assert float(props["width_scale_px"]) == 150.0
+
+
+def test_onnx_metadata_carries_weights_metadata_and_sha256(tmp_path) -> None:
+    from kufenet_grasp.models.weights import save_weights, sha256_file
+
+    weights = tmp_path / "k15.safetensors"
+    save_weights(_preset("kufenet-15k"), weights, input_size=SIZE,
+                 trained_on={"dataset": "cornell"}, metrics={"iw_accuracy": 0.5}, extra={})
+    with pytest.warns(UserWarning, match="SHA256SUMS"):  # no manifest beside a temp file
+        resolved = resolve_source(str(weights))
+    props = read_onnx_metadata(export_onnx(resolved, tmp_path / "k15.onnx", input_size=SIZE))
+    assert props["source_sha256"] == sha256_file(weights)
+    assert props["arch"] == "kufenet" and props["model_name"] == "kufenet-15k"
+    assert "cornell" in props["trained_on"]
+    assert props == {**build_metadata(resolved, SIZE)}
+
+
+def test_dynamic_batch_export_runs_batch_of_two() -> None:
+    import onnxruntime as ort
+
+    model = _preset("kufenet-15k")
+    session = ort.InferenceSession(to_onnx_bytes(model, SIZE, dynamic_batch=True),
+                                   providers=["CPUExecutionProvider"])
+    assert max_abs_difference(model, lambda x: session.run(None, {"input": x})[0], SIZE,
+                              batch=2) <= 1e-4
+
+
+def test_openvino_export_matches_pytorch(tmp_path) -> None:
+    import openvino as ov
+
+    resolved = resolve_source(_preset("kufenet-15k"))
+    onnx_path = export_onnx(resolved, tmp_path / "k.onnx", input_size=SIZE)
+    xml = export_openvino(onnx_path, tmp_path / "k.xml")
+    assert xml.with_suffix(".bin").is_file()
+    core = ov.Core()
+    model = core.read_model(str(xml))
+    assert model.get_rt_info(["kufenet", "input_size"]).astype(str) == str(SIZE)
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    assert max_abs_difference(resolved.model, lambda x: compiled([x])[0], SIZE) <= 1e-4
+
+
+def test_cli_export_openvino_writes_and_verifies(tmp_path, capsys) -> None:
+    from kufenet_grasp.cli.main import main
+
+    out = tmp_path / "ggcnn.xml"
+    code = main(["export", "ggcnn", "--format", "openvino", "--size", str(SIZE),
+                 "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert out.is_file() and out.with_suffix(".onnx").is_file()
+    assert "onnxruntime: max" in text and "openvino: max" in text and "MISMATCH" not in text
+
+
+def test_bad_sources_and_arguments_raise_clear_errors(tmp_path) -> None:
+    with pytest.raises(SourceError, match="no-such-model"):
+        resolve_source("no-such-model")
+    other = tmp_path / "weights.pt"
+    other.write_bytes(b"x")
+    with pytest.raises(SourceError, match="safetensors"):
+        resolve_source(str(other))
+    with pytest.raises(SourceError, match="no such weights file"):
+        resolve_source(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ValueError, match="input_size"):
+        to_onnx_bytes(_Toy(), 3)
+    with pytest.raises(ValueError, match="opset"):
+        to_onnx_bytes(_Toy(), SIZE, opset=7)
+    with pytest.raises(ValueError, match=".xml"):
+        export_openvino(tmp_path / "a.onnx", tmp_path / "a.bin")
+
+
+def test_max_abs_difference_detects_a_wrong_model() -> None:
+    model = _randomise_bn(_Toy())
+    assert max_abs_difference(model, lambda x: np.zeros((1, 4, SIZE, SIZE), np.float32),
+                              SIZE) > 1e-4
