@@ -210,3 +210,17 @@ def test_cancel_at_the_object_backs_out_to_pre_grasp_before_going_home():
     assert escape_target.is_close(planned["pre_grasp"])
     assert backend.state.translation == pytest.approx([0.4, 0.0, 0.4])
     assert_all_commanded_inside(backend)
+
+
+def test_grasp_just_below_the_floor_is_raised_above_it_and_far_below_is_refused():
+    """Depth noise under a flat object must not send the fingers into the table."""
+    backend, seq = make(tcp_offset=tcp_offset((0.0, 0.0, 0.005)), floor_clearance_m=0.003)
+    outcome = seq.run([grasp(z=0.002)], PLACE)
+    assert outcome.status == GraspStatus.OK, outcome.message
+    approach = dict(backend.planned)["approach"].translation
+    # tool link 5 mm deeper than the fingertip point, raised to 3 mm above the floor (z = 0)
+    assert approach[2] == pytest.approx(0.003)
+    assert_all_commanded_inside(backend)
+    backend, seq = make(floor_clearance_m=0.003)
+    assert seq.run([grasp(z=-0.05)], PLACE).status == GraspStatus.OUT_OF_WORKSPACE
+    assert motions(backend) == []

@@ -59,10 +59,16 @@ class PickConfig:
     top_k: int = 3
     execution_timeout_s: float = 0.0
     tcp_offset: RigidTransform = field(default_factory=RigidTransform.identity)
+    #: the grasp is raised (along base z, by at most ``max_floor_raise_m``) so that neither the
+    #: fingertip point nor the tool link goes below ``workspace.min_z + floor_clearance_m``:
+    #: depth noise and tcp offsets must not drive the fingers into the table under flat objects
+    floor_clearance_m: float = 0.003
+    max_floor_raise_m: float = 0.03
 
     def __post_init__(self) -> None:
         for key in ("pre_grasp_distance_m", "lift_height_m", "retreat_distance_m",
-                    "max_grasp_age_s", "execution_timeout_s"):
+                    "max_grasp_age_s", "execution_timeout_s", "floor_clearance_m",
+                    "max_floor_raise_m"):
             value = getattr(self, key)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"PickConfig.{key} must be a finite value >= 0, got {value!r}")
@@ -126,6 +132,21 @@ class PickSequence:
         """Tool-link pose (base frame) for a grasp-frame pose: the one tcp_offset conversion."""
         return apply_tcp_offset(grasp_frame_pose, self.config.tcp_offset)
 
+    def grasp_target(self, grasp_frame_pose: RigidTransform) -> RigidTransform:
+        """The grasp pose raised above the workspace floor (see ``PickConfig.floor_clearance_m``).
+
+        A grasp that would need more than ``max_floor_raise_m`` is left as it is, so the
+        workspace check refuses it.
+        """
+        cfg = self.config
+        floor = cfg.workspace.min_xyz[2] + cfg.floor_clearance_m
+        lowest = min(grasp_frame_pose.translation[2],
+                     self.tool_pose(grasp_frame_pose).translation[2])
+        raise_m = floor - lowest
+        if raise_m <= 0.0 or raise_m > cfg.max_floor_raise_m:
+            return grasp_frame_pose
+        return _shifted(grasp_frame_pose, np.array([0.0, 0.0, raise_m]))
+
     # ---------------------------------------------------------------- checks
     def check(self, candidate: GraspCandidate, place: RigidTransform) -> tuple[CheckResult, str]:
         """Run every pre-planning check; returns (result, the target name that failed)."""
@@ -138,7 +159,8 @@ class PickSequence:
         for result in simple:
             if not result.ok:
                 return result, "grasp"
-        for name, target in stage_targets(candidate.pose, place, cfg).items():
+        for name, target in stage_targets(self.grasp_target(candidate.pose), place,
+                                          cfg).items():
             for what, pose in (("fingertips", target), ("tool link", self.tool_pose(target))):
                 result = check_workspace(pose.translation, cfg.workspace,
                                          f"{name} target ({what})")
@@ -150,7 +172,7 @@ class PickSequence:
     def plan(self, candidate: GraspCandidate, place: RigidTransform,
              start_state: object) -> tuple[list[StagePlan] | None, str]:
         """Plan all arm stages and home; (plans, '') or (None, the stage that failed)."""
-        targets = stage_targets(candidate.pose, place, self.config)
+        targets = stage_targets(self.grasp_target(candidate.pose), place, self.config)
         plans: list[StagePlan] = []
         state = start_state
         for stage, cartesian in ARM_STAGES:

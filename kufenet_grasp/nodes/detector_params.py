@@ -10,25 +10,13 @@ full-resolution source image, ``_s`` seconds, ``_hz`` hertz; angles in radians.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
+
+from kufenet_grasp.nodes.parameter_table import ParamSpec, check_spec, declare_specs
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 CROP_MODES = ("center", "full")
 RELIABILITIES = ("best_effort", "reliable")
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: default (its type is the parameter type), range, choices, read-only."""
-
-    name: str
-    default: Any
-    description: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    read_only: bool = False
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -101,22 +89,7 @@ def declare_all(node: Any, overrides: dict[str, Any] | None = None) -> None:
     ``overrides`` replaces defaults (e.g. from a test); values from YAML / the command line
     still win, as for any declared parameter.
     """
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    overrides = overrides or {}
-    for spec in PARAMETERS:
-        text = spec.description
-        if spec.choices:
-            text += f" (one of: {', '.join(spec.choices)})"
-        descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
-        if spec.low is not None and isinstance(spec.default, bool) is False:
-            if isinstance(spec.default, int):
-                descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
-                                                         to_value=int(spec.high), step=1)]
-            elif isinstance(spec.default, float):
-                descriptor.floating_point_range = [FloatingPointRange(
-                    from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), descriptor)
+    declare_specs(node, PARAMETERS, overrides)
 
 
 def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:
@@ -128,13 +101,9 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
     spec = SPECS.get(name)
     if spec is None:
         return None
-    if spec.choices and value not in spec.choices:
-        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(float(value)):
-            return f"{name} must be finite, got {value!r}"
-        if spec.low is not None and not spec.low <= value <= spec.high:
-            return f"{name} must be in [{spec.low}, {spec.high}], got {value!r}"
+    problem = check_spec(spec, value)
+    if problem:
+        return problem
     if name in ("tcp_offset.xyz", "static_transform.translation") and len(list(value)) != 3:
         return f"{name} must hold 3 numbers (x, y, z metres), got {list(value)!r}"
     if name == "static_transform.rotation":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kufenet_grasp.nodes.detector_params import ParamSpec
+from kufenet_grasp.nodes.parameter_table import ParamSpec, check_spec, declare_specs
 
 MOTION_BACKENDS = ("moveit", "sim")
 
@@ -30,6 +30,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("pre_grasp_distance_m", 0.1, "pre-grasp standoff back along the approach axis "
               "(m)", 0.0, 1.0),
     ParamSpec("lift_height_m", 0.1, "lift straight up after closing (m)", 0.0, 1.0),
+    ParamSpec("floor_clearance_m", 0.003, "grasps are raised (by at most 3 cm) so the "
+              "fingertips and tool link stay this far above the workspace floor (m)", 0.0, 0.1),
     ParamSpec("retreat_distance_m", 0.1, "retreat back along the approach axis after "
               "releasing (m)", 0.0, 1.0),
     ParamSpec("place.xyz", [0.4, 0.3, 0.15], "default place pose: grasp-frame origin in "
@@ -74,25 +76,7 @@ _VECTORS = ("workspace.min_xyz", "workspace.max_xyz", "place.xyz", "place.rpy",
 
 def declare_all(node: Any, overrides: dict[str, Any] | None = None) -> None:
     """Declare every parameter on ``node`` with a ParameterDescriptor (``overrides`` first)."""
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(SPECS))
-    if unknown:
-        raise ValueError(f"grasp_executor: unknown parameter overrides {unknown}")
-    for spec in PARAMETERS:
-        text = spec.description
-        if spec.choices:
-            text += f" (one of: {', '.join(spec.choices)})"
-        descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
-        if spec.low is not None and not isinstance(spec.default, bool):
-            if isinstance(spec.default, int):
-                descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
-                                                         to_value=int(spec.high), step=1)]
-            else:
-                descriptor.floating_point_range = [FloatingPointRange(
-                    from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), descriptor)
+    declare_specs(node, PARAMETERS, overrides, strict=True)
 
 
 def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:
@@ -100,13 +84,9 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
     spec = SPECS.get(name)
     if spec is None:
         return None
-    if spec.choices and value not in spec.choices:
-        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(float(value)):
-            return f"{name} must be finite, got {value!r}"
-        if spec.low is not None and not spec.low <= value <= spec.high:
-            return f"{name} must be in [{spec.low}, {spec.high}], got {value!r}"
+    problem = check_spec(spec, value)
+    if problem:
+        return problem
     if name in _VECTORS:
         numbers = list(value)
         if len(numbers) != 3 or not all(math.isfinite(float(v)) for v in numbers):
@@ -142,6 +122,7 @@ def pick_config(values: dict[str, Any], quality_threshold: float | None = None) 
         max_grasp_age_s=float(values["max_grasp_age_s"]),
         top_k=int(values["top_k"]),
         execution_timeout_s=float(values["execution_timeout_s"]),
+        floor_clearance_m=float(values["floor_clearance_m"]),
         tcp_offset=tcp_offset(tuple(float(v) for v in values["tcp_offset.xyz"]),
                               float(values["tcp_offset.yaw"])))
 
