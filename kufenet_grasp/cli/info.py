@@ -25,17 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(spec: str):
-    """Return (model, arch label) for a preset name or a weights file path."""
+    """Return (model, arch label, metadata or None) for a preset name or a weights file."""
     from kufenet_grasp.models.registry import MODEL_NAMES, build_model
     from kufenet_grasp.models.weights import load_weights
 
     if spec in MODEL_NAMES:
         model = build_model(spec)
-        return model, spec
+        return model, spec, None
     path = Path(spec)
     if path.exists():
         model, metadata = load_weights(path)
-        return model, metadata.name or metadata.arch
+        return model, metadata.name or metadata.arch, metadata
     raise ValueError(f"MODEL {spec!r} is neither a preset ({', '.join(MODEL_NAMES)}) "
                      f"nor an existing weights file")
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
               f"{args.size}, {args.threads}, {args.repeats})", file=sys.stderr)
         return 2
     try:
-        model, arch = _load(args.model)
+        model, arch, metadata = _load(args.model)
     except (ValueError, WeightsError) as exc:
         print(f"kufenet info: {exc}", file=sys.stderr)
         return 2
@@ -59,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
     flops = count_flops(model, args.size)
     latency = measure_latency_ms(model, args.size, threads=args.threads,
                                  warmup=min(5, args.repeats), repeats=args.repeats)
+    about = {} if metadata is None else {"trained_on": metadata.trained_on,
+                                         "metrics": metadata.metrics,
+                                         "channel_order": metadata.channel_order,
+                                         "weights_input_size": metadata.input_size}
     if args.json:
         print(json.dumps({"arch": arch, "input_size": args.size, "params": params,
                           "flops": flops, "latency_ms": round(latency["median"], 4),
                           "latency_p95_ms": round(latency["p95"], 4),
-                          "threads": args.threads}))
+                          "threads": args.threads, **about}))
     else:
         print(f"model       {arch}\n"
               f"parameters  {params:,}\n"
@@ -71,4 +75,6 @@ def run(args: argparse.Namespace) -> int:
               f"1 MAC = 2 FLOPs)\n"
               f"latency     {latency['median']:.2f} ms median, {latency['p95']:.2f} ms p95 "
               f"(CPU, {args.threads} threads)")
+        for key, value in about.items():
+            print(f"{key:<11} {value}")
     return 0

@@ -117,11 +117,12 @@ def check_depth_frame(depth_m: np.ndarray, valid_range: tuple[float, float] = (0
         return ["depth frame is all NaN/inf: no valid pixel (is the depth stream running?)"]
     if np.all(arr[finite] == 0):
         return ["depth frame is all zero: no valid pixel (0 marks invalid depth)"]
-    stats = depth_stats(arr, valid_range)
+    valid = int(np.count_nonzero(valid_mask(arr, valid_range)))  # no median: per-frame cost
+    fraction = valid / arr.size
     problems = []
-    if stats.valid_fraction < min_valid_fraction:
+    if fraction < min_valid_fraction:
         problems.append(
-            f"too few valid depth pixels: {stats.valid_pixels}/{stats.total_pixels} "
-            f"({100 * stats.valid_fraction:.1f}% < {100 * min_valid_fraction:.1f}%) inside "
+            f"too few valid depth pixels: {valid}/{arr.size} "
+            f"({100 * fraction:.1f}% < {100 * min_valid_fraction:.1f}%) inside "
             f"{lo:.2f}-{hi:.2f} m (camera too close/far, or depth in millimetres?)")
     return problems

@@ -1,0 +1,136 @@
+"""End-to-end latency book-keeping of the detector node benchmark (no ROS imports).
+
+A replay camera stamps every frame with the wall clock when it publishes it; the detector
+copies that stamp into the ``GraspRectangle`` it publishes. :class:`LatencyLedger` pairs the
+two by stamp: latency = time the grasp was received - frame stamp (ms, same clock), frames
+with no answer are dropped (skipped by the detector's rate limit or latest-only queue, or
+without a grasp). :class:`ProcessCpu` reads a process's CPU time from ``/proc`` (Linux).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NodeBenchResult:
+    """One benchmark window: counts, rates (Hz), latency stamp to grasp (ms), CPU (%)."""
+
+    max_rate_hz: float
+    duration_s: float
+    frames_sent: int
+    frames_answered: int
+    frames_dropped: int
+    sent_hz: float
+    answered_hz: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    mean_ms: float
+    detector_cpu_percent: float | None  #: CPU time of the detector process / wall, % of 1 core
+    publisher_cpu_percent: float | None  #: the bench's own process (camera replay, listener)
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+class LatencyLedger:
+    """Frames sent and grasps received, keyed by stamp (integer nanoseconds), thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: list[int] = []
+        self._received: dict[int, int] = {}
+
+    def sent(self, stamp_ns: int) -> None:
+        """Record a frame published with header stamp ``stamp_ns``."""
+        with self._lock:
+            self._sent.append(int(stamp_ns))
+
+    def received(self, stamp_ns: int, now_ns: int) -> None:
+        """Record a grasp for the frame ``stamp_ns`` received at ``now_ns`` (first one counts)."""
+        with self._lock:
+            self._received.setdefault(int(stamp_ns), int(now_ns))
+
+    def clear(self) -> None:
+        """Forget everything (e.g. after warm-up)."""
+        with self._lock:
+            self._sent.clear()
+            self._received.clear()
+
+    @property
+    def answered(self) -> int:
+        """Grasps received so far."""
+        with self._lock:
+            return len(self._received)
+
+    def summarise(self, start_ns: int, end_ns: int, max_rate_hz: float,
+                  detector_cpu_s: float | None = None,
+                  publisher_cpu_s: float | None = None) -> NodeBenchResult:
+        """Statistics of the frames stamped in ``[start_ns, end_ns)``.
+
+        Raises ValueError when no frame was sent in the window.
+        """
+        with self._lock:
+            sent = [s for s in self._sent if start_ns <= s < end_ns]
+            answers = {s: self._received[s] for s in sent if s in self._received}
+        if not sent:
+            raise ValueError("no frame was published in the measurement window")
+        duration = (end_ns - start_ns) * 1e-9
+        lat = np.array([(answers[s] - s) * 1e-6 for s in sorted(answers)], dtype=float)
+
+        def pct(q: float) -> float:
+            return float(np.percentile(lat, q)) if lat.size else float("nan")
+
+        def share(cpu_s: float | None) -> float | None:
+            return None if cpu_s is None else 100.0 * cpu_s / duration
+
+        return NodeBenchResult(
+            max_rate_hz=float(max_rate_hz), duration_s=duration, frames_sent=len(sent),
+            frames_answered=len(answers), frames_dropped=len(sent) - len(answers),
+            sent_hz=len(sent) / duration, answered_hz=len(answers) / duration,
+            p50_ms=pct(50), p95_ms=pct(95), max_ms=float(lat.max()) if lat.size else float("nan"),
+            mean_ms=float(lat.mean()) if lat.size else float("nan"),
+            detector_cpu_percent=share(detector_cpu_s),
+            publisher_cpu_percent=share(publisher_cpu_s))
+
+
+class ProcessCpu:
+    """User + system CPU seconds of a process, from ``/proc/PID/stat`` (None elsewhere)."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{int(pid)}/stat")
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        """CPU seconds used so far, or None when unreadable (no /proc, process gone)."""
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return None
+        # the command name (field 2) may hold spaces: split after its closing parenthesis
+        fields = text[text.rindex(")") + 2:].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / float(self._ticks)
+
+
+def parse_rates(text: str) -> list[float]:
+    """``"5,15,30"`` -> [5.0, 15.0, 30.0]; 0 means unlimited. Raises ValueError."""
+    rates = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        value = float(item)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"rates must be finite and >= 0 Hz, got {item!r}")
+        rates.append(value)
+    if not rates:
+        raise ValueError("give at least one rate, e.g. 5,15,30")
+    return rates

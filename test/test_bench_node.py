@@ -1,0 +1,92 @@
+"""``kufenet bench-node``: latency book-keeping and a short run against a detector process."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from kufenet_grasp.deploy.node_latency import LatencyLedger, ProcessCpu, parse_rates
+
+MS = 1_000_000  # nanoseconds
+
+
+def test_ledger_pairs_grasps_with_frames_by_stamp() -> None:
+    ledger = LatencyLedger()
+    for i in range(10):
+        ledger.sent(1000 * MS + i * 33 * MS)
+    # frames 0, 2, 4 answered 10, 20, 30 ms after their stamp; a repeat answer does not count
+    for i, delay in ((0, 10), (2, 20), (4, 30)):
+        ledger.received(1000 * MS + i * 33 * MS, 1000 * MS + i * 33 * MS + delay * MS)
+    ledger.received(1000 * MS, 1000 * MS + 99 * MS)
+    result = ledger.summarise(1000 * MS, 1000 * MS + 330 * MS, max_rate_hz=5.0,
+                              detector_cpu_s=0.033, publisher_cpu_s=None)
+    assert (result.frames_sent, result.frames_answered, result.frames_dropped) == (10, 3, 7)
+    assert result.p50_ms == pytest.approx(20.0)
+    assert result.max_ms == pytest.approx(30.0)
+    assert result.mean_ms == pytest.approx(20.0)
+    assert 20.0 < result.p95_ms <= 30.0
+    assert result.sent_hz == pytest.approx(10 / 0.33)
+    assert result.detector_cpu_percent == pytest.approx(10.0)
+    assert result.publisher_cpu_percent is None
+    assert result.to_dict()["max_rate_hz"] == 5.0
+
+
+def test_ledger_window_excludes_frames_outside_it() -> None:
+    ledger = LatencyLedger()
+    for stamp in (0, 10 * MS, 20 * MS, 30 * MS):
+        ledger.sent(stamp)
+        ledger.received(stamp, stamp + 5 * MS)
+    result = ledger.summarise(10 * MS, 30 * MS, 0.0)
+    assert result.frames_sent == 2 and result.frames_answered == 2
+    with pytest.raises(ValueError, match="no frame"):
+        ledger.summarise(100 * MS, 200 * MS, 0.0)
+    ledger.clear()
+    assert ledger.answered == 0
+
+
+def test_parse_rates() -> None:
+    assert parse_rates("5, 15,30") == [5.0, 15.0, 30.0]
+    assert parse_rates("0") == [0.0]
+    for bad in ("", "-1", "5,nan", "fast"):
+        with pytest.raises(ValueError):
+            parse_rates(bad)
+
+
+def test_process_cpu_reads_own_process() -> None:
+    cpu = ProcessCpu(os.getpid())
+    first = cpu.seconds()
+    assert first is not None and first > 0.0
+    sum(i * i for i in range(200_000))
+    assert cpu.seconds() >= first
+    assert ProcessCpu(2 ** 22 + 12345).seconds() is None  # no such process
+
+
+def test_cli_refuses_bad_rates(capsys) -> None:
+    from kufenet_grasp.cli.main import main
+
+    assert main(["bench-node", "--sweep-max-rate", "5,-2"]) == 2
+    assert "rates must be" in capsys.readouterr().err
+
+
+def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
+    """A short sweep against the shipped weights: frames answered, latencies ordered."""
+    from kufenet_grasp.cli.main import main
+
+    out = tmp_path / "bench.json"
+    code = main(["bench-node", "--duration", "3", "--warmup", "0.5", "--scenes", "1",
+                 "--sweep-max-rate", "0,2", "--json", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == report
+    unlimited, capped = report["results"]
+    for row in (unlimited, capped):
+        assert row["frames_sent"] > 0 and row["frames_answered"] > 0
+        assert row["frames_dropped"] == row["frames_sent"] - row["frames_answered"]
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
+        assert row["detector_cpu_percent"] > 0
+    # max_rate_hz = 2 caps the detector: at most 2 answers a second (+1 for the window edge)
+    assert capped["max_rate_hz"] == 2.0
+    assert capped["frames_answered"] <= 2 * capped["duration_s"] + 1
+    assert report["settings"]["camera_rate_hz"] == 30.0
