@@ -27,7 +27,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml", "README.md"]),
         *data_tree("launch", ("*.py",)),
-        *data_tree("config", ("*.yaml", "*.rviz")),
+        *data_tree("config", ("*.yaml", "*.rviz", "*.xml")),
         *data_tree("models", ("*.safetensors", "*.onnx", "SHA256SUMS", "*.md")),
     ],
     install_requires=["setuptools"],

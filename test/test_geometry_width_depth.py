@@ -10,7 +10,7 @@ from test_geometry_scene import look_at
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at, depth_stats
-from kufenet_grasp.geometry.width import clamp_width, jaw_points_px, width_m
+from kufenet_grasp.geometry.width import clamp_width, jaw_points_px, object_extent_m, width_m
 
 CAM = PinholeCamera(600.0, 600.0, 319.5, 239.5, 640, 480)
 
@@ -125,3 +125,54 @@ def test_width_ignores_ends_past_the_object_edge():
     # with the guard disabled the table depth is used: wider, as the 3D distance says
     w_raw = width_m(rect, depth, CAM, radius_px=1, max_end_step_m=1.0)
     assert w_raw == pytest.approx(100.0 * 0.60 / 600.0, abs=1e-4)
+
+
+def _box_scene(box_width_m: float = 0.04, table_m: float = 0.65, top_m: float = 0.60):
+    """Depth of a table with a box (x extent ``box_width_m``) centred under the camera."""
+    depth = np.full((480, 640), table_m, np.float32)
+    half_px = 0.5 * box_width_m * CAM.fx / top_m
+    u0, u1 = int(round(CAM.cx - half_px)), int(round(CAM.cx + half_px))
+    depth[200:280, u0:u1 + 1] = top_m
+    return depth, (u1 - u0) * top_m / CAM.fx
+
+
+def test_object_extent_shrinks_a_too_wide_rectangle_to_the_object():
+    depth, true_width = _box_scene()
+    wide = Rect((CAM.cx, 240.0), 0.0, opening=150.0)  # 150 px = 0.15 m at 0.6 m
+    assert width_m(wide, depth, CAM) == pytest.approx(0.15, abs=0.005)
+    assert object_extent_m(wide, depth, CAM) == pytest.approx(true_width, abs=0.002)
+    # stereo holes at the object's edges are stepped over
+    holed = depth.copy()
+    holed[:, int(CAM.cx) + 30:int(CAM.cx) + 36] = np.nan
+    assert object_extent_m(wide, holed, CAM) == pytest.approx(true_width, abs=0.002)
+
+
+def test_object_extent_keeps_the_opening_without_an_edge_or_depth():
+    flat = np.full((480, 640), 0.6, np.float32)
+    rect = Rect((320.0, 240.0), 0.7, opening=60.0)
+    assert object_extent_m(rect, flat, CAM) == pytest.approx(width_m(rect, flat, CAM), rel=1e-3)
+    flat[230:251, 310:331] = np.nan
+    assert object_extent_m(rect, flat, CAM) is None  # no depth at the centre
+
+
+def test_detector_fits_the_opening_to_the_object():
+    from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
+
+    depth, true_width = _box_scene()
+    rgb = np.zeros((480, 640, 3), np.uint8)
+
+    def wide_grasp_maps(x: np.ndarray) -> np.ndarray:
+        s = x.shape[-1]
+        maps = np.zeros((1, 4, s, s), np.float32)
+        yy, xx = np.mgrid[0:s, 0:s]
+        maps[0, 0] = np.exp(-((xx - s / 2) ** 2 + (yy - s / 2) ** 2) / 8.0)
+        maps[0, 1] = 1.0  # angle 0: closing along image x
+        maps[0, 3] = 70.0 / 150.0  # 70 px of 224 ≈ 150 px of the 480 crop ≈ 0.15 m
+        return maps
+
+    fitted = GraspDetector(wide_grasp_maps, DetectorConfig()).detect(rgb, depth, CAM)
+    assert fitted.grasps, fitted.message
+    assert fitted.grasps[0].width_m == pytest.approx(true_width + 0.01, abs=0.003)
+    raw = GraspDetector(wide_grasp_maps, DetectorConfig(fit_width_to_object=False)).detect(
+        rgb, depth, CAM)
+    assert not raw.grasps and "wider than the gripper" in raw.message

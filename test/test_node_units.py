@@ -181,3 +181,17 @@ def test_node_fixture_ros_init_is_reentrant():
     init_ros()
     assert rclpy.ok()
     rclpy.try_shutdown()
+
+
+def test_grasp_message_quality_is_clamped_to_unit_interval() -> None:
+    from types import SimpleNamespace
+
+    from std_msgs.msg import Header
+
+    from kufenet_grasp.nodes.ros_conversions import grasp_to_msg
+
+    for raw, expected in ((1.27, 1.0), (-0.2, 0.0), (0.42, 0.42)):
+        rect = SimpleNamespace(center=(10.0, 20.0), angle=0.3, opening=30.0, jaw=15.0,
+                               quality=raw)
+        msg = grasp_to_msg(rect, Header())
+        assert abs(msg.quality - expected) < 1e-6

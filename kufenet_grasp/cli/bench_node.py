@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PyBullet clutter scenes replayed in turn")
     parser.add_argument("--seed", type=int, default=0, help="seed of the scenes")
     parser.add_argument("--depth-encoding", choices=("16UC1", "32FC1"), default="16UC1")
+    parser.add_argument("--reliability", choices=("best_effort", "reliable"),
+                        default="best_effort",
+                        help="QoS of the camera publishers and the detector's subscriptions")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
 
@@ -59,9 +63,12 @@ def _print_table(report: dict) -> None:
                       str(row["frames_dropped"]), _fmt(row["answered_hz"]),
                       _fmt(row["p50_ms"]), _fmt(row["p95_ms"]), _fmt(row["max_ms"]),
                       _fmt(row["detector_cpu_percent"], 0), _fmt(row["publisher_cpu_percent"], 0))
-    console = Console()
+    console = Console(width=140)
     console.print(table)
     machine = report["machine"]
+    transport = report["transport"]
+    console.print(f"transport: {transport['rmw']}, Fast DDS profile "
+                  f"{transport['fastdds_profile'] or '(none)'}")
     console.print(f"CPU % is of one core. CPU: {machine.get('cpu')} x{machine['cpu_count']}, "
                   f"load average {', '.join(f'{v:.2f}' for v in machine['load_average'])} "
                   f"(at start)")
@@ -81,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
             weights=args.weights, backend=args.backend, threads=args.threads,
             input_size=args.input_size, camera_rate_hz=args.camera_rate,
             duration_s=args.duration, warmup_s=args.warmup, scenes=args.scenes,
-            seed=args.seed, depth_encoding=args.depth_encoding)
+            seed=args.seed, depth_encoding=args.depth_encoding,
+            reliability=args.reliability)
     except ValueError as exc:
         print(f"kufenet bench-node: {exc}", file=sys.stderr)
         return 2
@@ -91,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"kufenet bench-node: {exc}", file=sys.stderr)
         return 1
-    report = {"settings": asdict(settings), "machine": machine_info(),
+    transport = {"rmw": os.environ.get("RMW_IMPLEMENTATION", "(default)"),
+                 "fastdds_profile": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}
+    report = {"settings": asdict(settings), "transport": transport, "machine": machine_info(),
               "results": [r.to_dict() for r in results]}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

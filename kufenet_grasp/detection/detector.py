@@ -21,7 +21,7 @@ from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.transforms import RigidTransform
-from kufenet_grasp.geometry.width import clamp_width, width_m
+from kufenet_grasp.geometry.width import clamp_width, object_extent_m, width_m
 from kufenet_grasp.grasp.postprocess import maps_to_grasps
 from kufenet_grasp.grasp.preprocess import CROP_MODES, apply_crop, make_crop, normalise_rgbd
 from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -44,6 +44,8 @@ class DetectorConfig:
     min_width_m: float = 0.0  #: the gripper's smallest commanded opening, m
     max_width_m: float = 0.08  #: the gripper's largest opening, m
     width_margin_m: float = 0.01  #: clearance added to the measured width, m
+    #: shrink the opening to the object's extent measured in depth along the closing axis
+    fit_width_to_object: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.input_size, bool) or int(self.input_size) != self.input_size \
@@ -212,6 +214,10 @@ class GraspDetector:
         measured = width_m(rect, depth_m, camera, cfg.depth_search_radius_px, cfg.depth_range_m)
         if measured is None:  # cannot happen with a valid centre depth; kept for safety
             return None, "no valid depth near the grasp centre"
+        if cfg.fit_width_to_object:
+            extent = object_extent_m(rect, depth_m, camera, cfg.depth_range_m)
+            if extent is not None:
+                measured = min(measured, extent)
         opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m,
                                     cfg.width_margin_m)
         if not fits:

@@ -69,3 +69,59 @@ def clamp_width(w: float, min_width: float, max_width: float,
     if w > max_width:
         return max_width, False
     return min(max(w + margin, min_width), max_width), True
+
+
+#: depth this much (m) behind the grasp centre is the support past the object's edge
+EDGE_STEP_M = 0.01
+
+
+def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
+                    valid_range: tuple[float, float] | None = None,
+                    edge_step_m: float = EDGE_STEP_M) -> float | None:
+    """Width (m) of the object between the jaws, measured in the depth image; None if unknown.
+
+    From the centre, walk along the closing axis towards each jaw end (1 px steps) and stop
+    where the depth lies ``edge_step_m`` or more behind the centre's (the support beyond the
+    object's edge); invalid pixels (NaN, 0, outside ``valid_range``) are stepped over. The
+    extent is the 3D distance between the last on-object points of the two sides; a side
+    without an edge before its jaw end (the object fills the opening, or no depth contrast:
+    flat objects) ends at the jaw end. None without a valid centre depth.
+    """
+    arr = np.asarray(depth_m)
+    height, width = arr.shape
+    centre = np.asarray(rect.center, dtype=float)
+
+    def z_at(point: np.ndarray) -> float | None:
+        u, v = int(round(point[0])), int(round(point[1]))
+        if not (0 <= u < width and 0 <= v < height):
+            return None
+        z = float(arr[v, u])
+        if not math.isfinite(z) or z <= 0:
+            return None
+        if valid_range is not None and not valid_range[0] <= z <= valid_range[1]:
+            return None
+        return z
+
+    z_centre = depth_at(arr, centre[0], centre[1], 3, valid_range)
+    if z_centre is None:
+        return None
+    axis = closing_axis_pixels(rect.angle)
+    half = 0.5 * float(rect.opening)
+    steps = max(int(math.ceil(half)), 1)
+    ends = []
+    for sign in (-1.0, 1.0):
+        last, last_z = centre, z_centre
+        for i in range(1, steps + 1):
+            point = centre + sign * axis * (half * i / steps)
+            if not (0 <= point[0] <= width - 1 and 0 <= point[1] <= height - 1):
+                break
+            z = z_at(point)
+            if z is None:
+                continue
+            if z >= z_centre + edge_step_m:
+                break  # past the edge: the support
+            last, last_z = point, z
+        else:
+            last = centre + sign * axis * half  # no edge before the jaw end
+        ends.append(camera.deproject(float(last[0]), float(last[1]), last_z))
+    return float(np.linalg.norm(ends[1] - ends[0]))

@@ -26,7 +26,7 @@ import numpy as np
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from kufenet_grasp.deploy.node_latency import LatencyLedger, NodeBenchResult, ProcessCpu
@@ -51,6 +51,7 @@ class NodeBenchSettings:
     scenes: int = 4
     seed: int = 0
     depth_encoding: str = "16UC1"
+    reliability: str = "best_effort"  #: camera publishers and detector subscriptions
     startup_timeout_s: float = 90.0
 
     def __post_init__(self) -> None:
@@ -60,6 +61,9 @@ class NodeBenchSettings:
         if self.warmup_s < 0 or self.scenes < 1 or self.threads < 1 or self.input_size < 8:
             raise ValueError("warmup_s must be >= 0, scenes >= 1, threads >= 1, "
                              "input_size >= 8")
+        if self.reliability not in ("best_effort", "reliable"):
+            raise ValueError(f"reliability must be best_effort or reliable, got "
+                             f"{self.reliability!r}")
         if self.depth_encoding not in ("16UC1", "32FC1"):
             raise ValueError(f"depth_encoding must be 16UC1 or 32FC1, got "
                              f"{self.depth_encoding!r}")
@@ -94,9 +98,12 @@ class ReplayCamera(Node):
     """Publishes the replay frames on color/image_raw, depth/image_raw, color/camera_info."""
 
     def __init__(self, replay: ReplayFrames, rate_hz: float, ledger: LatencyLedger,
-                 depth_encoding: str = "16UC1", namespace: str = "") -> None:
+                 depth_encoding: str = "16UC1", namespace: str = "",
+                 reliability: str = "best_effort") -> None:
         super().__init__("kufenet_bench_camera", namespace=namespace)
-        qos = qos_profile_sensor_data
+        qos = QoSProfile(depth=qos_profile_sensor_data.depth,
+                         reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
+                         else ReliabilityPolicy.BEST_EFFORT)
         self._pubs = (self.create_publisher(Image, "color/image_raw", qos),
                       self.create_publisher(Image, "depth/image_raw", qos),
                       self.create_publisher(CameraInfo, "color/camera_info", qos))
@@ -153,7 +160,7 @@ def detector_command(settings: NodeBenchSettings, namespace: str, max_rate_hz: f
         "static_transform.enabled": "true",
         "static_transform.translation": "[" + ",".join(f"{v:.9f}" for v in xyz) + "]",
         "static_transform.rotation": "[" + ",".join(f"{v:.9f}" for v in quat) + "]",
-        "no_frame_warning_s": 3600.0,
+        "no_frame_warning_s": 3600.0, "input_reliability": settings.reliability,
     }
     if settings.weights:
         params["weights"] = settings.weights
@@ -223,7 +230,7 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
         rclpy.init()
     ledger = LatencyLedger()
     camera = ReplayCamera(replay, settings.camera_rate_hz, ledger, settings.depth_encoding,
-                          namespace)
+                          namespace, settings.reliability)
     listener = GraspListener(ledger, namespace)
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(camera)

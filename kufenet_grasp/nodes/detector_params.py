@@ -42,6 +42,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("gripper.max_width_m", 0.08, "largest gripper opening (m)", 0.001, 1.0),
     ParamSpec("gripper.width_margin_m", 0.01, "opening added to the object width (m)",
               0.0, 0.5),
+    ParamSpec("gripper.fit_width_to_object", True, "measure the object's extent along the "
+              "closing axis in the depth image and open only that much (plus the margin) when "
+              "the predicted rectangle is wider"),
     ParamSpec("tcp_offset.xyz", [0.0, 0.0, 0.0], "tool link in the grasp frame, translation "
               "(m): z = approach axis"),
     ParamSpec("tcp_offset.yaw", 0.0, "tool link yaw about the approach axis (rad)",

@@ -95,6 +95,7 @@ def detector_config(settings: dict[str, Any]) -> Any:
         min_width_m=float(settings["gripper.min_width_m"]),
         max_width_m=float(settings["gripper.max_width_m"]),
         width_margin_m=float(settings["gripper.width_margin_m"]),
+        fit_width_to_object=bool(settings["gripper.fit_width_to_object"]),
     )
 
 

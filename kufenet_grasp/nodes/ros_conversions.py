@@ -55,7 +55,9 @@ def grasp_to_msg(rect: Any, header: Header, *, width_m: float = math.nan,
     msg.angle = float(rect.angle)
     msg.opening_px = float(rect.opening)
     msg.jaw_px = float(rect.jaw)
-    msg.quality = float(rect.quality)
+    # the quality map is a regression output and may stray outside [0, 1]: the message promises
+    # [0, 1], so clamp (ranking was done before, on the raw values)
+    msg.quality = float(min(max(float(rect.quality), 0.0), 1.0))
     msg.width_m = _float(width_m)
     msg.depth_m = _float(depth_m)
     return msg

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Re-create every run behind models/README.md: the synthetic dataset, then the trainings.
+# Usage: tools/train_model_zoo.sh [STEP ...]   (no STEP = all, in order)
+# Steps: data 80k 15k 263k 80k-8ep 80k-kd ggcnn grconvnet. Each writes runs/<name>/ and a log
+# runs/<name>.log; a finished step (runs/<name>/.done) is skipped. Run from the
+# repository root after `make setup`; 1 thread per run so two steps can share 2 cores.
+set -euo pipefail
+# shellcheck disable=SC1091
+source env.sh
+DATA=datasets/synth-v1
+COMMON=(--dataset "jacquard:${DATA}" --train-split train --val-split val --batch-size 8
+        --batches-per-epoch 250 --val-batches 25 --seed 0 --threads 1 --no-progress)
+
+train() {  # train NAME ARGS...
+  local name=$1; shift
+  if [[ -f runs/${name}/.done ]]; then
+    echo "skip ${name}: runs/${name} is complete"; return
+  fi
+  mkdir -p runs
+  echo "$(date -u +%FT%TZ) start ${name}" | tee -a runs/train_model_zoo.log
+  /usr/bin/time -f "${name}: %e s wall" kufenet train "${COMMON[@]}" "$@" --out "runs/${name}" \
+    > "runs/${name}.log" 2>&1
+  tail -n 2 "runs/${name}.log" | tee -a runs/train_model_zoo.log
+  touch "runs/${name}/.done"
+}
+
+step() {
+  case $1 in
+    data) [[ -d ${DATA}/train ]] || kufenet datagen --out "${DATA}" --scenes 3000 --seed 0 \
+            --workers 2 ;;
+    80k) train kufenet-80k-v1 --model kufenet-80k --epochs 16 --threads 2 ;;
+    15k) train kufenet-15k-v1 --model kufenet-15k --epochs 16 ;;
+    263k) train kufenet-263k-v1 --model kufenet-263k --epochs 8 ;;
+    80k-8ep) train kufenet-80k-8ep --model kufenet-80k --epochs 8 ;;
+    80k-kd) train kufenet-80k-kd --model kufenet-80k --epochs 8 \
+              --teacher runs/kufenet-263k-v1/best.safetensors --kd fruit+hint ;;
+    ggcnn) train ggcnn-8ep --model ggcnn --epochs 8 ;;
+    grconvnet) train grconvnet-1ep --model grconvnet --epochs 1 ;;
+    *) echo "unknown step $1" >&2; exit 2 ;;
+  esac
+}
+
+if [[ $# -eq 0 ]]; then
+  set -- data 80k 15k 263k 80k-8ep 80k-kd ggcnn grconvnet
+fi
+for s in "$@"; do step "$s"; done
