@@ -90,38 +90,34 @@ def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
     arr = np.asarray(depth_m)
     height, width = arr.shape
     centre = np.asarray(rect.center, dtype=float)
-
-    def z_at(point: np.ndarray) -> float | None:
-        u, v = int(round(point[0])), int(round(point[1]))
-        if not (0 <= u < width and 0 <= v < height):
-            return None
-        z = float(arr[v, u])
-        if not math.isfinite(z) or z <= 0:
-            return None
-        if valid_range is not None and not valid_range[0] <= z <= valid_range[1]:
-            return None
-        return z
-
     z_centre = depth_at(arr, centre[0], centre[1], 3, valid_range)
     if z_centre is None:
         return None
     axis = closing_axis_pixels(rect.angle)
     half = 0.5 * float(rect.opening)
     steps = max(int(math.ceil(half)), 1)
+    offsets = (half / steps) * np.arange(1, steps + 1, dtype=float)
     ends = []
     for sign in (-1.0, 1.0):
+        points = centre[None, :] + sign * offsets[:, None] * axis[None, :]
+        inside = (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & \
+            (points[:, 1] >= 0) & (points[:, 1] <= height - 1)
+        leaves_image = not inside.all()
+        if leaves_image:
+            points = points[:int(np.argmin(inside))]  # up to the image border
+        cols = np.rint(points[:, 0]).astype(int)
+        rows = np.rint(points[:, 1]).astype(int)
+        z = arr[rows, cols].astype(float)
+        valid = np.isfinite(z) & (z > 0)
+        if valid_range is not None:
+            valid &= (z >= valid_range[0]) & (z <= valid_range[1])
+        past_edge = valid & (z >= z_centre + edge_step_m)
+        stop = int(np.argmax(past_edge)) if past_edge.any() else len(points)
+        on_object = np.flatnonzero(valid[:stop])
         last, last_z = centre, z_centre
-        for i in range(1, steps + 1):
-            point = centre + sign * axis * (half * i / steps)
-            if not (0 <= point[0] <= width - 1 and 0 <= point[1] <= height - 1):
-                break
-            z = z_at(point)
-            if z is None:
-                continue
-            if z >= z_centre + edge_step_m:
-                break  # past the edge: the support
-            last, last_z = point, z
-        else:
+        if on_object.size:
+            last, last_z = points[on_object[-1]], float(z[on_object[-1]])
+        if not past_edge.any() and not leaves_image:
             last = centre + sign * axis * half  # no edge before the jaw end
         ends.append(camera.deproject(float(last[0]), float(last[1]), last_z))
     return float(np.linalg.norm(ends[1] - ends[0]))

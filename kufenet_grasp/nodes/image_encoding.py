@@ -7,6 +7,8 @@ and ``is_bigendian``. Colour images come out as RGB ``uint8 H×W×3``; depth ima
 
 from __future__ import annotations
 
+import array
+
 from typing import Any
 
 import numpy as np
@@ -62,8 +64,8 @@ def image_to_numpy(msg: Any) -> np.ndarray:
         raise ImageEncodingError(f"image step {step} B is smaller than width × pixel size "
                                  f"= {width}×{bpp} B for {encoding}")
     data = msg.data
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        data = bytes(data)  # rclpy gives array.array('B'); tests may give lists
+    if not isinstance(data, (bytes, bytearray, memoryview, array.array)):
+        data = bytes(data)  # rclpy gives array.array('B') (read in place); tests give lists
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size != height * step:
         raise ImageEncodingError(f"image data holds {buf.size} B, expected height × step = "
@@ -73,6 +75,8 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     if encoding in _COLOR:
         channels, order = _COLOR[encoding]
         pixels = rows.reshape(height, width, channels)
+        if tuple(order) == tuple(range(channels)):
+            return np.array(pixels)  # a plain copy: much cheaper than fancy indexing
         return np.ascontiguousarray(pixels[:, :, list(order)])
     kind, scale = _DEPTH[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if msg.is_bigendian else "<")
