@@ -65,7 +65,7 @@ def test_success_reports_every_stage_in_order_and_commands_inside_workspace():
     assert cartesian == {"pre_grasp": False, "approach": True, "lift": True,
                          "move_to_place": False, "retreat": True}
     # gripper: open with margin, close with squeeze, release fully
-    assert backend.gripper_commands == pytest.approx([(0.04 + 0.01) / 2, (0.04 - 0.005) / 2,
+    assert backend.gripper_commands == pytest.approx([(0.04 + 0.02) / 2, (0.04 - 0.005) / 2,
                                                       0.04])
     assert_all_commanded_inside(backend)
 

@@ -40,8 +40,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "the grasp centre has none (px); 0 = reject", 0, 100),
     ParamSpec("gripper.min_width_m", 0.0, "smallest gripper opening (m)", 0.0, 1.0),
     ParamSpec("gripper.max_width_m", 0.08, "largest gripper opening (m)", 0.001, 1.0),
-    ParamSpec("gripper.width_margin_m", 0.01, "opening added to the object width (m)",
-              0.0, 0.5),
+    ParamSpec("gripper.width_margin_m", 0.0, "opening added to the measured object width in "
+              "width_m (m); keep 0 when grasp_executor consumes the grasps (it adds its "
+              "gripper's margin)", 0.0, 0.5),
     ParamSpec("gripper.fit_width_to_object", True, "measure the object's extent along the "
               "closing axis in the depth image and open only that much (plus the margin) when "
               "the predicted rectangle is wider"),
