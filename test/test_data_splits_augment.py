@@ -157,6 +157,19 @@ def test_quarter_turn_adds_ninety_degrees_and_zoom_scales_sizes():
         random_augment(sample, np.random.default_rng(0), zoom_range=(0.0, 1.0))
 
 
+
+def test_zoom_out_shrinks_the_grasp_and_replicates_borders_without_copies():
+    sample = _bar_sample(h=64, w=64, seed=4)
+    (before,) = sample.rectangles
+    out = warp_sample(sample, zoom_matrix(2.0, (31.5, 31.5), (31.5, 31.5)))
+    (after,) = out.rectangles
+    assert after.opening == pytest.approx(0.5 * before.opening)
+    assert after.center == pytest.approx((31.5 + (before.center[0] - 31.5) / 2,
+                                          31.5 + (before.center[1] - 31.5) / 2))
+    # one bar only: a mirrored border would have added unlabelled copies of it
+    count, _ = cv2.connectedComponents((out.rgb > 200).all(axis=2).astype(np.uint8))
+    assert count - 1 == 1
+
 # --- torch dataset ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam lr (cosine to 1%%)")
     parser.add_argument("--input-size", type=int, default=224, help="model input side, px")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--zoom-range", type=_zoom_range, default=(0.5, 1.0), metavar="LO,HI",
+                        help="augmentation zoom: window/image side, < 1 zooms in, > 1 zooms "
+                             "out (default 0.5,1.0 as GR-ConvNet; 0.6,1.6 also shows objects "
+                             "smaller, as a 640x480 camera at 0.6 m does)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -75,8 +79,16 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         kernel=args.kernel, granularity=args.granularity, loss=args.loss, epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
-        augment=args.augment, workers=args.workers, device=args.device, threads=args.threads,
+        augment=args.augment, zoom_range=args.zoom_range, workers=args.workers, device=args.device, threads=args.threads,
         init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+
+
+def _zoom_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (two numbers), got {text!r}") from exc
+    return lo, hi
 
 
 def run(args: argparse.Namespace) -> int:

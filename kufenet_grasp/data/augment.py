@@ -52,7 +52,8 @@ def zoom_matrix(factor: float, center: tuple[float, float], out_center: tuple[fl
                 ) -> np.ndarray:
     """2×3 matrix that shows a window ``factor`` times the output size around ``center`` px.
 
-    ``factor`` in (0, 1] zooms in (a centre crop resized to the output): scale 1/factor.
+    ``factor`` in (0, 1] zooms in (a centre crop resized to the output): scale 1/factor;
+    ``factor`` > 1 zooms out (the image shrinks inside the output).
     """
     if not factor > 0:
         raise ValueError(f"zoom_matrix: factor must be > 0, got {factor}")
@@ -103,16 +104,17 @@ def warp_sample(sample: GraspSample, matrix: np.ndarray,
         matrix: maps input pixel (x, y) to output pixel.
         out_size: output ``(width, height)`` in pixels; default the input size.
 
-    Colour and depth are sampled bilinearly with mirrored borders (depth NaN stays NaN);
+    Colour and depth are sampled bilinearly with replicated borders (depth NaN stays NaN);
     the mask uses nearest neighbour and zero borders.
     """
     h, w = sample.shape
     size = (w, h) if out_size is None else (int(out_size[0]), int(out_size[1]))
     m = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
+    # replicated borders: a zoom-out must not mirror labelled objects into unlabelled copies
     rgb = cv2.warpAffine(sample.rgb, m, size, flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT_101)
+                         borderMode=cv2.BORDER_REPLICATE)
     depth = cv2.warpAffine(sample.depth, m, size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT_101)
+                           borderMode=cv2.BORDER_REPLICATE)
     mask = None
     if sample.mask is not None:
         mask = cv2.warpAffine(sample.mask, m, size, flags=cv2.INTER_NEAREST,

@@ -55,6 +55,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     input_size: int = 224
     augment: bool = True
+    #: augmentation zoom factors (window / image side): < 1 zooms in, > 1 zooms out (objects
+    #: smaller, borders replicated); GR-ConvNet used (0.5, 1.0)
+    zoom_range: tuple[float, float] = (0.5, 1.0)
     workers: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -65,6 +68,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Validate every option; raise :class:`ConfigError` naming the bad one."""
         self.fractions = tuple(float(f) for f in self.fractions)
+        self.zoom_range = tuple(float(z) for z in self.zoom_range)
+        if len(self.zoom_range) != 2 or not 0 < self.zoom_range[0] <= self.zoom_range[1] <= 3:
+            raise ConfigError(f"train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, "
+                              f"got {self.zoom_range}")
         choices = (
             ("kd", self.kd, STRATEGIES), ("mapping", self.mapping, MAPPINGS),
             ("kernel", self.kernel, KERNELS), ("granularity", self.granularity, GRANULARITIES),
@@ -95,6 +102,7 @@ class TrainConfig:
         """Plain-Python dict (JSON / torch.save(weights_only) safe)."""
         data = asdict(self)
         data["fractions"] = list(self.fractions)
+        data["zoom_range"] = list(self.zoom_range)
         return data
 
     @classmethod

@@ -135,7 +135,8 @@ class Trainer:
         seed_everything(config.seed)
         train_src, train_idx, val_src, val_idx, self.split_info = split_sources(config)
         self.train_data = GraspMapDataset(train_src, train_idx, input_size=config.input_size,
-                                          augment=config.augment, seed=config.seed)
+                                          augment=config.augment, seed=config.seed,
+                                          augment_options={"zoom_range": config.zoom_range})
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
                                         augment=False, seed=config.seed)
         self.model = build_model(config.model, **config.model_overrides).to(self.device)
