@@ -157,7 +157,6 @@ def test_quarter_turn_adds_ninety_degrees_and_zoom_scales_sizes():
         random_augment(sample, np.random.default_rng(0), zoom_range=(0.0, 1.0))
 
 
-
 def test_zoom_out_shrinks_the_grasp_and_replicates_borders_without_copies():
     sample = _bar_sample(h=64, w=64, seed=4)
     (before,) = sample.rectangles
@@ -169,6 +168,7 @@ def test_zoom_out_shrinks_the_grasp_and_replicates_borders_without_copies():
     # one bar only: a mirrored border would have added unlabelled copies of it
     count, _ = cv2.connectedComponents((out.rgb > 200).all(axis=2).astype(np.uint8))
     assert count - 1 == 1
+
 
 # --- torch dataset ----------------------------------------------------------------------
 

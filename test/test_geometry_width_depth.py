@@ -176,4 +176,3 @@ def test_detector_fits_the_opening_to_the_object():
     raw = GraspDetector(wide_grasp_maps, DetectorConfig(fit_width_to_object=False)).detect(
         rgb, depth, CAM)
     assert not raw.grasps and "wider than the gripper" in raw.message
-

@@ -79,7 +79,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         kernel=args.kernel, granularity=args.granularity, loss=args.loss, epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
-        augment=args.augment, zoom_range=args.zoom_range, workers=args.workers, device=args.device, threads=args.threads,
+        augment=args.augment, zoom_range=args.zoom_range, workers=args.workers,
+        device=args.device, threads=args.threads,
         init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
 
 
