@@ -176,3 +176,28 @@ def test_detector_fits_the_opening_to_the_object():
     raw = GraspDetector(wide_grasp_maps, DetectorConfig(fit_width_to_object=False)).detect(
         rgb, depth, CAM)
     assert not raw.grasps and "wider than the gripper" in raw.message
+
+
+def test_detector_centres_an_off_centre_grasp_on_the_object():
+    from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
+
+    depth, true_width = _box_scene()
+    rgb = np.zeros((480, 640, 3), np.uint8)
+
+    def off_centre_maps(x: np.ndarray) -> np.ndarray:
+        s = x.shape[-1]
+        maps = np.zeros((1, 4, s, s), np.float32)
+        yy, xx = np.mgrid[0:s, 0:s]
+        # peak 3 px of the input (≈ 6.4 px of the image, ≈ 6 mm) right of the box centre
+        maps[0, 0] = np.exp(-((xx - s / 2 - 3) ** 2 + (yy - s / 2) ** 2) / 8.0)
+        maps[0, 1] = 1.0
+        maps[0, 3] = 30.0 / 150.0  # ≈ 64 px of the image ≈ 6.4 cm
+        return maps
+
+    result = GraspDetector(off_centre_maps, DetectorConfig()).detect(rgb, depth, CAM)
+    (grasp, *_) = result.grasps
+    assert grasp.rect_image_px.center[0] == pytest.approx(CAM.cx, abs=1.0)
+    assert grasp.pose_camera.translation[0] == pytest.approx(0.0, abs=0.002)
+    assert grasp.width_m == pytest.approx(true_width + 0.01, abs=0.003)
+    uncentred = GraspDetector(off_centre_maps, DetectorConfig(fit_width_to_object=False))
+    assert uncentred.detect(rgb, depth, CAM).grasps[0].rect_image_px.center[0] > CAM.cx + 4

@@ -8,9 +8,10 @@ rectangles are returned in full-resolution image pixels; poses in the camera opt
 
 from __future__ import annotations
 
+
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.transforms import RigidTransform
-from kufenet_grasp.geometry.width import clamp_width, object_extent_m, width_m
+from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
 from kufenet_grasp.grasp.postprocess import maps_to_grasps
 from kufenet_grasp.grasp.preprocess import CROP_MODES, apply_crop, make_crop, normalise_rgbd
 from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -215,9 +216,15 @@ class GraspDetector:
         if measured is None:  # cannot happen with a valid centre depth; kept for safety
             return None, "no valid depth near the grasp centre"
         if cfg.fit_width_to_object:
-            extent = object_extent_m(rect, depth_m, camera, cfg.depth_range_m)
-            if extent is not None:
-                measured = min(measured, extent)
+            span = object_span_px(rect, depth_m, cfg.depth_range_m)
+            if span is not None:
+                measured = min(measured, span.width_m(camera))
+                if all(span.edges):  # both edges seen: centre the fingers on the object
+                    centred = replace(rect, center=span.middle_px)
+                    z_mid = depth_at(depth_m, centred.center[0], centred.center[1],
+                                     cfg.depth_search_radius_px, cfg.depth_range_m)
+                    if z_mid is not None:
+                        rect, z = centred, z_mid
         opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m,
                                     cfg.width_margin_m)
         if not fits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,17 +76,42 @@ def clamp_width(w: float, min_width: float, max_width: float,
 EDGE_STEP_M = 0.01
 
 
-def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
-                    valid_range: tuple[float, float] | None = None,
-                    edge_step_m: float = EDGE_STEP_M) -> float | None:
-    """Width (m) of the object between the jaws, measured in the depth image; None if unknown.
+@dataclass(frozen=True)
+class ObjectSpan:
+    """Where the object between the jaws ends along the closing axis (image px, metres).
+
+    ``ends_px`` (2, 2) are the last on-object points ``(u, v)`` of the two sides, ``ends_z``
+    their depths (m), ``edges`` whether each side found the object's edge before its jaw end.
+    """
+
+    ends_px: np.ndarray
+    ends_z: tuple[float, float]
+    edges: tuple[bool, bool]
+
+    def width_m(self, camera: PinholeCamera) -> float:
+        """3D distance (m) between the two ends."""
+        a, b = (camera.deproject(float(u), float(v), z)
+                for (u, v), z in zip(self.ends_px, self.ends_z))
+        return float(np.linalg.norm(b - a))
+
+    @property
+    def middle_px(self) -> tuple[float, float]:
+        """Midpoint ``(u, v)`` px of the two ends: the object's centre along the axis."""
+        mid = self.ends_px.mean(axis=0)
+        return float(mid[0]), float(mid[1])
+
+
+def object_span_px(rect: RectLike, depth_m: np.ndarray,
+                   valid_range: tuple[float, float] | None = None,
+                   edge_step_m: float = EDGE_STEP_M) -> ObjectSpan | None:
+    """The object's span between the jaws, measured in the depth image; None if unknown.
 
     From the centre, walk along the closing axis towards each jaw end (1 px steps) and stop
     where the depth lies ``edge_step_m`` or more behind the centre's (the support beyond the
-    object's edge); invalid pixels (NaN, 0, outside ``valid_range``) are stepped over. The
-    extent is the 3D distance between the last on-object points of the two sides; a side
-    without an edge before its jaw end (the object fills the opening, or no depth contrast:
-    flat objects) ends at the jaw end. None without a valid centre depth.
+    object's edge); invalid pixels (NaN, 0, outside ``valid_range``) are stepped over. Each
+    side ends at its last on-object point; a side without an edge before its jaw end (the
+    object fills the opening, or no depth contrast: flat objects) ends at the jaw end. None
+    without a valid centre depth.
     """
     arr = np.asarray(depth_m)
     height, width = arr.shape
@@ -97,7 +123,7 @@ def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
     half = 0.5 * float(rect.opening)
     steps = max(int(math.ceil(half)), 1)
     offsets = (half / steps) * np.arange(1, steps + 1, dtype=float)
-    ends = []
+    ends, depths, edges = [], [], []
     for sign in (-1.0, 1.0):
         points = centre[None, :] + sign * offsets[:, None] * axis[None, :]
         inside = (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & \
@@ -119,5 +145,18 @@ def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
             last, last_z = points[on_object[-1]], float(z[on_object[-1]])
         if not past_edge.any() and not leaves_image:
             last = centre + sign * axis * half  # no edge before the jaw end
-        ends.append(camera.deproject(float(last[0]), float(last[1]), last_z))
-    return float(np.linalg.norm(ends[1] - ends[0]))
+        ends.append(np.asarray(last, dtype=float))
+        depths.append(last_z)
+        edges.append(bool(past_edge.any()))
+    return ObjectSpan(np.stack(ends), (depths[0], depths[1]), (edges[0], edges[1]))
+
+
+def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
+                    valid_range: tuple[float, float] | None = None,
+                    edge_step_m: float = EDGE_STEP_M) -> float | None:
+    """Width (m) of the object between the jaws (see :func:`object_span_px`); None if unknown.
+
+    The extent is the 3D distance between the two ends of the span.
+    """
+    span = object_span_px(rect, depth_m, valid_range, edge_step_m)
+    return None if span is None else span.width_m(camera)
