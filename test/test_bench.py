@@ -13,6 +13,7 @@ from kufenet_grasp.deploy.bench import (
     BenchConfig,
     BenchResult,
     add_ratios,
+    split_model_spec,
     summarise,
     time_interleaved,
 )
@@ -80,6 +81,31 @@ def test_cli_bench_json_has_expected_keys(capsys) -> None:
             assert key in row
         assert 0 < row["median_ms"] <= row["p95_ms"]
         assert row["params"] > 0
+
+
+def test_model_specs_name_trained_weights_under_a_label(tmp_path, capsys) -> None:
+    from kufenet_grasp.cli.main import main
+    from kufenet_grasp.models.registry import build_model
+    from kufenet_grasp.models.weights import save_weights
+
+    assert split_model_spec("ggcnn") == ("ggcnn", "ggcnn")
+    assert split_model_spec("kufenet-80k=models/a.safetensors") == \
+        ("kufenet-80k", "models/a.safetensors")
+    with pytest.raises(ValueError, match="NAME=WEIGHTS_FILE"):
+        split_model_spec("kufenet-80k=")
+    path = tmp_path / "trained.safetensors"
+    save_weights(build_model("kufenet-15k"), path)
+    code = main(["bench", "--models", f"kufenet-15k={path},other=/missing.safetensors",
+                 "--backends", "onnxruntime", "--sizes", "64", "--threads", "1",
+                 "--repeats", "2", "--warmup", "0", "--json"])
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert code == 1  # a configuration failed (the missing file), the others still ran
+    assert rows[0]["weights"] == str(path) and rows[0]["params"] > 0
+    assert rows[0]["error"] is None and rows[0]["repeats"] == 2
+    assert rows[1]["error"] and "missing" in rows[1]["error"]
+    assert main(["bench", "--models", f"kufenet-15k,kufenet-15k={path}", "--sizes", "64",
+                 "--repeats", "1", "--warmup", "0"]) == 2
+    assert "twice" in capsys.readouterr().err
 
 
 def test_cli_bench_rejects_unknown_backend(capsys) -> None:

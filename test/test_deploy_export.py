@@ -197,3 +197,38 @@ def test_max_abs_difference_detects_a_wrong_model() -> None:
     model = _randomise_bn(_Toy())
     assert max_abs_difference(model, lambda x: np.zeros((1, 4, SIZE, SIZE), np.float32),
                               SIZE) > 1e-4
+
+
+def test_depthwise_up2_rewrite_equals_the_transposed_convolution() -> None:
+    from kufenet_grasp.deploy.upsample_rewrite import PhaseConvUp2, rewrite_depthwise_up2
+
+    torch.manual_seed(0)
+    deconv = nn.ConvTranspose2d(6, 6, 4, 2, 1, groups=6, bias=True)
+    x = torch.randn(2, 6, 13, 17)  # odd sizes: every border phase is exercised
+    with torch.no_grad():
+        assert (PhaseConvUp2(deconv)(x) - deconv(x)).abs().max().item() <= 1e-6
+    with pytest.raises(ValueError, match="depth-wise"):
+        PhaseConvUp2(nn.ConvTranspose2d(6, 6, 3, 2, 1, groups=6))  # kernel 3: not rewritten
+    model = _preset("kufenet-80k").eval()
+    rewritten, count = rewrite_depthwise_up2(model)
+    assert count == 3 and not any(isinstance(m, nn.ConvTranspose2d)
+                                  for m in rewritten.modules())
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in model.modules())  # a copy
+    x = torch.randn(1, 4, SIZE, SIZE)
+    with torch.no_grad():
+        assert (rewritten(x) - model(x)).abs().max().item() <= 1e-5
+
+
+def test_phase_upsampling_is_an_export_option_used_for_openvino_only() -> None:
+    import onnx
+
+    from kufenet_grasp.deploy.export import to_onnx_bytes
+
+    model = _preset("kufenet-15k")
+
+    def ops(data: bytes) -> set[str]:
+        return {node.op_type for node in onnx.load_from_string(data).graph.node}
+
+    assert "ConvTranspose" in ops(to_onnx_bytes(model, SIZE))
+    phased = ops(to_onnx_bytes(model, SIZE, phase_upsampling=True))
+    assert "ConvTranspose" not in phased and "DepthToSpace" in phased

@@ -24,7 +24,7 @@ from kufenet_grasp.geometry.transforms import from_xyz_quat, from_xyz_rpy
 from kufenet_grasp.grasp.rectangle import GraspRectangle
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
-from kufenet_grasp.nodes.latest_worker import LatestWorker
+from kufenet_grasp.nodes.latest_worker import LatestWorker, RateBudget
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos
 from kufenet_grasp.nodes.ros_conversions import grasp_to_msg, pose_to_transform, transform_to_pose
@@ -113,6 +113,42 @@ def test_latest_worker_drops_stale_items_and_processes_the_newest():
         time.sleep(0.01)
     assert worker.stop()
     assert seen == [0, 5] and worker.dropped == 4
+
+
+def _passed(budget, times):
+    return [t for t in times if budget.allow(t)]
+
+
+def test_rate_budget_passes_every_second_frame_of_a_jittery_30hz_camera_under_15hz():
+    rng = np.random.default_rng(0)
+    times = np.arange(300) / 30.0 + rng.normal(0.0, 0.002, 300)  # 10 s, 2 ms jitter
+    passed = _passed(RateBudget(15.0), times)
+    assert 148 <= len(passed) <= 152  # 15 Hz, not 10 Hz (what a strict period would give)
+    assert max(np.diff(passed)) < 0.1  # evenly spread: no long gaps
+
+
+def test_rate_budget_never_exceeds_the_cap_on_average_and_zero_means_unlimited():
+    times = np.arange(0, 10, 1 / 37.5)  # a camera 25% faster than the cap
+    assert len(_passed(RateBudget(30.0), times)) <= 30 * 10 + 2
+    assert len(_passed(RateBudget(5.0), times)) <= 5 * 10 + 2
+    assert len(_passed(RateBudget(0.0), times)) == len(times)
+    with pytest.raises(ValueError, match="max_rate_hz"):
+        RateBudget(-1.0)
+
+
+def test_latest_worker_skips_items_over_its_rate_budget_instead_of_delaying_them():
+    now = [0.0]
+    seen = []
+    worker = LatestWorker(seen.append, max_rate_hz=10.0, clock=lambda: now[0])
+    for step in range(10):  # 10 items 20 ms apart: 0.2 s at 50 Hz under a 10 Hz cap
+        now[0] = 0.02 * step
+        worker.put(step)
+        deadline = time.monotonic() + 5.0
+        while worker.processed + worker.skipped < step + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert worker.stop()
+    assert worker.processed + worker.skipped == 10 and worker.dropped == 0
+    assert seen[0] == 0 and 2 <= len(seen) <= 4  # 1.5 burst + 0.2 s x 10 Hz
 
 
 def test_latest_worker_keeps_running_after_an_error():

@@ -26,7 +26,9 @@ def _ints(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the benchmark options."""
     parser.add_argument("--models", type=_names, default=_names(DEFAULT_MODELS),
-                        help=f"comma-separated presets (default {DEFAULT_MODELS})")
+                        help=f"comma-separated presets, or NAME=WEIGHTS.safetensors to time "
+                        f"trained weights under NAME (trained KufeNets are slower than their "
+                        f"random-init presets on OpenVINO); default {DEFAULT_MODELS}")
     parser.add_argument("--backends", type=_names, default=["torch", "onnxruntime", "openvino"],
                         help="comma-separated: torch,onnxruntime,openvino")
     parser.add_argument("--sizes", type=_ints, default=[224, 300], help="input sides, pixels")
@@ -64,13 +66,16 @@ def _print_table(report: dict) -> None:
         table.add_row(
             row["model"], row["backend"], str(row["size"]), str(row["threads"]),
             f"{row['median_ms']:.2f}", f"{row['p95_ms']:.2f}", f"{row['fps']:.0f}",
-            f"{row['peak_mem_delta_mib']:.1f}", f"{row['params']:,}",
+            f"{row['peak_mem_delta_mib']:.1f}",
+            "-" if row["params"] is None else f"{row['params']:,}",
             "-" if row["flops"] is None else f"{row['flops'] / 1e9:.3f}",
             *(f"{ratios[b]:.1f}x" if b in ratios else "-" for b in ("grconvnet", "ggcnn")))
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # no terminal: do not squeeze the table to 80 columns
     console.print(table)
+    weights = {row["model"]: row.get("weights", "random init") for row in report["results"]}
+    console.print("weights: " + "; ".join(f"{k} {v}" for k, v in weights.items()))
     for stage in report.get("stages", []):
         console.print(f"stage {stage['stage']} @{stage['size']}px: median "
                       f"{stage['median_ms']:.2f} ms, p95 {stage['p95_ms']:.2f} ms")

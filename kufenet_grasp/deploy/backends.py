@@ -187,7 +187,8 @@ def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
         if not path.is_file():
             raise ValueError(f"{backend} backend: model file {path} does not exist")
         return path
-    return to_onnx_bytes(resolve_source(source).model, input_size)
+    return to_onnx_bytes(resolve_source(source).model, input_size,
+                         phase_upsampling=backend == "openvino")
 
 
 def create_backend(name: str, source: Source, *, input_size: int = 224,

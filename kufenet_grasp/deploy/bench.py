@@ -25,6 +25,21 @@ from kufenet_grasp.deploy.backends import BACKEND_NAMES, InferenceBackend, creat
 BASELINES = ("grconvnet", "ggcnn")
 
 
+def split_model_spec(spec: str) -> tuple[str, str]:
+    """Split ``'NAME'`` or ``'NAME=WEIGHTS'`` into (label, source).
+
+    A bare NAME is a preset with random weights; NAME=WEIGHTS times that ``.safetensors``
+    file under the label NAME (ratios against the baselines use the label).
+
+    Weights matter for timing: a trained KufeNet runs slower than its random-init preset on
+    OpenVINO (BatchNorm folds into biases that a random init leaves at zero).
+    """
+    name, _, weights = spec.partition("=")
+    if not name.strip() or (_ and not weights.strip()):
+        raise ValueError(f"model spec {spec!r}: expected NAME or NAME=WEIGHTS_FILE")
+    return name.strip(), (weights.strip() or name.strip())
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """One combination to measure: model preset, backend, input side (px), CPU threads."""
@@ -54,6 +69,7 @@ class BenchResult:
     flops: int | None = None
     speedup_vs: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    weights: str = "random init"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -78,11 +94,16 @@ def summarise(times_ms: Sequence[float]) -> dict[str, float]:
             "fps": 1000.0 / median if median > 0 else math.inf}
 
 
-def model_cost(name: str, size: int) -> tuple[int | None, int | None]:
-    """(parameters, FLOPs per (1,4,size,size) frame) of preset ``name``; None if unknown."""
-    from kufenet_grasp.models.registry import build_model, count_parameters
+def model_cost(name: str, size: int, source: str | None = None
+               ) -> tuple[int | None, int | None]:
+    """Return (parameters, FLOPs per (1,4,size,size) frame); None if unknown.
 
-    model = build_model(name)
+    The model is preset ``name``, or the weights file ``source`` when given.
+    """
+    from kufenet_grasp.deploy.source import resolve_source
+    from kufenet_grasp.models.registry import count_parameters
+
+    model = resolve_source(source or name).model
     params = count_parameters(model)
     try:
         from kufenet_grasp.models.flops import count_flops
@@ -123,12 +144,15 @@ def add_ratios(results: list[BenchResult]) -> None:
                 result.speedup_vs[base] = other.median_ms / result.median_ms
 
 
-def _build(config: BenchConfig, rng: np.random.Generator
+def _build(config: BenchConfig, source: str, rng: np.random.Generator
            ) -> tuple[InferenceBackend, np.ndarray, float]:
-    """Backend for ``config``, a random input, and the peak RSS increase (MiB) building it."""
+    """Build the backend for ``config`` from ``source``.
+
+    Returns the backend, a random input and the peak RSS increase (MiB) building it.
+    """
     memory.reset_peak()
     before = memory.rss_mib()
-    backend = create_backend(config.backend, config.model, input_size=config.size,
+    backend = create_backend(config.backend, source, input_size=config.size,
                              threads=config.threads)
     x = rng.uniform(-1, 1, (1, 4, config.size, config.size)).astype(np.float32)
     backend.infer(x)
@@ -149,21 +173,31 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
         check_positive("sizes and threads", value)
     if not (models and backends and sizes and threads):
         raise ValueError("models, backends, sizes and threads must each name at least one")
+    labels = [split_model_spec(spec)[0] for spec in models]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise ValueError(f"model {label!r} named twice; give each weights file its own "
+                             f"label (NAME=WEIGHTS)")
     rng = np.random.default_rng(seed)
     results: dict[BenchConfig, BenchResult] = {}
     runners: dict[BenchConfig, Callable[[], object]] = {}
     costs: dict[tuple[str, int], tuple[int | None, int | None]] = {}
-    for model in models:
+    for spec in models:
+        model, source = split_model_spec(spec)
         for size in sizes:
-            costs[(model, size)] = model_cost(model, size)
+            try:
+                costs[(model, size)] = model_cost(model, size, source)
+            except Exception:  # noqa: BLE001 - the build below reports the same error
+                costs[(model, size)] = (None, None)
             for backend in backends:
                 for n_threads in threads:
                     config = BenchConfig(model, backend, int(size), int(n_threads))
                     params, flops = costs[(model, size)]
-                    result = BenchResult(*asdict(config).values(), params=params, flops=flops)
+                    result = BenchResult(*asdict(config).values(), params=params, flops=flops,
+                                         weights="random init" if source == model else source)
                     results[config] = result
                     try:
-                        engine, x, mem = _build(config, rng)
+                        engine, x, mem = _build(config, source, rng)
                     except Exception as exc:  # noqa: BLE001 - reported per configuration
                         result.error = f"{type(exc).__name__}: {exc}"
                         continue

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -232,7 +232,7 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
     camera = ReplayCamera(replay, settings.camera_rate_hz, ledger, settings.depth_encoding,
                           namespace, settings.reliability)
     listener = GraspListener(ledger, namespace)
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     executor.add_node(camera)
     executor.add_node(listener)
     spinner = threading.Thread(target=executor.spin, daemon=True)

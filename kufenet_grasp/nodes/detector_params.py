@@ -72,8 +72,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=RELIABILITIES, read_only=True),
     ParamSpec("input_queue_depth", 2, "QoS depth of the camera subscriptions", 1, 5,
               read_only=True),
-    ParamSpec("max_rate_hz", 10.0, "compute budget: the model runs at most this often (Hz); "
-              "0 = as fast as frames arrive", 0.0, 1000.0),
+    ParamSpec("max_rate_hz", 10.0, "compute budget: the model runs at most this often "
+              "on average (Hz); frames over the budget are skipped, never delayed; 0 = as fast "
+              "as frames arrive", 0.0, 1000.0),
     ParamSpec("no_frame_warning_s", 5.0, "warn when no synchronised frame arrived for this long "
               "(s)", 0.5, 3600.0),
     ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics (s)", 0.1, 60.0,
@@ -81,7 +82,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_debug_image", True, "publish kufenet/debug_image (only computed while "
               "someone subscribes)"),
     ParamSpec("publish_markers", True, "publish kufenet/markers (gripper fingers and approach "
-              "arrow)"),
+              "arrow; only computed while someone subscribes)"),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
