@@ -199,36 +199,37 @@ def test_max_abs_difference_detects_a_wrong_model() -> None:
                               SIZE) > 1e-4
 
 
-def test_depthwise_up2_rewrite_equals_the_transposed_convolution() -> None:
-    from kufenet_grasp.deploy.upsample_rewrite import PhaseConvUp2, rewrite_depthwise_up2
+def test_split_bias_keeps_the_outputs_of_depthwise_transposed_convolutions() -> None:
+    from kufenet_grasp.deploy.upsample_rewrite import split_bias, split_transposed_biases
 
     torch.manual_seed(0)
     deconv = nn.ConvTranspose2d(6, 6, 4, 2, 1, groups=6, bias=True)
-    x = torch.randn(2, 6, 13, 17)  # odd sizes: every border phase is exercised
+    x = torch.randn(2, 6, 13, 17)
     with torch.no_grad():
-        assert (PhaseConvUp2(deconv)(x) - deconv(x)).abs().max().item() <= 1e-6
+        assert (split_bias(deconv)(x) - deconv(x)).abs().max().item() <= 1e-6
+    assert deconv.bias is not None  # the original is untouched
     with pytest.raises(ValueError, match="depth-wise"):
-        PhaseConvUp2(nn.ConvTranspose2d(6, 6, 3, 2, 1, groups=6))  # kernel 3: not rewritten
-    model = _preset("kufenet-80k").eval()
-    rewritten, count = rewrite_depthwise_up2(model)
-    assert count == 3 and not any(isinstance(m, nn.ConvTranspose2d)
-                                  for m in rewritten.modules())
-    assert any(isinstance(m, nn.ConvTranspose2d) for m in model.modules())  # a copy
+        split_bias(nn.ConvTranspose2d(6, 12, 4, 2, 1))  # not depth-wise: left alone
+    model = fold_batchnorm(_preset("kufenet-80k").eval())  # folding gives the biases
+    rewritten, count = split_transposed_biases(model)
+    assert count == 3 and all(m.bias is None for m in rewritten.modules()
+                              if isinstance(m, nn.ConvTranspose2d))
     x = torch.randn(1, 4, SIZE, SIZE)
     with torch.no_grad():
         assert (rewritten(x) - model(x)).abs().max().item() <= 1e-5
 
 
-def test_phase_upsampling_is_an_export_option_used_for_openvino_only() -> None:
+def test_split_bias_is_an_export_option_used_for_openvino_only() -> None:
     import onnx
 
     from kufenet_grasp.deploy.export import to_onnx_bytes
 
     model = _preset("kufenet-15k")
 
-    def ops(data: bytes) -> set[str]:
-        return {node.op_type for node in onnx.load_from_string(data).graph.node}
+    def transposed_with_bias(data: bytes) -> int:
+        graph = onnx.load_from_string(data).graph
+        return sum(node.op_type == "ConvTranspose" and len(node.input) == 3
+                   for node in graph.node)
 
-    assert "ConvTranspose" in ops(to_onnx_bytes(model, SIZE))
-    phased = ops(to_onnx_bytes(model, SIZE, phase_upsampling=True))
-    assert "ConvTranspose" not in phased and "DepthToSpace" in phased
+    assert transposed_with_bias(to_onnx_bytes(model, SIZE)) == 3
+    assert transposed_with_bias(to_onnx_bytes(model, SIZE, split_bias=True)) == 0

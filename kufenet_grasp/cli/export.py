@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     onnx_path = out.with_suffix(".onnx")
     export_onnx(resolved, onnx_path, input_size=args.size, opset=args.opset,
                 dynamic_batch=args.dynamic_batch,
-                phase_upsampling=args.format == "openvino")  # faster there, slower on ORT
+                split_bias=args.format == "openvino")  # faster there, slower on ORT
     written = [onnx_path]
     checks = [("onnxruntime", lambda: OnnxRuntimeBackend(onnx_path, args.size, 2))]
     if args.format == "openvino":

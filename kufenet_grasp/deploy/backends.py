@@ -188,7 +188,7 @@ def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
             raise ValueError(f"{backend} backend: model file {path} does not exist")
         return path
     return to_onnx_bytes(resolve_source(source).model, input_size,
-                         phase_upsampling=backend == "openvino")
+                         split_bias=backend == "openvino")
 
 
 def create_backend(name: str, source: Source, *, input_size: int = 224,
