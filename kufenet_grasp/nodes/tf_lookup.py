@@ -3,7 +3,10 @@
 Order of preference:
 1. a static mount given explicitly (parameters ``static_transform.*`` or a calibration YAML),
    because the user asked for it;
-2. a tf2_ros Buffer/TransformListener lookup at the image stamp (when tf2_ros imports);
+2. a tf2_ros Buffer/TransformListener lookup at the image stamp (when tf2_ros imports). The
+   listener lives on a private node ``<detector name>_tf`` spun by its own thread, so /tf keeps
+   arriving while the detector's single-threaded executor is busy in a callback (a
+   ``DetectGrasps`` call that detects on a new frame waits for its transform there);
 3. none: poses stay in the camera optical frame (the caller warns).
 
 Transforms are T_base_camera (maps points in the optical frame to the base frame, metres).
@@ -40,14 +43,17 @@ class CameraToBase:
         self._timeout_s = float(timeout_s)
         self._buffer = None
         self._listener = None
+        self._tf_node = None
         if static is None and use_tf:
             try:
                 from tf2_ros import Buffer, TransformListener
             except ImportError:
                 pass
             else:
+                self._tf_node = _listener_node(node)
                 self._buffer = Buffer()
-                self._listener = TransformListener(self._buffer, node)
+                self._listener = TransformListener(self._buffer, self._tf_node,
+                                                   spin_thread=True)
 
     @property
     def mode(self) -> str:
@@ -92,10 +98,30 @@ class CameraToBase:
         return pose_to_transform(msg.transform)
 
     def close(self) -> None:
-        """Stop listening to /tf (the listener's subscriptions are destroyed)."""
+        """Stop listening to /tf: stop the listener's thread and destroy its node."""
         if self._listener is not None:
-            unregister = getattr(self._listener, "unregister", None)
-            if unregister is not None:
-                unregister()
+            executor = getattr(self._listener, "executor", None)
+            if executor is not None:
+                executor.shutdown()
+            thread = getattr(self._listener, "dedicated_listener_thread", None)
+            if thread is not None:
+                thread.join(timeout=2.0)
+        if self._tf_node is not None:
+            self._tf_node.destroy_node()
         self._listener = None
         self._buffer = None
+        self._tf_node = None
+
+
+def _listener_node(node: Any) -> Any:
+    """A node for the tf listener beside ``node``: same namespace and context, name + '_tf'.
+
+    The process's global arguments still apply (a ``/tf`` remapping reaches it); a local
+    ``__node`` rule overrides a global one, so it never takes the detector's own name.
+    """
+    import rclpy
+
+    name = f"{node.get_name()}_tf"
+    return rclpy.create_node(name, namespace=node.get_namespace(), context=node.context,
+                             cli_args=["--ros-args", "-r", f"__node:={name}"],
+                             start_parameter_services=False)
