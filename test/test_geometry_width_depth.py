@@ -201,3 +201,16 @@ def test_detector_centres_an_off_centre_grasp_on_the_object():
     assert grasp.width_m == pytest.approx(true_width + 0.01, abs=0.003)
     uncentred = GraspDetector(off_centre_maps, DetectorConfig(fit_width_to_object=False))
     assert uncentred.detect(rgb, depth, CAM).grasps[0].rect_image_px.center[0] > CAM.cx + 4
+
+
+def test_check_depth_frame_with_zero_lower_bound_and_inf():
+    zeros = np.zeros((8, 8), np.float32)
+    assert "all zero" in check_depth_frame(zeros, (0.0, 2.0))[0]
+    inf = np.full((8, 8), np.inf, np.float32)
+    assert "all NaN/inf" in check_depth_frame(inf)[0]
+    mostly_zero = np.zeros((10, 10), np.float32)
+    mostly_zero[0, :4] = 0.5  # 4% valid
+    assert "too few valid" in check_depth_frame(mostly_zero, (0.0, 2.0))[0]
+    mostly_zero[1, :2] = 0.5  # 6% valid
+    assert check_depth_frame(mostly_zero, (0.0, 2.0)) == []
+    assert "too few valid" in check_depth_frame(mostly_zero, (0.6, 2.0))[0]

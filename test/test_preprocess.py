@@ -2,6 +2,7 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -119,3 +120,26 @@ def test_apply_crop_identity_scale_and_padding():
     assert set(half.ravel()) <= set(depth.ravel())
     with pytest.raises(ValueError, match="depth"):
         apply_crop(rgb, depth[:5], crop)
+
+
+def test_colour_shrink_matches_area_resize_and_keeps_pixel_centres():
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (480, 480, 3), dtype=np.uint8), (0, 0), 3)
+    for side, out in ((480, 224), (480, 240), (300, 224), (700, 224)):
+        crop = CropTransform(0, 0, side, out)
+        src = smooth[:side, :side] if side <= 480 else cv2.resize(smooth, (side, side))
+        got, _ = apply_crop(src, None, crop)
+        ref = cv2.resize(src, (out, out), interpolation=cv2.INTER_AREA)
+        assert got.shape == (out, out, 3) and got.dtype == np.uint8
+        diff = np.abs(got.astype(int) - ref.astype(int))
+        assert diff.mean() < 1.0 and diff.max() <= 12, (side, out, diff.mean(), diff.max())
+    # a bright 3x3 spot lands where CropTransform says its centre goes
+    img = np.zeros((480, 480, 3), np.uint8)
+    img[200:203, 300:303] = 255
+    crop = CropTransform(0, 0, 480, 224)
+    got, _ = apply_crop(img, None, crop)
+    weight = got[:, :, 0].astype(float)
+    rows, cols = np.mgrid[:224, :224]
+    centroid = ((weight * cols).sum() / weight.sum(), (weight * rows).sum() / weight.sum())
+    expected = crop.to_model_xy(np.array([301.0, 201.0]))
+    assert centroid == pytest.approx(tuple(expected), abs=0.1)

@@ -26,7 +26,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "name; empty = the shipped models/kufenet-80k.safetensors, else the "
               "kufenet-80k preset with RANDOM weights", read_only=True),
     ParamSpec("backend", "auto", "inference backend", choices=BACKENDS, read_only=True),
-    ParamSpec("threads", 1, "CPU threads for one inference", 1, 64, read_only=True),
+    ParamSpec("threads", 1, "CPU threads for one inference and for OpenCV's pre-processing",
+              1, 64, read_only=True),
     ParamSpec("input_size", 224, "square network input side (px)", 8, 1024, read_only=True),
     ParamSpec("crop_mode", "center", "center: square centre crop then resize; full: resize the "
               "whole image to the square input", choices=CROP_MODES, read_only=True),

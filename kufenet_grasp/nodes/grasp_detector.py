@@ -182,6 +182,9 @@ class GraspDetectorNode(Node):
                     "using the kufenet-80k preset with RANDOM weights; grasps are meaningless. "
                     "Set the 'weights' parameter to a trained .safetensors file.")
         size = int(self.param("input_size"))
+        import cv2  # resizing and smoothing get the same thread budget as the model
+
+        cv2.setNumThreads(int(self.param("threads")))
         factory = self._backend_factory or BACKEND_FACTORY
         backend = factory(str(self.param("backend")), weights, size, int(self.param("threads")))
         warm = np.asarray(backend.infer(np.zeros((1, 4, size, size), np.float32)))

@@ -81,7 +81,11 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     kind, scale = _DEPTH[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if msg.is_bigendian else "<")
     raw = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
-    depth = raw.astype(np.float32) * np.float32(scale)
+    depth = raw.astype(np.float32)
+    if kind == "u2":  # millimetres: 0 is the only invalid value
+        depth *= np.float32(scale)
+        depth[raw == 0] = np.nan
+        return depth
     with np.errstate(invalid="ignore"):
         depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
     return depth
