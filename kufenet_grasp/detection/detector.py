@@ -20,6 +20,7 @@ from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.detection.validation import check_images, check_intrinsics
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
+from kufenet_grasp.geometry.finger_clearance import FingerModel, fingers_clear
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
@@ -47,6 +48,8 @@ class DetectorConfig:
     width_margin_m: float = 0.01  #: clearance added to the measured width, m
     #: shrink the opening to the object's extent measured in depth along the closing axis
     fit_width_to_object: bool = True
+    #: reject grasps whose finger footprints are not free in depth; None = no check
+    fingers: FingerModel | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.input_size, bool) or int(self.input_size) != self.input_size \
@@ -229,6 +232,11 @@ class GraspDetector:
                                     cfg.width_margin_m)
         if not fits:
             return None, f"wider than the gripper ({cfg.max_width_m:.3f} m)"
+        if cfg.fingers is not None:
+            clear, _ = fingers_clear(rect, z, opening, depth_m, camera, cfg.fingers,
+                                     cfg.max_width_m)
+            if not clear:
+                return None, "a finger would land on something (depth at the finger)"
         return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ""
 
     @staticmethod

@@ -47,6 +47,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("gripper.fit_width_to_object", True, "measure the object's extent along the "
               "closing axis in the depth image and open only that much (plus the margin) when "
               "the predicted rectangle is wider"),
+    ParamSpec("gripper.finger_check", True, "reject grasps where a finger would land on "
+              "something: each finger's footprint must be free in the depth image down to "
+              "finger_clearance_m below the grasp point"),
+    ParamSpec("gripper.finger_thickness_m", 0.01, "finger size along the closing axis (m)",
+              0.001, 0.1),
+    ParamSpec("gripper.finger_width_m", 0.02, "finger size across the closing axis (m)",
+              0.001, 0.2),
+    ParamSpec("gripper.finger_clearance_m", 0.006, "free space needed at each finger below "
+              "the grasp point's depth (m): how far the finger tips go past it, less the "
+              "depth noise", 0.0, 0.1),
+    ParamSpec("gripper.finger_max_blocked_fraction", 0.1, "share of a finger footprint that "
+              "may be in the way (depth noise)", 0.0, 1.0),
+    ParamSpec("gripper.approach_margin_m", 0.02, "how much wider than width_m the fingers "
+              "open for the approach (m): the executor gripper's width_margin_m", 0.0, 0.5),
     ParamSpec("tcp_offset.xyz", [0.0, 0.0, 0.0], "tool link in the grasp frame, translation "
               "(m): z = approach axis"),
     ParamSpec("tcp_offset.yaw", 0.0, "tool link yaw about the approach axis (rad)",

@@ -83,7 +83,15 @@ def _bad(message: str, code: int = GraspStatus.BAD_INPUT) -> FrameOutcome:
 def detector_config(settings: dict[str, Any]) -> Any:
     """``DetectorConfig`` (kufenet_grasp.detection.detector) from the node's parameter values."""
     from kufenet_grasp.detection.detector import DetectorConfig
+    from kufenet_grasp.geometry.finger_clearance import FingerModel
 
+    fingers = FingerModel(
+        thickness_m=float(settings["gripper.finger_thickness_m"]),
+        width_m=float(settings["gripper.finger_width_m"]),
+        clearance_m=float(settings["gripper.finger_clearance_m"]),
+        max_blocked_fraction=float(settings["gripper.finger_max_blocked_fraction"]),
+        opening_margin_m=float(settings["gripper.approach_margin_m"]),
+    ) if bool(settings["gripper.finger_check"]) else None
     return DetectorConfig(
         input_size=int(settings["input_size"]),
         crop_mode=str(settings["crop_mode"]),
@@ -96,6 +104,7 @@ def detector_config(settings: dict[str, Any]) -> Any:
         max_width_m=float(settings["gripper.max_width_m"]),
         width_margin_m=float(settings["gripper.width_margin_m"]),
         fit_width_to_object=bool(settings["gripper.fit_width_to_object"]),
+        fingers=fingers,
     )
 
 
