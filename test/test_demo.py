@@ -114,3 +114,24 @@ def test_labeller_grasps_run_through_the_action(tmp_path):
         assert not attempt["success"] and attempt["message"]
     with pytest.raises(ValueError, match="--grasps"):
         DemoOptions(grasp_source="oracle")
+
+
+def test_detector_params_reach_the_detector_override_file():
+    from kufenet_grasp.demo.run_demo import _overrides
+
+    parsed = demo_cli.parse_detector_params(["gripper.finger_check=true",
+                                             "gripper.finger_clearance_m=0",
+                                             "quality_threshold=0.5"])
+    assert parsed == {"gripper.finger_check": True, "gripper.finger_clearance_m": 0.0,
+                      "quality_threshold": 0.5}
+    options = DemoOptions(detector_overrides=parsed)
+    params = _overrides(options, "w.safetensors")["/**/grasp_detector"]["ros__parameters"]
+    assert params == {**parsed, "weights": "w.safetensors"}
+    for bad, why in (("nonsense", "NAME=VALUE"), ("no_such=1", "unknown"),
+                     ("gripper.finger_check=0.5", "wants a bool"),
+                     ("quality_threshold=2.0", r"\[0.0, 1.0\]")):
+        with pytest.raises(ValueError, match=why):
+            demo_cli.parse_detector_params([bad])
+    parser = argparse.ArgumentParser()
+    demo_cli.add_arguments(parser)
+    assert demo_cli.run(parser.parse_args(["--detector-param", "top_k=0"])) == 2

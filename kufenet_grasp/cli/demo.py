@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 HELP = "Simulated pick-and-place demo: sim_world + grasp_detector + grasp_executor in one process."
 
@@ -32,6 +33,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds one pick may take before it counts as TIMEOUT")
     parser.add_argument("--no-progress", action="store_true",
                         help="print one line per attempt instead of a progress bar")
+    parser.add_argument("--detector-param", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a grasp_detector parameter over config/detector.yaml, value in "
+                             "YAML (e.g. gripper.finger_check=true); repeatable")
+
+
+def parse_detector_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings to a parameter dict; names must be detector parameters.
+
+    Raises:
+        ValueError: a malformed item, an unknown name or a value the parameter refuses.
+    """
+    import yaml
+
+    from kufenet_grasp.nodes import detector_params
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--detector-param wants NAME=VALUE, got {item!r}")
+        if name not in detector_params.SPECS:
+            raise ValueError(f"--detector-param: unknown detector parameter {name!r}")
+        value = yaml.safe_load(text)
+        expected = type(detector_params.SPECS[name].default)
+        if expected is float and type(value) is int:
+            value = float(value)
+        if type(value) is not expected:
+            raise ValueError(f"--detector-param {name}: wants a {expected.__name__}, got "
+                             f"{text!r}")
+        problem = detector_params.validate(name, value)
+        if problem:
+            raise ValueError(f"--detector-param {name}: {problem}")
+        out[name] = value
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         options = DemoOptions(attempts=args.attempts, clutter=args.clutter, seed=args.seed,
                               object_split=args.split, weights=args.weights,
                               attempt_timeout_s=args.timeout, grasp_source=args.grasps,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress,
+                              detector_overrides=parse_detector_params(args.detector_param))
         if args.out is not None:
             options.out_root = args.out
     except ValueError as err:

@@ -72,6 +72,8 @@ class DemoOptions:
     progress: bool = True
     #: extra sim_world parameters (e.g. a smaller camera for tests)
     sim_overrides: dict[str, Any] = field(default_factory=dict)
+    #: grasp_detector parameters over config/detector.yaml (e.g. gripper.finger_check)
+    detector_overrides: dict[str, Any] = field(default_factory=dict)
     #: the detector's inference backend factory (None = the project's backends; tests inject)
     backend_factory: Any = None
 
@@ -108,8 +110,11 @@ def _overrides(options: DemoOptions, weights: str) -> dict[str, Any]:
            "object_split": options.object_split, "host_executor": False,
            **options.sim_overrides}
     out: dict[str, Any] = {"/**/sim_world": {"ros__parameters": sim}}
+    detector = dict(options.detector_overrides)
     if weights:
-        out["/**/grasp_detector"] = {"ros__parameters": {"weights": weights}}
+        detector["weights"] = weights
+    if detector:
+        out["/**/grasp_detector"] = {"ros__parameters": detector}
     return out
 
 
