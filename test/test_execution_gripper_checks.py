@@ -119,23 +119,3 @@ def test_age_quality_width():
     assert check_width(0.075, 0.0, 0.08, 0.01).status == GraspStatus.NO_GRASP
     assert clamp_width(0.2, 0.01, 0.08) == 0.08 and clamp_width(0.0, 0.01, 0.08) == 0.01
     assert clamp_width(math.nan, 0.01, 0.08) == 0.08
-
-
-def test_a_wide_object_is_picked_fully_open_down_to_the_least_margin(franka):
-    from kufenet_grasp.execution.checks import check_width
-
-    assert franka.width_margin_m == pytest.approx(0.02)
-    assert franka.min_width_margin_m == pytest.approx(0.01)
-    # 6.5 cm + 2 cm does not fit an 8 cm hand, but 6.5 + 1 does: open fully
-    assert franka.fits(0.065) and not franka.fits(0.0705)
-    assert franka.open_command(0.065) == pytest.approx(franka.release_command())
-    assert check_width(0.065, franka.min_width_m, franka.max_width_m,
-                       franka.min_width_margin_m).ok
-    assert not check_width(0.0705, franka.min_width_m, franka.max_width_m,
-                           franka.min_width_margin_m).ok
-    plain = GripperMapping("g", 0.0, 0.08, 0.0, 0.04, width_margin_m=0.02)
-    assert plain.min_width_margin_m == 0.02 and not plain.fits(0.065)  # default: no reduction
-    with pytest.raises(ValueError, match="must not exceed width_margin_m"):
-        GripperMapping("g", 0.0, 0.08, 0.0, 0.04, width_margin_m=0.01, min_width_margin_m=0.02)
-    with pytest.raises(ValueError, match="min_width_margin_m must be >= 0"):
-        GripperMapping("g", 0.0, 0.08, 0.0, 0.04, min_width_margin_m=-0.01)

@@ -13,8 +13,6 @@ Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded 
     command_at_min_width: 0.0       # command that gives min_width_m
     command_at_max_width: 0.04      # command that gives max_width_m
     width_margin_m: 0.01            # opening added to the object width before the approach
-    min_width_margin_m: 0.005       # least clearance accepted: a wider object is opened for
-                                    # fully if this much is left (default: width_margin_m)
     squeeze_m: 0.005                # the close command aims this far inside the object width
     max_effort_n: 70.0              # grasp force (N), for backends that take one
 """
@@ -30,7 +28,7 @@ import numpy as np
 import yaml
 
 _NUMBERS = ("min_width_m", "max_width_m", "command_at_min_width", "command_at_max_width",
-            "width_margin_m", "min_width_margin_m", "squeeze_m", "max_effort_n")
+            "width_margin_m", "squeeze_m", "max_effort_n")
 
 
 @dataclass(frozen=True)
@@ -47,13 +45,8 @@ class GripperMapping:
     max_effort_n: float = 0.0
     joint: str = ""
     command_unit: str = ""
-    #: least clearance (m) accepted when object + width_margin_m exceeds max_width_m (the
-    #: gripper then opens fully); NaN = width_margin_m (no reduced margin)
-    min_width_margin_m: float = math.nan
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_width_margin_m, float) and math.isnan(self.min_width_margin_m):
-            object.__setattr__(self, "min_width_margin_m", self.width_margin_m)
         for key in _NUMBERS:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -65,14 +58,10 @@ class GripperMapping:
         if self.command_at_min_width == self.command_at_max_width:
             raise ValueError(f"gripper {self.name!r}: command_at_min_width and "
                              f"command_at_max_width must differ")
-        for key in ("width_margin_m", "min_width_margin_m", "squeeze_m", "max_effort_n"):
+        for key in ("width_margin_m", "squeeze_m", "max_effort_n"):
             if getattr(self, key) < 0:
                 raise ValueError(f"gripper {self.name!r}: {key} must be >= 0, "
                                  f"got {getattr(self, key)}")
-        if self.min_width_margin_m > self.width_margin_m:
-            raise ValueError(f"gripper {self.name!r}: min_width_margin_m "
-                             f"({self.min_width_margin_m}) must not exceed width_margin_m "
-                             f"({self.width_margin_m})")
 
     def clamp_width(self, width_m: float) -> float:
         """``width_m`` clamped to [min_width_m, max_width_m]; NaN gives max_width_m."""
@@ -96,16 +85,12 @@ class GripperMapping:
         return float(self.min_width_m + t * (self.max_width_m - self.min_width_m))
 
     def fits(self, object_width_m: float) -> bool:
-        """Whether an object of this width (m) plus the least margin fits between open fingers.
-
-        The fingers open to the width plus ``width_margin_m`` where the gripper allows it, and
-        fully when only ``min_width_margin_m`` or more is left.
-        """
+        """Whether an object of this width (m) plus the margin fits between open fingers."""
         return math.isnan(object_width_m) or \
-            object_width_m + self.min_width_margin_m <= self.max_width_m
+            object_width_m + self.width_margin_m <= self.max_width_m
 
     def open_command(self, object_width_m: float = math.nan) -> float:
-        """Command opening to the object width plus margin, at most fully (fully when NaN)."""
+        """Command opening to the object width plus margin (fully open when NaN)."""
         if math.isnan(object_width_m):
             return self.command_for_width(self.max_width_m)
         return self.command_for_width(object_width_m + self.width_margin_m)

@@ -154,7 +154,7 @@ class PickSequence:
         simple = (check_quality(candidate.quality, cfg.quality_threshold),
                   check_age(candidate.stamp_s, self.clock(), cfg.max_grasp_age_s),
                   check_width(candidate.width_m, grip.min_width_m, grip.max_width_m,
-                              grip.min_width_margin_m),
+                              grip.width_margin_m),
                   check_approach_angle(candidate.pose, cfg.max_approach_angle_rad))
         for result in simple:
             if not result.ok:
