@@ -47,7 +47,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("gripper.fit_width_to_object", True, "measure the object's extent along the "
               "closing axis in the depth image and open only that much (plus the margin) when "
               "the predicted rectangle is wider"),
-    ParamSpec("gripper.finger_check", False, "reject grasps where a finger would land on "
+    ParamSpec("gripper.finger_check", True, "reject grasps where a finger would land on "
               "something: each finger's footprint must be free in the depth image down to "
               "finger_clearance_m below the grasp point"),
     ParamSpec("gripper.finger_thickness_m", 0.01, "finger size along the closing axis (m)",
