@@ -173,3 +173,18 @@ def test_transform_copies_its_input():
     rotation[0, 0] = 5.0  # the caller's array stays writable and does not alias
     assert t.rotation[0, 0] == 1.0
     assert t.is_close(from_xyz_rpy([0, 0, 1], [0, 0, 0]))
+
+
+def test_rotation_check_has_allclose_tolerances():
+    from kufenet_grasp.geometry.transforms import RigidTransform
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        m = np.eye(3) + rng.normal(scale=rng.choice([1e-7, 1e-6, 5e-6, 1e-4]), size=(3, 3))
+        expected = np.allclose(m.T @ m, np.eye(3), atol=1e-6) and np.linalg.det(m) > 0
+        try:
+            RigidTransform(m, np.zeros(3))
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == expected
