@@ -176,8 +176,6 @@ def test_transform_copies_its_input():
 
 
 def test_rotation_check_has_allclose_tolerances():
-    from kufenet_grasp.geometry.transforms import RigidTransform
-
     rng = np.random.default_rng(1)
     for _ in range(200):
         m = np.eye(3) + rng.normal(scale=rng.choice([1e-7, 1e-6, 5e-6, 1e-4]), size=(3, 3))

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from kufenet_grasp.geometry.camera import PinholeCamera
-from kufenet_grasp.geometry.grasp_pose import RectLike, closing_axis_pixels
+from kufenet_grasp.geometry.grasp_pose import RectLike, closing_axis_camera
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,7 @@ def finger_footprints_px(rect: RectLike, depth_m: float, opening_m: float,
         raise ValueError(f"finger_footprints_px: opening_m must be >= 0 m, got {opening_m!r}")
     u, v = (float(c) for c in rect.center)
     centre = camera.deproject(u, v, depth_m)
-    dx, dy = closing_axis_pixels(rect.angle)
-    closing = np.array([dx / camera.fx, dy / camera.fy, 0.0])
-    closing /= np.linalg.norm(closing)  # metric closing direction on the image plane
+    closing = closing_axis_camera(rect.angle, camera)  # unit, on the image plane
     across = np.array([-closing[1], closing[0], 0.0])
     inner, outer = 0.5 * opening_m, 0.5 * opening_m + fingers.thickness_m
     half = 0.5 * fingers.width_m

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kufenet_grasp.geometry.finger_clearance import FingerModel
 from kufenet_grasp.nodes.parameter_table import ParamSpec, check_spec, declare_specs
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 CROP_MODES = ("center", "full")
 RELIABILITIES = ("best_effort", "reliable")
+_FINGERS = FingerModel()  #: the finger check's defaults (Franka hand)
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -50,17 +52,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("gripper.finger_check", True, "reject grasps where a finger would land on "
               "something: each finger's footprint must be free in the depth image down to "
               "finger_clearance_m below the grasp point"),
-    ParamSpec("gripper.finger_thickness_m", 0.01, "finger size along the closing axis (m)",
-              0.001, 0.1),
-    ParamSpec("gripper.finger_width_m", 0.02, "finger size across the closing axis (m)",
-              0.001, 0.2),
-    ParamSpec("gripper.finger_clearance_m", 0.006, "free space needed at each finger below "
-              "the grasp point's depth (m): how far the finger tips go past it, less the "
-              "depth noise", 0.0, 0.1),
-    ParamSpec("gripper.finger_max_blocked_fraction", 0.1, "share of a finger footprint that "
-              "may be in the way (depth noise)", 0.0, 1.0),
-    ParamSpec("gripper.approach_margin_m", 0.02, "how much wider than width_m the fingers "
-              "open for the approach (m): the executor gripper's width_margin_m", 0.0, 0.5),
+    ParamSpec("gripper.finger_thickness_m", _FINGERS.thickness_m,
+              "finger size along the closing axis (m)", 0.001, 0.1),
+    ParamSpec("gripper.finger_width_m", _FINGERS.width_m,
+              "finger size across the closing axis (m)", 0.001, 0.2),
+    ParamSpec("gripper.finger_clearance_m", _FINGERS.clearance_m,
+              "free space needed at each finger below the grasp point's depth (m): how far "
+              "the finger tips go past it, less the depth noise", 0.0, 0.1),
+    ParamSpec("gripper.finger_max_blocked_fraction", _FINGERS.max_blocked_fraction,
+              "share of a finger footprint that may be in the way (depth noise)", 0.0, 1.0),
+    ParamSpec("gripper.approach_margin_m", _FINGERS.opening_margin_m,
+              "how much wider than width_m the fingers open for the approach (m): the "
+              "executor gripper's width_margin_m", 0.0, 0.5),
     ParamSpec("tcp_offset.xyz", [0.0, 0.0, 0.0], "tool link in the grasp frame, translation "
               "(m): z = approach axis"),
     ParamSpec("tcp_offset.yaw", 0.0, "tool link yaw about the approach axis (rad)",
