@@ -10,13 +10,21 @@ from test_geometry_scene import CAMERA, BoxScene, look_at, straight_down, tilted
 
 from kufenet_grasp.geometry.camera import PinholeCamera, from_camera_info_k, from_camera_info_msg
 from kufenet_grasp.geometry.depth import depth_at
+from scipy.spatial.transform import Rotation
+
 from kufenet_grasp.geometry.grasp_pose import (
     apply_tcp_offset,
     closing_axis_camera,
+    grasp_frame_rotation,
     grasp_pose_in_camera,
     tcp_offset,
 )
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_quat, from_xyz_rpy
+from kufenet_grasp.geometry.transforms import (
+    RigidTransform,
+    from_xyz_quat,
+    from_xyz_rpy,
+    matrix_to_quaternion_xyzw,
+)
 
 
 @dataclass
@@ -186,3 +194,50 @@ def test_rotation_check_has_allclose_tolerances():
         except ValueError:
             accepted = False
         assert accepted == expected
+
+
+def test_quaternion_matches_scipy_in_every_branch():
+    rng = np.random.default_rng(3)
+    # random rotations, plus half turns about each axis (w = 0: x, y or z is the largest)
+    matrices = list(Rotation.random(300, random_state=4).as_matrix())
+    matrices += [np.diag(d) for d in ([1.0, -1, -1], [-1.0, 1, -1], [-1.0, -1, 1])]
+    matrices += [from_xyz_rpy([0, 0, 0], rng.uniform(-np.pi, np.pi, 3)).rotation
+                 for _ in range(100)]
+    for m in matrices:
+        q = matrix_to_quaternion_xyzw(m)
+        expected = Rotation.from_matrix(m).as_quat()
+        assert np.isclose(np.linalg.norm(q), 1.0) and q[3] >= 0
+        # q and -q are one rotation; with w = 0 either sign is a valid answer
+        assert min(np.abs(q - expected).max(), np.abs(q + expected).max()) < 1e-9
+        assert np.allclose(Rotation.from_quat(q).as_matrix(), m, atol=1e-9)
+
+
+def test_composition_and_inverse_stay_read_only_rotations():
+    a = from_xyz_rpy([0.1, 0.2, 0.3], [0.3, -0.2, 1.0])
+    b = from_xyz_rpy([-0.4, 0.0, 0.5], [-1.2, 0.4, 0.1])
+    for t in (a @ b, a.inverse(), (a @ b).inverse() @ a):
+        assert isinstance(t, RigidTransform)
+        assert not t.rotation.flags.writeable and not t.translation.flags.writeable
+        assert np.allclose(t.rotation.T @ t.rotation, np.eye(3), atol=1e-12)
+        assert np.linalg.det(t.rotation) == pytest.approx(1.0)
+    composed = a @ b
+    assert np.allclose(composed.matrix, a.matrix @ b.matrix)
+    assert np.allclose(a.inverse().matrix, np.linalg.inv(a.matrix))
+
+
+def test_deproject_point_matches_deproject():
+    cam = from_camera_info_k([600, 0, 320, 0, 610, 240, 0, 0, 1], 640, 480, "cam")
+    for u, v, z in ((0.0, 0.0, 0.5), (400.5, 100.25, 0.8), (639.0, 479.0, 2.0)):
+        assert np.allclose(cam.deproject_point(u, v, z), cam.deproject(u, v, z), atol=0)
+
+
+@pytest.mark.parametrize("angle", np.linspace(-np.pi, np.pi, 13))
+def test_grasp_pose_rotation_is_the_grasp_frame_of_its_closing_axis(angle):
+    class Rect:
+        center = (250.0, 300.0)
+
+    Rect.angle = float(angle)
+    pose = grasp_pose_in_camera(Rect, 0.7, CAMERA)
+    assert np.allclose(pose.rotation, grasp_frame_rotation(closing_axis_camera(angle, CAMERA)),
+                       atol=1e-12)
+    assert np.allclose(pose.translation, CAMERA.deproject(250.0, 300.0, 0.7))

@@ -48,6 +48,9 @@ def test_depth_at_honours_valid_range():
     depth[4, 5] = 0.8
     assert depth_at(depth, 4, 4, 0) == pytest.approx(3.0)
     assert depth_at(depth, 4, 4, 2, valid_range=(0.1, 2.0)) == pytest.approx(0.8)
+    depth[4, 4] = 0.0  # 0 marks invalid depth: the ring around it answers
+    assert depth_at(depth, 4, 4, 1) == pytest.approx(3.0)
+    assert depth_at(depth, 4, 4, 0) is None
 
 
 def test_check_depth_frame_reports_problems():

@@ -72,6 +72,15 @@ class PinholeCamera:
         y = (v - self.cy) * z / self.fy
         return np.stack([x, y, z], axis=-1)
 
+    def deproject_point(self, u: float, v: float, z: float) -> np.ndarray:
+        """One pixel ``(u, v)`` px at depth ``z`` m → point (3,) m; :meth:`deproject` for scalars.
+
+        Plain float arithmetic: the per-grasp geometry calls it a dozen times a frame.
+        """
+        z = float(z)
+        return np.array([(float(u) - self.cx) * z / self.fx, (float(v) - self.cy) * z / self.fy,
+                         z])
+
     def project(self, points: np.ndarray | Sequence[float]) -> np.ndarray:
         """Point(s) (..., 3) m in the optical frame → pixel(s) (..., 2) ``(u, v)`` px.
 

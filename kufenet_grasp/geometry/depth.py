@@ -6,6 +6,7 @@ Pixel coordinates are ``(u, v)`` = (column, row) in pixels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,10 @@ def depth_at(depth_m: np.ndarray, u: float, v: float, radius_px: int = 0,
     col, row = round(u), round(v)
     if not (0 <= col < w and 0 <= row < h):
         return None
+    z = float(arr[row, col])  # the common case: the pixel itself is valid
+    if math.isfinite(z) and z > 0 and (valid_range is None
+                                       or valid_range[0] <= z <= valid_range[1]):
+        return z
     r = int(radius_px)
     r0, r1 = max(0, row - r), min(h, row + r + 1)
     c0, c1 = max(0, col - r), min(w, col + r + 1)

@@ -72,18 +72,17 @@ def finger_footprints_px(rect: RectLike, depth_m: float, opening_m: float,
         raise ValueError(f"finger_footprints_px: depth_m must be > 0 m, got {depth_m!r}")
     if not (math.isfinite(opening_m) and opening_m >= 0):
         raise ValueError(f"finger_footprints_px: opening_m must be >= 0 m, got {opening_m!r}")
-    u, v = (float(c) for c in rect.center)
-    centre = camera.deproject(u, v, depth_m)
+    u, v = rect.center
+    centre = camera.deproject_point(u, v, depth_m)
     closing = closing_axis_camera(rect.angle, camera)  # unit, on the image plane
     across = np.array([-closing[1], closing[0], 0.0])
     inner, outer = 0.5 * opening_m, 0.5 * opening_m + fingers.thickness_m
     half = 0.5 * fingers.width_m
-    polygons = []
-    for sign in (-1.0, 1.0):
-        corners = [centre + sign * a * closing + b * across
-                   for a, b in ((inner, -half), (outer, -half), (outer, half), (inner, half))]
-        polygons.append(camera.project(np.array(corners)))
-    return polygons
+    along = np.array([inner, outer, outer, inner])  # corner offsets along the closing axis
+    side = np.array([-half, -half, half, half])  # and across it, m
+    corners = (centre - np.multiply.outer(along, closing) + np.multiply.outer(side, across),
+               centre + np.multiply.outer(along, closing) + np.multiply.outer(side, across))
+    return [camera.project(c) for c in corners]
 
 
 def blocked_fraction(depth_image_m: np.ndarray, polygon_px: np.ndarray,

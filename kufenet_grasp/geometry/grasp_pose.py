@@ -64,12 +64,12 @@ def closing_axis_camera(angle: float, camera: PinholeCamera) -> np.ndarray:
 
     The sign is fixed so the x component is >= 0 (y component >= 0 when x is 0).
     """
-    dx, dy = closing_axis_pixels(angle)
-    axis = np.array([dx / camera.fx, dy / camera.fy, 0.0])
-    axis /= np.linalg.norm(axis)
-    if axis[0] < -_EPS or (abs(axis[0]) <= _EPS and axis[1] < 0):
-        axis = -axis
-    return axis
+    ax, ay = math.cos(angle) / camera.fx, -math.sin(angle) / camera.fy
+    norm = math.hypot(ax, ay)
+    ax, ay = ax / norm, ay / norm
+    if ax < -_EPS or (abs(ax) <= _EPS and ay < 0):
+        ax, ay = -ax, -ay
+    return np.array([ax, ay, 0.0])
 
 
 def grasp_frame_rotation(closing_y: np.ndarray,
@@ -108,8 +108,11 @@ def grasp_pose_in_camera(rect: RectLike, depth_m: float,
         raise ValueError(f"grasp_pose_in_camera: depth_m must be a finite depth > 0 m, "
                          f"got {depth_m!r}")
     u, v = rect.center
-    position = camera.deproject(u, v, float(depth_m))
-    rotation = grasp_frame_rotation(closing_axis_camera(rect.angle, camera))
+    position = camera.deproject_point(u, v, float(depth_m))
+    # grasp_frame_rotation(y, OPTICAL_AXIS) written out: y lies in the image plane (unit), so
+    # z = (0, 0, 1) and x = y × z = (y1, -y0, 0); it runs for every grasp of every frame
+    y0, y1, _ = closing_axis_camera(rect.angle, camera)
+    rotation = np.array([[y1, y0, 0.0], [-y0, y1, 0.0], [0.0, 0.0, 1.0]])
     return RigidTransform(rotation, position)
 
 

@@ -50,7 +50,7 @@ def width_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera, radius_p
         dx, dy = closing_axis_pixels(rect.angle)
         return float(rect.opening) * z_centre * math.hypot(dx / camera.fx, dy / camera.fy)
     fallback = z_centre if z_centre is not None else next(z for z in z_ends if z is not None)
-    points = [camera.deproject(u, v, z if z is not None else fallback)
+    points = [camera.deproject_point(u, v, z if z is not None else fallback)
               for (u, v), z in zip(ends, z_ends)]
     return float(np.linalg.norm(points[1] - points[0]))
 
@@ -90,7 +90,7 @@ class ObjectSpan:
 
     def width_m(self, camera: PinholeCamera) -> float:
         """3D distance (m) between the two ends."""
-        a, b = (camera.deproject(float(u), float(v), z)
+        a, b = (camera.deproject_point(u, v, z)
                 for (u, v), z in zip(self.ends_px, self.ends_z))
         return float(np.linalg.norm(b - a))
 

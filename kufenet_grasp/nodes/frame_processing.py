@@ -108,6 +108,11 @@ def detector_config(settings: dict[str, Any]) -> Any:
     )
 
 
+def _tcp_offset(settings: dict[str, Any]) -> RigidTransform:
+    """T_grasp_tool from the ``tcp_offset.xyz`` (m) and ``tcp_offset.yaw`` (rad) parameters."""
+    return from_xyz_yaw(list(settings["tcp_offset.xyz"]), float(settings["tcp_offset.yaw"]))
+
+
 class FrameProcessor:
     """Wraps ``GraspDetector`` for message frames; thread-safe (one detection at a time)."""
 
@@ -120,6 +125,7 @@ class FrameProcessor:
         self._source = source
         self._settings = dict(settings)
         self._detector = GraspDetector(infer_fn, detector_config(settings))
+        self._offset = _tcp_offset(settings)
 
     def describe(self) -> str:
         """One line: model source and input size."""
@@ -131,12 +137,9 @@ class FrameProcessor:
         from kufenet_grasp.detection.detector import GraspDetector
 
         detector = GraspDetector(self._infer_fn, detector_config(settings))
+        offset = _tcp_offset(settings)
         with self._lock:
-            self._settings, self._detector = dict(settings), detector
-
-    def _tcp_offset(self) -> RigidTransform:
-        return from_xyz_yaw(list(self._settings["tcp_offset.xyz"]),
-                            float(self._settings["tcp_offset.yaw"]))
+            self._settings, self._detector, self._offset = dict(settings), detector, offset
 
     def _decode(self, frame: FrameInput) -> tuple[np.ndarray, np.ndarray] | FrameOutcome:
         color, depth = frame.color, frame.depth
@@ -183,7 +186,7 @@ class FrameProcessor:
             if issue is not None:
                 return _bad(issue.message, issue.status)
         with self._lock:
-            detector, offset = self._detector, self._tcp_offset()
+            detector, offset = self._detector, self._offset
         with self._detect_lock:
             result = detector.detect(rgb, depth_m, camera)
         outcome = FrameOutcome(int(result.status), result.message, frame.color.header,
