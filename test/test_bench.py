@@ -134,5 +134,16 @@ def test_stages_are_timed() -> None:
     from kufenet_grasp.deploy.stages import time_stages
 
     rows = time_stages([64], repeats=2, warmup=1)
-    assert {r["stage"] for r in rows} == {"preprocess", "postprocess"}
+    assert {r["stage"] for r in rows} == {"preprocess", "postprocess", "grasps"}
     assert all(r["median_ms"] > 0 and r["size"] == 64 for r in rows)
+
+
+@pytest.mark.parametrize("size", [224, 300])
+def test_grasp_stage_runs_every_peak_through_the_whole_path(size: int) -> None:
+    from kufenet_grasp.deploy.stages import grasp_stage_inputs, synthetic_frame
+
+    detector, *args = grasp_stage_inputs(size, synthetic_frame()[1])
+    peaks, grasps, rejected = detector.grasps_from_maps(*args)
+    # five peaks, none rejected: depth, width, finger check and pose all ran for each
+    assert len(peaks) == 5 and len(grasps) == 5 and not rejected
+    assert all(0.03 < g.width_m < 0.06 and g.pose_camera is not None for g in grasps)

@@ -25,7 +25,13 @@ from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
 from kufenet_grasp.grasp.postprocess import maps_to_grasps
-from kufenet_grasp.grasp.preprocess import CROP_MODES, apply_crop, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.preprocess import (
+    CROP_MODES,
+    CropTransform,
+    apply_crop,
+    make_crop,
+    normalise_rgbd,
+)
 from kufenet_grasp.grasp.rectangle import GraspRectangle
 
 #: maps one normalised frame (1, 4, S, S) float32 to the output maps (1, 4, S, S)
@@ -192,7 +198,20 @@ class GraspDetector:
                              f"{expected} (is the model's input size {cfg.input_size}?)")
 
         start = time.perf_counter()
-        peaks = maps_to_grasps(maps[0], top_k=cfg.top_k, min_distance=cfg.min_distance_px,
+        peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera)
+        timings["postprocess"] = _ms_since(start)
+        return self._result(peaks, grasps, rejected, timings, camera)
+
+    def grasps_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
+                         camera: PinholeCamera | None
+                         ) -> tuple[list[GraspRectangle], list[DetectedGrasp], dict[str, int]]:
+        """Post-processing: peaks of the (4, S, S) maps, then depth, width, finger check, pose.
+
+        Returns the peaks (network-input px), the grasps that passed (full-resolution px,
+        metres, best first) and the rejected peaks counted by reason.
+        """
+        cfg = self.config
+        peaks = maps_to_grasps(maps, top_k=cfg.top_k, min_distance=cfg.min_distance_px,
                                quality_threshold=cfg.quality_threshold)
         grasps: list[DetectedGrasp] = []
         rejected: dict[str, int] = {}
@@ -202,8 +221,7 @@ class GraspDetector:
                 rejected[reason] = rejected.get(reason, 0) + 1
             else:
                 grasps.append(grasp)
-        timings["postprocess"] = _ms_since(start)
-        return self._result(peaks, grasps, rejected, timings, camera)
+        return peaks, grasps, rejected
 
     def _to_metric(self, rect: GraspRectangle, depth_m: np.ndarray,
                    camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
