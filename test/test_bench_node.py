@@ -33,6 +33,21 @@ def test_ledger_pairs_grasps_with_frames_by_stamp() -> None:
     assert result.to_dict()["max_rate_hz"] == 5.0
 
 
+def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
+    ledger = LatencyLedger()
+    ledger.sent(10 * MS)
+    ledger.received(10 * MS, 22 * MS)
+    assert ledger.summarise(0, 100 * MS, 0.0).in_node_ms is None  # no diagnostics yet
+    for t, work in ((5 * MS, 50.0), (20 * MS, 8.0), (40 * MS, 9.0), (60 * MS, 12.0),
+                    (150 * MS, 70.0)):
+        ledger.in_node(t, work)
+    # only the reports received inside [10, 100) ms count: median of 8, 9, 12
+    assert ledger.summarise(10 * MS, 100 * MS, 0.0).in_node_ms == pytest.approx(9.0)
+    ledger.clear()
+    ledger.sent(10 * MS)
+    assert ledger.summarise(0, 100 * MS, 0.0).in_node_ms is None
+
+
 def test_ledger_window_excludes_frames_outside_it() -> None:
     ledger = LatencyLedger()
     for stamp in (0, 10 * MS, 20 * MS, 30 * MS):
@@ -86,6 +101,8 @@ def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
         assert row["frames_dropped"] == row["frames_sent"] - row["frames_answered"]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
         assert row["detector_cpu_percent"] > 0
+        # the detector's own per-frame work, read from its /diagnostics during the window
+        assert row["in_node_ms"] is not None and 0 < row["in_node_ms"] < 1000
     # max_rate_hz = 2 caps the detector: at most 2 answers a second (+1 for the window edge)
     assert capped["max_rate_hz"] == 2.0
     assert capped["frames_answered"] <= 2 * capped["duration_s"] + 1

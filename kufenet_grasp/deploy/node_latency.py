@@ -4,7 +4,10 @@ A replay camera stamps every frame with the wall clock when it publishes it; the
 copies that stamp into the ``GraspRectangle`` it publishes. :class:`LatencyLedger` pairs the
 two by stamp: latency = time the grasp was received - frame stamp (ms, same clock), frames
 with no answer are dropped (skipped by the detector's rate limit or latest-only queue, or
-without a grasp). :class:`ProcessCpu` reads a process's CPU time from ``/proc`` (Linux).
+without a grasp). The detector's own figure for its per-frame work (decoding to pose, the
+``latency (ms)`` of its ``/diagnostics``) is recorded alongside, so the end-to-end time splits
+into work inside the node and everything else (transport, synchronisation, queueing).
+:class:`ProcessCpu` reads a process's CPU time from ``/proc`` (Linux).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class NodeBenchResult:
     mean_ms: float
     detector_cpu_percent: float | None  #: CPU time of the detector process / wall, % of 1 core
     publisher_cpu_percent: float | None  #: the bench's own process (camera replay, listener)
+    #: median of the detector's reported per-frame work (ms, its /diagnostics) in the window
+    in_node_ms: float | None = None
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -47,6 +52,7 @@ class LatencyLedger:
         self._lock = threading.Lock()
         self._sent: list[int] = []
         self._received: dict[int, int] = {}
+        self._in_node: list[tuple[int, float]] = []
 
     def sent(self, stamp_ns: int) -> None:
         """Record a frame published with header stamp ``stamp_ns``."""
@@ -58,11 +64,17 @@ class LatencyLedger:
         with self._lock:
             self._received.setdefault(int(stamp_ns), int(now_ns))
 
+    def in_node(self, now_ns: int, work_ms: float) -> None:
+        """Record the detector's reported per-frame work (ms) received at ``now_ns``."""
+        with self._lock:
+            self._in_node.append((int(now_ns), float(work_ms)))
+
     def clear(self) -> None:
         """Forget everything (e.g. after warm-up)."""
         with self._lock:
             self._sent.clear()
             self._received.clear()
+            self._in_node.clear()
 
     @property
     def answered(self) -> int:
@@ -80,6 +92,7 @@ class LatencyLedger:
         with self._lock:
             sent = [s for s in self._sent if start_ns <= s < end_ns]
             answers = {s: self._received[s] for s in sent if s in self._received}
+            work = [ms for t, ms in self._in_node if start_ns <= t < end_ns]
         if not sent:
             raise ValueError("no frame was published in the measurement window")
         duration = (end_ns - start_ns) * 1e-9
@@ -98,7 +111,8 @@ class LatencyLedger:
             p50_ms=pct(50), p95_ms=pct(95), max_ms=float(lat.max()) if lat.size else float("nan"),
             mean_ms=float(lat.mean()) if lat.size else float("nan"),
             detector_cpu_percent=share(detector_cpu_s),
-            publisher_cpu_percent=share(publisher_cpu_s))
+            publisher_cpu_percent=share(publisher_cpu_s),
+            in_node_ms=float(np.median(work)) if work else None)
 
 
 class ProcessCpu:

@@ -5,8 +5,10 @@ sensor-data QoS) at a fixed rate, stamped with the wall clock; the detector runs
 process (``python -m kufenet_grasp.nodes.grasp_detector``), exactly as the launch file starts
 it; a listener in this process receives ``kufenet/grasp`` and pairs it with the frame by stamp.
 Latency therefore covers transport in, synchronisation, decoding, pre-processing, the model,
-post-processing, the pose transform and transport out. Each ``max_rate_hz`` of a sweep starts
-a fresh detector; everything runs in a private namespace so it cannot disturb a live system.
+post-processing, the pose transform and transport out. The listener also reads the detector's
+``/diagnostics`` for its own per-frame work ("in-node"), which splits the latency in two.
+Each ``max_rate_hz`` of a sweep starts a fresh detector; everything runs in a private
+namespace so it cannot disturb a live system.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
+
+from diagnostic_msgs.msg import DiagnosticArray
 
 from kufenet_grasp.deploy.node_latency import LatencyLedger, NodeBenchResult, ProcessCpu
 from kufenet_grasp.geometry.transforms import RigidTransform
@@ -136,17 +140,36 @@ class ReplayCamera(Node):
 
 
 class GraspListener(Node):
-    """Receives kufenet/grasp and records, per frame stamp, when the grasp arrived."""
+    """Receives kufenet/grasp and records, per frame stamp, when the grasp arrived.
+
+    Also records the per-frame work the detector in ``namespace`` reports on /diagnostics.
+    """
 
     def __init__(self, ledger: LatencyLedger, namespace: str = "") -> None:
         super().__init__("kufenet_bench_listener", namespace=namespace)
         self._ledger = ledger
+        self._detector_prefix = f"{namespace.rstrip('/')}/"
         self.create_subscription(GraspRectangle, "kufenet/grasp", self._on_grasp, 50)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def _on_grasp(self, msg: GraspRectangle) -> None:
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         self._ledger.received(stamp_ns, now_ns)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        for status in msg.status:
+            if not status.name.startswith(self._detector_prefix):
+                continue
+            values = {kv.key: kv.value for kv in status.values}
+            try:
+                work_ms = float(values.get("latency (ms)", "nan"))
+            except ValueError:
+                continue
+            processed = values.get("frames processed", "0")
+            if work_ms > 0 and processed.isdigit() and int(processed) > 0:
+                self._ledger.in_node(now_ns, work_ms)
 
 
 def detector_command(settings: NodeBenchSettings, namespace: str, max_rate_hz: float,
