@@ -140,6 +140,7 @@ def test_ablation_rows_tables_and_resume(tmp_path):
     def fake_train(config, resume=False):
         calls.append(config)
         Path(config.out).mkdir(parents=True, exist_ok=True)
+        (Path(config.out) / "log.csv").write_text("epoch,wall_s\n1,60.0\n2,150.0\n")
         return _Result()
 
     base = TrainConfig(model=MODEL, dataset="jacquard:/nowhere", out=str(tmp_path),
@@ -150,6 +151,7 @@ def test_ablation_rows_tables_and_resume(tmp_path):
     assert calls[3].kd == "hint" and calls[3].mapping == "max"
     md = (tmp_path / "table5.md").read_text()
     assert "50.00" in md and "Fruit, AT-Hint" in md
+    assert "| Train (min) |" in md.splitlines()[0] and md.splitlines()[2].endswith("| 2.5 |")
     run_ablation("table5", base, tmp_path, train_fn=fake_train)
     assert len(calls) == 7  # finished rows are skipped
     write_table("empty", [], tmp_path)

@@ -87,16 +87,32 @@ def _row_config(base: TrainConfig, row: AblationRow, row_dir: Path) -> TrainConf
                    **changes)
 
 
+def _train_minutes(row_dir: Path) -> str:
+    """Training wall time of a row in minutes (``wall_s`` of its ``log.csv``), or '-'."""
+    try:
+        with open(row_dir / "log.csv", newline="") as handle:
+            last = list(csv.DictReader(handle))[-1]
+        return f"{float(last['wall_s']) / 60.0:.1f}"
+    except (OSError, IndexError, KeyError, ValueError):
+        return "-"
+
+
 def write_table(table: str, rows: list[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``out_dir/<table>.md`` and ``.csv`` from finished row results."""
+    """Write ``out_dir/<table>.md`` and ``.csv`` from finished row results.
+
+    Accuracy is the best validation accuracy at 30° (the checkpoint is chosen on it); the
+    training time comes from each row's ``log.csv`` (resumed runs count every part).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:
         columns: list[str] = []
     else:
-        columns = list(rows[0]["columns"]) + ["Params", "Accuracy (%)", "Best epoch"]
+        columns = list(rows[0]["columns"]) + ["Params", "Val accuracy (%)", "Best epoch",
+                                              "Train (min)"]
     records = [{**r["columns"], "Params": str(r["params"]),
-                "Accuracy (%)": f"{100 * r['best_accuracy']:.2f}",
-                "Best epoch": str(r["best_epoch"])} for r in rows]
+                "Val accuracy (%)": f"{100 * r['best_accuracy']:.2f}",
+                "Best epoch": str(r["best_epoch"]),
+                "Train (min)": _train_minutes(out_dir / "rows" / r["key"])} for r in rows]
     md = out_dir / f"{table}.md"
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(rec[c] for c in columns) + " |" for rec in records]
