@@ -207,3 +207,26 @@ def test_core_modules_import_no_ros():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_best_grasp_is_handed_out_before_the_other_candidates_are_measured():
+    from kufenet_grasp.deploy.stages import grasp_stage_inputs, synthetic_frame
+
+    table = synthetic_frame()[1]
+    detector, maps, crop, scene, camera = grasp_stage_inputs(224, table)
+    events: list = []
+    measure = detector._to_metric
+
+    def logged(*args):
+        events.append("measure")
+        return measure(*args)
+
+    detector._to_metric = logged
+    _, grasps, _ = detector.grasps_from_maps(maps, crop, scene, camera, on_best=events.append)
+    assert len(grasps) == 5
+    assert events[:2] == ["measure", grasps[0]] and events[2:] == ["measure"] * 4
+    # no grasp passes on the bare table (the fingers would land on it): no call at all
+    events.clear()
+    _, grasps, rejected = detector.grasps_from_maps(maps, crop, table, camera,
+                                                    on_best=events.append)
+    assert not grasps and sum(rejected.values()) == 5 and events == ["measure"] * 5

@@ -1,6 +1,7 @@
 """grasp_detector over DDS: grasps on the box, pose in base_link, service, debug outputs."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -80,6 +81,31 @@ def test_grasp_rectangle_lies_on_the_box(graph):
     assert abs(abs(grasp.angle) - math.pi / 2) < 0.2
     array = collector.last("/kufenet/grasps")
     assert array.grasps and array.grasps[0].quality == pytest.approx(grasp.quality)
+
+
+def test_each_frame_publishes_its_best_grasp_and_pose_once(graph):
+    camera, _, collector, _ = graph
+    camera.enabled = True
+    collector.clear()
+    assert wait_for(lambda: collector.count("/kufenet/grasps") >= 5, 15.0)
+    camera.enabled = False
+    time.sleep(0.5)  # the last frame's messages arrive
+
+    def stamps(topic):
+        with collector.lock:
+            return [(m.header.stamp.sec, m.header.stamp.nanosec)
+                    for m in collector.messages[topic]]
+
+    # the best grasp goes out ahead of the array (early), never a second time with it
+    grasp, pose, arrays = (stamps(t) for t in ("/kufenet/grasp", "/kufenet/grasp_pose",
+                                               "/kufenet/grasps"))
+    assert len(set(grasp)) == len(grasp) and len(set(pose)) == len(pose)
+    assert set(arrays) <= set(grasp) and set(arrays) <= set(pose)
+    with collector.lock:
+        best, array = collector.messages["/kufenet/grasp"][-1], \
+            collector.messages["/kufenet/grasps"][-1]
+    assert array.header.stamp == best.header.stamp
+    assert (array.grasps[0].center_x, array.grasps[0].width_m) == (best.center_x, best.width_m)
 
 
 def test_pose_in_base_link_is_the_box_top_centre(graph):

@@ -36,6 +36,8 @@ from kufenet_grasp.grasp.rectangle import GraspRectangle
 
 #: maps one normalised frame (1, 4, S, S) float32 to the output maps (1, 4, S, S)
 InferFn = Callable[[np.ndarray], np.ndarray]
+#: called with the best grasp as soon as it is measured, before the others (see detect)
+BestGraspCallback = Callable[["DetectedGrasp"], None]
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,14 @@ class GraspDetector:
         self.config = config or DetectorConfig()
 
     def detect(self, rgb: np.ndarray, depth_m: np.ndarray,
-               camera: PinholeCamera | None = None) -> DetectionResult:
-        """Detect grasps; bad frames give a non-OK status with a message (no exception)."""
+               camera: PinholeCamera | None = None,
+               on_best: BestGraspCallback | None = None) -> DetectionResult:
+        """Detect grasps; bad frames give a non-OK status with a message (no exception).
+
+        ``on_best`` (optional) receives the best grasp as soon as it has passed every check,
+        before the remaining candidates are measured: a node publishes it without waiting for
+        the rest (the result's ``grasps[0]`` is that same grasp).
+        """
         cfg = self.config
         issues = check_images(rgb, depth_m)
         if not issues and camera is not None:
@@ -198,17 +206,20 @@ class GraspDetector:
                              f"{expected} (is the model's input size {cfg.input_size}?)")
 
         start = time.perf_counter()
-        peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera)
+        peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera,
+                                                        on_best)
         timings["postprocess"] = _ms_since(start)
         return self._result(peaks, grasps, rejected, timings, camera)
 
     def grasps_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
-                         camera: PinholeCamera | None
+                         camera: PinholeCamera | None,
+                         on_best: BestGraspCallback | None = None
                          ) -> tuple[list[GraspRectangle], list[DetectedGrasp], dict[str, int]]:
         """Post-processing: peaks of the (4, S, S) maps, then depth, width, finger check, pose.
 
         Returns the peaks (network-input px), the grasps that passed (full-resolution px,
-        metres, best first) and the rejected peaks counted by reason.
+        metres, best first) and the rejected peaks counted by reason. ``on_best`` gets the
+        first grasp that passes, before the later peaks are measured.
         """
         cfg = self.config
         peaks = maps_to_grasps(maps, top_k=cfg.top_k, min_distance=cfg.min_distance_px,
@@ -219,8 +230,10 @@ class GraspDetector:
             grasp, reason = self._to_metric(crop.rect_to_image(peak), depth_m, camera)
             if grasp is None:
                 rejected[reason] = rejected.get(reason, 0) + 1
-            else:
-                grasps.append(grasp)
+                continue
+            grasps.append(grasp)
+            if on_best is not None and len(grasps) == 1:
+                on_best(grasp)
         return peaks, grasps, rejected
 
     def _to_metric(self, rect: GraspRectangle, depth_m: np.ndarray,

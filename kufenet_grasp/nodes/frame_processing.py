@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,8 @@ class FrameOutcome:
     warnings: list[str] = field(default_factory=list)
     rgb: np.ndarray | None = None
     pixel_rects: list[Any] = field(default_factory=list)
+    #: rects[0] (and poses[0], if any) already went out through ``process``'s ``on_best``
+    best_published: bool = False
 
     def array(self, count: int | None = None) -> GraspRectangleArray:
         """The ranked rectangles (at most ``count``) as a GraspRectangleArray."""
@@ -76,8 +79,36 @@ class FrameOutcome:
         return list(zip(self.transforms, self.widths_m))
 
 
+#: receives the best grasp's message and its pose (None without intrinsics) ahead of the rest
+BestCallback = Callable[[GraspRectangle, "PoseStamped | None"], None]
+
+
+@dataclass(frozen=True)
+class _PoseFrame:
+    """Where grasp poses are expressed: frame id, T_frame_camera, and a warning if degraded."""
+
+    frame_id: str
+    t_frame_camera: RigidTransform
+    warning: str | None = None
+
+
 def _bad(message: str, code: int = GraspStatus.BAD_INPUT) -> FrameOutcome:
     return FrameOutcome(int(code), message)
+
+
+def _pose_frame(tf: CameraToBase, header: Any) -> _PoseFrame:
+    """T_base_camera at the frame's stamp, or the camera frame itself when none is configured.
+
+    Raises:
+        TransformUnavailable: tf2 is configured but has no transform for this stamp.
+    """
+    t_base_cam = tf.lookup(header.frame_id, header.stamp)
+    if t_base_cam is not None:
+        return _PoseFrame(tf.base_frame, t_base_cam)
+    return _PoseFrame(header.frame_id, RigidTransform.identity(),
+                      f"no tf2 and no static camera-to-base transform: grasp poses are in the "
+                      f"camera frame '{header.frame_id}', not '{tf.base_frame}' (set "
+                      f"static_transform.enabled or a calibration file)")
 
 
 def detector_config(settings: dict[str, Any]) -> Any:
@@ -158,10 +189,15 @@ class FrameProcessor:
         return _bad(issue.message, issue.status) if issue else (rgb, depth_m)
 
     def process(self, frame: FrameInput, now_s: float, tf: CameraToBase,
-                max_age_s: float | None = None) -> FrameOutcome:
+                max_age_s: float | None = None,
+                on_best: BestCallback | None = None) -> FrameOutcome:
         """Detect grasps in ``frame`` at node time ``now_s`` (s); never raises on bad input.
 
         ``max_age_s`` overrides the ``max_frame_age_s`` parameter (seconds, 0 = no limit).
+        ``on_best`` receives the best grasp (message, pose) as soon as it is measured, before
+        the other candidates (their depth, width and finger checks take ~0.3 ms each); the
+        outcome then has ``best_published`` set. It is not called when the transform lookup
+        fails (the outcome reports that) or no grasp passes.
         """
         max_age = float(self._settings["max_frame_age_s"] if max_age_s is None else max_age_s)
         issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age))
@@ -187,41 +223,56 @@ class FrameProcessor:
                 return _bad(issue.message, issue.status)
         with self._lock:
             detector, offset = self._detector, self._offset
+        header = frame.color.header
+        pose_frames: list[_PoseFrame] = []  # looked up once, for the best grasp if early
+        published: list[bool] = []
+
+        def publish_early(grasp: Any) -> None:
+            pose = None
+            if grasp.pose_camera is not None:
+                try:
+                    pose_frames.append(_pose_frame(tf, header))
+                except TransformUnavailable:
+                    return  # the outcome reports it, with the rectangles
+                where = pose_frames[0]
+                pose = pose_stamped(where.t_frame_camera.compose(grasp.pose_camera)
+                                    .compose(offset), where.frame_id, header.stamp)
+            on_best(grasp_to_msg(grasp.rect_image_px, header, width_m=grasp.width_m,
+                                 depth_m=grasp.depth_m), pose)
+            published.append(True)
+
         with self._detect_lock:
-            result = detector.detect(rgb, depth_m, camera)
-        outcome = FrameOutcome(int(result.status), result.message, frame.color.header,
-                               warnings=warnings, rgb=rgb)
-        self._fill(outcome, result.grasps, frame, tf, offset)
+            result = detector.detect(rgb, depth_m, camera,
+                                     on_best=publish_early if on_best else None)
+        outcome = FrameOutcome(int(result.status), result.message, header,
+                               warnings=warnings, rgb=rgb, best_published=bool(published))
+        self._fill(outcome, result.grasps, tf, offset, pose_frames[0] if pose_frames else None)
         return outcome
 
-    def _fill(self, outcome: FrameOutcome, grasps: list[Any], frame: FrameInput,
-              tf: CameraToBase, offset: RigidTransform) -> None:
-        header = frame.color.header
+    def _fill(self, outcome: FrameOutcome, grasps: list[Any], tf: CameraToBase,
+              offset: RigidTransform, where: _PoseFrame | None) -> None:
+        header = outcome.header
         outcome.pixel_rects = [g.rect_image_px for g in grasps]
         outcome.rects = [grasp_to_msg(g.rect_image_px, header, width_m=g.width_m,
                                       depth_m=g.depth_m) for g in grasps]
         if outcome.code != GraspStatus.OK or not grasps or grasps[0].pose_camera is None:
             return
-        try:
-            t_base_cam = tf.lookup(header.frame_id, header.stamp)
-        except TransformUnavailable as exc:
-            outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(exc)
-            return
-        frame_id = tf.base_frame
-        if t_base_cam is None:
-            frame_id, t_base_cam = header.frame_id, RigidTransform.identity()
-            outcome.warnings.append(
-                f"no tf2 and no static camera-to-base transform: grasp poses are in the camera "
-                f"frame '{header.frame_id}', not '{tf.base_frame}' (set "
-                f"static_transform.enabled or a calibration file)")
+        if where is None:
+            try:
+                where = _pose_frame(tf, header)
+            except TransformUnavailable as exc:
+                outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(exc)
+                return
+        if where.warning is not None:
+            outcome.warnings.append(where.warning)
         for grasp in grasps:
             if grasp.pose_camera is None:
                 break
-            pose = t_base_cam.compose(grasp.pose_camera).compose(offset)
+            pose = where.t_frame_camera.compose(grasp.pose_camera).compose(offset)
             outcome.transforms.append(pose)
             outcome.widths_m.append(float(grasp.width_m) if grasp.width_m is not None
                                     else math.nan)
-            outcome.poses.append(pose_stamped(pose, frame_id, header.stamp))
+            outcome.poses.append(pose_stamped(pose, where.frame_id, header.stamp))
 
     def debug_image(self, frame: FrameInput, outcome: FrameOutcome) -> Image:
         """rgb8 Image of the colour frame with the ranked rectangles drawn (best in green)."""

@@ -294,18 +294,26 @@ class GraspDetectorNode(Node):
 
     # ----------------------------------------------------------------- processing
     def _process_frame(self, frame: FrameInput) -> None:
-        outcome = self._run_detection(frame)
+        outcome = self._run_detection(frame, on_best=self._publish_best)
         if outcome is not None:
             self._publish(frame, outcome)
 
-    def _run_detection(self, frame: FrameInput,
-                       max_age_s: float | None = None) -> FrameOutcome | None:
+    def _publish_best(self, rect: GraspRectangle, pose: PoseStamped | None) -> None:
+        """The best grasp and its pose, published before the other candidates are measured."""
+        if self._active and self._pubs:
+            self._pubs["grasp"].publish(rect)
+            if pose is not None:
+                self._pubs["pose"].publish(pose)
+
+    def _run_detection(self, frame: FrameInput, max_age_s: float | None = None,
+                       on_best: Callable[[GraspRectangle, PoseStamped | None], None] | None
+                       = None) -> FrameOutcome | None:
         processor, tf = self._processor, self._tf
         if processor is None or tf is None:
             return None
         started = time.monotonic()
         outcome = processor.process(frame, self.get_clock().now().nanoseconds * 1e-9, tf,
-                                    max_age_s)
+                                    max_age_s, on_best)
         self._stats.frame_done(time.monotonic(), 1e3 * (time.monotonic() - started),
                                outcome.summary, outcome.code == GraspStatus.OK)
         for text in outcome.warnings:
@@ -320,10 +328,12 @@ class GraspDetectorNode(Node):
         if not self._active or not self._pubs:
             return
         if outcome.rects:
-            self._pubs["grasp"].publish(outcome.rects[0])
+            if not outcome.best_published:
+                self._pubs["grasp"].publish(outcome.rects[0])
             self._pubs["grasps"].publish(outcome.array())
         if outcome.poses:
-            self._pubs["pose"].publish(outcome.poses[0])
+            if not outcome.best_published:
+                self._pubs["pose"].publish(outcome.poses[0])
             markers = self._pubs["markers"]
             if self.param("publish_markers") and markers.get_subscription_count() > 0:
                 markers.publish(grasp_marker_array(
