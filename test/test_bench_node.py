@@ -107,3 +107,21 @@ def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
     assert capped["max_rate_hz"] == 2.0
     assert capped["frames_answered"] <= 2 * capped["duration_s"] + 1
     assert report["settings"]["camera_rate_hz"] == 30.0
+
+
+def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
+    """tools/profile_frame.py: the node's per-frame work without DDS, step by step."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "profile_frame.py"
+    spec = importlib.util.spec_from_file_location("profile_frame", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main(["--scenes", "1", "--frames", "3", "--warmup", "1", "--gaps-ms", "0,5",
+                      "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["gap_ms"] for r in rows] == [0.0, 5.0]
+    for row in rows:
+        assert 0 < row["infer"] < row["detect"] <= row["process"]
+        assert row["preprocess"] > 0 and row["postprocess"] > 0 and row["outside_detect"] > 0
