@@ -74,8 +74,9 @@ def test_best_grasp_goes_out_once_before_the_outcome_with_the_same_pose():
 
 def test_failed_transform_lookup_sends_nothing_early_and_reports_it():
     early = []
-    outcome = _processor().process(_frame(), 100.0, _Tf(fail=True),
-                                   on_best=lambda *m: early.append(m))
+    tf = _Tf(fail=True)
+    outcome = _processor().process(_frame(), 100.0, tf, on_best=lambda *m: early.append(m))
     assert early == [] and not outcome.best_published
+    assert tf.lookups == 1  # a failed lookup is not waited for twice
     assert outcome.code == GraspStatus.TF_FAILED and "no transform" in outcome.summary
     assert outcome.rects and not outcome.poses  # pixel grasps still go out, without poses

@@ -224,17 +224,19 @@ class FrameProcessor:
         with self._lock:
             detector, offset = self._detector, self._offset
         header = frame.color.header
-        pose_frames: list[_PoseFrame] = []  # looked up once, for the best grasp if early
+        # the transform is looked up once a frame: early for the best grasp, else in _fill
+        looked_up: list[_PoseFrame | TransformUnavailable] = []
         published: list[bool] = []
 
         def publish_early(grasp: Any) -> None:
             pose = None
             if grasp.pose_camera is not None:
                 try:
-                    pose_frames.append(_pose_frame(tf, header))
-                except TransformUnavailable:
+                    where = _pose_frame(tf, header)
+                except TransformUnavailable as exc:
+                    looked_up.append(exc)
                     return  # the outcome reports it, with the rectangles
-                where = pose_frames[0]
+                looked_up.append(where)
                 pose = pose_stamped(where.t_frame_camera.compose(grasp.pose_camera)
                                     .compose(offset), where.frame_id, header.stamp)
             on_best(grasp_to_msg(grasp.rect_image_px, header, width_m=grasp.width_m,
@@ -246,11 +248,12 @@ class FrameProcessor:
                                      on_best=publish_early if on_best else None)
         outcome = FrameOutcome(int(result.status), result.message, header,
                                warnings=warnings, rgb=rgb, best_published=bool(published))
-        self._fill(outcome, result.grasps, tf, offset, pose_frames[0] if pose_frames else None)
+        self._fill(outcome, result.grasps, tf, offset, looked_up[0] if looked_up else None)
         return outcome
 
     def _fill(self, outcome: FrameOutcome, grasps: list[Any], tf: CameraToBase,
-              offset: RigidTransform, where: _PoseFrame | None) -> None:
+              offset: RigidTransform,
+              where: _PoseFrame | TransformUnavailable | None) -> None:
         header = outcome.header
         outcome.pixel_rects = [g.rect_image_px for g in grasps]
         outcome.rects = [grasp_to_msg(g.rect_image_px, header, width_m=g.width_m,
@@ -261,8 +264,10 @@ class FrameProcessor:
             try:
                 where = _pose_frame(tf, header)
             except TransformUnavailable as exc:
-                outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(exc)
-                return
+                where = exc
+        if isinstance(where, TransformUnavailable):
+            outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(where)
+            return
         if where.warning is not None:
             outcome.warnings.append(where.warning)
         for grasp in grasps:
