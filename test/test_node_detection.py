@@ -79,7 +79,11 @@ def test_grasp_rectangle_lies_on_the_box(graph):
     assert grasp.depth_m == pytest.approx(0.7, abs=0.01)
     # the box's short side runs along the image rows: the closing axis is vertical in the image
     assert abs(abs(grasp.angle) - math.pi / 2) < 0.2
-    array = collector.last("/kufenet/grasps")
+    # the array follows the early best grasp of its frame
+    assert wait_for(lambda: any(m.header.stamp == grasp.header.stamp
+                                for m in list(collector.messages["/kufenet/grasps"])), 5.0)
+    array = next(m for m in collector.messages["/kufenet/grasps"]
+                 if m.header.stamp == grasp.header.stamp)
     assert array.grasps and array.grasps[0].quality == pytest.approx(grasp.quality)
 
 

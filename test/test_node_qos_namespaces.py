@@ -112,6 +112,8 @@ def test_without_any_transform_the_pose_stays_in_the_camera_frame():
         pose = collector.last("/notf/kufenet/grasp_pose")
         assert pose.header.frame_id == "camera_color_optical_frame"
         assert pose.pose.position.z == pytest.approx(0.7, abs=0.01)
+        # the best pose goes out before the frame's outcome is stored: wait for the outcome
+        assert wait_for(lambda: detector.last_outcome is not None, 5.0)
         assert any("camera frame" in text for text in detector.last_outcome.warnings)
     finally:
         spinner.shutdown()
