@@ -7,7 +7,12 @@ import os
 
 import pytest
 
-from kufenet_grasp.deploy.node_latency import LatencyLedger, ProcessCpu, parse_rates
+from kufenet_grasp.deploy.node_latency import (
+    LatencyLedger,
+    ProcessCpu,
+    parse_rates,
+    reported_work_ms,
+)
 
 MS = 1_000_000  # nanoseconds
 
@@ -46,6 +51,17 @@ def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
     ledger.clear()
     ledger.sent(10 * MS)
     assert ledger.summarise(0, 100 * MS, 0.0).in_node_ms is None
+
+
+def test_reported_work_is_read_from_diagnostics_and_garbage_is_skipped() -> None:
+    assert reported_work_ms({"latency (ms)": "9.8", "frames processed": "12"}) == 9.8
+    for values in ({"latency (ms)": "9.8", "frames processed": "0"},  # nothing processed yet
+                   {"latency (ms)": "0.0", "frames processed": "3"},
+                   {"latency (ms)": "nan", "frames processed": "3"},
+                   {"latency (ms)": "fast", "frames processed": "3"},
+                   {"latency (ms)": "9.8", "frames processed": "many"},
+                   {"input rate (Hz)": "30.0"}, {}):
+        assert reported_work_ms(values) is None, values
 
 
 def test_ledger_window_excludes_frames_outside_it() -> None:
@@ -125,3 +141,7 @@ def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
     for row in rows:
         assert 0 < row["infer"] < row["detect"] <= row["process"]
         assert row["preprocess"] > 0 and row["postprocess"] > 0 and row["outside_detect"] > 0
+    for bad in (["--frames", "0"], ["--gaps-ms", "-5"], ["--threads", "0"], ["--gaps-ms", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(bad)
+        assert exit_info.value.code == 2, bad

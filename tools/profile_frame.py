@@ -116,9 +116,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also print the N functions with most cumulative time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    gaps = [float(g) for g in args.gaps_ms.split(",") if g.strip()]
-    if args.frames < 1 or args.threads < 1 or args.scenes < 1 or any(g < 0 for g in gaps):
-        parser.error("--frames, --threads and --scenes must be >= 1 and gaps >= 0 ms")
+    try:
+        gaps = [float(g) for g in args.gaps_ms.split(",") if g.strip()]
+    except ValueError:
+        parser.error(f"--gaps-ms wants numbers of ms separated by commas, got {args.gaps_ms!r}")
+    if args.frames < 1 or args.threads < 1 or args.scenes < 1 or not gaps \
+            or not all(0 <= g < float("inf") for g in gaps):
+        parser.error("--frames, --threads and --scenes must be >= 1, and --gaps-ms finite "
+                     "numbers >= 0 ms")
     processor, frames, tf, steps = build(args.weights, args.backend, args.threads,
                                          args.scenes, args.seed)
     run(processor, frames, tf, steps, args.warmup, 0.0)

@@ -12,6 +12,7 @@ into work inside the node and everything else (transport, synchronisation, queue
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import asdict, dataclass
@@ -113,6 +114,20 @@ class LatencyLedger:
             detector_cpu_percent=share(detector_cpu_s),
             publisher_cpu_percent=share(publisher_cpu_s),
             in_node_ms=float(np.median(work)) if work else None)
+
+
+def reported_work_ms(values: dict[str, str]) -> float | None:
+    """Per-frame work (ms) from a detector's diagnostic key/values, or None.
+
+    None before the detector has processed a frame, and for missing or unreadable values
+    (another node's status, a garbled message): the benchmark skips those reports.
+    """
+    try:
+        work_ms = float(values.get("latency (ms)", "nan"))
+        processed = int(values.get("frames processed", "0"))
+    except ValueError:
+        return None
+    return work_ms if processed > 0 and math.isfinite(work_ms) and work_ms > 0 else None
 
 
 class ProcessCpu:

@@ -7,8 +7,8 @@ Rotations use :class:`scipy.spatial.transform.Rotation` except on the per-grasp 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

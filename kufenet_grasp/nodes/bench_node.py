@@ -26,14 +26,18 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
-from diagnostic_msgs.msg import DiagnosticArray
-
-from kufenet_grasp.deploy.node_latency import LatencyLedger, NodeBenchResult, ProcessCpu
+from kufenet_grasp.deploy.node_latency import (
+    LatencyLedger,
+    NodeBenchResult,
+    ProcessCpu,
+    reported_work_ms,
+)
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
 from kufenet_msgs.msg import GraspRectangle
@@ -162,13 +166,8 @@ class GraspListener(Node):
         for status in msg.status:
             if not status.name.startswith(self._detector_prefix):
                 continue
-            values = {kv.key: kv.value for kv in status.values}
-            try:
-                work_ms = float(values.get("latency (ms)", "nan"))
-            except ValueError:
-                continue
-            processed = values.get("frames processed", "0")
-            if work_ms > 0 and processed.isdigit() and int(processed) > 0:
+            work_ms = reported_work_ms({kv.key: kv.value for kv in status.values})
+            if work_ms is not None:
                 self._ledger.in_node(now_ns, work_ms)
 
 

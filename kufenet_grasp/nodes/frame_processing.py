@@ -91,6 +91,10 @@ class _PoseFrame:
     t_frame_camera: RigidTransform
     warning: str | None = None
 
+    def tool_pose(self, grasp: Any, offset: RigidTransform) -> RigidTransform:
+        """T_frame_tool of a grasp with a camera pose, through the TCP offset T_grasp_tool."""
+        return self.t_frame_camera.compose(grasp.pose_camera).compose(offset)
+
 
 def _bad(message: str, code: int = GraspStatus.BAD_INPUT) -> FrameOutcome:
     return FrameOutcome(int(code), message)
@@ -109,6 +113,34 @@ def _pose_frame(tf: CameraToBase, header: Any) -> _PoseFrame:
                       f"no tf2 and no static camera-to-base transform: grasp poses are in the "
                       f"camera frame '{header.frame_id}', not '{tf.base_frame}' (set "
                       f"static_transform.enabled or a calibration file)")
+
+
+class _BestFirst:
+    """``GraspDetector.detect``'s ``on_best``: sends the best grasp (message, pose) at once.
+
+    Remembers the transform it looked up (or why it failed) so the frame's other poses reuse
+    it: one lookup a frame.
+    """
+
+    def __init__(self, tf: CameraToBase, header: Any, offset: RigidTransform,
+                 send: BestCallback) -> None:
+        self._tf, self._header, self._offset, self._send = tf, header, offset, send
+        self.where: _PoseFrame | TransformUnavailable | None = None
+        self.sent = False
+
+    def __call__(self, grasp: Any) -> None:
+        pose = None
+        if grasp.pose_camera is not None:
+            try:
+                self.where = _pose_frame(self._tf, self._header)
+            except TransformUnavailable as exc:
+                self.where = exc
+                return  # the outcome reports it, with the rectangles
+            pose = pose_stamped(self.where.tool_pose(grasp, self._offset), self.where.frame_id,
+                                self._header.stamp)
+        self._send(grasp_to_msg(grasp.rect_image_px, self._header, width_m=grasp.width_m,
+                                depth_m=grasp.depth_m), pose)
+        self.sent = True
 
 
 def detector_config(settings: dict[str, Any]) -> Any:
@@ -224,31 +256,12 @@ class FrameProcessor:
         with self._lock:
             detector, offset = self._detector, self._offset
         header = frame.color.header
-        # the transform is looked up once a frame: early for the best grasp, else in _fill
-        looked_up: list[_PoseFrame | TransformUnavailable] = []
-        published: list[bool] = []
-
-        def publish_early(grasp: Any) -> None:
-            pose = None
-            if grasp.pose_camera is not None:
-                try:
-                    where = _pose_frame(tf, header)
-                except TransformUnavailable as exc:
-                    looked_up.append(exc)
-                    return  # the outcome reports it, with the rectangles
-                looked_up.append(where)
-                pose = pose_stamped(where.t_frame_camera.compose(grasp.pose_camera)
-                                    .compose(offset), where.frame_id, header.stamp)
-            on_best(grasp_to_msg(grasp.rect_image_px, header, width_m=grasp.width_m,
-                                 depth_m=grasp.depth_m), pose)
-            published.append(True)
-
+        best = _BestFirst(tf, header, offset, on_best) if on_best is not None else None
         with self._detect_lock:
-            result = detector.detect(rgb, depth_m, camera,
-                                     on_best=publish_early if on_best else None)
-        outcome = FrameOutcome(int(result.status), result.message, header,
-                               warnings=warnings, rgb=rgb, best_published=bool(published))
-        self._fill(outcome, result.grasps, tf, offset, looked_up[0] if looked_up else None)
+            result = detector.detect(rgb, depth_m, camera, on_best=best)
+        outcome = FrameOutcome(int(result.status), result.message, header, warnings=warnings,
+                               rgb=rgb, best_published=best is not None and best.sent)
+        self._fill(outcome, result.grasps, tf, offset, best.where if best else None)
         return outcome
 
     def _fill(self, outcome: FrameOutcome, grasps: list[Any], tf: CameraToBase,
@@ -273,7 +286,7 @@ class FrameProcessor:
         for grasp in grasps:
             if grasp.pose_camera is None:
                 break
-            pose = where.t_frame_camera.compose(grasp.pose_camera).compose(offset)
+            pose = where.tool_pose(grasp, offset)
             outcome.transforms.append(pose)
             outcome.widths_m.append(float(grasp.width_m) if grasp.width_m is not None
                                     else math.nan)

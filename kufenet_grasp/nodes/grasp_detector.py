@@ -32,7 +32,12 @@ from visualization_msgs.msg import MarkerArray
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.camera_inputs import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, CameraInputs
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
-from kufenet_grasp.nodes.frame_processing import FrameInput, FrameOutcome, FrameProcessor
+from kufenet_grasp.nodes.frame_processing import (
+    BestCallback,
+    FrameInput,
+    FrameOutcome,
+    FrameProcessor,
+)
 from kufenet_grasp.nodes.latest_worker import LatestWorker
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos, output_qos
@@ -306,8 +311,7 @@ class GraspDetectorNode(Node):
                 self._pubs["pose"].publish(pose)
 
     def _run_detection(self, frame: FrameInput, max_age_s: float | None = None,
-                       on_best: Callable[[GraspRectangle, PoseStamped | None], None] | None
-                       = None) -> FrameOutcome | None:
+                       on_best: BestCallback | None = None) -> FrameOutcome | None:
         processor, tf = self._processor, self._tf
         if processor is None or tf is None:
             return None
