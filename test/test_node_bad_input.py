@@ -174,7 +174,8 @@ def test_no_frame_warning_names_the_resolved_topics(graph, capfd):
                                                       "no_frame_warning_s": 0.5})
     spinner.add(detector)
     try:
-        assert wait_for(lambda: detector.active, 10.0)
+        # activation waits for a free executor thread: slow on a busy machine, so be patient
+        assert wait_for(lambda: detector.active, 30.0)
         found = ""
         deadline = time.monotonic() + 10.0
         while "no synchronised frame" not in found and time.monotonic() < deadline:
