@@ -2,6 +2,7 @@
 #   make setup   virtual environment (pinned ROS 2 Jazzy wheels, torch 2.13.0 CPU) + colcon build
 #   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
 #   make build   rebuild both packages
+#   make format  rewrite quotes and import order as ament_flake8 wants them (ruff)
 # On a machine with ROS 2 installed, see README.md for the rosdep/colcon route instead.
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -18,10 +19,10 @@ BUILD_INPUTS := package.xml setup.py setup.cfg resource/kufenet_grasp \
 	$(shell find kufenet_msgs launch config models -type f 2>/dev/null | sort)
 PYTEST_ARGS ?=
 
-.PHONY: help setup build test lint freeze clean demo
+.PHONY: help setup build test lint format freeze clean demo
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 setup: $(STAMPS)/build
 
@@ -48,6 +49,9 @@ demo: setup
 
 lint: setup
 	. ./env.sh && python -m pytest test/test_lint.py $(PYTEST_ARGS)
+
+format: setup
+	. ./env.sh && ruff check --fix kufenet_grasp launch test tools setup.py
 
 freeze:
 	( sed -n '1,2p' requirements/constraints.txt; \

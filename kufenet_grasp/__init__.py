@@ -5,4 +5,4 @@ The algorithm core (``models``, ``grasp``, ``data``, ``sim``, ``training``,
 rclpy glue.
 """
 
-__version__ = "0.1.0"
+__version__ = '0.1.0'

@@ -7,10 +7,10 @@ keeps discovery on this host, so two runs (or a demo left running) never hear ea
 import os
 import random
 
-if "KUFENET_TEST_DOMAIN_SET" not in os.environ:
-    os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ["KUFENET_TEST_DOMAIN_SET"] = "1"
+if 'KUFENET_TEST_DOMAIN_SET' not in os.environ:
+    os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 100))
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ['KUFENET_TEST_DOMAIN_SET'] = '1'
 # Two cores are shared by the whole suite: keep math libraries from oversubscribing them.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+os.environ.setdefault('MKL_NUM_THREADS', '1')

@@ -8,8 +8,8 @@ metres.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from pathlib import Path
 
 import cv2
@@ -84,7 +84,7 @@ def _scene(rng: np.random.Generator, height: int, width: int, n_rects: int
 def _write_rgb(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image as PNG."""
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+        raise OSError(f'could not write {path}')
 
 
 def _write_pcd(path: Path, depth: np.ndarray, rng: np.random.Generator) -> None:
@@ -97,13 +97,13 @@ def _write_pcd(path: Path, depth: np.ndarray, rng: np.random.Generator) -> None:
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     xyz = direction * (depth.ravel()[index].astype(np.float64) * 1000.0)[:, None]
     colour = rng.uniform(1e6, 1.6e7, index.size)
-    header = ("# .PCD v.7 - Point Cloud Data file format\n"
-              "FIELDS x y z rgb index\nSIZE 4 4 4 4 4\nTYPE F F F F U\nCOUNT 1 1 1 1 1\n"
-              f"WIDTH {index.size}\nHEIGHT 1\nPOINTS {index.size}\nDATA ascii\n")
+    header = ('# .PCD v.7 - Point Cloud Data file format\n'
+              'FIELDS x y z rgb index\nSIZE 4 4 4 4 4\nTYPE F F F F U\nCOUNT 1 1 1 1 1\n'
+              f'WIDTH {index.size}\nHEIGHT 1\nPOINTS {index.size}\nDATA ascii\n')
     table = np.column_stack([xyz, colour, index])
-    with open(path, "w") as f:
+    with open(path, 'w') as f:
         f.write(header)
-        np.savetxt(f, table, fmt=["%.9g", "%.9g", "%.9g", "%.6e", "%d"])
+        np.savetxt(f, table, fmt=['%.9g', '%.9g', '%.9g', '%.6e', '%d'])
 
 
 def write_cornell_fixture(
@@ -133,31 +133,31 @@ def write_cornell_fixture(
     images = []
     for i in range(n_images):
         number = start + i
-        folder = root / f"{i // per_folder + 1:02d}"
+        folder = root / f'{i // per_folder + 1:02d}'
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"pcd{number:04d}"
+        name = f'pcd{number:04d}'
         rgb, depth, _, rects = _scene(rng, height, width, n_rects)
         valid = np.zeros_like(depth, dtype=bool)
         valid[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = True
         valid &= rng.random(depth.shape) > 0.02  # sensor holes
         depth = np.where(valid, depth * rng.uniform(0.98, 1.02, depth.shape), np.nan)
         depth = depth.astype(np.float32)
-        files = {"rgb": folder / f"{name}r.png", "cpos": folder / f"{name}cpos.txt"}
-        _write_rgb(files["rgb"], rgb)
-        lines = [f"{x:.3f} {y:.3f}" for r in rects for x, y in r.corners()]
+        files = {'rgb': folder / f'{name}r.png', 'cpos': folder / f'{name}cpos.txt'}
+        _write_rgb(files['rgb'], rgb)
+        lines = [f'{x:.3f} {y:.3f}' for r in rects for x, y in r.corners()]
         n_nan = 0
         if nan_rectangle and i == 0:
-            lines += ["NaN NaN", "10.0 20.0", "30.0 20.0", "30.0 40.0"]
+            lines += ['NaN NaN', '10.0 20.0', '30.0 20.0', '30.0 40.0']
             n_nan = 1
-        files["cpos"].write_text("\n".join(lines) + "\n")
+        files['cpos'].write_text('\n'.join(lines) + '\n')
         if with_tiff:
-            files["tiff"] = folder / f"{name}d.tiff"
-            cv2.imwrite(str(files["tiff"]), np.nan_to_num(depth, nan=0.0))
+            files['tiff'] = folder / f'{name}d.tiff'
+            cv2.imwrite(str(files['tiff']), np.nan_to_num(depth, nan=0.0))
         if with_pcd:
-            files["pcd"] = folder / f"{name}.txt"
-            _write_pcd(files["pcd"], depth, rng)
-        images.append(FixtureImage(name=name, object_id=f"cornell-{number // 10:03d}",
-                                   rgb_path=files["rgb"], rgb=rgb,
+            files['pcd'] = folder / f'{name}.txt'
+            _write_pcd(files['pcd'], depth, rng)
+        images.append(FixtureImage(name=name, object_id=f'cornell-{number // 10:03d}',
+                                   rgb_path=files['rgb'], rgb=rgb,
                                    depth=depth, rectangles=rects, n_nan_rectangles=n_nan,
                                    files=files))
     return images
@@ -190,32 +190,32 @@ def write_jacquard_fixture(
     params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if compress else []
     images = []
     for o in range(n_objects):
-        obj = f"{rng.integers(16 ** 9):09x}"
+        obj = f'{rng.integers(16 ** 9):09x}'
         folder = root / obj
         folder.mkdir(parents=True, exist_ok=True)
         for k in range(images_per_object):
-            name = f"{k}_{obj}"
+            name = f'{k}_{obj}'
             rgb, depth, mask, rects = _scene(rng, height, width, n_rects)
             holes = rng.random(depth.shape) < 0.03
             depth_nan = np.where(holes, np.nan, depth).astype(np.float32)
-            files = {s: folder / f"{name}_{s}" for s in
-                     ("RGB.png", "perfect_depth.tiff", "stereo_depth.tiff", "mask.png",
-                      "grasps.txt")}
-            _write_rgb(files["RGB.png"], rgb)
-            cv2.imwrite(str(files["perfect_depth.tiff"]), np.nan_to_num(depth_nan, nan=-1.0),
+            files = {s: folder / f'{name}_{s}' for s in
+                     ('RGB.png', 'perfect_depth.tiff', 'stereo_depth.tiff', 'mask.png',
+                      'grasps.txt')}
+            _write_rgb(files['RGB.png'], rgb)
+            cv2.imwrite(str(files['perfect_depth.tiff']), np.nan_to_num(depth_nan, nan=-1.0),
                         params)
             if stereo:
                 noisy = depth_nan + rng.normal(0, 0.002, depth.shape).astype(np.float32)
-                cv2.imwrite(str(files["stereo_depth.tiff"]), np.nan_to_num(noisy, nan=-1.0),
+                cv2.imwrite(str(files['stereo_depth.tiff']), np.nan_to_num(noisy, nan=-1.0),
                             params)
-            cv2.imwrite(str(files["mask.png"]), mask)
+            cv2.imwrite(str(files['mask.png']), mask)
             lines = []
             for r in rects:
                 for rep in range(jaw_repeats):
-                    lines.append(f"{r.x:.3f};{r.y:.3f};{-math.degrees(r.angle):.4f};"
-                                 f"{r.opening:.3f};{r.jaw + 2.0 * rep:.3f}")
-            files["grasps.txt"].write_text("\n".join(lines) + "\n")
+                    lines.append(f'{r.x:.3f};{r.y:.3f};{-math.degrees(r.angle):.4f};'
+                                 f'{r.opening:.3f};{r.jaw + 2.0 * rep:.3f}')
+            files['grasps.txt'].write_text('\n'.join(lines) + '\n')
             images.append(FixtureImage(name=name, object_id=obj,
-                                       rgb_path=files["RGB.png"], rgb=rgb, depth=depth_nan,
+                                       rgb_path=files['RGB.png'], rgb=rgb, depth=depth_nan,
                                        rectangles=rects, mask=mask, files=files))
     return images

@@ -9,12 +9,14 @@ detector, poses, messages) is exercised deterministically without a trained mode
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+import threading
+import time
 from typing import Any
 
+from kufenet_grasp.geometry.transforms import from_xyz_quat
+from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
 import numpy as np
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
@@ -22,14 +24,11 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from kufenet_grasp.geometry.transforms import from_xyz_quat
-from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
-
 WIDTH = HEIGHT = 96
 INPUT_SIZE = 96
 FX = FY = 150.0
 CX, CY = (WIDTH - 1) / 2.0, (HEIGHT - 1) / 2.0
-FRAME_ID = "camera_color_optical_frame"
+FRAME_ID = 'camera_color_optical_frame'
 #: camera optical frame in base_link: 0.8 m above the table, looking straight down
 CAMERA_XYZ = (0.5, 0.0, 0.8)
 CAMERA_QUAT = (1.0, 0.0, 0.0, 0.0)  # half turn about x: optical z = base -z
@@ -42,19 +41,19 @@ BOX_TOP_CENTER = np.array([BOX_CENTER[0], BOX_CENTER[1], BOX_HEIGHT])
 
 #: parameters that make the detector node use the fixture scene
 DETECTOR_PARAMS: dict[str, Any] = {
-    "input_size": INPUT_SIZE,
-    "threads": 1,
-    "weights": "oracle",
-    "backend": "torch",
-    "quality_threshold": 0.2,
-    "min_peak_distance_px": 5,
-    "depth_min_m": 0.2,
-    "depth_max_m": 1.5,
-    "static_transform.enabled": True,
-    "static_transform.translation": list(CAMERA_XYZ),
-    "static_transform.rotation": list(CAMERA_QUAT),
-    "max_rate_hz": 0.0,
-    "no_frame_warning_s": 2.0,
+    'input_size': INPUT_SIZE,
+    'threads': 1,
+    'weights': 'oracle',
+    'backend': 'torch',
+    'quality_threshold': 0.2,
+    'min_peak_distance_px': 5,
+    'depth_min_m': 0.2,
+    'depth_max_m': 1.5,
+    'static_transform.enabled': True,
+    'static_transform.translation': list(CAMERA_XYZ),
+    'static_transform.rotation': list(CAMERA_QUAT),
+    'max_rate_hz': 0.0,
+    'no_frame_warning_s': 2.0,
 }
 
 
@@ -62,8 +61,8 @@ DETECTOR_PARAMS: dict[str, Any] = {
 class Variant:
     """How the fixture camera deviates from a good frame (all False/0 = good frame)."""
 
-    depth_encoding: str = "32FC1"
-    color_encoding: str = "rgb8"
+    depth_encoding: str = '32FC1'
+    color_encoding: str = 'rgb8'
     depth_size: tuple[int, int] = (WIDTH, HEIGHT)
     all_nan_depth: bool = False
     center_hole_px: int = 0
@@ -102,14 +101,14 @@ class OracleBackend:
     minor principal axis; the width is the minor extent plus 4 px, divided by 150.
     """
 
-    name = "oracle"
+    name = 'oracle'
 
     def __init__(self, input_size: int = INPUT_SIZE) -> None:
         self.input_size = input_size
         self.calls = 0
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        """Maps [quality, cos 2θ, sin 2θ, width/150] for the normalised input ``x``."""
+        """Map [quality, cos 2θ, sin 2θ, width/150] for the normalised input ``x``."""
         self.calls += 1
         s = self.input_size
         out = np.zeros((1, 4, s, s), np.float32)
@@ -138,7 +137,7 @@ def oracle_factory(name: str, source: str, input_size: int, threads: int) -> Ora
 
 
 def _image(array: np.ndarray, encoding: str, header: Any) -> Image:
-    if encoding in ("16UC1", "32FC1") or encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8"):
+    if encoding in ('16UC1', '32FC1') or encoding in ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8'):
         msg = Image(**numpy_to_image_fields(array, encoding))
     else:  # an encoding the node must refuse: fill the fields by hand
         data = np.ascontiguousarray(array).tobytes()
@@ -151,14 +150,14 @@ def _image(array: np.ndarray, encoding: str, header: Any) -> Image:
 class FakeCamera(Node):
     """Publishes the box scene on color/image_raw, depth/image_raw and color/camera_info."""
 
-    def __init__(self, name: str = "fake_camera", namespace: str = "",
+    def __init__(self, name: str = 'fake_camera', namespace: str = '',
                  reliability: ReliabilityPolicy = ReliabilityPolicy.BEST_EFFORT,
                  rate_hz: float = 10.0) -> None:
         super().__init__(name, namespace=namespace)
         qos = QoSProfile(depth=2, reliability=reliability)
-        self.color_pub = self.create_publisher(Image, "color/image_raw", qos)
-        self.depth_pub = self.create_publisher(Image, "depth/image_raw", qos)
-        self.info_pub = self.create_publisher(CameraInfo, "color/camera_info", qos)
+        self.color_pub = self.create_publisher(Image, 'color/image_raw', qos)
+        self.depth_pub = self.create_publisher(Image, 'depth/image_raw', qos)
+        self.info_pub = self.create_publisher(CameraInfo, 'color/camera_info', qos)
         self.variant = Variant()
         self.enabled = True
         self.sent = 0
@@ -189,10 +188,10 @@ class FakeCamera(Node):
         if var.send_info:
             info = CameraInfo(header=header, width=WIDTH, height=HEIGHT,
                               k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0],
-                              distortion_model="plumb_bob")
+                              distortion_model='plumb_bob')
             self.info_pub.publish(info)
         self.depth_pub.publish(_image(depth, var.depth_encoding, depth_header))
-        color = rgb if var.color_encoding != "yuv422" else rgb[:, :, :2]
+        color = rgb if var.color_encoding != 'yuv422' else rgb[:, :, :2]
         self.color_pub.publish(_image(color, var.color_encoding, header))
         self.sent += 1
 
@@ -200,7 +199,7 @@ class FakeCamera(Node):
 class Collector(Node):
     """Records every message on the given (topic, type) pairs."""
 
-    def __init__(self, topics: dict[str, type], name: str = "collector") -> None:
+    def __init__(self, topics: dict[str, type], name: str = 'collector') -> None:
         super().__init__(name)
         self.lock = threading.Lock()
         self.messages: dict[str, list[Any]] = {topic: [] for topic in topics}
@@ -219,7 +218,7 @@ class Collector(Node):
             return len(self.messages[topic])
 
     def last(self, topic: str) -> Any:
-        """The newest message on ``topic`` (None if none)."""
+        """Return the newest message on ``topic`` (None if none)."""
         with self.lock:
             return self.messages[topic][-1] if self.messages[topic] else None
 

@@ -4,33 +4,32 @@ from __future__ import annotations
 
 import importlib.util
 
+from kufenet_grasp.deploy import backends
+from kufenet_grasp.deploy.backends import BackendUnavailable, create_backend, InferenceBackend
+from kufenet_grasp.deploy.export import export_onnx, torch_reference
+from kufenet_grasp.deploy.source import resolve_source
 import numpy as np
 import pytest
 import torch
-
-from kufenet_grasp.deploy import backends
-from kufenet_grasp.deploy.backends import BackendUnavailable, InferenceBackend, create_backend
-from kufenet_grasp.deploy.export import export_onnx, torch_reference
-from kufenet_grasp.deploy.source import resolve_source
 
 torch.set_num_threads(1)
 SIZE = 64
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def model() -> torch.nn.Module:
     from kufenet_grasp.models.registry import build_model
 
     torch.manual_seed(1)
-    return build_model("kufenet-15k").eval()
+    return build_model('kufenet-15k').eval()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def frame() -> np.ndarray:
     return np.random.default_rng(2).uniform(-1, 1, (1, 4, SIZE, SIZE)).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", ["torch", "onnxruntime", "openvino"])
+@pytest.mark.parametrize('name', ['torch', 'onnxruntime', 'openvino'])
 def test_backend_matches_pytorch(name: str, model, frame) -> None:
     backend = create_backend(name, model, input_size=SIZE, threads=1)
     assert isinstance(backend, InferenceBackend)
@@ -42,9 +41,9 @@ def test_backend_matches_pytorch(name: str, model, frame) -> None:
     np.testing.assert_array_equal(again, out)
 
 
-@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize('name', ['onnxruntime', 'openvino'])
 def test_backend_from_exported_file(name: str, model, frame, tmp_path) -> None:
-    path = export_onnx(resolve_source(model), tmp_path / "m.onnx", input_size=SIZE)
+    path = export_onnx(resolve_source(model), tmp_path / 'm.onnx', input_size=SIZE)
     out = create_backend(name, str(path), input_size=SIZE, threads=1).infer(frame)
     np.testing.assert_allclose(out, torch_reference(model, frame), atol=1e-4, rtol=0)
 
@@ -55,37 +54,37 @@ def test_torch_backend_channels_last_eager_agrees(model, frame) -> None:
 
 
 def test_auto_picks_first_available(model, monkeypatch) -> None:
-    assert create_backend("auto", model, input_size=SIZE, threads=1).name == \
+    assert create_backend('auto', model, input_size=SIZE, threads=1).name == \
         backends.AUTO_ORDER[0]
     real = importlib.util.find_spec
-    monkeypatch.setattr(backends.importlib.util, "find_spec",
-                        lambda n, *a: None if n == "openvino" else real(n, *a))
-    assert create_backend("auto", model, input_size=SIZE, threads=1).name == "onnxruntime"
+    monkeypatch.setattr(backends.importlib.util, 'find_spec',
+                        lambda n, *a: None if n == 'openvino' else real(n, *a))
+    assert create_backend('auto', model, input_size=SIZE, threads=1).name == 'onnxruntime'
 
 
 def test_missing_package_names_what_to_install(model, monkeypatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(backends.importlib.util, "find_spec",
-                        lambda n, *a: None if n == "openvino" else real(n, *a))
-    with pytest.raises(BackendUnavailable, match="pip install openvino"):
-        create_backend("openvino", model, input_size=SIZE)
+    monkeypatch.setattr(backends.importlib.util, 'find_spec',
+                        lambda n, *a: None if n == 'openvino' else real(n, *a))
+    with pytest.raises(BackendUnavailable, match='pip install openvino'):
+        create_backend('openvino', model, input_size=SIZE)
 
 
 def test_create_backend_rejects_bad_arguments(model, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
-        create_backend("tensorrt", model, input_size=SIZE)
-    with pytest.raises(ValueError, match="threads"):
-        create_backend("torch", model, input_size=SIZE, threads=0)
-    with pytest.raises(ValueError, match="input_size"):
-        create_backend("torch", model, input_size=0)
-    with pytest.raises(ValueError, match="torch backend"):
-        create_backend("torch", str(tmp_path / "m.onnx"), input_size=SIZE)
-    with pytest.raises(ValueError, match="does not exist"):
-        create_backend("onnxruntime", str(tmp_path / "missing.onnx"), input_size=SIZE)
+        create_backend('tensorrt', model, input_size=SIZE)
+    with pytest.raises(ValueError, match='threads'):
+        create_backend('torch', model, input_size=SIZE, threads=0)
+    with pytest.raises(ValueError, match='input_size'):
+        create_backend('torch', model, input_size=0)
+    with pytest.raises(ValueError, match='torch backend'):
+        create_backend('torch', str(tmp_path / 'm.onnx'), input_size=SIZE)
+    with pytest.raises(ValueError, match='does not exist'):
+        create_backend('onnxruntime', str(tmp_path / 'missing.onnx'), input_size=SIZE)
 
 
-@pytest.mark.parametrize("name", ["torch", "onnxruntime"])
+@pytest.mark.parametrize('name', ['torch', 'onnxruntime'])
 def test_infer_rejects_wrong_shape(name: str, model) -> None:
     backend = create_backend(name, model, input_size=SIZE, threads=1)
-    with pytest.raises(ValueError, match=r"shape \(1, 4, 64, 64\)"):
+    with pytest.raises(ValueError, match=r'shape \(1, 4, 64, 64\)'):
         backend.infer(np.zeros((1, 3, SIZE, SIZE), np.float32))

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-import torch
-
 from kufenet_grasp.deploy import memory
 from kufenet_grasp.deploy.bench import (
+    add_ratios,
     BenchConfig,
     BenchResult,
-    add_ratios,
     split_model_spec,
     summarise,
     time_interleaved,
 )
+import numpy as np
+import pytest
+import torch
 
 torch.set_num_threads(1)
 
@@ -24,34 +23,34 @@ torch.set_num_threads(1)
 def test_summarise_agrees_with_numpy() -> None:
     times = list(np.random.default_rng(0).uniform(1, 10, 37))
     stats = summarise(times)
-    assert stats["median_ms"] == pytest.approx(np.median(times))
-    assert stats["p95_ms"] == pytest.approx(np.percentile(times, 95))
-    assert stats["fps"] == pytest.approx(1000 / np.median(times))
-    assert stats["min_ms"] <= stats["median_ms"] <= stats["p95_ms"]
-    with pytest.raises(ValueError, match="empty"):
+    assert stats['median_ms'] == pytest.approx(np.median(times))
+    assert stats['p95_ms'] == pytest.approx(np.percentile(times, 95))
+    assert stats['fps'] == pytest.approx(1000 / np.median(times))
+    assert stats['min_ms'] <= stats['median_ms'] <= stats['p95_ms']
+    with pytest.raises(ValueError, match='empty'):
         summarise([])
 
 
 def test_time_interleaved_runs_round_robin_blocks() -> None:
     calls: list[str] = []
-    configs = [BenchConfig(m, "torch", 64, 1) for m in ("a", "b")]
+    configs = [BenchConfig(m, 'torch', 64, 1) for m in ('a', 'b')]
     runners = {c: (lambda m=c.model: calls.append(m)) for c in configs}
     times = time_interleaved(runners, repeats=7, warmup=2, block=3)
     assert [len(times[c]) for c in configs] == [7, 7]
     timed = calls[4:]  # after 2 warm-up calls each
-    assert timed == list("aaabbbaaabbbab")
+    assert timed == list('aaabbbaaabbbab')
     assert all(t >= 0 for c in configs for t in times[c])
 
 
 def test_add_ratios_uses_same_backend_size_and_threads() -> None:
-    rows = [BenchResult("kufenet-80k", "onnxruntime", 224, 1, median_ms=2.0),
-            BenchResult("grconvnet", "onnxruntime", 224, 1, median_ms=20.0),
-            BenchResult("ggcnn", "onnxruntime", 224, 1, median_ms=3.0),
-            BenchResult("grconvnet", "torch", 224, 1, median_ms=99.0)]
+    rows = [BenchResult('kufenet-80k', 'onnxruntime', 224, 1, median_ms=2.0),
+            BenchResult('grconvnet', 'onnxruntime', 224, 1, median_ms=20.0),
+            BenchResult('ggcnn', 'onnxruntime', 224, 1, median_ms=3.0),
+            BenchResult('grconvnet', 'torch', 224, 1, median_ms=99.0)]
     add_ratios(rows)
-    assert rows[0].speedup_vs == {"grconvnet": pytest.approx(10.0),
-                                  "ggcnn": pytest.approx(1.5)}
-    assert "grconvnet" not in rows[1].speedup_vs
+    assert rows[0].speedup_vs == {'grconvnet': pytest.approx(10.0),
+                                  'ggcnn': pytest.approx(1.5)}
+    assert 'grconvnet' not in rows[1].speedup_vs
     assert rows[3].speedup_vs == {}
 
 
@@ -66,21 +65,21 @@ def test_memory_probes_track_an_allocation() -> None:
 def test_cli_bench_json_has_expected_keys(capsys) -> None:
     from kufenet_grasp.cli.main import main
 
-    code = main(["bench", "--models", "kufenet-15k", "--backends", "torch,onnxruntime",
-                 "--sizes", "64", "--threads", "1", "--repeats", "3", "--warmup", "1",
-                 "--json"])
+    code = main(['bench', '--models', 'kufenet-15k', '--backends', 'torch,onnxruntime',
+                 '--sizes', '64', '--threads', '1', '--repeats', '3', '--warmup', '1',
+                 '--json'])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {"machine", "settings", "results"} <= set(report)
-    assert [(r["model"], r["backend"]) for r in report["results"]] == \
-        [("kufenet-15k", "torch"), ("kufenet-15k", "onnxruntime")]
-    for row in report["results"]:
-        assert row["error"] is None and row["repeats"] == 3
-        for key in ("median_ms", "p95_ms", "fps", "peak_mem_delta_mib", "params", "flops",
-                    "speedup_vs", "size", "threads"):
+    assert {'machine', 'settings', 'results'} <= set(report)
+    assert [(r['model'], r['backend']) for r in report['results']] == \
+        [('kufenet-15k', 'torch'), ('kufenet-15k', 'onnxruntime')]
+    for row in report['results']:
+        assert row['error'] is None and row['repeats'] == 3
+        for key in ('median_ms', 'p95_ms', 'fps', 'peak_mem_delta_mib', 'params', 'flops',
+                    'speedup_vs', 'size', 'threads'):
             assert key in row
-        assert 0 < row["median_ms"] <= row["p95_ms"]
-        assert row["params"] > 0
+        assert 0 < row['median_ms'] <= row['p95_ms']
+        assert row['params'] > 0
 
 
 def test_model_specs_name_trained_weights_under_a_label(tmp_path, capsys) -> None:
@@ -88,31 +87,31 @@ def test_model_specs_name_trained_weights_under_a_label(tmp_path, capsys) -> Non
     from kufenet_grasp.models.registry import build_model
     from kufenet_grasp.models.weights import save_weights
 
-    assert split_model_spec("ggcnn") == ("ggcnn", "ggcnn")
-    assert split_model_spec("kufenet-80k=models/a.safetensors") == \
-        ("kufenet-80k", "models/a.safetensors")
-    with pytest.raises(ValueError, match="NAME=WEIGHTS_FILE"):
-        split_model_spec("kufenet-80k=")
-    path = tmp_path / "trained.safetensors"
-    save_weights(build_model("kufenet-15k"), path)
-    code = main(["bench", "--models", f"kufenet-15k={path},other=/missing.safetensors",
-                 "--backends", "onnxruntime", "--sizes", "64", "--threads", "1",
-                 "--repeats", "2", "--warmup", "0", "--json"])
-    rows = json.loads(capsys.readouterr().out)["results"]
+    assert split_model_spec('ggcnn') == ('ggcnn', 'ggcnn')
+    assert split_model_spec('kufenet-80k=models/a.safetensors') == \
+        ('kufenet-80k', 'models/a.safetensors')
+    with pytest.raises(ValueError, match='NAME=WEIGHTS_FILE'):
+        split_model_spec('kufenet-80k=')
+    path = tmp_path / 'trained.safetensors'
+    save_weights(build_model('kufenet-15k'), path)
+    code = main(['bench', '--models', f'kufenet-15k={path},other=/missing.safetensors',
+                 '--backends', 'onnxruntime', '--sizes', '64', '--threads', '1',
+                 '--repeats', '2', '--warmup', '0', '--json'])
+    rows = json.loads(capsys.readouterr().out)['results']
     assert code == 1  # a configuration failed (the missing file), the others still ran
-    assert rows[0]["weights"] == str(path) and rows[0]["params"] > 0
-    assert rows[0]["error"] is None and rows[0]["repeats"] == 2
-    assert rows[1]["error"] and "missing" in rows[1]["error"]
-    assert main(["bench", "--models", f"kufenet-15k,kufenet-15k={path}", "--sizes", "64",
-                 "--repeats", "1", "--warmup", "0"]) == 2
-    assert "twice" in capsys.readouterr().err
+    assert rows[0]['weights'] == str(path) and rows[0]['params'] > 0
+    assert rows[0]['error'] is None and rows[0]['repeats'] == 2
+    assert rows[1]['error'] and 'missing' in rows[1]['error']
+    assert main(['bench', '--models', f'kufenet-15k,kufenet-15k={path}', '--sizes', '64',
+                 '--repeats', '1', '--warmup', '0']) == 2
+    assert 'twice' in capsys.readouterr().err
 
 
 def test_cli_bench_rejects_unknown_backend(capsys) -> None:
     from kufenet_grasp.cli.main import main
 
-    code = main(["bench", "--models", "kufenet-15k", "--backends", "tensorrt", "--sizes", "64",
-                 "--threads", "1", "--repeats", "1", "--warmup", "0"])
+    code = main(['bench', '--models', 'kufenet-15k', '--backends', 'tensorrt', '--sizes', '64',
+                 '--threads', '1', '--repeats', '1', '--warmup', '0'])
     assert code == 2
     assert "unknown backend 'tensorrt'" in capsys.readouterr().err
 
@@ -120,25 +119,25 @@ def test_cli_bench_rejects_unknown_backend(capsys) -> None:
 def test_profile_ranks_convolutions() -> None:
     from kufenet_grasp.deploy.profile import format_profile, profile_model
 
-    rows = profile_model("kufenet-15k", input_size=64, threads=1, runs=2, warmup=1, top=50)
+    rows = profile_model('kufenet-15k', input_size=64, threads=1, runs=2, warmup=1, top=50)
     assert rows and rows == sorted(rows, key=lambda r: r.self_cpu_ms, reverse=True)
     assert sum(r.share for r in rows) <= 1.0 + 1e-9
-    assert any("conv" in r.name for r in rows)
-    layers = profile_model("kufenet-15k", input_size=64, threads=1, runs=2, warmup=1,
+    assert any('conv' in r.name for r in rows)
+    layers = profile_model('kufenet-15k', input_size=64, threads=1, runs=2, warmup=1,
                            by_module=True)
     assert layers and all(r.calls >= 2 for r in layers)
-    assert "ms/run" in format_profile(layers, 2)
+    assert 'ms/run' in format_profile(layers, 2)
 
 
 def test_stages_are_timed() -> None:
     from kufenet_grasp.deploy.stages import time_stages
 
     rows = time_stages([64], repeats=2, warmup=1)
-    assert {r["stage"] for r in rows} == {"preprocess", "postprocess", "grasps"}
-    assert all(r["median_ms"] > 0 and r["size"] == 64 for r in rows)
+    assert {r['stage'] for r in rows} == {'preprocess', 'postprocess', 'grasps'}
+    assert all(r['median_ms'] > 0 and r['size'] == 64 for r in rows)
 
 
-@pytest.mark.parametrize("size", [224, 300])
+@pytest.mark.parametrize('size', [224, 300])
 def test_grasp_stage_runs_every_peak_through_the_whole_path(size: int) -> None:
     from kufenet_grasp.deploy.stages import grasp_stage_inputs, synthetic_frame
 

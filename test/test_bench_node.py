@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from kufenet_grasp.deploy.node_latency import (
     LatencyLedger,
-    ProcessCpu,
     parse_rates,
+    ProcessCpu,
     reported_work_ms,
 )
+import pytest
 
 MS = 1_000_000  # nanoseconds
 
@@ -35,7 +34,7 @@ def test_ledger_pairs_grasps_with_frames_by_stamp() -> None:
     assert result.sent_hz == pytest.approx(10 / 0.33)
     assert result.detector_cpu_percent == pytest.approx(10.0)
     assert result.publisher_cpu_percent is None
-    assert result.to_dict()["max_rate_hz"] == 5.0
+    assert result.to_dict()['max_rate_hz'] == 5.0
 
 
 def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
@@ -54,13 +53,13 @@ def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
 
 
 def test_reported_work_is_read_from_diagnostics_and_garbage_is_skipped() -> None:
-    assert reported_work_ms({"latency (ms)": "9.8", "frames processed": "12"}) == 9.8
-    for values in ({"latency (ms)": "9.8", "frames processed": "0"},  # nothing processed yet
-                   {"latency (ms)": "0.0", "frames processed": "3"},
-                   {"latency (ms)": "nan", "frames processed": "3"},
-                   {"latency (ms)": "fast", "frames processed": "3"},
-                   {"latency (ms)": "9.8", "frames processed": "many"},
-                   {"input rate (Hz)": "30.0"}, {}):
+    assert reported_work_ms({'latency (ms)': '9.8', 'frames processed': '12'}) == 9.8
+    for values in ({'latency (ms)': '9.8', 'frames processed': '0'},  # nothing processed yet
+                   {'latency (ms)': '0.0', 'frames processed': '3'},
+                   {'latency (ms)': 'nan', 'frames processed': '3'},
+                   {'latency (ms)': 'fast', 'frames processed': '3'},
+                   {'latency (ms)': '9.8', 'frames processed': 'many'},
+                   {'input rate (Hz)': '30.0'}, {}):
         assert reported_work_ms(values) is None, values
 
 
@@ -71,16 +70,16 @@ def test_ledger_window_excludes_frames_outside_it() -> None:
         ledger.received(stamp, stamp + 5 * MS)
     result = ledger.summarise(10 * MS, 30 * MS, 0.0)
     assert result.frames_sent == 2 and result.frames_answered == 2
-    with pytest.raises(ValueError, match="no frame"):
+    with pytest.raises(ValueError, match='no frame'):
         ledger.summarise(100 * MS, 200 * MS, 0.0)
     ledger.clear()
     assert ledger.answered == 0
 
 
 def test_parse_rates() -> None:
-    assert parse_rates("5, 15,30") == [5.0, 15.0, 30.0]
-    assert parse_rates("0") == [0.0]
-    for bad in ("", "-1", "5,nan", "fast"):
+    assert parse_rates('5, 15,30') == [5.0, 15.0, 30.0]
+    assert parse_rates('0') == [0.0]
+    for bad in ('', '-1', '5,nan', 'fast'):
         with pytest.raises(ValueError):
             parse_rates(bad)
 
@@ -97,32 +96,32 @@ def test_process_cpu_reads_own_process() -> None:
 def test_cli_refuses_bad_rates(capsys) -> None:
     from kufenet_grasp.cli.main import main
 
-    assert main(["bench-node", "--sweep-max-rate", "5,-2"]) == 2
-    assert "rates must be" in capsys.readouterr().err
+    assert main(['bench-node', '--sweep-max-rate', '5,-2']) == 2
+    assert 'rates must be' in capsys.readouterr().err
 
 
 def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
     """A short sweep against the shipped weights: frames answered, latencies ordered."""
     from kufenet_grasp.cli.main import main
 
-    out = tmp_path / "bench.json"
-    code = main(["bench-node", "--duration", "3", "--warmup", "0.5", "--scenes", "1",
-                 "--sweep-max-rate", "0,2", "--json", "--out", str(out)])
+    out = tmp_path / 'bench.json'
+    code = main(['bench-node', '--duration', '3', '--warmup', '0.5', '--scenes', '1',
+                 '--sweep-max-rate', '0,2', '--json', '--out', str(out)])
     assert code == 0, capsys.readouterr().err
     report = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == report
-    unlimited, capped = report["results"]
+    unlimited, capped = report['results']
     for row in (unlimited, capped):
-        assert row["frames_sent"] > 0 and row["frames_answered"] > 0
-        assert row["frames_dropped"] == row["frames_sent"] - row["frames_answered"]
-        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
-        assert row["detector_cpu_percent"] > 0
+        assert row['frames_sent'] > 0 and row['frames_answered'] > 0
+        assert row['frames_dropped'] == row['frames_sent'] - row['frames_answered']
+        assert 0 < row['p50_ms'] <= row['p95_ms'] <= row['max_ms']
+        assert row['detector_cpu_percent'] > 0
         # the detector's own per-frame work, read from its /diagnostics during the window
-        assert row["in_node_ms"] is not None and 0 < row["in_node_ms"] < 1000
+        assert row['in_node_ms'] is not None and 0 < row['in_node_ms'] < 1000
     # max_rate_hz = 2 caps the detector: at most 2 answers a second (+1 for the window edge)
-    assert capped["max_rate_hz"] == 2.0
-    assert capped["frames_answered"] <= 2 * capped["duration_s"] + 1
-    assert report["settings"]["camera_rate_hz"] == 30.0
+    assert capped['max_rate_hz'] == 2.0
+    assert capped['frames_answered'] <= 2 * capped['duration_s'] + 1
+    assert report['settings']['camera_rate_hz'] == 30.0
 
 
 def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
@@ -130,18 +129,18 @@ def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "profile_frame.py"
-    spec = importlib.util.spec_from_file_location("profile_frame", path)
+    path = Path(__file__).resolve().parents[1] / 'tools' / 'profile_frame.py'
+    spec = importlib.util.spec_from_file_location('profile_frame', path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert tool.main(["--scenes", "1", "--frames", "3", "--warmup", "1", "--gaps-ms", "0,5",
-                      "--json"]) == 0
+    assert tool.main(['--scenes', '1', '--frames', '3', '--warmup', '1', '--gaps-ms', '0,5',
+                      '--json']) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["gap_ms"] for r in rows] == [0.0, 5.0]
+    assert [r['gap_ms'] for r in rows] == [0.0, 5.0]
     for row in rows:
-        assert 0 < row["infer"] < row["detect"] <= row["process"]
-        assert row["preprocess"] > 0 and row["postprocess"] > 0 and row["outside_detect"] > 0
-    for bad in (["--frames", "0"], ["--gaps-ms", "-5"], ["--threads", "0"], ["--gaps-ms", "x"]):
+        assert 0 < row['infer'] < row['detect'] <= row['process']
+        assert row['preprocess'] > 0 and row['postprocess'] > 0 and row['outside_detect'] > 0
+    for bad in (['--frames', '0'], ['--gaps-ms', '-5'], ['--threads', '0'], ['--gaps-ms', 'x']):
         with pytest.raises(SystemExit) as exit_info:
             tool.main(bad)
         assert exit_info.value.code == 2, bad

@@ -3,11 +3,7 @@
 import math
 
 import cv2
-import numpy as np
-import pytest
-import torch
 from dataset_fixtures import write_jacquard_fixture
-
 from kufenet_grasp.data.augment import (
     flip_matrix,
     random_augment,
@@ -20,6 +16,9 @@ from kufenet_grasp.data.sample import GraspSample
 from kufenet_grasp.data.splits import split_indices
 from kufenet_grasp.data.torch_dataset import GraspMapDataset, make_crop_window, split_map_datasets
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
+import pytest
+import torch
 
 torch.set_num_threads(1)
 
@@ -42,27 +41,27 @@ class _Objects:
 
 # --- splits -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode", ["image", "object", "sequential"])
+@pytest.mark.parametrize('mode', ['image', 'object', 'sequential'])
 def test_splits_cover_every_index_once_and_repeat_with_the_seed(mode):
     rng = np.random.default_rng(1)
-    ds = _Objects(f"obj{k}" for k in np.repeat(np.arange(40), rng.integers(1, 6, 40)))
+    ds = _Objects(f'obj{k}' for k in np.repeat(np.arange(40), rng.integers(1, 6, 40)))
     a = split_indices(ds, mode=mode, seed=7)
     b = split_indices(ds, mode=mode, seed=7)
     assert a == b
-    assert set(a) == {"train", "val", "test"}
+    assert set(a) == {'train', 'val', 'test'}
     together = sorted(i for part in a.values() for i in part)
     assert together == list(range(len(ds)))
     n = len(ds)
-    assert abs(len(a["train"]) - 0.8 * n) <= (0.1 * n if mode == "object" else 1)
-    if mode != "sequential":
+    assert abs(len(a['train']) - 0.8 * n) <= (0.1 * n if mode == 'object' else 1)
+    if mode != 'sequential':
         assert split_indices(ds, mode=mode, seed=8) != a
 
 
 def test_object_split_never_shares_an_object_between_splits():
     rng = np.random.default_rng(2)
     for seed in range(5):
-        ids = [f"o{k}" for k in rng.integers(0, 25, 120)]
-        parts = split_indices(_Objects(ids), mode="object", fractions=(0.6, 0.2, 0.2),
+        ids = [f'o{k}' for k in rng.integers(0, 25, 120)]
+        parts = split_indices(_Objects(ids), mode='object', fractions=(0.6, 0.2, 0.2),
                               seed=seed)
         objects = [{ids[i] for i in part} for part in parts.values()]
         assert all(objects)
@@ -71,26 +70,26 @@ def test_object_split_never_shares_an_object_between_splits():
 
 
 def test_image_split_mixes_objects_and_two_way_fractions_work():
-    ids = [f"o{k // 4}" for k in range(80)]
-    parts = split_indices(_Objects(ids), mode="image", fractions=(0.5, 0.5), seed=0)
-    assert set(parts) == {"train", "test"} and len(parts["train"]) == 40
-    assert {ids[i] for i in parts["train"]} & {ids[i] for i in parts["test"]}
+    ids = [f'o{k // 4}' for k in range(80)]
+    parts = split_indices(_Objects(ids), mode='image', fractions=(0.5, 0.5), seed=0)
+    assert set(parts) == {'train', 'test'} and len(parts['train']) == 40
+    assert {ids[i] for i in parts['train']} & {ids[i] for i in parts['test']}
 
 
 def test_split_arguments_are_checked():
-    ds = _Objects(["a", "b"])
-    with pytest.raises(ValueError, match="mode"):
-        split_indices(ds, mode="scene")
-    with pytest.raises(ValueError, match="sum to 1"):
+    ds = _Objects(['a', 'b'])
+    with pytest.raises(ValueError, match='mode'):
+        split_indices(ds, mode='scene')
+    with pytest.raises(ValueError, match='sum to 1'):
         split_indices(ds, fractions=(0.8, 0.3))
-    with pytest.raises(ValueError, match="object_ids"):
-        split_indices(list(range(3)), mode="object")
+    with pytest.raises(ValueError, match='object_ids'):
+        split_indices(list(range(3)), mode='object')
 
 
 # --- augmentation -----------------------------------------------------------------------
 
 def _bar_sample(h=60, w=80, seed=0):
-    """A dark image with one bright bar and a grasp across its middle."""
+    """Return a dark image with one bright bar and a grasp across its middle."""
     rng = np.random.default_rng(seed)
     cx, cy = rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h
     bar_angle = rng.uniform(-math.pi / 2, math.pi / 2)
@@ -107,18 +106,18 @@ def _bar_sample(h=60, w=80, seed=0):
     grasp_angle = (bar_angle + math.pi) % math.pi - math.pi / 2  # across the bar
     rect = GraspRectangle(center=(float(cx), float(cy)), angle=float(grasp_angle),
                           opening=20.0, jaw=6.0)
-    return GraspSample(rgb=rgb, depth=depth, rectangles=[rect], object_id="bar",
-                       name="bar", mask=mask)
+    return GraspSample(rgb=rgb, depth=depth, rectangles=[rect], object_id='bar',
+                       name='bar', mask=mask)
 
 
 def _bar_axis_angle(mask):
     """Angle (CCW as displayed, rad) of the long axis of the mask's blob."""
     m = cv2.moments((mask > 0).astype(np.uint8), binaryImage=True)
-    theta = 0.5 * math.atan2(2 * m["mu11"], m["mu20"] - m["mu02"])  # in y-down frame
+    theta = 0.5 * math.atan2(2 * m['mu11'], m['mu20'] - m['mu02'])  # in y-down frame
     return -theta
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize('seed', range(6))
 def test_random_augment_keeps_the_grasp_on_the_bar_and_across_it(seed):
     sample = _bar_sample(seed=seed)
     rng = np.random.default_rng(seed)
@@ -153,7 +152,7 @@ def test_quarter_turn_adds_ninety_degrees_and_zoom_scales_sizes():
     (zoomed,) = warp_sample(sample, zoom_matrix(0.5, (31.5, 31.5), (31.5, 31.5))).rectangles
     assert zoomed.opening == pytest.approx(2 * before.opening)
     assert zoomed.jaw == pytest.approx(2 * before.jaw)
-    with pytest.raises(ValueError, match="zoom_range"):
+    with pytest.raises(ValueError, match='zoom_range'):
         random_augment(sample, np.random.default_rng(0), zoom_range=(0.0, 1.0))
 
 
@@ -172,9 +171,9 @@ def test_zoom_out_shrinks_the_grasp_and_replicates_borders_without_copies():
 
 # --- torch dataset ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def jacquard(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jq")
+    root = tmp_path_factory.mktemp('jq')
     write_jacquard_fixture(root, n_objects=2, size=(40, 48), seed=5)
     return JacquardDataset(root)
 
@@ -220,28 +219,28 @@ def test_augmented_items_depend_only_on_seed_epoch_and_index(jacquard):
 
 def test_label_crop_is_centred_on_the_rectangle_points(jacquard):
     rects = jacquard.load_rectangles(0)
-    window = make_crop_window((400, 400), rects, 32, mode="labels")
+    window = make_crop_window((400, 400), rects, 32, mode='labels')
     assert window.side == 32 and window.scale == 1.0
     mean_x = np.mean([r.corners()[:, 0].mean() for r in rects])
     assert window.x0 + 15.5 == pytest.approx(mean_x, abs=1.0)
     edge = make_crop_window((40, 48), [GraspRectangle(center=(1.0, 1.0), angle=0.0,
-                                                      opening=4.0, jaw=2.0)], 32, "labels")
+                                                      opening=4.0, jaw=2.0)], 32, 'labels')
     assert (edge.x0, edge.y0) == (0, 0)  # shifted to stay inside the image
-    whole = make_crop_window((40, 48), rects, 32, mode="full")
+    whole = make_crop_window((40, 48), rects, 32, mode='full')
     assert whole.side == 48 and whole.y0 == -4
-    with pytest.raises(ValueError, match="crop"):
-        GraspMapDataset(jacquard, crop="random")
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match='crop'):
+        GraspMapDataset(jacquard, crop='random')
+    with pytest.raises(ValueError, match='out of range'):
         GraspMapDataset(jacquard, [99])
 
 
 def test_split_map_datasets_augment_only_train_and_keep_objects_apart(jacquard):
-    parts = split_map_datasets(jacquard, mode="object", fractions=(0.5, 0.5), seed=0,
+    parts = split_map_datasets(jacquard, mode='object', fractions=(0.5, 0.5), seed=0,
                                input_size=32)
-    assert set(parts) == {"train", "test"}
-    assert parts["train"].augment and not parts["test"].augment
-    assert parts["test"].crop == "center"
+    assert set(parts) == {'train', 'test'}
+    assert parts['train'].augment and not parts['test'].augment
+    assert parts['test'].crop == 'center'
     ids = jacquard.object_ids
-    train_objects = {ids[i] for i in parts["train"].indices}
-    assert train_objects.isdisjoint(ids[i] for i in parts["test"].indices)
-    assert sorted(parts["train"].indices + parts["test"].indices) == list(range(len(ids)))
+    train_objects = {ids[i] for i in parts['train'].indices}
+    assert train_objects.isdisjoint(ids[i] for i in parts['test'].indices)
+    assert sorted(parts['train'].indices + parts['test'].indices) == list(range(len(ids)))

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
-from torch import nn
-
 from kufenet_grasp.deploy.export import (
     build_metadata,
     export_onnx,
@@ -16,7 +11,11 @@ from kufenet_grasp.deploy.export import (
     to_onnx_bytes,
 )
 from kufenet_grasp.deploy.fuse import find_foldable, fold_batchnorm
-from kufenet_grasp.deploy.source import SourceError, resolve_source
+from kufenet_grasp.deploy.source import resolve_source, SourceError
+import numpy as np
+import pytest
+import torch
+from torch import nn
 
 torch.set_num_threads(1)
 SIZE = 64
@@ -82,6 +81,7 @@ def test_fold_batchnorm_matches_and_removes_foldable_bns() -> None:
 
 def test_fold_batchnorm_falls_back_to_sequential_pairs_when_untraceable() -> None:
     class Untraceable(nn.Module):
+
         def __init__(self) -> None:
             super().__init__()
             self.body = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
@@ -90,18 +90,18 @@ def test_fold_batchnorm_falls_back_to_sequential_pairs_when_untraceable() -> Non
             return self.body(x) if x.sum() > -1e9 else x  # data-dependent: fx cannot trace
 
     model = _randomise_bn(Untraceable())
-    assert find_foldable(model) == [(("body.0",), "body.1")]
+    assert find_foldable(model) == [(('body.0',), 'body.1')]
     x = torch.randn(1, 4, 16, 16)
     with torch.no_grad():
         assert torch.allclose(fold_batchnorm(model)(x), model(x), atol=1e-5)
 
 
 def test_fold_batchnorm_rejects_non_module() -> None:
-    with pytest.raises(TypeError, match="nn.Module"):
-        fold_batchnorm("kufenet-15k")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='nn.Module'):
+        fold_batchnorm('kufenet-15k')  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["kufenet-15k", "ggcnn", "grconvnet"])
+@pytest.mark.parametrize('name', ['kufenet-15k', 'ggcnn', 'grconvnet'])
 def test_fold_batchnorm_on_registry_models(name: str) -> None:
     model = _preset(name)
     x = torch.randn(1, 4, SIZE, SIZE)
@@ -110,87 +110,87 @@ def test_fold_batchnorm_on_registry_models(name: str) -> None:
     assert diff <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["kufenet-15k", "ggcnn"])
+@pytest.mark.parametrize('name', ['kufenet-15k', 'ggcnn'])
 def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
     import onnxruntime as ort
 
     resolved = resolve_source(_preset(name))
-    path = export_onnx(resolved, tmp_path / f"{name}.onnx", input_size=SIZE)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert max_abs_difference(resolved.model, lambda x: session.run(None, {"input": x})[0],
+    path = export_onnx(resolved, tmp_path / f'{name}.onnx', input_size=SIZE)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    assert max_abs_difference(resolved.model, lambda x: session.run(None, {'input': x})[0],
                               SIZE) <= 1e-4
     props = read_onnx_metadata(path)
-    assert props["input_size"] == str(SIZE)
-    assert props["channel_order"] == "depth,R,G,B"
-    assert float(props["width_scale_px"]) == 150.0
+    assert props['input_size'] == str(SIZE)
+    assert props['channel_order'] == 'depth,R,G,B'
+    assert float(props['width_scale_px']) == 150.0
 
 
 def test_onnx_metadata_carries_weights_metadata_and_sha256(tmp_path) -> None:
     from kufenet_grasp.models.weights import save_weights, sha256_file
 
-    weights = tmp_path / "k15.safetensors"
-    save_weights(_preset("kufenet-15k"), weights, input_size=SIZE,
-                 trained_on={"dataset": "cornell"}, metrics={"iw_accuracy": 0.5}, extra={})
-    with pytest.warns(UserWarning, match="SHA256SUMS"):  # no manifest beside a temp file
+    weights = tmp_path / 'k15.safetensors'
+    save_weights(_preset('kufenet-15k'), weights, input_size=SIZE,
+                 trained_on={'dataset': 'cornell'}, metrics={'iw_accuracy': 0.5}, extra={})
+    with pytest.warns(UserWarning, match='SHA256SUMS'):  # no manifest beside a temp file
         resolved = resolve_source(str(weights))
-    props = read_onnx_metadata(export_onnx(resolved, tmp_path / "k15.onnx", input_size=SIZE))
-    assert props["source_sha256"] == sha256_file(weights)
-    assert props["arch"] == "kufenet" and props["model_name"] == "kufenet-15k"
-    assert "cornell" in props["trained_on"]
+    props = read_onnx_metadata(export_onnx(resolved, tmp_path / 'k15.onnx', input_size=SIZE))
+    assert props['source_sha256'] == sha256_file(weights)
+    assert props['arch'] == 'kufenet' and props['model_name'] == 'kufenet-15k'
+    assert 'cornell' in props['trained_on']
     assert props == {**build_metadata(resolved, SIZE)}
 
 
 def test_dynamic_batch_export_runs_batch_of_two() -> None:
     import onnxruntime as ort
 
-    model = _preset("kufenet-15k")
+    model = _preset('kufenet-15k')
     session = ort.InferenceSession(to_onnx_bytes(model, SIZE, dynamic_batch=True),
-                                   providers=["CPUExecutionProvider"])
-    assert max_abs_difference(model, lambda x: session.run(None, {"input": x})[0], SIZE,
+                                   providers=['CPUExecutionProvider'])
+    assert max_abs_difference(model, lambda x: session.run(None, {'input': x})[0], SIZE,
                               batch=2) <= 1e-4
 
 
 def test_openvino_export_matches_pytorch(tmp_path) -> None:
     import openvino as ov
 
-    resolved = resolve_source(_preset("kufenet-15k"))
-    onnx_path = export_onnx(resolved, tmp_path / "k.onnx", input_size=SIZE)
-    xml = export_openvino(onnx_path, tmp_path / "k.xml")
-    assert xml.with_suffix(".bin").is_file()
+    resolved = resolve_source(_preset('kufenet-15k'))
+    onnx_path = export_onnx(resolved, tmp_path / 'k.onnx', input_size=SIZE)
+    xml = export_openvino(onnx_path, tmp_path / 'k.xml')
+    assert xml.with_suffix('.bin').is_file()
     core = ov.Core()
     model = core.read_model(str(xml))
-    assert model.get_rt_info(["kufenet", "input_size"]).astype(str) == str(SIZE)
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    assert model.get_rt_info(['kufenet', 'input_size']).astype(str) == str(SIZE)
+    compiled = core.compile_model(model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
     assert max_abs_difference(resolved.model, lambda x: compiled([x])[0], SIZE) <= 1e-4
 
 
 def test_cli_export_openvino_writes_and_verifies(tmp_path, capsys) -> None:
     from kufenet_grasp.cli.main import main
 
-    out = tmp_path / "ggcnn.xml"
-    code = main(["export", "ggcnn", "--format", "openvino", "--size", str(SIZE),
-                 "--out", str(out)])
+    out = tmp_path / 'ggcnn.xml'
+    code = main(['export', 'ggcnn', '--format', 'openvino', '--size', str(SIZE),
+                 '--out', str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
-    assert out.is_file() and out.with_suffix(".onnx").is_file()
-    assert "onnxruntime: max" in text and "openvino: max" in text and "MISMATCH" not in text
+    assert out.is_file() and out.with_suffix('.onnx').is_file()
+    assert 'onnxruntime: max' in text and 'openvino: max' in text and 'MISMATCH' not in text
 
 
 def test_bad_sources_and_arguments_raise_clear_errors(tmp_path) -> None:
-    with pytest.raises(SourceError, match="no-such-model"):
-        resolve_source("no-such-model")
-    other = tmp_path / "weights.pt"
-    other.write_bytes(b"x")
-    with pytest.raises(SourceError, match="safetensors"):
+    with pytest.raises(SourceError, match='no-such-model'):
+        resolve_source('no-such-model')
+    other = tmp_path / 'weights.pt'
+    other.write_bytes(b'x')
+    with pytest.raises(SourceError, match='safetensors'):
         resolve_source(str(other))
-    with pytest.raises(SourceError, match="no such weights file"):
-        resolve_source(str(tmp_path / "missing.safetensors"))
-    with pytest.raises(ValueError, match="input_size"):
+    with pytest.raises(SourceError, match='no such weights file'):
+        resolve_source(str(tmp_path / 'missing.safetensors'))
+    with pytest.raises(ValueError, match='input_size'):
         to_onnx_bytes(_Toy(), 3)
-    with pytest.raises(ValueError, match="opset"):
+    with pytest.raises(ValueError, match='opset'):
         to_onnx_bytes(_Toy(), SIZE, opset=7)
-    with pytest.raises(ValueError, match=".xml"):
-        export_openvino(tmp_path / "a.onnx", tmp_path / "a.bin")
+    with pytest.raises(ValueError, match='.xml'):
+        export_openvino(tmp_path / 'a.onnx', tmp_path / 'a.bin')
 
 
 def test_max_abs_difference_detects_a_wrong_model() -> None:
@@ -208,9 +208,9 @@ def test_split_bias_keeps_the_outputs_of_depthwise_transposed_convolutions() -> 
     with torch.no_grad():
         assert (split_bias(deconv)(x) - deconv(x)).abs().max().item() <= 1e-6
     assert deconv.bias is not None  # the original is untouched
-    with pytest.raises(ValueError, match="depth-wise"):
+    with pytest.raises(ValueError, match='depth-wise'):
         split_bias(nn.ConvTranspose2d(6, 12, 4, 2, 1))  # not depth-wise: left alone
-    model = fold_batchnorm(_preset("kufenet-80k").eval())  # folding gives the biases
+    model = fold_batchnorm(_preset('kufenet-80k').eval())  # folding gives the biases
     rewritten, count = split_transposed_biases(model)
     assert count == 3 and all(m.bias is None for m in rewritten.modules()
                               if isinstance(m, nn.ConvTranspose2d))
@@ -220,15 +220,14 @@ def test_split_bias_keeps_the_outputs_of_depthwise_transposed_convolutions() -> 
 
 
 def test_split_bias_is_an_export_option_used_for_openvino_only() -> None:
+    from kufenet_grasp.deploy.export import to_onnx_bytes
     import onnx
 
-    from kufenet_grasp.deploy.export import to_onnx_bytes
-
-    model = _preset("kufenet-15k")
+    model = _preset('kufenet-15k')
 
     def transposed_with_bias(data: bytes) -> int:
         graph = onnx.load_from_string(data).graph
-        return sum(node.op_type == "ConvTranspose" and len(node.input) == 3
+        return sum(node.op_type == 'ConvTranspose' and len(node.input) == 3
                    for node in graph.node)
 
     assert transposed_with_bias(to_onnx_bytes(model, SIZE)) == 3

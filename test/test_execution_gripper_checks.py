@@ -3,12 +3,8 @@
 import math
 import pathlib
 
-import numpy as np
-import pytest
-
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.execution.checks import (
-    WorkspaceBounds,
     approach_angle_rad,
     check_age,
     check_approach_angle,
@@ -16,21 +12,24 @@ from kufenet_grasp.execution.checks import (
     check_width,
     check_workspace,
     clamp_width,
+    WorkspaceBounds,
 )
-from kufenet_grasp.execution.gripper import GripperMapping, gripper_from_dict, load_gripper
+from kufenet_grasp.execution.gripper import gripper_from_dict, GripperMapping, load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
+import numpy as np
+import pytest
 
-GRIPPERS = pathlib.Path(__file__).resolve().parents[1] / "config" / "grippers"
+GRIPPERS = pathlib.Path(__file__).resolve().parents[1] / 'config' / 'grippers'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def franka() -> GripperMapping:
-    return load_gripper(GRIPPERS / "franka_hand.yaml")
+    return load_gripper(GRIPPERS / 'franka_hand.yaml')
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def robotiq() -> GripperMapping:
-    return load_gripper(GRIPPERS / "robotiq_2f85.yaml")
+    return load_gripper(GRIPPERS / 'robotiq_2f85.yaml')
 
 
 def test_franka_command_is_half_the_width_per_finger(franka):
@@ -47,7 +46,7 @@ def test_robotiq_maps_open_to_zero_and_closed_to_point_eight_rad(robotiq):
     assert robotiq.width_for_command(mid) == pytest.approx(0.0425)
 
 
-@pytest.mark.parametrize("name", ["franka_hand.yaml", "robotiq_2f85.yaml"])
+@pytest.mark.parametrize('name', ['franka_hand.yaml', 'robotiq_2f85.yaml'])
 def test_round_trip_and_clamping(name):
     grip = load_gripper(GRIPPERS / name)
     for width in np.linspace(grip.min_width_m, grip.max_width_m, 7):
@@ -68,21 +67,21 @@ def test_open_close_commands_use_margin_and_squeeze(franka):
 
 
 def test_bad_gripper_configs_raise_naming_the_problem(tmp_path):
-    base = {"name": "g", "min_width_m": 0.0, "max_width_m": 0.1, "command_at_min_width": 0.0,
-            "command_at_max_width": 1.0}
-    with pytest.raises(ValueError, match="lacks max_width_m"):
-        gripper_from_dict({k: v for k, v in base.items() if k != "max_width_m"})
-    with pytest.raises(ValueError, match="min_width_m < max_width_m"):
-        gripper_from_dict({**base, "min_width_m": 0.2})
-    with pytest.raises(ValueError, match="must differ"):
-        gripper_from_dict({**base, "command_at_max_width": 0.0})
-    with pytest.raises(ValueError, match="unknown gripper keys"):
-        gripper_from_dict({**base, "colour": "red"})
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_gripper(tmp_path / "none.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("name: [unclosed\n")
-    with pytest.raises(ValueError, match="bad.yaml"):
+    base = {'name': 'g', 'min_width_m': 0.0, 'max_width_m': 0.1, 'command_at_min_width': 0.0,
+            'command_at_max_width': 1.0}
+    with pytest.raises(ValueError, match='lacks max_width_m'):
+        gripper_from_dict({k: v for k, v in base.items() if k != 'max_width_m'})
+    with pytest.raises(ValueError, match='min_width_m < max_width_m'):
+        gripper_from_dict({**base, 'min_width_m': 0.2})
+    with pytest.raises(ValueError, match='must differ'):
+        gripper_from_dict({**base, 'command_at_max_width': 0.0})
+    with pytest.raises(ValueError, match='unknown gripper keys'):
+        gripper_from_dict({**base, 'colour': 'red'})
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        load_gripper(tmp_path / 'none.yaml')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('name: [unclosed\n')
+    with pytest.raises(ValueError, match='bad.yaml'):
         load_gripper(bad)
 
 
@@ -90,12 +89,12 @@ BOUNDS = WorkspaceBounds((0.2, -0.3, 0.0), (0.8, 0.3, 0.5))
 
 
 def test_workspace_box_contains_and_reports():
-    assert check_workspace((0.5, 0.0, 0.1), BOUNDS, "grasp").ok
-    result = check_workspace((0.9, 0.0, 0.1), BOUNDS, "grasp")
+    assert check_workspace((0.5, 0.0, 0.1), BOUNDS, 'grasp').ok
+    result = check_workspace((0.9, 0.0, 0.1), BOUNDS, 'grasp')
     assert not result.ok and result.status == GraspStatus.OUT_OF_WORKSPACE
-    assert "grasp" in result.message and "outside" in result.message
-    assert not check_workspace((0.5, 0.0, math.nan), BOUNDS, "grasp").ok
-    with pytest.raises(ValueError, match="below max_xyz"):
+    assert 'grasp' in result.message and 'outside' in result.message
+    assert not check_workspace((0.5, 0.0, math.nan), BOUNDS, 'grasp').ok
+    with pytest.raises(ValueError, match='below max_xyz'):
         WorkspaceBounds((0.0, 0.0, 0.0), (1.0, -1.0, 1.0))
 
 
@@ -106,7 +105,7 @@ def test_approach_angle_against_straight_down():
     assert approach_angle_rad(tilted) == pytest.approx(math.radians(40))
     assert check_approach_angle(down, math.radians(30)).ok
     result = check_approach_angle(tilted, math.radians(30))
-    assert result.status == GraspStatus.OUT_OF_WORKSPACE and "40.0 deg" in result.message
+    assert result.status == GraspStatus.OUT_OF_WORKSPACE and '40.0 deg' in result.message
 
 
 def test_age_quality_width():

@@ -3,23 +3,22 @@
 import math
 import pathlib
 
-import pytest
-import yaml
-
 from kufenet_grasp.execution.gripper import load_gripper
 from kufenet_grasp.nodes import executor_params
 from kufenet_grasp.nodes.grasp_executor import resolve_gripper_config
+import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
+def flatten(tree: dict, prefix: str = '') -> dict:
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
+            out.update(flatten(value, f'{prefix}{key}.'))
         else:
-            out[f"{prefix}{key}"] = value
+            out[f'{prefix}{key}'] = value
     return out
 
 
@@ -28,8 +27,8 @@ def defaults() -> dict:
 
 
 def test_yaml_holds_every_parameter_with_its_default():
-    data = yaml.safe_load((ROOT / "config" / "executor.yaml").read_text())
-    values = flatten(data["/**/grasp_executor"]["ros__parameters"])
+    data = yaml.safe_load((ROOT / 'config' / 'executor.yaml').read_text())
+    values = flatten(data['/**/grasp_executor']['ros__parameters'])
     assert set(values) == set(defaults())
     for name, value in values.items():
         assert value == pytest.approx(defaults()[name]), name
@@ -38,34 +37,34 @@ def test_yaml_holds_every_parameter_with_its_default():
 
 def test_validation_refuses_bad_values_naming_the_parameter():
     current = defaults()
-    assert executor_params.validate("top_k", 5, current) is None
-    assert "top_k" in executor_params.validate("top_k", 0, current)
-    assert "motion_backend" in executor_params.validate("motion_backend", "gazebo", current)
-    assert "3 finite" in executor_params.validate("place.xyz", [0.1, 0.2], current)
-    reason = executor_params.validate("workspace.max_xyz", [0.1, 1.0, 1.0], current)
-    assert "below" in reason
-    assert "finite" in executor_params.validate("lift_height_m", math.nan, current)
+    assert executor_params.validate('top_k', 5, current) is None
+    assert 'top_k' in executor_params.validate('top_k', 0, current)
+    assert 'motion_backend' in executor_params.validate('motion_backend', 'gazebo', current)
+    assert '3 finite' in executor_params.validate('place.xyz', [0.1, 0.2], current)
+    reason = executor_params.validate('workspace.max_xyz', [0.1, 1.0, 1.0], current)
+    assert 'below' in reason
+    assert 'finite' in executor_params.validate('lift_height_m', math.nan, current)
 
 
 def test_pick_config_and_place_pose_follow_the_parameters():
     values = defaults()
-    values["max_approach_angle_deg"] = 45.0
+    values['max_approach_angle_deg'] = 45.0
     config = executor_params.pick_config(values)
     assert config.max_approach_angle_rad == pytest.approx(math.pi / 4)
     assert config.tcp_offset.translation == pytest.approx([0.0, 0.0, 0.0])
-    values["tcp_offset.xyz"] = [0.0, 0.0, -0.1034]
+    values['tcp_offset.xyz'] = [0.0, 0.0, -0.1034]
     assert executor_params.pick_config(values).tcp_offset.translation[2] == -0.1034
     assert config.workspace.contains((0.5, 0.0, 0.1))
     assert executor_params.pick_config(values, 0.0).quality_threshold == 0.0
     place = executor_params.place_pose(values)
     assert place.translation == pytest.approx([0.4, 0.3, 0.15])
     assert place.rotation[:, 2] == pytest.approx([0.0, 0.0, -1.0])  # approach straight down
-    values["workspace.min_xyz"] = [1.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="WorkspaceBounds"):
+    values['workspace.min_xyz'] = [1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match='WorkspaceBounds'):
         executor_params.pick_config(values)
 
 
 def test_gripper_config_names_resolve_to_the_shipped_files():
-    for name in ("franka_hand", "robotiq_2f85"):
+    for name in ('franka_hand', 'robotiq_2f85'):
         assert load_gripper(resolve_gripper_config(name)).name == name
-    assert resolve_gripper_config("/tmp/my.yaml") == pathlib.Path("/tmp/my.yaml")
+    assert resolve_gripper_config('/tmp/my.yaml') == pathlib.Path('/tmp/my.yaml')

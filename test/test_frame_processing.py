@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from kufenet_grasp.nodes import detector_params
+from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
+from kufenet_grasp.nodes.tf_lookup import TransformUnavailable
+from kufenet_msgs.msg import GraspStatus
 from node_fixtures import (
+    _image,
     CX,
     CY,
     DETECTOR_PARAMS,
@@ -11,24 +15,19 @@ from node_fixtures import (
     FX,
     FY,
     HEIGHT,
+    OracleBackend,
+    render,
     T_BASE_CAMERA,
     WIDTH,
-    OracleBackend,
-    _image,
-    render,
 )
+import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
-
-from kufenet_grasp.nodes import detector_params
-from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
-from kufenet_grasp.nodes.tf_lookup import TransformUnavailable
-from kufenet_msgs.msg import GraspStatus
 
 
 class _Tf:
     """A CameraToBase stand-in: the fixture's transform, or a lookup that fails."""
 
-    base_frame = "base_link"
+    base_frame = 'base_link'
 
     def __init__(self, fail: bool = False) -> None:
         self.fail, self.lookups = fail, 0
@@ -36,7 +35,7 @@ class _Tf:
     def lookup(self, camera_frame, stamp):
         self.lookups += 1
         if self.fail:
-            raise TransformUnavailable("no transform from base_link to the camera (test)")
+            raise TransformUnavailable('no transform from base_link to the camera (test)')
         return T_BASE_CAMERA
 
 
@@ -47,13 +46,13 @@ def _frame() -> FrameInput:
     rgb, depth = render()
     info = CameraInfo(header=header, width=WIDTH, height=HEIGHT,
                       k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0])
-    return FrameInput(_image(rgb, "rgb8", header), _image(depth, "32FC1", header), info)
+    return FrameInput(_image(rgb, 'rgb8', header), _image(depth, '32FC1', header), info)
 
 
 def _processor() -> FrameProcessor:
     settings = {spec.name: spec.default for spec in detector_params.PARAMETERS}
     settings.update(DETECTOR_PARAMS)
-    return FrameProcessor(OracleBackend(settings["input_size"]).infer, settings, "oracle")
+    return FrameProcessor(OracleBackend(settings['input_size']).infer, settings, 'oracle')
 
 
 def test_best_grasp_goes_out_once_before_the_outcome_with_the_same_pose():
@@ -65,7 +64,7 @@ def test_best_grasp_goes_out_once_before_the_outcome_with_the_same_pose():
     rect, pose = early[0]
     assert (rect.center_x, rect.center_y, rect.width_m) == (
         outcome.rects[0].center_x, outcome.rects[0].center_y, outcome.rects[0].width_m)
-    assert pose.header.frame_id == "base_link" == outcome.poses[0].header.frame_id
+    assert pose.header.frame_id == 'base_link' == outcome.poses[0].header.frame_id
     p, q = pose.pose.position, outcome.poses[0].pose.position
     assert np.allclose((p.x, p.y, p.z), (q.x, q.y, q.z))
     # without a callback nothing is marked as sent
@@ -78,5 +77,5 @@ def test_failed_transform_lookup_sends_nothing_early_and_reports_it():
     outcome = _processor().process(_frame(), 100.0, tf, on_best=lambda *m: early.append(m))
     assert early == [] and not outcome.best_published
     assert tf.lookups == 1  # a failed lookup is not waited for twice
-    assert outcome.code == GraspStatus.TF_FAILED and "no transform" in outcome.summary
+    assert outcome.code == GraspStatus.TF_FAILED and 'no transform' in outcome.summary
     assert outcome.rects and not outcome.poses  # pixel grasps still go out, without poses

@@ -5,26 +5,25 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
+from kufenet_grasp.nodes.frame_sync import ApproximateFrameSync, stamp_seconds
 import pytest
 
-from kufenet_grasp.nodes.frame_sync import ApproximateFrameSync, stamp_seconds
 
-
-def msg(t: float, name: str = ""):
+def msg(t: float, name: str = ''):
     sec = int(t)
     return SimpleNamespace(name=name, header=SimpleNamespace(
         stamp=SimpleNamespace(sec=sec, nanosec=round((t - sec) * 1e9))))
 
 
 def feed(sync, t, dt_depth=0.0, dt_info=0.0):
-    sync.add_color(msg(t, f"c{t}"))
-    sync.add_depth(msg(t + dt_depth, f"d{t}"))
-    sync.add_info(msg(t + dt_info, f"i{t}"))
+    sync.add_color(msg(t, f'c{t}'))
+    sync.add_depth(msg(t + dt_depth, f'd{t}'))
+    sync.add_info(msg(t + dt_info, f'i{t}'))
 
 
 def test_stamp_seconds():
     assert stamp_seconds(msg(12.25)) == pytest.approx(12.25)
-    with pytest.raises(ValueError, match="header.stamp"):
+    with pytest.raises(ValueError, match='header.stamp'):
         stamp_seconds(object())
 
 
@@ -32,14 +31,14 @@ def test_matches_within_slop_only():
     got = []
     sync = ApproximateFrameSync(0.02, got.append)
     feed(sync, 1.0, dt_depth=0.01, dt_info=0.0)
-    assert [t.color.name for t in got] == ["c1.0"]
+    assert [t.color.name for t in got] == ['c1.0']
     assert got[0].stamp == pytest.approx(1.0)
     feed(sync, 2.0, dt_depth=0.05)  # depth too far from colour: no match
     assert len(got) == 1
-    sync.add_color(msg(2.05, "c2b"))  # newer colour and info catch up: now they match
+    sync.add_color(msg(2.05, 'c2b'))  # newer colour and info catch up: now they match
     assert len(got) == 1
-    sync.add_info(msg(2.05, "i2b"))
-    assert [(t.color.name, t.depth.name) for t in got] == [("c1.0", "d1.0"), ("c2b", "d2.0")]
+    sync.add_info(msg(2.05, 'i2b'))
+    assert [(t.color.name, t.depth.name) for t in got] == [('c1.0', 'd1.0'), ('c2b', 'd2.0')]
 
 
 def test_slow_poller_gets_newest_frame_and_drops_are_counted():
@@ -47,7 +46,7 @@ def test_slow_poller_gets_newest_frame_and_drops_are_counted():
     for t in (1.0, 1.1, 1.2, 1.3):
         feed(sync, t)
     triple = sync.take_latest()
-    assert triple.color.name == "c1.3" and triple.depth.name == "d1.3"
+    assert triple.color.name == 'c1.3' and triple.depth.name == 'd1.3'
     assert sync.take_latest() is None
     stats = sync.stats
     assert (stats.matched, stats.delivered, stats.dropped_frames) == (4, 1, 3)
@@ -56,15 +55,15 @@ def test_slow_poller_gets_newest_frame_and_drops_are_counted():
 def test_only_newest_message_per_stream_is_kept():
     sync = ApproximateFrameSync(0.01)
     for t in (1.0, 1.1, 1.2):
-        sync.add_color(msg(t, f"c{t}"))
-    sync.add_depth(msg(1.2, "d"))
-    sync.add_info(msg(1.2, "i"))
-    assert sync.take_latest().color.name == "c1.2"
+        sync.add_color(msg(t, f'c{t}'))
+    sync.add_depth(msg(1.2, 'd'))
+    sync.add_info(msg(1.2, 'i'))
+    assert sync.take_latest().color.name == 'c1.2'
     assert sync.stats.dropped_messages == 2
     # a message older than the last matched frame is ignored
-    sync.add_color(msg(1.0, "late"))
-    sync.add_depth(msg(1.0, "late"))
-    sync.add_info(msg(1.0, "late"))
+    sync.add_color(msg(1.0, 'late'))
+    sync.add_depth(msg(1.0, 'late'))
+    sync.add_info(msg(1.0, 'late'))
     assert sync.take_latest() is None
 
 
@@ -85,18 +84,18 @@ def test_busy_callback_receives_the_newest_frame_next():
     assert entered.wait(5.0)
     for t in (1.1, 1.2, 1.3):  # arrive while the consumer is busy: return immediately
         feed(sync, t)
-    assert names == ["c1.0"]
+    assert names == ['c1.0']
     release.set()
     worker.join(5.0)
-    assert names == ["c1.0", "c1.3"]
+    assert names == ['c1.0', 'c1.3']
     assert sync.stats.dropped_frames == 2
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="slop_s"):
+    with pytest.raises(ValueError, match='slop_s'):
         ApproximateFrameSync(-1.0)
-    with pytest.raises(ValueError, match="stream"):
-        ApproximateFrameSync().add("ir", msg(1.0))
+    with pytest.raises(ValueError, match='stream'):
+        ApproximateFrameSync().add('ir', msg(1.0))
 
 
 def test_concurrent_streams_keep_counters_consistent():
@@ -104,7 +103,7 @@ def test_concurrent_streams_keep_counters_consistent():
     sync = ApproximateFrameSync(0.004, got.append)
     stamps = [1.0 + 0.01 * i for i in range(300)]
     threads = [threading.Thread(target=lambda s=s: [sync.add(s, msg(t, s)) for t in stamps])
-               for s in ("color", "depth", "info")]
+               for s in ('color', 'depth', 'info')]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,18 +1,17 @@
 """The finger collision check in depth: free support passes, a neighbour or a wide top fails."""
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
-import pytest
+import math
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.finger_clearance import (
-    FingerModel,
     blocked_fraction,
     finger_footprints_px,
+    FingerModel,
     fingers_clear,
 )
+import numpy as np
+import pytest
 
 CAM = PinholeCamera(600.0, 600.0, 319.5, 239.5, 640, 480)
 TABLE_M = 0.60
@@ -30,7 +29,7 @@ def _px(metres: float, depth: float) -> int:
 
 
 def _scene(boxes):
-    """A table at 0.6 m with boxes: (centre u, centre v px, half size x, y in m, top depth m)."""
+    """Build a table at 0.6 m with boxes: (centre u, v px, half size x, y in m, top depth m)."""
     depth = np.full((480, 640), TABLE_M, np.float32)
     for u, v, hx, hy, top in boxes:
         ru, rv = _px(hx, top), _px(hy, top)
@@ -104,13 +103,13 @@ def test_invalid_pixels_count_as_free_and_speckles_are_tolerated():
 
 
 def test_finger_model_and_inputs_are_validated():
-    for kwargs in ({"thickness_m": 0.0}, {"width_m": -1.0}, {"clearance_m": -0.01},
-                   {"max_blocked_fraction": 1.5}, {"opening_margin_m": math.nan}):
-        with pytest.raises(ValueError, match="FingerModel"):
+    for kwargs in ({'thickness_m': 0.0}, {'width_m': -1.0}, {'clearance_m': -0.01},
+                   {'max_blocked_fraction': 1.5}, {'opening_margin_m': math.nan}):
+        with pytest.raises(ValueError, match='FingerModel'):
             FingerModel(**kwargs)
-    with pytest.raises(ValueError, match="depth_m"):
+    with pytest.raises(ValueError, match='depth_m'):
         finger_footprints_px(Rect((1.0, 1.0), 0.0), 0.0, 0.05, CAM, FingerModel())
-    with pytest.raises(ValueError, match="opening_m"):
+    with pytest.raises(ValueError, match='opening_m'):
         finger_footprints_px(Rect((1.0, 1.0), 0.0), 0.5, math.nan, CAM, FingerModel())
 
 
@@ -135,7 +134,7 @@ def test_detector_rejects_a_grasp_whose_finger_would_land_on_a_neighbour():
     ok = checked.detect(rgb, alone, CAM)
     assert ok.ok and ok.grasps[0].width_m == pytest.approx(0.04 + 0.01, abs=0.004)  # + margin
     refused = checked.detect(rgb, crowded, CAM)
-    assert not refused.ok and "a finger would land on something" in refused.message
-    assert refused.rejected == {"a finger would land on something (depth at the finger)": 1}
+    assert not refused.ok and 'a finger would land on something' in refused.message
+    assert refused.rejected == {'a finger would land on something (depth at the finger)': 1}
     unchecked = GraspDetector(_one_grasp_maps, DetectorConfig(fingers=None))
     assert unchecked.detect(rgb, crowded, CAM).ok  # without the check it is published

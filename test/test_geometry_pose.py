@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pytest
-from test_geometry_scene import CAMERA, BoxScene, look_at, straight_down, tilted
-
-from kufenet_grasp.geometry.camera import PinholeCamera, from_camera_info_k, from_camera_info_msg
+from kufenet_grasp.geometry.camera import from_camera_info_k, from_camera_info_msg, PinholeCamera
 from kufenet_grasp.geometry.depth import depth_at
-from scipy.spatial.transform import Rotation
-
 from kufenet_grasp.geometry.grasp_pose import (
     apply_tcp_offset,
     closing_axis_camera,
@@ -20,11 +14,15 @@ from kufenet_grasp.geometry.grasp_pose import (
     tcp_offset,
 )
 from kufenet_grasp.geometry.transforms import (
-    RigidTransform,
     from_xyz_quat,
     from_xyz_rpy,
     matrix_to_quaternion_xyzw,
+    RigidTransform,
 )
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+from test_geometry_scene import BoxScene, CAMERA, look_at, straight_down, tilted
 
 
 @dataclass
@@ -47,8 +45,8 @@ def image_angle_of(direction_base: np.ndarray, point_base: np.ndarray,
 
 
 def test_camera_deproject_project_round_trip_and_k():
-    cam = from_camera_info_k([600, 0, 320, 0, 610, 240, 0, 0, 1], 640, 480, "cam")
-    assert cam.fy == 610 and cam.cx == 320 and cam.frame_id == "cam"
+    cam = from_camera_info_k([600, 0, 320, 0, 610, 240, 0, 0, 1], 640, 480, 'cam')
+    assert cam.fy == 610 and cam.cx == 320 and cam.frame_id == 'cam'
     p = cam.deproject(400.0, 100.0, 0.8)
     assert p[2] == pytest.approx(0.8)
     assert p[0] == pytest.approx((400 - 320) * 0.8 / 600)
@@ -66,22 +64,22 @@ def test_camera_scaled_and_cropped_keep_rays():
     assert np.allclose((half.project(p) + 0.5), (cam.project(p) + 0.5) * 0.5)
 
 
-@pytest.mark.parametrize("k, match", [([1, 2, 3], "9 numbers"),
-                                      ([1, 0, 0, 0, 1, 0, 0, 0, 0], "pinhole"),
-                                      ([0, 0, 320, 0, 0, 240, 0, 0, 1], "focal")])
+@pytest.mark.parametrize('k, match', [([1, 2, 3], '9 numbers'),
+                                      ([1, 0, 0, 0, 1, 0, 0, 0, 0], 'pinhole'),
+                                      ([0, 0, 320, 0, 0, 240, 0, 0, 1], 'focal')])
 def test_bad_camera_info_raises(k, match):
     with pytest.raises(ValueError, match=match):
         from_camera_info_k(k, 640, 480)
 
 
 def test_camera_rejects_bad_size_and_points_behind():
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(ValueError, match='width'):
         PinholeCamera(600, 600, 320, 240, 0, 480)
-    with pytest.raises(ValueError, match="z > 0"):
+    with pytest.raises(ValueError, match='z > 0'):
         CAMERA.project([0.0, 0.0, -1.0])
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize('seed', range(20))
 def test_transform_quaternion_round_trip_compose_inverse(seed):
     rng = np.random.default_rng(seed)
     xyz = rng.uniform(-3, 3, 3)
@@ -102,9 +100,9 @@ def test_rpy_matches_ros_convention_and_bad_quaternion_raises():
     assert np.allclose(t.apply([1, 0, 0]), [0, 1, 0])
     assert np.allclose(t.quaternion_xyzw, [0, 0, np.sin(np.pi / 4), np.cos(np.pi / 4)])
     assert np.allclose(from_xyz_rpy([0, 0, 0], [0.1, -0.2, 0.3]).rpy(), [0.1, -0.2, 0.3])
-    with pytest.raises(ValueError, match="not unit"):
+    with pytest.raises(ValueError, match='not unit'):
         from_xyz_quat([0, 0, 0], [0, 0, 0, 2])
-    with pytest.raises(ValueError, match="rotation"):
+    with pytest.raises(ValueError, match='rotation'):
         RigidTransform(np.diag([1.0, 1.0, -1.0]), np.zeros(3))
 
 
@@ -118,9 +116,9 @@ def test_closing_axis_follows_image_angle_and_sign_rule():
     assert np.allclose(closing_axis_camera(a - np.pi, CAMERA), closing_axis_camera(a, CAMERA))
 
 
-@pytest.mark.parametrize("t_base_cam", [straight_down(0.6), tilted(30.0, 0.6),
+@pytest.mark.parametrize('t_base_cam', [straight_down(0.6), tilted(30.0, 0.6),
                                         look_at(np.array([0.25, 0.2, 0.45]), np.zeros(3))],
-                         ids=["straight_down", "tilted_30", "oblique"])
+                         ids=['straight_down', 'tilted_30', 'oblique'])
 def test_grasp_pose_on_box_top_in_base_frame(t_base_cam):
     scene = BoxScene()
     depth = scene.render_depth(CAMERA, t_base_cam)
@@ -149,8 +147,8 @@ def test_grasp_pose_on_box_top_in_base_frame(t_base_cam):
 
 
 def test_grasp_pose_rejects_invalid_depth():
-    with pytest.raises(ValueError, match="depth_m"):
-        grasp_pose_in_camera(Rect((320.0, 240.0), 0.0, 30.0), float("nan"), CAMERA)
+    with pytest.raises(ValueError, match='depth_m'):
+        grasp_pose_in_camera(Rect((320.0, 240.0), 0.0, 30.0), float('nan'), CAMERA)
 
 
 def test_tcp_offset_moves_tool_back_along_approach():
@@ -166,12 +164,12 @@ def test_camera_from_camera_info_message_and_uncalibrated():
     from types import SimpleNamespace
 
     info = SimpleNamespace(k=[615.0, 0, 321.0, 0, 616.0, 242.0, 0, 0, 1], width=640, height=480,
-                           header=SimpleNamespace(frame_id="camera_color_optical_frame"))
+                           header=SimpleNamespace(frame_id='camera_color_optical_frame'))
     cam = from_camera_info_msg(info)
-    assert (cam.fx, cam.cy, cam.frame_id) == (615.0, 242.0, "camera_color_optical_frame")
-    with pytest.raises(ValueError, match="not calibrated"):
+    assert (cam.fx, cam.cy, cam.frame_id) == (615.0, 242.0, 'camera_color_optical_frame')
+    with pytest.raises(ValueError, match='not calibrated'):
         from_camera_info_msg(SimpleNamespace(**dict(vars(info), k=[0.0] * 9)))
-    with pytest.raises(ValueError, match="lacks CameraInfo"):
+    with pytest.raises(ValueError, match='lacks CameraInfo'):
         from_camera_info_msg(SimpleNamespace(k=[0.0] * 9))
 
 
@@ -226,12 +224,12 @@ def test_composition_and_inverse_stay_read_only_rotations():
 
 
 def test_deproject_point_matches_deproject():
-    cam = from_camera_info_k([600, 0, 320, 0, 610, 240, 0, 0, 1], 640, 480, "cam")
+    cam = from_camera_info_k([600, 0, 320, 0, 610, 240, 0, 0, 1], 640, 480, 'cam')
     for u, v, z in ((0.0, 0.0, 0.5), (400.5, 100.25, 0.8), (639.0, 479.0, 2.0)):
         assert np.allclose(cam.deproject_point(u, v, z), cam.deproject(u, v, z), atol=0)
 
 
-@pytest.mark.parametrize("angle", np.linspace(-np.pi, np.pi, 13))
+@pytest.mark.parametrize('angle', np.linspace(-np.pi, np.pi, 13))
 def test_grasp_pose_rotation_is_the_grasp_frame_of_its_closing_axis(angle):
     class Rect:
         center = (250.0, 300.0)

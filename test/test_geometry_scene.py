@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
+import numpy as np
 
 
 def look_at(eye: np.ndarray, target: np.ndarray,
@@ -62,7 +61,7 @@ class BoxScene:
                          np.ones(u.shape)], axis=-1)  # z component 1: ray parameter = depth
         origin = t_base_cam.translation
         dirs = rays @ t_base_cam.rotation.T
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide='ignore', invalid='ignore'):
             t_plane = -origin[2] / dirs[..., 2]
         t_plane[~(t_plane > 0)] = np.inf
         # slab intersection with the oriented box, in box coordinates
@@ -70,7 +69,7 @@ class BoxScene:
         o_box = self.rotation.T @ (origin - centre)
         d_box = dirs @ self.rotation
         half = np.array(self.size) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide='ignore', invalid='ignore'):
             t1 = (-half - o_box) / d_box
             t2 = (half - o_box) / d_box
         t_near = np.nanmax(np.minimum(t1, t2), axis=-1)
@@ -82,18 +81,18 @@ class BoxScene:
 
 
 def straight_down(height: float = 0.6) -> RigidTransform:
-    """A camera ``height`` m above the origin looking straight down."""
+    """Return a camera ``height`` m above the origin looking straight down."""
     return look_at(np.array([0.0, 0.0, height]), np.zeros(3))
 
 
 def tilted(angle_deg: float = 30.0, distance: float = 0.6) -> RigidTransform:
-    """A camera ``distance`` m from the origin, tilted ``angle_deg`` from vertical (in y-z)."""
+    """Place a camera ``distance`` m from the origin, tilted ``angle_deg`` from vertical (y-z)."""
     a = np.radians(angle_deg)
     eye = np.array([0.0, -distance * np.sin(a), distance * np.cos(a)])
     return look_at(eye, np.zeros(3))
 
 
-CAMERA = PinholeCamera(600.0, 600.0, 319.5, 239.5, 640, 480, "camera_color_optical_frame")
+CAMERA = PinholeCamera(600.0, 600.0, 319.5, 239.5, 640, 480, 'camera_color_optical_frame')
 
 
 def test_renderer_sees_table_and_box_top_straight_down():

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pytest
-from test_geometry_scene import look_at
-
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at, depth_stats
 from kufenet_grasp.geometry.width import clamp_width, jaw_points_px, object_extent_m, width_m
+import numpy as np
+import pytest
+from test_geometry_scene import look_at
 
 CAM = PinholeCamera(600.0, 600.0, 319.5, 239.5, 640, 480)
 
@@ -37,9 +36,9 @@ def test_depth_at_pixel_nearest_ring_and_none():
     assert depth_at(depth, 20, 20, 1) is None
     assert depth_at(depth, 40, 40, 5) is None
     assert depth_at(depth, 100, 20, 5) is None  # outside the image
-    with pytest.raises(ValueError, match="radius_px"):
+    with pytest.raises(ValueError, match='radius_px'):
         depth_at(depth, 1, 1, -1)
-    with pytest.raises(ValueError, match="float metres"):
+    with pytest.raises(ValueError, match='float metres'):
         depth_at(np.zeros((4, 4), np.uint16), 1, 1, 1)
 
 
@@ -54,16 +53,16 @@ def test_depth_at_honours_valid_range():
 
 
 def test_check_depth_frame_reports_problems():
-    assert "all NaN" in check_depth_frame(np.full((8, 8), np.nan, np.float32))[0]
-    assert "all zero" in check_depth_frame(np.zeros((8, 8), np.float32))[0]
+    assert 'all NaN' in check_depth_frame(np.full((8, 8), np.nan, np.float32))[0]
+    assert 'all zero' in check_depth_frame(np.zeros((8, 8), np.float32))[0]
     mm_as_m = np.full((8, 8), 600.0, np.float32)  # 16UC1 millimetres read as metres
-    assert "too few valid" in check_depth_frame(mm_as_m, (0.1, 2.0))[0]
+    assert 'too few valid' in check_depth_frame(mm_as_m, (0.1, 2.0))[0]
     good = np.full((8, 8), 0.6, np.float32)
     good[0, :3] = np.nan
     assert check_depth_frame(good, (0.1, 2.0)) == []
     stats = depth_stats(good)
     assert stats.valid_pixels == 61 and stats.median_m == pytest.approx(0.6)
-    with pytest.raises(ValueError, match="valid_range"):
+    with pytest.raises(ValueError, match='valid_range'):
         check_depth_frame(good, (2.0, 1.0))
 
 
@@ -112,10 +111,10 @@ def test_clamp_width():
     assert clamp_width(0.075, 0.0, 0.08, 0.01) == (pytest.approx(0.08), True)
     assert clamp_width(0.001, 0.01, 0.08) == (pytest.approx(0.01), True)
     assert clamp_width(0.09, 0.0, 0.08, 0.01) == (0.08, False)
-    with pytest.raises(ValueError, match="min_width"):
+    with pytest.raises(ValueError, match='min_width'):
         clamp_width(0.03, 0.1, 0.08)
-    with pytest.raises(ValueError, match="finite"):
-        clamp_width(float("nan"), 0.0, 0.08)
+    with pytest.raises(ValueError, match='finite'):
+        clamp_width(float('nan'), 0.0, 0.08)
 
 
 def test_width_ignores_ends_past_the_object_edge():
@@ -178,7 +177,7 @@ def test_detector_fits_the_opening_to_the_object():
     assert fitted.grasps[0].width_m == pytest.approx(true_width + 0.01, abs=0.003)
     raw = GraspDetector(wide_grasp_maps, DetectorConfig(fit_width_to_object=False)).detect(
         rgb, depth, CAM)
-    assert not raw.grasps and "wider than the gripper" in raw.message
+    assert not raw.grasps and 'wider than the gripper' in raw.message
 
 
 def test_detector_centres_an_off_centre_grasp_on_the_object():
@@ -208,12 +207,12 @@ def test_detector_centres_an_off_centre_grasp_on_the_object():
 
 def test_check_depth_frame_with_zero_lower_bound_and_inf():
     zeros = np.zeros((8, 8), np.float32)
-    assert "all zero" in check_depth_frame(zeros, (0.0, 2.0))[0]
+    assert 'all zero' in check_depth_frame(zeros, (0.0, 2.0))[0]
     inf = np.full((8, 8), np.inf, np.float32)
-    assert "all NaN/inf" in check_depth_frame(inf)[0]
+    assert 'all NaN/inf' in check_depth_frame(inf)[0]
     mostly_zero = np.zeros((10, 10), np.float32)
     mostly_zero[0, :4] = 0.5  # 4% valid
-    assert "too few valid" in check_depth_frame(mostly_zero, (0.0, 2.0))[0]
+    assert 'too few valid' in check_depth_frame(mostly_zero, (0.0, 2.0))[0]
     mostly_zero[1, :2] = 0.5  # 6% valid
     assert check_depth_frame(mostly_zero, (0.0, 2.0)) == []
-    assert "too few valid" in check_depth_frame(mostly_zero, (0.6, 2.0))[0]
+    assert 'too few valid' in check_depth_frame(mostly_zero, (0.6, 2.0))[0]

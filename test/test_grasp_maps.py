@@ -2,13 +2,12 @@
 
 import math
 
-import numpy as np
-import pytest
-
 from kufenet_grasp.grasp.drawing import draw_grasps
-from kufenet_grasp.grasp.maps import WIDTH_SCALE_PX, rasterise_grasps
+from kufenet_grasp.grasp.maps import rasterise_grasps, WIDTH_SCALE_PX
 from kufenet_grasp.grasp.postprocess import maps_to_grasps
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
+import pytest
 
 
 def test_rasterise_channels_and_compact_region():
@@ -38,13 +37,13 @@ def test_rasterise_later_overwrites_and_width_clipped():
 
 
 def test_rasterise_bad_input():
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match='shape'):
         rasterise_grasps([], (0, 10))
-    with pytest.raises(ValueError, match="width_scale"):
+    with pytest.raises(ValueError, match='width_scale'):
         rasterise_grasps([], (10, 10), width_scale=0.0)
 
 
-@pytest.mark.parametrize("deg", [0.0, 25.0, -40.0, 80.0, -80.0, 89.0])
+@pytest.mark.parametrize('deg', [0.0, 25.0, -40.0, 80.0, -80.0, 89.0])
 def test_rectangle_survives_rasterise_and_postprocess(deg):
     r = GraspRectangle((61.3, 57.8), math.radians(deg), opening=45.0, jaw=18.0)
     (g,) = maps_to_grasps(rasterise_grasps([r], (120, 128)), top_k=1)
@@ -83,13 +82,13 @@ def test_plateau_peak_is_its_middle():
 
 
 def test_postprocess_bad_input():
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match='shape'):
         maps_to_grasps(np.zeros((3, 10, 10), np.float32))
     bad = np.zeros((4, 10, 10), np.float32)
     bad[2, 3, 3] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match='NaN'):
         maps_to_grasps(bad)
-    with pytest.raises(ValueError, match="top_k"):
+    with pytest.raises(ValueError, match='top_k'):
         maps_to_grasps(np.zeros((4, 10, 10), np.float32), top_k=0)
 
 
@@ -100,5 +99,5 @@ def test_draw_grasps_copies_and_draws():
     assert image.max() == 0 and out.shape == image.shape and out.dtype == np.uint8
     assert out[30, 40, 1] == 255  # the centre dot
     assert (out[..., 1] > 0).sum() > 50 and out[..., 0].max() == 0
-    with pytest.raises(ValueError, match="rgb"):
+    with pytest.raises(ValueError, match='rgb'):
         draw_grasps(np.zeros((5, 5), np.uint8), [r])

@@ -2,19 +2,18 @@
 
 import math
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kufenet_grasp.grasp.metric import (
-    ANGLE_THRESHOLDS_DEG,
     angle_difference,
+    ANGLE_THRESHOLDS_DEG,
     best_match,
     is_correct,
     rectangle_iou,
     top1_accuracy,
 )
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import pytest
 
 
 def _rect(x=50.0, y=50.0, deg=0.0, opening=40.0, jaw=20.0):
@@ -46,8 +45,8 @@ def test_angle_difference_wraps_half_turn():
     assert angle_difference(0.0, math.pi) == pytest.approx(0.0, abs=1e-12)
     assert angle_difference(_rect(deg=10), _rect(deg=-80)) == pytest.approx(math.pi / 2)
     assert math.degrees(angle_difference(_rect(deg=30), _rect(deg=-20))) == pytest.approx(50)
-    with pytest.raises(ValueError, match="finite"):
-        angle_difference(float("nan"), 0.0)
+    with pytest.raises(ValueError, match='finite'):
+        angle_difference(float('nan'), 0.0)
 
 
 def test_is_correct_thresholds_inclusive_angle_strict_iou():
@@ -75,28 +74,28 @@ def test_top1_accuracy_labels_fed_back_and_rotated():
     truths = [[_rect(x=40.0 + 10 * i, deg=d), _rect(x=100.0, deg=-d)]
               for i, d in enumerate((0.0, 35.0, -70.0, 88.0))]
     perfect = top1_accuracy([t[0] for t in truths], truths)
-    assert perfect["accuracy"] == 1.0
-    assert perfect["accuracy_by_angle"] == {f"{t}": 1.0 for t in ANGLE_THRESHOLDS_DEG}
-    assert perfect["mean_iou"] == pytest.approx(1.0)
-    assert all(p["correct"] for p in perfect["per_image"])
+    assert perfect['accuracy'] == 1.0
+    assert perfect['accuracy_by_angle'] == {f'{t}': 1.0 for t in ANGLE_THRESHOLDS_DEG}
+    assert perfect['mean_iou'] == pytest.approx(1.0)
+    assert all(p['correct'] for p in perfect['per_image'])
     turned = [t[0].rotated(math.pi / 2, t[0].center) for t in truths]
     wrong = top1_accuracy(turned, truths)
-    assert wrong["accuracy"] == 0.0
-    assert all(v == 0.0 for v in wrong["accuracy_by_angle"].values())
+    assert wrong['accuracy'] == 0.0
+    assert all(v == 0.0 for v in wrong['accuracy_by_angle'].values())
 
 
 def test_top1_accuracy_partial_none_and_lists():
     truths = [[_rect()], [_rect()], [_rect()], [_rect()]]
     preds = [_rect(deg=12.0), None, [_rect(deg=22.0), _rect()], []]
     res = top1_accuracy(preds, truths)
-    assert res["accuracy_by_angle"]["30"] == 0.5
-    assert res["accuracy_by_angle"]["20"] == 0.25
-    assert res["accuracy_by_angle"]["10"] == 0.0
-    assert res["per_image"][1]["best_iou"] == 0.0 and not res["per_image"][1]["correct"]
-    assert res["per_image"][2]["angle_diff_deg"] == pytest.approx(22.0)
-    with pytest.raises(ValueError, match="label sets"):
+    assert res['accuracy_by_angle']['30'] == 0.5
+    assert res['accuracy_by_angle']['20'] == 0.25
+    assert res['accuracy_by_angle']['10'] == 0.0
+    assert res['per_image'][1]['best_iou'] == 0.0 and not res['per_image'][1]['correct']
+    assert res['per_image'][2]['angle_diff_deg'] == pytest.approx(22.0)
+    with pytest.raises(ValueError, match='label sets'):
         top1_accuracy(preds, truths[:2])
-    with pytest.raises(ValueError, match="no images"):
+    with pytest.raises(ValueError, match='no images'):
         top1_accuracy([], [])
 
 

@@ -2,11 +2,8 @@
 
 import math
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kufenet_grasp.grasp.labels import (
     format_cornell_rectangles,
     format_jacquard_grasps,
@@ -14,6 +11,8 @@ from kufenet_grasp.grasp.labels import (
     parse_jacquard_grasps,
 )
 from kufenet_grasp.grasp.rectangle import GraspRectangle, wrap_angle
+import numpy as np
+import pytest
 
 ANGLES_DEG = [0.0, 30.0, -45.0, 60.0, 89.0, -89.0, 89.999, -90.0]
 
@@ -37,7 +36,7 @@ def test_corners_hand_computed_axis_aligned_and_vertical():
     assert abs(p1[0] - p0[0]) < 1e-6
 
 
-@pytest.mark.parametrize("deg", ANGLES_DEG)
+@pytest.mark.parametrize('deg', ANGLES_DEG)
 def test_corners_from_corners_round_trip(deg):
     r = GraspRectangle((50.5, 40.25), math.radians(deg), opening=30.0, jaw=12.0, quality=0.7)
     back = GraspRectangle.from_corners(r.corners(), quality=0.7)
@@ -68,14 +67,14 @@ def test_from_corners_uses_first_edge_angle_and_sizes():
 
 
 def test_bad_input_raises():
-    with pytest.raises(ValueError, match="NaN"):
-        GraspRectangle.from_corners([[0, 0], [1, float("nan")], [1, 1], [0, 1]])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match='NaN'):
+        GraspRectangle.from_corners([[0, 0], [1, float('nan')], [1, 1], [0, 1]])
+    with pytest.raises(ValueError, match='shape'):
         GraspRectangle.from_corners([[0, 0], [1, 0], [1, 1]])
-    with pytest.raises(ValueError, match="opening"):
+    with pytest.raises(ValueError, match='opening'):
         GraspRectangle((0, 0), 0.0, -1.0, 1.0)
-    with pytest.raises(ValueError, match="angle"):
-        GraspRectangle((0, 0), float("inf"), 1.0, 1.0)
+    with pytest.raises(ValueError, match='angle'):
+        GraspRectangle((0, 0), float('inf'), 1.0, 1.0)
 
 
 def test_transforms():
@@ -113,54 +112,54 @@ def test_cornell_round_trip_and_nan_drop():
              for i, a in enumerate(ANGLES_DEG)]
     text = format_cornell_rectangles(rects)
     assert len(text.splitlines()) == 4 * len(rects)
-    back, dropped = parse_cornell_rectangles(text, "mem.txt")
+    back, dropped = parse_cornell_rectangles(text, 'mem.txt')
     assert dropped == 0 and len(back) == len(rects)
     for a, b in zip(back, rects):
         _same(a, b, tol=1e-5)
-    nan_text = "1 2\n3 4\nNaN 5\n6 7\n" + text
-    back2, dropped2 = parse_cornell_rectangles(nan_text, "nan.txt")
+    nan_text = '1 2\n3 4\nNaN 5\n6 7\n' + text
+    back2, dropped2 = parse_cornell_rectangles(nan_text, 'nan.txt')
     assert dropped2 == 1 and len(back2) == len(rects)
 
 
 def test_cornell_hand_written_lines():
-    text = "253 319.7\n309 324\n307 350\n251 345.7\n"
-    (r,), dropped = parse_cornell_rectangles(text, "pcd0100cpos.txt")
+    text = '253 319.7\n309 324\n307 350\n251 345.7\n'
+    (r,), dropped = parse_cornell_rectangles(text, 'pcd0100cpos.txt')
     assert dropped == 0
     assert r.opening == pytest.approx(math.hypot(56, 4.3))
     assert r.angle == pytest.approx(math.atan2(-4.3, 56))
 
 
 def test_cornell_malformed_names_source_and_line():
-    with pytest.raises(ValueError, match=r"pcd1\.txt:3"):
-        parse_cornell_rectangles("1 2\n3 4\n5 x\n6 7\n", "pcd1.txt")
-    with pytest.raises(ValueError, match=r"pcd2\.txt:2"):
-        parse_cornell_rectangles("1 2\n3 4 5\n5 6\n6 7\n", "pcd2.txt")
-    with pytest.raises(ValueError, match="multiple of 4"):
-        parse_cornell_rectangles("1 2\n3 4\n", "pcd3.txt")
+    with pytest.raises(ValueError, match=r'pcd1\.txt:3'):
+        parse_cornell_rectangles('1 2\n3 4\n5 x\n6 7\n', 'pcd1.txt')
+    with pytest.raises(ValueError, match=r'pcd2\.txt:2'):
+        parse_cornell_rectangles('1 2\n3 4 5\n5 6\n6 7\n', 'pcd2.txt')
+    with pytest.raises(ValueError, match='multiple of 4'):
+        parse_cornell_rectangles('1 2\n3 4\n', 'pcd3.txt')
 
 
 def test_jacquard_angle_convention_and_round_trip():
-    text = "512.0;440.5;30.0;57.0;20.0\n100.0;200.0;-90.0;30.0;10.0\n"
-    rects = parse_jacquard_grasps(text, "a_grasps.txt")
+    text = '512.0;440.5;30.0;57.0;20.0\n100.0;200.0;-90.0;30.0;10.0\n'
+    rects = parse_jacquard_grasps(text, 'a_grasps.txt')
     assert rects[0].angle == pytest.approx(math.radians(-30))
     assert rects[0].center == (512.0, 440.5)
     assert rects[0].opening == 57.0 and rects[0].jaw == 20.0
-    again = parse_jacquard_grasps(format_jacquard_grasps(rects), "b")
+    again = parse_jacquard_grasps(format_jacquard_grasps(rects), 'b')
     for a, b in zip(again, rects):
         assert a == b
     line = format_jacquard_grasps(rects[:1])
-    assert line == "512.0;440.5;30.0;57.0;20.0\n"
+    assert line == '512.0;440.5;30.0;57.0;20.0\n'
 
 
 def test_jacquard_dedupe_and_errors():
-    text = "10;20;15;40;10\n10;20;15;40;20\n10;20;15;40;30\n50;60;0;30;10\n"
-    assert len(parse_jacquard_grasps(text, "g")) == 4
-    deduped = parse_jacquard_grasps(text, "g", dedupe=True)
+    text = '10;20;15;40;10\n10;20;15;40;20\n10;20;15;40;30\n50;60;0;30;10\n'
+    assert len(parse_jacquard_grasps(text, 'g')) == 4
+    deduped = parse_jacquard_grasps(text, 'g', dedupe=True)
     assert len(deduped) == 2 and deduped[0].jaw == 10.0
-    with pytest.raises(ValueError, match=r"bad_grasps\.txt:2"):
-        parse_jacquard_grasps("1;2;3;4;5\n1;2;3;4\n", "bad_grasps.txt")
-    with pytest.raises(ValueError, match=r"x\.txt:1"):
-        parse_jacquard_grasps("1;2;a;4;5\n", "x.txt")
+    with pytest.raises(ValueError, match=r'bad_grasps\.txt:2'):
+        parse_jacquard_grasps('1;2;3;4;5\n1;2;3;4\n', 'bad_grasps.txt')
+    with pytest.raises(ValueError, match=r'x\.txt:1'):
+        parse_jacquard_grasps('1;2;a;4;5\n', 'x.txt')
 
 
 @settings(max_examples=60, deadline=None, database=None)

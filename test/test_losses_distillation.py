@@ -2,18 +2,17 @@
 
 import math
 
-import pytest
-import torch
-
-from kufenet_grasp.training.attention import MAPPINGS, attention_map, attention_vector
+from kufenet_grasp.training.attention import attention_map, attention_vector, MAPPINGS
 from kufenet_grasp.training.distillation import (
-    HINT_WEIGHTS,
-    KufeLoss,
     fruit_loss,
     hint_loss,
+    HINT_WEIGHTS,
+    KufeLoss,
 )
 from kufenet_grasp.training.losses import HEADS, task_loss, task_loss_per_sample
 from kufenet_grasp.training.mmd import mmd2
+import pytest
+import torch
 
 torch.set_num_threads(1)
 
@@ -23,7 +22,7 @@ def _maps(seed: int, b: int = 4, s: int = 16) -> torch.Tensor:
     return torch.randn(b, 4, s, s, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("kind", ["smooth_l1", "mse"])
+@pytest.mark.parametrize('kind', ['smooth_l1', 'mse'])
 def test_task_loss_parts_sum_and_per_sample_mean(kind):
     pred, target = _maps(0), _maps(1)
     total, parts = task_loss(pred, target, kind)
@@ -36,13 +35,13 @@ def test_task_loss_parts_sum_and_per_sample_mean(kind):
 
 
 def test_task_loss_rejects_bad_shapes_and_kind():
-    with pytest.raises(ValueError, match="pred"):
+    with pytest.raises(ValueError, match='pred'):
         task_loss(torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8))
-    with pytest.raises(ValueError, match="kind"):
-        task_loss(_maps(0), _maps(1), "l3")
+    with pytest.raises(ValueError, match='kind'):
+        task_loss(_maps(0), _maps(1), 'l3')
 
 
-@pytest.mark.parametrize("mapping", MAPPINGS)
+@pytest.mark.parametrize('mapping', MAPPINGS)
 def test_attention_shapes_and_normalisation(mapping):
     feats = torch.randn(3, 5, 8, 6)
     amap = attention_map(feats, mapping)
@@ -58,12 +57,12 @@ def test_attention_shapes_and_normalisation(mapping):
 
 def test_attention_mapping_values():
     feats = torch.tensor([[[[1.0]], [[-3.0]]]])  # (1, 2, 1, 1)
-    assert float(attention_map(feats, "mean")) == pytest.approx(2.0)
-    assert float(attention_map(feats, "max")) == pytest.approx(3.0)
-    assert float(attention_map(feats, "max2")) == pytest.approx(9.0)
-    assert float(attention_map(feats, "max4")) == pytest.approx(81.0)
-    with pytest.raises(ValueError, match="mapping"):
-        attention_map(feats, "sum")
+    assert float(attention_map(feats, 'mean')) == pytest.approx(2.0)
+    assert float(attention_map(feats, 'max')) == pytest.approx(3.0)
+    assert float(attention_map(feats, 'max2')) == pytest.approx(9.0)
+    assert float(attention_map(feats, 'max4')) == pytest.approx(81.0)
+    with pytest.raises(ValueError, match='mapping'):
+        attention_map(feats, 'sum')
 
 
 def test_softmax_hint_weights():
@@ -73,7 +72,7 @@ def test_softmax_hint_weights():
     assert HINT_WEIGHTS == pytest.approx(tuple(v / sum(e) for v in e))
 
 
-@pytest.mark.parametrize("kernel", ["gaussian", "poly"])
+@pytest.mark.parametrize('kernel', ['gaussian', 'poly'])
 def test_mmd_identical_near_zero_and_different_positive(kernel):
     gen = torch.Generator().manual_seed(0)
     x = torch.nn.functional.normalize(torch.randn(32, 10, generator=gen), dim=1)
@@ -87,10 +86,10 @@ def test_mmd_identical_near_zero_and_different_positive(kernel):
 
 
 def test_mmd_rejects_bad_input():
-    with pytest.raises(ValueError, match="feature sizes"):
+    with pytest.raises(ValueError, match='feature sizes'):
         mmd2(torch.zeros(3, 4), torch.zeros(3, 5))
-    with pytest.raises(ValueError, match="kernel"):
-        mmd2(torch.zeros(3, 4), torch.zeros(3, 4), "laplace")
+    with pytest.raises(ValueError, match='kernel'):
+        mmd2(torch.zeros(3, 4), torch.zeros(3, 4), 'laplace')
 
 
 def test_fruit_and_hint_zero_for_identical_and_grad_only_to_student():
@@ -116,28 +115,28 @@ def _kd_inputs(student_off: float, teacher_off: float):
     return target, student, teacher, s_feats, t_feats
 
 
-@pytest.mark.parametrize("granularity", ["batch", "sample"])
+@pytest.mark.parametrize('granularity', ['batch', 'sample'])
 def test_kufe_loss_inactive_when_student_better(granularity):
     target, student, teacher, s_feats, t_feats = _kd_inputs(0.1, 0.5)
     kd = KufeLoss(granularity=granularity)
     loss, parts = kd(target, student, teacher, s_feats, t_feats)
-    assert parts["active"] == 0.0
-    assert parts["hint"] == 0.0
-    assert float(loss.detach()) == pytest.approx(parts["task"], rel=1e-6)
-    assert parts["teacher_task"] > parts["task"]
+    assert parts['active'] == 0.0
+    assert parts['hint'] == 0.0
+    assert float(loss.detach()) == pytest.approx(parts['task'], rel=1e-6)
+    assert parts['teacher_task'] > parts['task']
 
 
-@pytest.mark.parametrize("strategy", ["fruit", "hint", "fruit+hint"])
+@pytest.mark.parametrize('strategy', ['fruit', 'hint', 'fruit+hint'])
 def test_kufe_loss_active_when_student_worse(strategy):
     target, student, teacher, s_feats, t_feats = _kd_inputs(0.5, 0.1)
     kd = KufeLoss(strategy=strategy)
     loss, parts = kd(target, student, teacher, s_feats, t_feats)
-    assert parts["active"] == 1.0
-    assert float(loss.detach()) > parts["task"]
-    if "fruit" in strategy:
-        assert parts["fruit"] > 0
-    if "hint" in strategy:
-        assert parts["hint"] > 0
+    assert parts['active'] == 1.0
+    assert float(loss.detach()) > parts['task']
+    if 'fruit' in strategy:
+        assert parts['fruit'] > 0
+    if 'hint' in strategy:
+        assert parts['hint'] > 0
         loss.backward()
         assert s_feats[2].grad is not None and float(s_feats[2].grad.abs().sum()) > 0
 
@@ -149,15 +148,15 @@ def test_kufe_loss_sample_granularity_partial():
     teacher = target + 0.2
     s_feats = [torch.randn(4, 4, 8, 8) for _ in range(3)]
     t_feats = [torch.randn(4, 4, 8, 8) for _ in range(3)]
-    _, parts = KufeLoss(granularity="sample")(target, student, teacher, s_feats, t_feats)
-    assert parts["active"] == pytest.approx(0.5)
+    _, parts = KufeLoss(granularity='sample')(target, student, teacher, s_feats, t_feats)
+    assert parts['active'] == pytest.approx(0.5)
 
 
 def test_kufe_loss_none_and_validation():
     target, student, *_ = _kd_inputs(0.3, 0.1)
-    loss, parts = KufeLoss(strategy="none")(target, student)
-    assert float(loss.detach()) == pytest.approx(parts["task"])
-    with pytest.raises(ValueError, match="strategy"):
-        KufeLoss(strategy="all")
-    with pytest.raises(ValueError, match="teacher_out"):
+    loss, parts = KufeLoss(strategy='none')(target, student)
+    assert float(loss.detach()) == pytest.approx(parts['task'])
+    with pytest.raises(ValueError, match='strategy'):
+        KufeLoss(strategy='all')
+    with pytest.raises(ValueError, match='teacher_out'):
         KufeLoss()(target, student)

@@ -12,7 +12,7 @@ import rclpy
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers.publish_grasp import expected_messages
 
-HELPER = pathlib.Path(__file__).resolve().parent / "ros_helpers" / "publish_grasp.py"
+HELPER = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / 'publish_grasp.py'
 
 
 def _fields(msg) -> dict:
@@ -20,8 +20,8 @@ def _fields(msg) -> dict:
     out = {}
     for name in msg.get_fields_and_field_types():
         value = getattr(msg, name)
-        if hasattr(value, "get_fields_and_field_types"):
-            out.update({f"{name}.{k}": v for k, v in _fields(value).items()})
+        if hasattr(value, 'get_fields_and_field_types'):
+            out.update({f'{name}.{k}': v for k, v in _fields(value).items()})
         else:
             out[name] = value
     return out
@@ -29,17 +29,17 @@ def _fields(msg) -> dict:
 
 def test_grasp_and_pose_arrive_intact_from_another_process():
     publisher = subprocess.Popen(
-        [sys.executable, str(HELPER), "30"], env=dict(os.environ),
+        [sys.executable, str(HELPER), '30'], env=dict(os.environ),
     )
     rclpy.init()
-    node = rclpy.create_node("test_grasp_receiver")
+    node = rclpy.create_node('test_grasp_receiver')
     received: dict[str, object] = {}
     qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    node.create_subscription(GraspRectangle, "/kufenet/grasp",
-                             lambda m: received.setdefault("grasp", m), qos)
-    node.create_subscription(PoseStamped, "/kufenet/grasp_pose",
-                             lambda m: received.setdefault("pose", m), qos)
+    node.create_subscription(GraspRectangle, '/kufenet/grasp',
+                             lambda m: received.setdefault('grasp', m), qos)
+    node.create_subscription(PoseStamped, '/kufenet/grasp_pose',
+                             lambda m: received.setdefault('pose', m), qos)
     try:
         deadline = time.monotonic() + 30.0
         while len(received) < 2 and time.monotonic() < deadline:
@@ -49,8 +49,8 @@ def test_grasp_and_pose_arrive_intact_from_another_process():
         rclpy.try_shutdown()
         publisher.terminate()
         publisher.wait(timeout=10)
-    assert set(received) == {"grasp", "pose"}, f"only received {sorted(received)} within 30 s"
+    assert set(received) == {'grasp', 'pose'}, f'only received {sorted(received)} within 30 s'
     want_grasp, want_pose = expected_messages()
-    assert _fields(received["grasp"]) == _fields(want_grasp)
-    assert _fields(received["pose"]) == _fields(want_pose)
-    assert _fields(want_grasp)["header.frame_id"] == "camera_color_optical_frame"
+    assert _fields(received['grasp']) == _fields(want_grasp)
+    assert _fields(received['pose']) == _fields(want_pose)
+    assert _fields(want_grasp)['header.frame_id'] == 'camera_color_optical_frame'

@@ -7,15 +7,9 @@ import math
 import threading
 from typing import Any
 
-import pytest
 from builtin_interfaces.msg import Time
 from fake_motion import FakeMotionBackend
 from geometry_msgs.msg import PoseStamped
-from node_fixtures import Spinner, init_ros, wait_for
-from rclpy.action import ActionClient
-from rclpy.node import Node
-from rclpy.parameter import Parameter
-
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.execution.outcome import MOTION_STAGES
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
@@ -25,13 +19,18 @@ from kufenet_grasp.nodes.ros_conversions import pose_stamped
 from kufenet_msgs.action import PickAndPlace
 from kufenet_msgs.msg import GraspRectangle
 from kufenet_msgs.srv import DetectGrasps
+from node_fixtures import init_ros, Spinner, wait_for
+import pytest
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from rclpy.parameter import Parameter
 
-PARAMS = {"detect_timeout_s": 0.5, "max_grasp_age_s": 2.0, "tcp_offset.xyz": [0.0, 0.0, -0.1],
-          "workspace.min_xyz": [0.2, -0.4, 0.0], "workspace.max_xyz": [0.8, 0.4, 0.6]}
+PARAMS = {'detect_timeout_s': 0.5, 'max_grasp_age_s': 2.0, 'tcp_offset.xyz': [0.0, 0.0, -0.1],
+          'workspace.min_xyz': [0.2, -0.4, 0.0], 'workspace.max_xyz': [0.8, 0.4, 0.6]}
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def spinner():
     init_ros()
     spin = Spinner()
@@ -43,8 +42,8 @@ class Client(Node):
     """Sends PickAndPlace goals and records the feedback."""
 
     def __init__(self, namespace: str) -> None:
-        super().__init__(f"pick_client_{next(_names)}", namespace=namespace)
-        self.action = ActionClient(self, PickAndPlace, "kufenet/pick_and_place")
+        super().__init__(f'pick_client_{next(_names)}', namespace=namespace)
+        self.action = ActionClient(self, PickAndPlace, 'kufenet/pick_and_place')
         self.feedback: list[Any] = []
 
     def send(self, goal: PickAndPlace.Goal) -> Any:
@@ -60,24 +59,24 @@ class Client(Node):
 
     def result(self, handle: Any, timeout_s: float = 15.0) -> Any:
         future = handle.get_result_async()
-        assert wait_for(future.done, timeout_s), "no result: the executor hung"
+        assert wait_for(future.done, timeout_s), 'no result: the executor hung'
         return future.result().result
 
 
 @pytest.fixture
 def setup(spinner):
     """(executor node, fake backend, client) in a fresh namespace."""
-    namespace = f"/exec{next(_names)}"
+    namespace = f'/exec{next(_names)}'
     backend = FakeMotionBackend()
     node = GraspExecutorNode(backend, parameter_overrides=dict(PARAMS), namespace=namespace)
     client = Client(namespace)
     spinner.add(node)
     spinner.add(client)
     # feedback published before the server has matched the client's subscription is lost
-    feedback_topic = f"{namespace}/kufenet/pick_and_place/_action/feedback"
+    feedback_topic = f'{namespace}/kufenet/pick_and_place/_action/feedback'
     assert wait_for(lambda: node.count_subscribers(feedback_topic) > 0, 10.0)
     yield node, backend, client
-    node.set_parameters([Parameter("auto_pick", value=False)])
+    node.set_parameters([Parameter('auto_pick', value=False)])
     assert wait_for(lambda: not node._busy.locked(), 10.0)
     for n in (client, node):
         spinner.executor.remove_node(n)
@@ -89,14 +88,14 @@ def stamp_of(node: Node, age_s: float = 0.0) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def grasp_msgs(node: Node, x: float = 0.5, frame: str = "base_link", age_s: float = 0.1,
+def grasp_msgs(node: Node, x: float = 0.5, frame: str = 'base_link', age_s: float = 0.1,
                quality: float = 0.9) -> tuple[GraspRectangle, PoseStamped]:
     stamp = stamp_of(node, age_s)
     pose = pose_stamped(from_xyz_rpy((x, 0.0, 0.05), (math.pi, 0.0, 0.2)), frame, stamp)
     rect = GraspRectangle(center_x=48.0, center_y=48.0, angle=0.2, opening_px=20.0,
                           jaw_px=10.0, quality=quality, width_m=0.04, depth_m=0.7)
     rect.header.stamp = stamp
-    rect.header.frame_id = "camera_color_optical_frame"
+    rect.header.frame_id = 'camera_color_optical_frame'
     return rect, pose
 
 
@@ -109,18 +108,18 @@ def test_explicit_grasp_succeeds_and_feedback_names_each_stage_in_order(setup):
     node, backend, client = setup
     handle = client.send(explicit_goal(node))
     # rclpy drops feedback that arrives after the result: ask for the result after "home"
-    assert wait_for(lambda: "home" in [f.stage for f in client.feedback], 10.0)
+    assert wait_for(lambda: 'home' in [f.stage for f in client.feedback], 10.0)
     result = client.result(handle)
     assert result.success and result.status.code == GraspStatus.OK, result.status.message
-    assert result.failed_stage == ""
-    assert result.grasp_pose_used.header.frame_id == "base_link"
+    assert result.failed_stage == ''
+    assert result.grasp_pose_used.header.frame_id == 'base_link'
     assert result.grasp_pose_used.pose.position.x == pytest.approx(0.5)
     assert result.grasp_used.quality == pytest.approx(0.9)
     stages = [f.stage for f in client.feedback]
-    assert stages == ["checking", "planning", *MOTION_STAGES]
+    assert stages == ['checking', 'planning', *MOTION_STAGES]
     progress = [f.progress for f in client.feedback]
     assert progress == sorted(progress) and progress[-1] < 1.0
-    assert backend.executed[-1] == "home"
+    assert backend.executed[-1] == 'home'
 
 
 def test_out_of_workspace_grasp_is_refused_with_no_motion(setup):
@@ -133,35 +132,35 @@ def test_out_of_workspace_grasp_is_refused_with_no_motion(setup):
 def test_stale_grasp_is_refused(setup):
     node, backend, client = setup
     result = client.result(client.send(explicit_goal(node, age_s=10.0)))
-    assert result.status.code == GraspStatus.STALE_DATA and "old" in result.status.message
+    assert result.status.code == GraspStatus.STALE_DATA and 'old' in result.status.message
     assert backend.executed == []
 
 
 def test_pose_in_another_frame_is_tf_failed(setup):
     node, backend, client = setup
-    result = client.result(client.send(explicit_goal(node, frame="camera_color_optical_frame")))
+    result = client.result(client.send(explicit_goal(node, frame='camera_color_optical_frame')))
     assert result.status.code == GraspStatus.TF_FAILED
-    assert "camera_color_optical_frame" in result.status.message
+    assert 'camera_color_optical_frame' in result.status.message
     assert backend.executed == []
 
 
 def test_cancel_mid_pick_returns_home_cancelled(setup):
     node, backend, client = setup
-    backend.block_stage = "lift"
+    backend.block_stage = 'lift'
     handle = client.send(explicit_goal(node))
-    assert wait_for(lambda: "lift" in [f.stage for f in client.feedback], 10.0)
+    assert wait_for(lambda: 'lift' in [f.stage for f in client.feedback], 10.0)
     cancel = handle.cancel_goal_async()
     assert wait_for(cancel.done, 10.0)
     result = client.result(handle)
-    assert result.status.code == GraspStatus.CANCELLED and result.failed_stage == "lift"
-    assert backend.executed[-1] == "home" and "move_to_place" not in backend.executed
+    assert result.status.code == GraspStatus.CANCELLED and result.failed_stage == 'lift'
+    assert backend.executed[-1] == 'home' and 'move_to_place' not in backend.executed
 
 
 def test_no_detector_service_gives_no_data_and_never_hangs(setup):
     _, backend, client = setup
     result = client.result(client.send(PickAndPlace.Goal(use_grasp=False)), timeout_s=10.0)
     assert result.status.code == GraspStatus.NO_DATA
-    assert "detect_grasps" in result.status.message
+    assert 'detect_grasps' in result.status.message
     assert backend.executed == []
 
 
@@ -169,12 +168,12 @@ class FakeDetector(Node):
     """Serves kufenet/detect_grasps with a scripted response (or never in time)."""
 
     def __init__(self, namespace: str, respond: Any) -> None:
-        super().__init__(f"fake_detector_{next(_names)}", namespace=namespace)
+        super().__init__(f'fake_detector_{next(_names)}', namespace=namespace)
         self.respond = respond
         self.requests: list[Any] = []
         self.release = threading.Event()
         self.served = threading.Event()
-        self.create_service(DetectGrasps, "kufenet/detect_grasps", self._serve)
+        self.create_service(DetectGrasps, 'kufenet/detect_grasps', self._serve)
 
     def _serve(self, request: Any, response: Any) -> Any:
         self.requests.append(request)
@@ -216,13 +215,13 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
 
     def no_grasp(det, response):
         response.status.code = int(GraspStatus.NO_GRASP)
-        response.status.message = "nothing above threshold"
+        response.status.message = 'nothing above threshold'
         return response
 
     detector = with_detector(spinner, node, no_grasp)
     result = client.result(client.send(PickAndPlace.Goal(use_grasp=False)))
     assert result.status.code == GraspStatus.NO_GRASP
-    assert "nothing above threshold" in result.status.message
+    assert 'nothing above threshold' in result.status.message
     spinner.executor.remove_node(detector)
     detector.destroy_node()
 
@@ -234,7 +233,7 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
     try:
         result = client.result(client.send(PickAndPlace.Goal(use_grasp=False)))
         assert result.status.code == GraspStatus.TIMEOUT
-        assert "detect_timeout_s" in result.status.message
+        assert 'detect_timeout_s' in result.status.message
         assert backend.executed == []
     finally:
         detector.release.set()
@@ -245,9 +244,9 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
 
 def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
     node, backend, _ = setup
-    publisher = Node(f"grasp_pub_{next(_names)}", namespace=node.get_namespace())
-    rect_pub = publisher.create_publisher(GraspRectangle, "kufenet/grasp", output_qos())
-    pose_pub = publisher.create_publisher(PoseStamped, "kufenet/grasp_pose", output_qos())
+    publisher = Node(f'grasp_pub_{next(_names)}', namespace=node.get_namespace())
+    rect_pub = publisher.create_publisher(GraspRectangle, 'kufenet/grasp', output_qos())
+    pose_pub = publisher.create_publisher(PoseStamped, 'kufenet/grasp_pose', output_qos())
     spinner.add(publisher)
     try:
         assert wait_for(lambda: pose_pub.get_subscription_count() > 0, 5.0)
@@ -259,34 +258,34 @@ def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
 
         publish()  # auto_pick is false: nothing moves
         assert not wait_for(lambda: backend.executed, 0.5)
-        node.set_parameters([Parameter("auto_pick", value=True)])
+        node.set_parameters([Parameter('auto_pick', value=True)])
         for _ in range(50):
             publish()
-            if wait_for(lambda: "home" in backend.executed, 0.2):
+            if wait_for(lambda: 'home' in backend.executed, 0.2):
                 break
-        assert backend.executed[-1] == "home"
-        node.set_parameters([Parameter("auto_pick", value=False)])
+        assert backend.executed[-1] == 'home'
+        node.set_parameters([Parameter('auto_pick', value=False)])
     finally:
         spinner.executor.remove_node(publisher)
         publisher.destroy_node()
 
 
 def test_standalone_backends_explain_what_is_missing(spinner):
-    with pytest.raises(RuntimeError, match="sim_world"):
-        GraspExecutorNode(parameter_overrides={"motion_backend": "sim"},
-                          namespace=f"/exec{next(_names)}")
-    with pytest.raises(RuntimeError, match="moveit_py is not installed"):
-        GraspExecutorNode(namespace=f"/exec{next(_names)}")
-    with pytest.raises(ValueError, match="unknown parameter"):
-        GraspExecutorNode(FakeMotionBackend(), parameter_overrides={"speed": 1.0},
-                          namespace=f"/exec{next(_names)}")
+    with pytest.raises(RuntimeError, match='sim_world'):
+        GraspExecutorNode(parameter_overrides={'motion_backend': 'sim'},
+                          namespace=f'/exec{next(_names)}')
+    with pytest.raises(RuntimeError, match='moveit_py is not installed'):
+        GraspExecutorNode(namespace=f'/exec{next(_names)}')
+    with pytest.raises(ValueError, match='unknown parameter'):
+        GraspExecutorNode(FakeMotionBackend(), parameter_overrides={'speed': 1.0},
+                          namespace=f'/exec{next(_names)}')
 
 
 def test_invalid_parameter_change_is_refused(setup):
     node, _, _ = setup
-    result = node.set_parameters([Parameter("workspace.min_xyz", value=[0.9, 0.0, 0.0])])[0]
-    assert not result.successful and "below" in result.reason
-    result = node.set_parameters([Parameter("top_k", value=0)])[0]
+    result = node.set_parameters([Parameter('workspace.min_xyz', value=[0.9, 0.0, 0.0])])[0]
+    assert not result.successful and 'below' in result.reason
+    result = node.set_parameters([Parameter('top_k', value=0)])[0]
     assert not result.successful
 
 
@@ -294,13 +293,13 @@ def test_backend_error_aborts_the_goal_with_execution_failed(setup):
     node, backend, client = setup
 
     def broken(*args: Any) -> None:
-        raise RuntimeError("controller manager unreachable")
+        raise RuntimeError('controller manager unreachable')
 
     backend.plan_home = broken
     backend.plan_stage = broken
     result = client.result(client.send(explicit_goal(node)))
     assert result.status.code == GraspStatus.EXECUTION_FAILED
-    assert "controller manager unreachable" in result.status.message
+    assert 'controller manager unreachable' in result.status.message
     # the node still serves the next goal
     del backend.plan_home, backend.plan_stage
     assert client.result(client.send(explicit_goal(node))).success

@@ -6,41 +6,40 @@ drops frames.
 
 import time
 
-import pytest
-import rclpy
-from lifecycle_msgs.msg import State, Transition
-from lifecycle_msgs.srv import ChangeState, GetState
-from node_fixtures import (
-    DETECTOR_PARAMS,
-    Collector,
-    FakeCamera,
-    OracleBackend,
-    Spinner,
-    call_service,
-    init_ros,
-    oracle_factory,
-    wait_for,
-)
-
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_msgs.msg import GraspRectangle, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from node_fixtures import (
+    call_service,
+    Collector,
+    DETECTOR_PARAMS,
+    FakeCamera,
+    init_ros,
+    oracle_factory,
+    OracleBackend,
+    Spinner,
+    wait_for,
+)
+import pytest
+import rclpy
 
-MANUAL = {**DETECTOR_PARAMS, "autostart": False}
+MANUAL = {**DETECTOR_PARAMS, 'autostart': False}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph():
     init_ros()
-    camera = FakeCamera(namespace="lc")
-    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace="lc",
+    camera = FakeCamera(namespace='lc')
+    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='lc',
                                  parameter_overrides=MANUAL)
-    collector = Collector({"/lc/kufenet/grasp": GraspRectangle})
+    collector = Collector({'/lc/kufenet/grasp': GraspRectangle})
     spinner = Spinner(camera, detector, collector)
     clients = {
-        "change": collector.create_client(ChangeState, "/lc/grasp_detector/change_state"),
-        "get": collector.create_client(GetState, "/lc/grasp_detector/get_state"),
-        "detect": collector.create_client(DetectGrasps, "/lc/kufenet/detect_grasps"),
+        'change': collector.create_client(ChangeState, '/lc/grasp_detector/change_state'),
+        'get': collector.create_client(GetState, '/lc/grasp_detector/get_state'),
+        'detect': collector.create_client(DetectGrasps, '/lc/kufenet/detect_grasps'),
     }
     yield camera, detector, collector, spinner, clients
     spinner.shutdown()
@@ -50,13 +49,13 @@ def graph():
 
 
 def _state(collector, clients) -> int:
-    return call_service(collector, clients["get"], GetState.Request()).current_state.id
+    return call_service(collector, clients['get'], GetState.Request()).current_state.id
 
 
 def _transition(collector, clients, transition_id: int) -> bool:
     request = ChangeState.Request()
     request.transition.id = transition_id
-    return call_service(collector, clients["change"], request).success
+    return call_service(collector, clients['change'], request).success
 
 
 def test_lifecycle_transitions_and_no_output_while_inactive(graph):
@@ -65,26 +64,26 @@ def test_lifecycle_transitions_and_no_output_while_inactive(graph):
     assert _transition(collector, clients, Transition.TRANSITION_CONFIGURE)
     assert _state(collector, clients) == State.PRIMARY_STATE_INACTIVE
     # configured but inactive: the service exists and answers NOT_READY
-    response = call_service(collector, clients["detect"], DetectGrasps.Request())
+    response = call_service(collector, clients['detect'], DetectGrasps.Request())
     assert response.status.code == GraspStatus.NOT_READY
     time.sleep(0.5)
-    assert collector.count("/lc/kufenet/grasp") == 0
+    assert collector.count('/lc/kufenet/grasp') == 0
     assert _transition(collector, clients, Transition.TRANSITION_ACTIVATE)
     assert _state(collector, clients) == State.PRIMARY_STATE_ACTIVE
-    assert wait_for(lambda: collector.count("/lc/kufenet/grasp") > 0, 10.0)
+    assert wait_for(lambda: collector.count('/lc/kufenet/grasp') > 0, 10.0)
 
     assert _transition(collector, clients, Transition.TRANSITION_DEACTIVATE)
     assert _state(collector, clients) == State.PRIMARY_STATE_INACTIVE
-    assert collector.count_subscribers("/lc/color/image_raw") == 0
+    assert collector.count_subscribers('/lc/color/image_raw') == 0
     processed = detector.stats.snapshot().frames_processed
     time.sleep(0.3)
     collector.clear()
     time.sleep(1.0)
-    assert collector.count("/lc/kufenet/grasp") == 0, "grasps published while inactive"
+    assert collector.count('/lc/kufenet/grasp') == 0, 'grasps published while inactive'
     assert detector.stats.snapshot().frames_processed == processed
 
     assert _transition(collector, clients, Transition.TRANSITION_ACTIVATE)
-    assert wait_for(lambda: collector.count("/lc/kufenet/grasp") > 0, 10.0)
+    assert wait_for(lambda: collector.count('/lc/kufenet/grasp') > 0, 10.0)
     assert _transition(collector, clients, Transition.TRANSITION_DEACTIVATE)
     assert _transition(collector, clients, Transition.TRANSITION_CLEANUP)
     assert _state(collector, clients) == State.PRIMARY_STATE_UNCONFIGURED
@@ -94,10 +93,10 @@ def test_lifecycle_transitions_and_no_output_while_inactive(graph):
 
 
 def test_corrupt_weights_make_configure_fail(graph, tmp_path):
-    bad = tmp_path / "corrupt.safetensors"
-    bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json and not tensors")
-    detector = GraspDetectorNode("corrupt_detector", parameter_overrides={
-        **MANUAL, "weights": str(bad), "backend": "torch"})
+    bad = tmp_path / 'corrupt.safetensors'
+    bad.write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00not json and not tensors')
+    detector = GraspDetectorNode('corrupt_detector', parameter_overrides={
+        **MANUAL, 'weights': str(bad), 'backend': 'torch'})
     try:
         assert detector.trigger_configure() == \
             rclpy.lifecycle.TransitionCallbackReturn.FAILURE
@@ -109,21 +108,21 @@ def test_corrupt_weights_make_configure_fail(graph, tmp_path):
 
 def test_model_that_does_not_match_input_size_makes_configure_fail(graph):
     detector = GraspDetectorNode(
-        "mismatch_detector", parameter_overrides=MANUAL,
+        'mismatch_detector', parameter_overrides=MANUAL,
         backend_factory=lambda name, source, size, threads: OracleBackend(size // 2))
     try:
         assert detector.trigger_configure() == \
             rclpy.lifecycle.TransitionCallbackReturn.FAILURE
-        assert "input_size" in detector.configure_error
+        assert 'input_size' in detector.configure_error
     finally:
         detector.destroy_node()
 
 
 def test_real_backend_with_a_tiny_random_preset_processes_frames(graph):
     _, _, _, spinner, _ = graph
-    camera = FakeCamera("tiny_camera", namespace="tiny")
-    detector = GraspDetectorNode("grasp_detector", namespace="tiny", parameter_overrides={
-        **DETECTOR_PARAMS, "weights": "kufenet-15k", "backend": "torch", "input_size": 32})
+    camera = FakeCamera('tiny_camera', namespace='tiny')
+    detector = GraspDetectorNode('grasp_detector', namespace='tiny', parameter_overrides={
+        **DETECTOR_PARAMS, 'weights': 'kufenet-15k', 'backend': 'torch', 'input_size': 32})
     for node in (camera, detector):
         spinner.add(node)
     try:
@@ -147,9 +146,9 @@ class SlowOracle(OracleBackend):
 
 def test_slow_model_drops_frames_and_processes_the_newest(graph):
     _, _, _, spinner, _ = graph
-    camera = FakeCamera("slow_camera", namespace="slow", rate_hz=20.0)
+    camera = FakeCamera('slow_camera', namespace='slow', rate_hz=20.0)
     detector = GraspDetectorNode(
-        namespace="slow", parameter_overrides=DETECTOR_PARAMS,
+        namespace='slow', parameter_overrides=DETECTOR_PARAMS,
         backend_factory=lambda name, source, size, threads: SlowOracle(size))
     for node in (camera, detector):
         spinner.add(node)

@@ -5,39 +5,38 @@ Two detectors in two namespaces run side by side, each on its own topics and ser
 
 import pathlib
 
-import pytest
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from node_fixtures import (
-    DETECTOR_PARAMS,
-    Collector,
-    FakeCamera,
-    Spinner,
-    call_service,
-    init_ros,
-    oracle_factory,
-    wait_for,
-)
-from rclpy.lifecycle import TransitionCallbackReturn
-from rclpy.qos import ReliabilityPolicy
-
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_msgs.msg import GraspRectangle, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
+from node_fixtures import (
+    call_service,
+    Collector,
+    DETECTOR_PARAMS,
+    FakeCamera,
+    init_ros,
+    oracle_factory,
+    Spinner,
+    wait_for,
+)
+import pytest
+import rclpy
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.qos import ReliabilityPolicy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ARMS = {"arm1": ReliabilityPolicy.BEST_EFFORT, "arm2": ReliabilityPolicy.RELIABLE}
+ARMS = {'arm1': ReliabilityPolicy.BEST_EFFORT, 'arm2': ReliabilityPolicy.RELIABLE}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph():
     init_ros()
-    cameras = {ns: FakeCamera(f"camera_{ns}", namespace=ns, reliability=rel)
+    cameras = {ns: FakeCamera(f'camera_{ns}', namespace=ns, reliability=rel)
                for ns, rel in ARMS.items()}
-    cameras["arm2"].enabled = False
+    cameras['arm2'].enabled = False
     detectors = {ns: GraspDetectorNode(backend_factory=oracle_factory, namespace=ns,
                                        parameter_overrides=DETECTOR_PARAMS) for ns in ARMS}
-    collector = Collector({f"/{ns}/kufenet/grasp": GraspRectangle for ns in ARMS})
+    collector = Collector({f'/{ns}/kufenet/grasp': GraspRectangle for ns in ARMS})
     nodes = [*cameras.values(), *detectors.values(), collector]
     spinner = Spinner(*nodes)
     assert wait_for(lambda: all(d.active for d in detectors.values()), 10.0)
@@ -50,91 +49,91 @@ def graph():
 
 def test_each_detector_answers_only_on_its_own_namespace(graph):
     _, detectors, collector = graph
-    assert wait_for(lambda: collector.count("/arm1/kufenet/grasp") > 0, 15.0)
-    assert collector.count("/arm2/kufenet/grasp") == 0, "arm2 answered arm1's camera"
-    client1 = collector.create_client(DetectGrasps, "/arm1/kufenet/detect_grasps")
-    client2 = collector.create_client(DetectGrasps, "/arm2/kufenet/detect_grasps")
+    assert wait_for(lambda: collector.count('/arm1/kufenet/grasp') > 0, 15.0)
+    assert collector.count('/arm2/kufenet/grasp') == 0, "arm2 answered arm1's camera"
+    client1 = collector.create_client(DetectGrasps, '/arm1/kufenet/detect_grasps')
+    client2 = collector.create_client(DetectGrasps, '/arm2/kufenet/detect_grasps')
     assert call_service(collector, client1, DetectGrasps.Request()).status.code == \
         GraspStatus.OK
     assert call_service(collector, client2, DetectGrasps.Request()).status.code == \
         GraspStatus.NO_DATA
-    assert detectors["arm1"].resolve_topic_name("color/image_raw") == "/arm1/color/image_raw"
+    assert detectors['arm1'].resolve_topic_name('color/image_raw') == '/arm1/color/image_raw'
 
 
 def test_reliable_and_best_effort_publishers_both_reach_the_detector(graph):
     cameras, _, collector = graph
-    cameras["arm2"].enabled = True
-    assert wait_for(lambda: collector.count("/arm2/kufenet/grasp") > 0, 15.0), \
-        "a reliable camera must reach the best-effort subscription"
-    assert wait_for(lambda: collector.count("/arm1/kufenet/grasp") > 0, 15.0), \
-        "a best-effort camera must reach the best-effort subscription"
-    infos = collector.get_publishers_info_by_topic("/arm2/color/image_raw")
+    cameras['arm2'].enabled = True
+    assert wait_for(lambda: collector.count('/arm2/kufenet/grasp') > 0, 15.0), \
+        'a reliable camera must reach the best-effort subscription'
+    assert wait_for(lambda: collector.count('/arm1/kufenet/grasp') > 0, 15.0), \
+        'a best-effort camera must reach the best-effort subscription'
+    infos = collector.get_publishers_info_by_topic('/arm2/color/image_raw')
     assert infos and infos[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE
-    infos = collector.get_publishers_info_by_topic("/arm1/color/image_raw")
+    infos = collector.get_publishers_info_by_topic('/arm1/color/image_raw')
     assert infos and infos[0].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
 
 
 def test_reliable_input_parameter_subscribes_reliably():
     init_ros()
-    detector = GraspDetectorNode("reliable_detector", namespace="arm3",
+    detector = GraspDetectorNode('reliable_detector', namespace='arm3',
                                  backend_factory=oracle_factory,
-                                 parameter_overrides={**DETECTOR_PARAMS, "autostart": False,
-                                                      "input_reliability": "reliable"})
+                                 parameter_overrides={**DETECTOR_PARAMS, 'autostart': False,
+                                                      'input_reliability': 'reliable'})
     try:
         detector.trigger_configure()
         detector.trigger_activate()
-        infos = detector.get_subscriptions_info_by_topic("/arm3/color/image_raw")
+        infos = detector.get_subscriptions_info_by_topic('/arm3/color/image_raw')
         assert infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE
                              for i in infos)
         detector.trigger_deactivate()
-        assert not detector.get_subscriptions_info_by_topic("/arm3/color/image_raw")
+        assert not detector.get_subscriptions_info_by_topic('/arm3/color/image_raw')
     finally:
         detector.destroy_node()
 
 
 def test_debug_image_is_not_drawn_without_subscribers(graph):
     _, detectors, _ = graph
-    assert wait_for(lambda: detectors["arm1"].stats.snapshot().frames_processed > 3, 10.0)
-    assert detectors["arm1"].debug_images_sent == 0
+    assert wait_for(lambda: detectors['arm1'].stats.snapshot().frames_processed > 3, 10.0)
+    assert detectors['arm1'].debug_images_sent == 0
 
 
 def test_without_any_transform_the_pose_stays_in_the_camera_frame():
     init_ros()
-    params = {**DETECTOR_PARAMS, "static_transform.enabled": False}
-    camera = FakeCamera("camera_notf", namespace="notf")
-    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace="notf",
+    params = {**DETECTOR_PARAMS, 'static_transform.enabled': False}
+    camera = FakeCamera('camera_notf', namespace='notf')
+    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='notf',
                                  parameter_overrides=params)
-    collector = Collector({"/notf/kufenet/grasp_pose": PoseStamped}, name="notf_collector")
+    collector = Collector({'/notf/kufenet/grasp_pose': PoseStamped}, name='notf_collector')
     spinner = Spinner(camera, detector, collector)
     try:
-        assert wait_for(lambda: collector.count("/notf/kufenet/grasp_pose") > 0, 15.0)
-        assert detector.pose_frame_source == "none"
-        pose = collector.last("/notf/kufenet/grasp_pose")
-        assert pose.header.frame_id == "camera_color_optical_frame"
+        assert wait_for(lambda: collector.count('/notf/kufenet/grasp_pose') > 0, 15.0)
+        assert detector.pose_frame_source == 'none'
+        pose = collector.last('/notf/kufenet/grasp_pose')
+        assert pose.header.frame_id == 'camera_color_optical_frame'
         assert pose.pose.position.z == pytest.approx(0.7, abs=0.01)
         # the best pose goes out before the frame's outcome is stored: wait for the outcome
         assert wait_for(lambda: detector.last_outcome is not None, 5.0)
-        assert any("camera frame" in text for text in detector.last_outcome.warnings)
+        assert any('camera frame' in text for text in detector.last_outcome.warnings)
     finally:
         spinner.shutdown()
         for node in (camera, detector, collector):
             node.destroy_node()
 
 
-@pytest.mark.parametrize("base_frame, ok", [("base_link", True), ("world", False)])
+@pytest.mark.parametrize('base_frame, ok', [('base_link', True), ('world', False)])
 def test_calibration_file_sets_the_static_transform(base_frame, ok):
     init_ros()
-    calibration = ROOT / "config" / "calibration" / "example_static_mount.yaml"
+    calibration = ROOT / 'config' / 'calibration' / 'example_static_mount.yaml'
     detector = GraspDetectorNode(
-        f"calib_{base_frame}", backend_factory=oracle_factory,
-        parameter_overrides={**DETECTOR_PARAMS, "autostart": False, "base_frame": base_frame,
-                             "static_transform.calibration_file": str(calibration)})
+        f'calib_{base_frame}', backend_factory=oracle_factory,
+        parameter_overrides={**DETECTOR_PARAMS, 'autostart': False, 'base_frame': base_frame,
+                             'static_transform.calibration_file': str(calibration)})
     try:
         result = detector.trigger_configure()
         assert (result == TransitionCallbackReturn.SUCCESS) == ok, detector.configure_error
         if ok:
-            assert detector.pose_frame_source == "static"
+            assert detector.pose_frame_source == 'static'
         else:
-            assert "parent_frame" in detector.configure_error
+            assert 'parent_frame' in detector.configure_error
     finally:
         detector.destroy_node()

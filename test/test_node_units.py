@@ -8,18 +8,8 @@ import pathlib
 import threading
 import time
 
-import numpy as np
-import pytest
-import rclpy
-import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_fixtures import init_ros
-from rclpy.node import Node
-from rclpy.qos import ReliabilityPolicy
-from std_msgs.msg import Header
-from visualization_msgs.msg import Marker
-
 from kufenet_grasp.geometry.transforms import from_xyz_quat, from_xyz_rpy
 from kufenet_grasp.grasp.rectangle import GraspRectangle
 from kufenet_grasp.nodes import detector_params
@@ -28,65 +18,74 @@ from kufenet_grasp.nodes.latest_worker import LatestWorker, RateBudget
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos
 from kufenet_grasp.nodes.ros_conversions import grasp_to_msg, pose_to_transform, transform_to_pose
+from node_fixtures import init_ros
+import numpy as np
+import pytest
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import ReliabilityPolicy
+from std_msgs.msg import Header
+from visualization_msgs.msg import Marker
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PRESETS = sorted((ROOT / "config" / "presets").glob("*.yaml"))
-CONFIGS = [ROOT / "config" / "detector.yaml", *PRESETS]
+PRESETS = sorted((ROOT / 'config' / 'presets').glob('*.yaml'))
+CONFIGS = [ROOT / 'config' / 'detector.yaml', *PRESETS]
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
+def _flatten(tree: dict, prefix: str = '') -> dict:
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(_flatten(value, f'{prefix}{key}.'))
         else:
-            out[f"{prefix}{key}"] = value
+            out[f'{prefix}{key}'] = value
     return out
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
 def test_config_files_only_set_known_valid_parameters(path):
     data = yaml.safe_load(path.read_text())
-    assert list(data) == ["/**/grasp_detector"]
-    params = _flatten(data["/**/grasp_detector"]["ros__parameters"])
-    unknown = set(params) - set(detector_params.SPECS) - {"use_sim_time"}
-    assert not unknown, f"{path.name}: unknown parameters {sorted(unknown)}"
+    assert list(data) == ['/**/grasp_detector']
+    params = _flatten(data['/**/grasp_detector']['ros__parameters'])
+    unknown = set(params) - set(detector_params.SPECS) - {'use_sim_time'}
+    assert not unknown, f'{path.name}: unknown parameters {sorted(unknown)}'
     for name, value in params.items():
         assert detector_params.validate(name, value, params) is None, (name, value)
 
 
 def test_detector_yaml_holds_every_default():
-    params = _flatten(yaml.safe_load(CONFIGS[0].read_text())["/**/grasp_detector"]
-                      ["ros__parameters"])
+    params = _flatten(yaml.safe_load(CONFIGS[0].read_text())['/**/grasp_detector']
+                      ['ros__parameters'])
     for spec in detector_params.PARAMETERS:
         assert params[spec.name] == spec.default, spec.name
 
 
 def test_validate_rejects_bad_values_with_a_reason():
-    assert "quality_threshold" in detector_params.validate("quality_threshold", -0.1)
-    assert "one of" in detector_params.validate("backend", "tensorrt")
-    assert "unit quaternion" in detector_params.validate("static_transform.rotation",
+    assert 'quality_threshold' in detector_params.validate('quality_threshold', -0.1)
+    assert 'one of' in detector_params.validate('backend', 'tensorrt')
+    assert 'unit quaternion' in detector_params.validate('static_transform.rotation',
                                                          [0, 0, 0, 2])
-    current = {"depth_min_m": 0.1, "depth_max_m": 2.0}
-    assert "depth_max_m" in detector_params.validate("depth_min_m", 3.0, current)
-    assert detector_params.validate("depth_min_m", 0.5, current) is None
+    current = {'depth_min_m': 0.1, 'depth_max_m': 2.0}
+    assert 'depth_max_m' in detector_params.validate('depth_min_m', 3.0, current)
+    assert detector_params.validate('depth_min_m', 0.5, current) is None
 
 
 def test_parameters_are_declared_with_descriptors_from_a_yaml_file_in_a_namespace(tmp_path):
-    params_file = tmp_path / "params.yaml"
-    params_file.write_text(yaml.safe_dump({"/**/grasp_detector": {"ros__parameters": {
-        "top_k": 3, "gripper": {"max_width_m": 0.1}}}}))
+    params_file = tmp_path / 'params.yaml'
+    params_file.write_text(yaml.safe_dump({'/**/grasp_detector': {'ros__parameters': {
+        'top_k': 3, 'gripper': {'max_width_m': 0.1}}}}))
     context = rclpy.Context()
-    rclpy.init(context=context, args=["--ros-args", "--params-file", str(params_file)])
+    rclpy.init(context=context, args=['--ros-args', '--params-file', str(params_file)])
     try:
-        node = Node("grasp_detector", namespace="arm2", context=context)
+        node = Node('grasp_detector', namespace='arm2', context=context)
         detector_params.declare_all(node)
-        assert node.get_parameter("top_k").value == 3
-        assert node.get_parameter("gripper.max_width_m").value == pytest.approx(0.1)
-        descriptor = node.describe_parameter("quality_threshold")
+        assert node.get_parameter('top_k').value == 3
+        assert node.get_parameter('gripper.max_width_m').value == pytest.approx(0.1)
+        descriptor = node.describe_parameter('quality_threshold')
         assert descriptor.floating_point_range[0].to_value == 1.0 and descriptor.description
-        assert node.describe_parameter("input_size").read_only
-        assert node.describe_parameter("top_k").integer_range[0].from_value == 1
+        assert node.describe_parameter('input_size').read_only
+        assert node.describe_parameter('top_k').integer_range[0].from_value == 1
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
@@ -132,7 +131,7 @@ def test_rate_budget_never_exceeds_the_cap_on_average_and_zero_means_unlimited()
     assert len(_passed(RateBudget(30.0), times)) <= 30 * 10 + 2
     assert len(_passed(RateBudget(5.0), times)) <= 5 * 10 + 2
     assert len(_passed(RateBudget(0.0), times)) == len(times)
-    with pytest.raises(ValueError, match="max_rate_hz"):
+    with pytest.raises(ValueError, match='max_rate_hz'):
         RateBudget(-1.0)
 
 
@@ -156,21 +155,21 @@ def test_latest_worker_keeps_running_after_an_error():
     done = threading.Event()
 
     def process(item):
-        if item == "bad":
-            raise ValueError("bad frame")
+        if item == 'bad':
+            raise ValueError('bad frame')
         done.set()
 
     worker = LatestWorker(process, on_error=errors.append)
-    worker.put("bad")
+    worker.put('bad')
     time.sleep(0.1)
-    worker.put("good")
+    worker.put('good')
     assert done.wait(5.0) and len(errors) == 1
     assert worker.stop() and not worker.alive
 
 
 def test_markers_put_the_fingers_on_the_closing_axis_around_the_pose():
     pose = from_xyz_rpy((0.4, 0.1, 0.2), (math.pi, 0.0, 0.3))
-    markers = grasp_marker_array([(pose, 0.05)], "base_link", Time()).markers
+    markers = grasp_marker_array([(pose, 0.05)], 'base_link', Time()).markers
     fingers = [m for m in markers if m.type == Marker.CUBE][:2]
     centres = [pose.inverse().apply([m.pose.position.x, m.pose.position.y,
                                      m.pose.position.z]) for m in fingers]
@@ -184,22 +183,22 @@ def test_markers_put_the_fingers_on_the_closing_axis_around_the_pose():
 def test_diagnostics_levels():
     stats = DetectorStats()
     snap = stats.snapshot()
-    assert diagnostic_array(snap, "/d", Time()).status[0].level == DiagnosticStatus.ERROR
+    assert diagnostic_array(snap, '/d', Time()).status[0].level == DiagnosticStatus.ERROR
     stats.model_loaded = True
     for i in range(5):
         stats.frame_in(float(i))
-        stats.frame_done(float(i), 12.0, "1 grasp(s)", True)
-    status = diagnostic_array(stats.snapshot(), "/d", Time()).status[0]
+        stats.frame_done(float(i), 12.0, '1 grasp(s)', True)
+    status = diagnostic_array(stats.snapshot(), '/d', Time()).status[0]
     values = {kv.key: kv.value for kv in status.values}
-    assert status.level == DiagnosticStatus.OK and values["detection rate (Hz)"] == "1.00"
-    assert float(values["latency (ms)"]) == pytest.approx(12.0)
+    assert status.level == DiagnosticStatus.OK and values['detection rate (Hz)'] == '1.00'
+    assert float(values['latency (ms)']) == pytest.approx(12.0)
 
 
 def test_input_qos():
-    assert input_qos("best_effort").reliability == ReliabilityPolicy.BEST_EFFORT
-    assert input_qos("reliable", 5).reliability == ReliabilityPolicy.RELIABLE
-    with pytest.raises(ValueError, match="input_reliability"):
-        input_qos("sometimes")
+    assert input_qos('best_effort').reliability == ReliabilityPolicy.BEST_EFFORT
+    assert input_qos('reliable', 5).reliability == ReliabilityPolicy.RELIABLE
+    with pytest.raises(ValueError, match='input_reliability'):
+        input_qos('sometimes')
 
 
 def test_conversions_round_trip():
@@ -207,7 +206,7 @@ def test_conversions_round_trip():
     back = pose_to_transform(transform_to_pose(transform))
     assert np.allclose(back.matrix, transform.matrix)
     rect = GraspRectangle((10.0, 20.0), 0.5, 30.0, 10.0, 0.9)
-    msg = grasp_to_msg(rect, Header(frame_id="cam"), width_m=0.04, depth_m=None)
+    msg = grasp_to_msg(rect, Header(frame_id='cam'), width_m=0.04, depth_m=None)
     assert (msg.center_x, msg.center_y, msg.angle) == (10.0, 20.0, 0.5)
     assert msg.width_m == 0.04 and math.isnan(msg.depth_m)
 
@@ -222,9 +221,8 @@ def test_node_fixture_ros_init_is_reentrant():
 def test_grasp_message_quality_is_clamped_to_unit_interval() -> None:
     from types import SimpleNamespace
 
-    from std_msgs.msg import Header
-
     from kufenet_grasp.nodes.ros_conversions import grasp_to_msg
+    from std_msgs.msg import Header
 
     for raw, expected in ((1.27, 1.0), (-0.2, 0.0), (0.42, 0.42)):
         rect = SimpleNamespace(center=(10.0, 20.0), angle=0.3, opening=30.0, jaw=15.0,

@@ -3,17 +3,16 @@
 import math
 
 import cv2
-import numpy as np
-import pytest
-
 from kufenet_grasp.grasp.preprocess import (
-    CropTransform,
     apply_crop,
+    CropTransform,
     inpaint_depth,
     make_crop,
     normalise_rgbd,
 )
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
+import pytest
 
 
 def _ramp_depth(h=40, w=50):
@@ -35,11 +34,11 @@ def test_inpaint_fills_holes_smoothly():
 
 
 def test_inpaint_bad_input():
-    with pytest.raises(ValueError, match="no valid"):
+    with pytest.raises(ValueError, match='no valid'):
         inpaint_depth(np.full((5, 5), np.nan, np.float32))
-    with pytest.raises(ValueError, match="H×W"):
+    with pytest.raises(ValueError, match='H×W'):
         inpaint_depth(np.zeros((5, 5, 1), np.float32))
-    with pytest.raises(ValueError, match="float"):
+    with pytest.raises(ValueError, match='float'):
         inpaint_depth(np.ones((5, 5), np.uint16))
 
 
@@ -59,11 +58,11 @@ def test_normalise_rgbd_layout_range_and_nan():
     scaled = rgb.astype(np.float64) / 255.0
     assert x[1:].mean() == pytest.approx(0.0, abs=1e-6)
     assert x[3, 7, 9] == pytest.approx(scaled[7, 9, 2] - scaled.mean(), abs=1e-6)
-    with pytest.raises(ValueError, match="depth_m"):
+    with pytest.raises(ValueError, match='depth_m'):
         normalise_rgbd(rgb, depth[:10])
-    with pytest.raises(ValueError, match="rgb"):
+    with pytest.raises(ValueError, match='rgb'):
         normalise_rgbd(rgb.astype(np.float32), depth)
-    with pytest.raises(ValueError, match="no valid"):
+    with pytest.raises(ValueError, match='no valid'):
         normalise_rgbd(rgb, np.full((40, 50), np.nan, np.float32))
 
 
@@ -74,11 +73,11 @@ def test_make_crop_modes():
     assert (c.x0, c.y0, c.side) == (340, 0, 300)  # clamped inside the image
     c = make_crop((480, 640), 224, center_xy=(320.0, 240.0), side=100)
     assert (c.x0, c.y0) == (270, 190)
-    c = make_crop((480, 640), 224, mode="full")
+    c = make_crop((480, 640), 224, mode='full')
     assert (c.x0, c.y0, c.side) == (0, -80, 640)
-    with pytest.raises(ValueError, match="mode"):
-        make_crop((480, 640), 224, mode="zoom")
-    with pytest.raises(ValueError, match="side"):
+    with pytest.raises(ValueError, match='mode'):
+        make_crop((480, 640), 224, mode='zoom')
+    with pytest.raises(ValueError, match='side'):
         CropTransform(0, 0, 0, 224)
 
 
@@ -105,7 +104,7 @@ def test_apply_crop_identity_scale_and_padding():
     out_rgb, out_depth = apply_crop(rgb, depth, crop)
     np.testing.assert_array_equal(out_rgb, rgb[1:7, 2:8])
     np.testing.assert_array_equal(out_depth, depth[1:7, 2:8])
-    full = make_crop((4, 12), 6, mode="full")  # 12-px square, rows 4..7 are the image
+    full = make_crop((4, 12), 6, mode='full')  # 12-px square, rows 4..7 are the image
     assert (full.x0, full.y0, full.side) == (0, -4, 12)
     f_rgb, f_depth = apply_crop(rgb[:4], depth[:4], full)
     assert f_rgb.shape == (6, 6, 3) and f_depth.shape == (6, 6)
@@ -118,7 +117,7 @@ def test_apply_crop_identity_scale_and_padding():
     # nearest-exact depth: shrinking by 2 keeps original values only
     _, half = apply_crop(None, depth, CropTransform(0, 0, 10, 5))
     assert set(half.ravel()) <= set(depth.ravel())
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(ValueError, match='depth'):
         apply_crop(rgb, depth[:5], crop)
 
 

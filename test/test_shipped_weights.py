@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+import shutil
 
+from kufenet_grasp.models.weights import (
+    check_manifest,
+    load_weights,
+    read_manifest,
+    WeightsError,
+    write_manifest,
+)
 import numpy as np
 import pytest
 import torch
 
-from kufenet_grasp.models.weights import (
-    WeightsError,
-    check_manifest,
-    load_weights,
-    read_manifest,
-    write_manifest,
-)
-
-MODELS = Path(__file__).resolve().parents[1] / "models"
-SHIPPED = ("kufenet-80k.safetensors", "kufenet-15k.safetensors")
+MODELS = Path(__file__).resolve().parents[1] / 'models'
+SHIPPED = ('kufenet-80k.safetensors', 'kufenet-15k.safetensors')
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize('name', SHIPPED)
 def test_shipped_weights_load_with_their_metadata(name: str) -> None:
     path = MODELS / name
-    assert path.is_file(), f"{path} is missing: models/README.md says how to re-create it"
-    assert check_manifest(path), f"{name} is not listed in models/SHA256SUMS"
-    model, meta = load_weights(path, expected_arch=name.removesuffix(".safetensors"))
-    assert meta.trained_on["dataset"].startswith("jacquard:")
-    assert 0.0 < meta.metrics["val_accuracy"] <= 1.0
-    assert meta.channel_order == "depth,r,g,b" and meta.input_size == 224
+    assert path.is_file(), f'{path} is missing: models/README.md says how to re-create it'
+    assert check_manifest(path), f'{name} is not listed in models/SHA256SUMS'
+    model, meta = load_weights(path, expected_arch=name.removesuffix('.safetensors'))
+    assert meta.trained_on['dataset'].startswith('jacquard:')
+    assert 0.0 < meta.metrics['val_accuracy'] <= 1.0
+    assert meta.channel_order == 'depth,r,g,b' and meta.input_size == 224
     with torch.inference_mode():
         out = model(torch.zeros(1, 4, 224, 224))
     assert out.shape == (1, 4, 224, 224) and torch.isfinite(out).all()
@@ -50,5 +49,5 @@ def test_tampered_copy_is_refused(tmp_path: Path) -> None:
     data = bytearray(copy.read_bytes())
     data[-8:] = np.frombuffer(np.float32([1e3, -1e3]).tobytes(), np.uint8).tobytes()
     copy.write_bytes(bytes(data))
-    with pytest.raises(WeightsError, match="SHA-256"):
+    with pytest.raises(WeightsError, match='SHA-256'):
         load_weights(copy)

@@ -2,30 +2,29 @@
 
 import os
 
+from kufenet_grasp.sim import assets
 import numpy as np
 import pytest
-
-from kufenet_grasp.sim import assets
 
 
 def test_splits_disjoint_and_complete():
     splits = assets.split_object_ids()
     sets = {k: set(v) for k, v in splits.items()}
-    assert not sets["train"] & sets["val"]
-    assert not sets["train"] & sets["test"]
-    assert not sets["val"] & sets["test"]
+    assert not sets['train'] & sets['val']
+    assert not sets['train'] & sets['test']
+    assert not sets['val'] & sets['test']
     assert set().union(*sets.values()) == set(range(assets.NUM_RANDOM_URDFS))
-    assert len(sets["train"]) == 800 and len(sets["val"]) == 100
+    assert len(sets['train']) == 800 and len(sets['val']) == 100
     assert splits == assets.split_object_ids()
-    oid = splits["val"][0]
-    assert assets.object_split(oid) == "val"
+    oid = splits['val'][0]
+    assert assets.object_split(oid) == 'val'
 
 
 def test_object_urdf_exists_and_rejects_bad_id():
     assert os.path.isfile(assets.object_urdf(7))
-    with pytest.raises(ValueError, match="object_id"):
+    with pytest.raises(ValueError, match='object_id'):
         assets.object_urdf(1000)
-    with pytest.raises(ValueError, match="fractions"):
+    with pytest.raises(ValueError, match='fractions'):
         assets.split_object_ids(fractions=(0.5, 0.5, 0.5))
 
 

@@ -2,26 +2,25 @@
 
 import math
 
+from kufenet_grasp.sim.camera import (
+    CameraIntrinsics,
+    CameraPose,
+    project,
+    render,
+    RenderSettings,
+    sample_camera_pose,
+    sample_lighting,
+)
 import numpy as np
 import pybullet as p
 import pybullet_data
 import pytest
 
-from kufenet_grasp.sim.camera import (
-    CameraIntrinsics,
-    CameraPose,
-    RenderSettings,
-    project,
-    render,
-    sample_camera_pose,
-    sample_lighting,
-)
-
 
 @pytest.fixture()
 def client():
     cid = p.connect(p.DIRECT)
-    p.loadURDF(pybullet_data.getDataPath() + "/plane.urdf", physicsClientId=cid)
+    p.loadURDF(pybullet_data.getDataPath() + '/plane.urdf', physicsClientId=cid)
     yield cid
     p.disconnect(cid)
 
@@ -79,10 +78,10 @@ def test_sampled_poses_look_down_within_tilt():
 
 
 def test_bad_intrinsics_raise():
-    with pytest.raises(ValueError, match="fx"):
+    with pytest.raises(ValueError, match='fx'):
         CameraIntrinsics(10, 10, 0.0, 1.0, 5.0, 5.0)
-    with pytest.raises(ValueError, match="near"):
+    with pytest.raises(ValueError, match='near'):
         CameraIntrinsics.from_fov(10, 10, 40).projection_matrix(1.0, 0.5)
-    with pytest.raises(ValueError, match="hfov"):
+    with pytest.raises(ValueError, match='hfov'):
         CameraIntrinsics.from_fov(10, 10, 0.5)
     assert RenderSettings().near < RenderSettings().far

@@ -8,70 +8,69 @@ import json
 import math
 
 import cv2
-import numpy as np
-import pytest
-
 from kufenet_grasp.cli.main import main as kufenet_main
 from kufenet_grasp.sim import assets
 from kufenet_grasp.sim.datagen import DatagenConfig, DatagenError, generate_dataset
-from kufenet_grasp.sim.label_quality import LabelQualityError, check_labels
+from kufenet_grasp.sim.label_quality import check_labels, LabelQualityError
+import numpy as np
+import pytest
 
 CONFIG = DatagenConfig(size=96, clutter_fraction=0.5, objects_per_clutter=(2, 3),
                        max_candidates=16)
 SCENES = 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim") / "ds"
+    out = tmp_path_factory.mktemp('sim') / 'ds'
     summary = generate_dataset(out, SCENES, seed=5, config=CONFIG, progress=False)
     return out, summary
 
 
 def _scene_dirs(out):
-    return sorted(p.parent for p in out.glob("*/*/scene.json"))
+    return sorted(p.parent for p in out.glob('*/*/scene.json'))
 
 
 def _files(out):
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != "dataset.json"}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob('*'))
+            if p.is_file() and p.name != 'dataset.json'}
 
 
 def test_jacquard_layout_and_content(dataset):
     out, summary = dataset
     dirs = _scene_dirs(out)
     assert len(dirs) == SCENES
-    assert sum(s["scenes"] + s["skipped"] for s in summary["splits"].values()) == SCENES
-    assert json.loads((out / "dataset.json").read_text())["seed"] == 5
+    assert sum(s['scenes'] + s['skipped'] for s in summary['splits'].values()) == SCENES
+    assert json.loads((out / 'dataset.json').read_text())['seed'] == 5
     labelled = 0
     for d in dirs:
-        rec = json.loads((d / "scene.json").read_text())
-        assert d.parent.name == rec["split"] and d.name == rec["scene_id"]
-        if rec["status"] != "ok":
+        rec = json.loads((d / 'scene.json').read_text())
+        assert d.parent.name == rec['split'] and d.name == rec['scene_id']
+        if rec['status'] != 'ok':
             continue
         labelled += 1
-        prefix = str(d / f"0_{d.name}_")
-        rgb = cv2.imread(prefix + "RGB.png", cv2.IMREAD_UNCHANGED)
+        prefix = str(d / f'0_{d.name}_')
+        rgb = cv2.imread(prefix + 'RGB.png', cv2.IMREAD_UNCHANGED)
         assert rgb.shape == (96, 96, 3) and rgb.dtype == np.uint8
-        perfect = cv2.imread(prefix + "perfect_depth.tiff", cv2.IMREAD_UNCHANGED)
-        stereo = cv2.imread(prefix + "stereo_depth.tiff", cv2.IMREAD_UNCHANGED)
+        perfect = cv2.imread(prefix + 'perfect_depth.tiff', cv2.IMREAD_UNCHANGED)
+        stereo = cv2.imread(prefix + 'stereo_depth.tiff', cv2.IMREAD_UNCHANGED)
         for depth in (perfect, stereo):
             assert depth.dtype == np.float32 and depth.shape == (96, 96)
         assert np.all((perfect > 0.2) & (perfect < 1.0))  # metres, camera 0.4-0.8 m away
         holes = stereo == -1
         assert holes.any() and np.all(stereo[~holes] > 0.2)
         assert np.nanmax(np.abs(stereo[~holes] - perfect[~holes])) < 0.05
-        mask = cv2.imread(prefix + "mask.png", cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(prefix + 'mask.png', cv2.IMREAD_UNCHANGED)
         assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255} and mask.max() == 255
-        lines = (d / f"0_{d.name}_grasps.txt").read_text().splitlines()
-        assert lines and len(lines) == len(rec["grasps"])
+        lines = (d / f'0_{d.name}_grasps.txt').read_text().splitlines()
+        assert lines and len(lines) == len(rec['grasps'])
         for line in lines:
-            x, y, theta, opening, jaw = (float(v) for v in line.split(";"))
+            x, y, theta, opening, jaw = (float(v) for v in line.split(';'))
             assert 0 <= x < 96 and 0 <= y < 96 and -90.0 < theta <= 90.0
             assert opening > 0 and jaw > 0
             assert mask[int(np.rint(y)), int(np.rint(x))] == 255  # centre on a graspable object
-        g = rec["grasps"][0]
-        assert math.isclose(-math.degrees(g["angle"]), float(lines[0].split(";")[2]),
+        g = rec['grasps'][0]
+        assert math.isclose(-math.degrees(g['angle']), float(lines[0].split(';')[2]),
                             abs_tol=0.01)
     assert labelled >= 1
 
@@ -80,22 +79,22 @@ def test_readable_by_jacquard_reader(dataset):
     out, summary = dataset
     from kufenet_grasp.data.jacquard import JacquardDataset
 
-    ds = JacquardDataset(out, depth="stereo")
-    labelled = sum(s["scenes"] for s in summary["splits"].values())
+    ds = JacquardDataset(out, depth='stereo')
+    labelled = sum(s['scenes'] for s in summary['splits'].values())
     assert len(ds.names) == labelled
     sample = ds.load(0)
     assert sample.depth.shape == (96, 96) and np.isnan(sample.depth).any()
-    scene_dir = next(out.glob(f"*/{ds.object_ids[0]}"))
-    rec = json.loads((scene_dir / "scene.json").read_text())
-    assert len(sample.rectangles) == len(rec["grasps"])
+    scene_dir = next(out.glob(f'*/{ds.object_ids[0]}'))
+    rec = json.loads((scene_dir / 'scene.json').read_text())
+    assert len(sample.rectangles) == len(rec['grasps'])
     first = sample.rectangles[0]
-    assert math.isclose(first.center[0], rec["grasps"][0]["x"], abs_tol=1e-4)
-    assert math.isclose(first.opening, rec["grasps"][0]["opening"], abs_tol=1e-4)
+    assert math.isclose(first.center[0], rec['grasps'][0]['x'], abs_tol=1e-4)
+    assert math.isclose(first.opening, rec['grasps'][0]['opening'], abs_tol=1e-4)
 
 
 def test_deterministic_per_seed(dataset, tmp_path):
     out, _ = dataset
-    again = tmp_path / "again"
+    again = tmp_path / 'again'
     # two workers: the content must not depend on scheduling
     generate_dataset(again, SCENES, seed=5, workers=2, config=CONFIG, progress=False)
     assert _files(out) == _files(again)
@@ -103,26 +102,26 @@ def test_deterministic_per_seed(dataset, tmp_path):
 
 def test_resumable_and_refuses_other_seed(dataset):
     out, _ = dataset
-    stale = out / "train" / ".tmp-000099-1"
+    stale = out / 'train' / '.tmp-000099-1'
     stale.mkdir(parents=True)
-    (stale / "0_000099_grasps.txt").write_text("1;2;3;4;5\n")
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("scene.json")}
+    (stale / '0_000099_grasps.txt').write_text('1;2;3;4;5\n')
+    before = {p: p.stat().st_mtime_ns for p in out.rglob('scene.json')}
     done = []
     generate_dataset(out, SCENES, seed=5, config=CONFIG, progress=False, on_scene=done.append)
     assert done == []
     assert not stale.exists()  # an interrupted scene's temporary folder is cleaned up
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("scene.json")} == before
-    with pytest.raises(DatagenError, match="seed"):
+    assert {p: p.stat().st_mtime_ns for p in out.rglob('scene.json')} == before
+    with pytest.raises(DatagenError, match='seed'):
         generate_dataset(out, SCENES, seed=6, config=CONFIG, progress=False)
 
 
 def test_scene_objects_come_from_their_split(dataset):
     out, _ = dataset
     splits = {k: set(v) for k, v in assets.split_object_ids().items()}
-    for path in out.glob("*/*/scene.json"):
+    for path in out.glob('*/*/scene.json'):
         rec = json.loads(path.read_text())
-        for attempt in rec["attempts"]:
-            assert set(attempt["object_ids"]) <= splits[rec["split"]]
+        for attempt in rec['attempts']:
+            assert set(attempt['object_ids']) <= splits[rec['split']]
 
 
 def test_label_quality_reexecutes_labels(dataset, tmp_path):
@@ -130,23 +129,23 @@ def test_label_quality_reexecutes_labels(dataset, tmp_path):
     report = check_labels(out, samples=6, seed=1)
     assert 1 <= report.tested <= 6
     assert report.success_rate >= 0.5
-    with pytest.raises(LabelQualityError, match="no labelled scenes"):
+    with pytest.raises(LabelQualityError, match='no labelled scenes'):
         check_labels(tmp_path)
-    with pytest.raises(LabelQualityError, match="not a folder"):
-        check_labels(tmp_path / "missing")
+    with pytest.raises(LabelQualityError, match='not a folder'):
+        check_labels(tmp_path / 'missing')
 
 
 def test_cli_subcommands(dataset, tmp_path, capsys):
     out, _ = dataset
-    assert kufenet_main(["label-quality", str(out), "--samples", "3", "--json"]) in (0, 1)
+    assert kufenet_main(['label-quality', str(out), '--samples', '3', '--json']) in (0, 1)
     result = json.loads(capsys.readouterr().out)
-    assert result["tested"] >= 1
-    cli_out = tmp_path / "cli"
-    rc = kufenet_main(["datagen", "--out", str(cli_out), "--scenes", "1", "--size", "64",
-                       "--max-candidates", "8", "--objects-per-clutter", "2-2",
-                       "--no-progress"])
+    assert result['tested'] >= 1
+    cli_out = tmp_path / 'cli'
+    rc = kufenet_main(['datagen', '--out', str(cli_out), '--scenes', '1', '--size', '64',
+                       '--max-candidates', '8', '--objects-per-clutter', '2-2',
+                       '--no-progress'])
     assert rc == 0
-    assert len(list(cli_out.glob("*/*/scene.json"))) == 1
+    assert len(list(cli_out.glob('*/*/scene.json'))) == 1
     with pytest.raises(SystemExit):
-        kufenet_main(["datagen", "--out", str(cli_out), "--scenes", "1",
-                      "--objects-per-clutter", "5-2"])
+        kufenet_main(['datagen', '--out', str(cli_out), '--scenes', '1',
+                      '--objects-per-clutter', '5-2'])

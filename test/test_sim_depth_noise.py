@@ -1,9 +1,8 @@
 """Stereo depth noise model: z²-growing sigma, holes, quantisation, occlusion shadows."""
 
+from kufenet_grasp.sim.depth_noise import add_stereo_noise, sample_stereo_noise, StereoNoise
 import numpy as np
 import pytest
-
-from kufenet_grasp.sim.depth_noise import StereoNoise, add_stereo_noise, sample_stereo_noise
 
 QUIET = StereoNoise(correlated_sigma=0.0, holes=0, edge_dropout=0.0, quantum=0.0)
 
@@ -45,7 +44,7 @@ def test_occlusion_shadow_left_of_near_object():
 def test_sampled_params_and_bad_input():
     params = sample_stereo_noise(np.random.default_rng(4))
     assert params.sigma_z2 > 0
-    with pytest.raises(ValueError, match="H×W"):
+    with pytest.raises(ValueError, match='H×W'):
         add_stereo_noise(np.zeros(5, np.float32), np.random.default_rng(0))
-    with pytest.raises(ValueError, match="fx"):
+    with pytest.raises(ValueError, match='fx'):
         add_stereo_noise(np.ones((4, 4), np.float32), np.random.default_rng(0), fx=0.0)

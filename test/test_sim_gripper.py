@@ -1,11 +1,10 @@
 """Parallel-jaw gripper: a known box is grasped, empty air and a too-narrow opening are not."""
 
+from kufenet_grasp.sim.gripper import GraspPose, ParallelGripper, try_grasp
 import numpy as np
 import pybullet as p
 import pybullet_data
 import pytest
-
-from kufenet_grasp.sim.gripper import GraspPose, ParallelGripper, try_grasp
 
 DOWN = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # approach = -z
 
@@ -14,7 +13,7 @@ DOWN = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # approa
 def world():
     cid = p.connect(p.DIRECT)
     p.setGravity(0, 0, -9.81, physicsClientId=cid)
-    p.loadURDF(pybullet_data.getDataPath() + "/plane.urdf", physicsClientId=cid)
+    p.loadURDF(pybullet_data.getDataPath() + '/plane.urdf', physicsClientId=cid)
     col = p.createCollisionShape(p.GEOM_BOX, halfExtents=[0.02, 0.025, 0.03],
                                  physicsClientId=cid)
     box = p.createMultiBody(0.1, col, -1, [0, 0, 0.03], physicsClientId=cid)
@@ -48,7 +47,7 @@ def test_empty_air_and_bad_grasps_fail(world):
     # opening narrower than the box: the fingers land on top of it
     assert not try_grasp(cid, GraspPose(np.array([0.0, 0.0, 0.035]), DOWN), 0.04,
                          gripper=gripper, objects=[box])
-    with pytest.raises(ValueError, match="opening"):
+    with pytest.raises(ValueError, match='opening'):
         try_grasp(cid, GraspPose(np.zeros(3), DOWN), 0.5, gripper=gripper)
-    with pytest.raises(ValueError, match="rotation"):
+    with pytest.raises(ValueError, match='rotation'):
         GraspPose(np.zeros(3), np.eye(2))

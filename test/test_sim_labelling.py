@@ -2,21 +2,20 @@
 
 import math
 
+from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, render
+from kufenet_grasp.sim.gripper import MAX_OPENING, ParallelGripper
+from kufenet_grasp.sim.labelling import (
+    format_grasps,
+    grasp_pose,
+    ImageGrasp,
+    label_grasps,
+    LabelSettings,
+    perturb,
+)
 import numpy as np
 import pybullet as p
 import pybullet_data
 import pytest
-
-from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, render
-from kufenet_grasp.sim.gripper import MAX_OPENING, ParallelGripper
-from kufenet_grasp.sim.labelling import (
-    ImageGrasp,
-    LabelSettings,
-    format_grasps,
-    grasp_pose,
-    label_grasps,
-    perturb,
-)
 
 HALF = (0.02, 0.045, 0.025)  # box half extents (m): 4 cm along x, 9 cm along y
 
@@ -25,7 +24,7 @@ HALF = (0.02, 0.045, 0.025)  # box half extents (m): 4 cm along x, 9 cm along y
 def box_scene():
     cid = p.connect(p.DIRECT)
     p.setGravity(0, 0, -9.81, physicsClientId=cid)
-    p.loadURDF(pybullet_data.getDataPath() + "/plane.urdf", physicsClientId=cid)
+    p.loadURDF(pybullet_data.getDataPath() + '/plane.urdf', physicsClientId=cid)
     col = p.createCollisionShape(p.GEOM_BOX, halfExtents=list(HALF), physicsClientId=cid)
     vis = p.createVisualShape(p.GEOM_BOX, halfExtents=list(HALF), physicsClientId=cid)
     box = p.createMultiBody(0.1, col, vis, [0, 0, HALF[2]], physicsClientId=cid)

@@ -1,9 +1,8 @@
 """Colour camera noise: gain, noise level and input validation."""
 
+from kufenet_grasp.sim.rgb_noise import add_rgb_noise, RgbNoise, sample_rgb_noise
 import numpy as np
 import pytest
-
-from kufenet_grasp.sim.rgb_noise import RgbNoise, add_rgb_noise, sample_rgb_noise
 
 
 def test_gain_and_noise_statistics():
@@ -21,5 +20,5 @@ def test_gain_and_noise_statistics():
 def test_sampled_params_and_bad_input():
     params = sample_rgb_noise(np.random.default_rng(1))
     assert all(0.7 < g < 1.3 for g in params.gain)
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(ValueError, match='uint8'):
         add_rgb_noise(np.zeros((4, 4), np.uint8), np.random.default_rng(0))

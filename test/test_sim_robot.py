@@ -4,44 +4,43 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import pytest
-
 from kufenet_grasp.execution.candidates import GraspCandidate
 from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
 from kufenet_grasp.execution.sim_backend import (
     FRANKA_HAND,
-    JointTrajectory,
     interpolate_poses,
+    JointTrajectory,
     time_parametrise,
 )
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_rpy
+from kufenet_grasp.geometry.transforms import from_xyz_rpy, RigidTransform
 from kufenet_grasp.sim.panda import (
     FINGERTIP_BEYOND_TCP_M,
+    flipped,
     HOME_Q,
     LOWER_LIMITS,
+    PandaKinematics,
+    rotation_error_rad,
     TCP_OFFSET_M,
     UPPER_LIMITS,
-    PandaKinematics,
-    flipped,
-    rotation_error_rad,
 )
 from kufenet_grasp.sim.world import SimWorld, WorldConfig
+import numpy as np
+import pytest
 
 DOWN = np.diag([1.0, -1.0, -1.0])  # tool z down, fingers along base -y
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def kinematics():
     kin = PandaKinematics()
     yield kin
     kin.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def world():
     w = SimWorld(WorldConfig(seed=3, depth_noise=False, rgb_noise=False))
     yield w
@@ -100,27 +99,27 @@ def test_unreachable_and_table_targets_are_refused(world):
     backend = world.backend
     assert isinstance(backend, MotionBackend)
     q0 = backend.current_state()
-    assert backend.plan_stage("pre_grasp", q0, _grasp_down(1.5, 0.0, 0.3), False) is None
-    assert backend.plan_stage("approach", q0, _grasp_down(0.55, 0.0, -0.05), False) is None
-    assert backend.plan_stage("pre_grasp", q0, _grasp_down(0.55, 0.0, 0.2), False) is not None
-    with pytest.raises(ValueError, match="start_state"):
-        backend.plan_stage("pre_grasp", [0.0, 1.0], _grasp_down(0.5, 0, 0.2), False)
+    assert backend.plan_stage('pre_grasp', q0, _grasp_down(1.5, 0.0, 0.3), False) is None
+    assert backend.plan_stage('approach', q0, _grasp_down(0.55, 0.0, -0.05), False) is None
+    assert backend.plan_stage('pre_grasp', q0, _grasp_down(0.55, 0.0, 0.2), False) is not None
+    with pytest.raises(ValueError, match='start_state'):
+        backend.plan_stage('pre_grasp', [0.0, 1.0], _grasp_down(0.5, 0, 0.2), False)
 
 
 def test_half_turn_symmetric_target_is_planned(world):
     backend = world.backend
     target = _grasp_down(0.5, 0.1, 0.2, yaw=math.pi - 0.1)
-    plan = backend.plan_stage("pre_grasp", backend.current_state(), target, False)
+    plan = backend.plan_stage('pre_grasp', backend.current_state(), target, False)
     assert plan is not None
     assert plan.target.is_close(target, 1e-9) or plan.target.is_close(flipped(target), 1e-9)
 
 
 def test_cartesian_plan_follows_a_straight_line(world, kinematics):
     backend = world.backend
-    start = backend.plan_stage("pre_grasp", backend.current_state(),
+    start = backend.plan_stage('pre_grasp', backend.current_state(),
                                _grasp_down(0.5, -0.1, 0.25), False)
     goal = _grasp_down(0.5, -0.1, 0.05)
-    plan = backend.plan_stage("approach", start.end_state, goal, True)
+    plan = backend.plan_stage('approach', start.end_state, goal, True)
     assert plan is not None and isinstance(plan.trajectory, JointTrajectory)
     for q in plan.trajectory.positions[:: max(1, len(plan.trajectory.positions) // 10)]:
         xyz = kinematics.forward(q).translation
@@ -140,7 +139,7 @@ def test_time_parametrisation_respects_velocity_limits():
 def test_execute_tracks_and_cancel_stops(world):
     backend = world.backend
     target = _grasp_down(0.45, 0.05, 0.2)
-    plan = backend.plan_stage("pre_grasp", backend.current_state(), target, False)
+    plan = backend.plan_stage('pre_grasp', backend.current_state(), target, False)
     assert backend.execute(plan, lambda: True) is False
     assert backend.execute(plan, lambda: False) is True
     reached = world.panda.tool_pose()
@@ -154,7 +153,7 @@ def test_gripper_commands(world):
     backend = world.backend
     assert backend.set_gripper(FRANKA_HAND.command_for_width(0.05))
     assert backend.gripper_width_m() == pytest.approx(0.05, abs=0.002)
-    assert not backend.set_gripper(float("nan"))
+    assert not backend.set_gripper(float('nan'))
     assert not backend.set_gripper(0.5)  # beyond the 0.04 m finger joint range
     assert backend.set_gripper(FRANKA_HAND.release_command())
     assert backend.gripper_width_m() == pytest.approx(0.08, abs=0.002)
@@ -176,7 +175,7 @@ def test_pick_sequence_picks_and_places_a_box(world):
     outcome = sequence.run([GraspCandidate(pose, width_m=0.03, quality=0.9)], place,
                            on_feedback=lambda stage, progress, index: stages.append(stage))
     assert int(outcome.status) == 0, outcome.message
-    assert "lift" in stages and "open" in stages
+    assert 'lift' in stages and 'open' in stages
     world.settle(120)
     assert world.placed_objects() == [box]
     assert np.allclose(world.backend.current_state(), HOME_Q, atol=0.02)

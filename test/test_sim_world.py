@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 
+from kufenet_grasp.geometry.calibration import load_static_mount
+from kufenet_grasp.sim import assets
+from kufenet_grasp.sim.world import camera_in_base, SimWorld, SimWorldError, WorldConfig
 import numpy as np
 import pytest
 
-from kufenet_grasp.geometry.calibration import load_static_mount
-from kufenet_grasp.sim import assets
-from kufenet_grasp.sim.world import SimWorld, SimWorldError, WorldConfig, camera_in_base
-
-CALIBRATION = "config/calibration/sim_camera.yaml"
+CALIBRATION = 'config/calibration/sim_camera.yaml'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def world():
     w = SimWorld(WorldConfig(seed=11, width=160, height=120, fx=154.0, fy=154.0, cx=79.5,
                              cy=59.5))
@@ -23,12 +22,12 @@ def world():
 
 
 def test_default_objects_are_held_out_test_objects(world):
-    test_ids = set(assets.split_object_ids()["test"])
+    test_ids = set(assets.split_object_ids()['test'])
     for seed in (1, 2):
         ids = world.reset(seed=seed)
         assert len(ids) == 1 and set(ids) <= test_ids
         assert len(world.workspace_objects()) == 1
-    ids = world.reset(seed=3, scene_type="clutter")
+    ids = world.reset(seed=3, scene_type='clutter')
     assert 1 <= len(ids) <= world.config.clutter_count and set(ids) <= test_ids
 
 
@@ -96,12 +95,12 @@ def test_sim_time_advances_and_survives_reset(world):
     assert world.sim_time_s >= before + 0.1 - 1e-9
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"scene_type": "pile"}, "scene_type"),
-    ({"object_split": "holdout"}, "object_split"),
-    ({"clutter_count": 0}, "clutter_count"),
-    ({"camera_xyz": (0.0, math.nan, 1.0)}, "camera_xyz"),
-    ({"fx": -1.0}, "fx"),
+@pytest.mark.parametrize('bad, match', [
+    ({'scene_type': 'pile'}, 'scene_type'),
+    ({'object_split': 'holdout'}, 'object_split'),
+    ({'clutter_count': 0}, 'clutter_count'),
+    ({'camera_xyz': (0.0, math.nan, 1.0)}, 'camera_xyz'),
+    ({'fx': -1.0}, 'fx'),
 ])
 def test_bad_config_is_refused(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -109,28 +108,27 @@ def test_bad_config_is_refused(bad, match):
 
 
 def test_config_from_dict_rejects_unknown_keys():
-    assert WorldConfig.from_dict({"seed": 3, "camera_xyz": [0, 0, 0.7]}).camera_xyz == (0, 0, 0.7)
-    with pytest.raises(SimWorldError, match="unknown world settings"):
-        WorldConfig.from_dict({"sead": 3})
+    assert WorldConfig.from_dict({'seed': 3, 'camera_xyz': [0, 0, 0.7]}).camera_xyz == (0, 0, 0.7)
+    with pytest.raises(SimWorldError, match='unknown world settings'):
+        WorldConfig.from_dict({'sead': 3})
 
 
 def test_sim_world_yaml_matches_world_defaults_and_calibration():
+    from kufenet_grasp.nodes.sim_world import NODE_PARAMETERS, WORLD_PARAMETERS
     import yaml
 
-    from kufenet_grasp.nodes.sim_world import NODE_PARAMETERS, WORLD_PARAMETERS
-
-    with open("config/sim_world.yaml") as stream:
+    with open('config/sim_world.yaml') as stream:
         data = yaml.safe_load(stream)
-    sim = data["/**/sim_world"]["ros__parameters"]
+    sim = data['/**/sim_world']['ros__parameters']
     assert set(sim) == set(WORLD_PARAMETERS) | set(NODE_PARAMETERS)
     config = WorldConfig.from_dict({k: v for k, v in sim.items() if k in WORLD_PARAMETERS})
     assert config == WorldConfig()
-    static = data["/**/grasp_detector"]["ros__parameters"]["static_transform"]
+    static = data['/**/grasp_detector']['ros__parameters']['static_transform']
     mount = load_static_mount(CALIBRATION)
-    assert static["enabled"] is True
-    assert np.allclose(static["translation"], mount.transform.translation)
-    assert np.allclose(static["rotation"], mount.transform.quaternion_xyzw)
-    executor = data["/**/grasp_executor"]["ros__parameters"]
+    assert static['enabled'] is True
+    assert np.allclose(static['translation'], mount.transform.translation)
+    assert np.allclose(static['rotation'], mount.transform.quaternion_xyzw)
+    executor = data['/**/grasp_executor']['ros__parameters']
     # the executor's place pose lies above the tray centre
     tray_in_base = np.asarray(config.tray_xyz) - np.asarray(config.base_xyz)
-    assert np.allclose(executor["place"]["xyz"][:2], tray_in_base[:2])
+    assert np.allclose(executor['place']['xyz'][:2], tray_in_base[:2])

@@ -5,11 +5,11 @@ import re
 
 from kufenet_grasp.detection.status import GraspStatus
 
-MSG = pathlib.Path(__file__).resolve().parents[1] / "kufenet_msgs" / "msg" / "GraspStatus.msg"
+MSG = pathlib.Path(__file__).resolve().parents[1] / 'kufenet_msgs' / 'msg' / 'GraspStatus.msg'
 
 
 def test_enum_matches_message_constants():
-    constants = dict(re.findall(r"^uint8 ([A-Z_]+)=(\d+)", MSG.read_text(), flags=re.M))
+    constants = dict(re.findall(r'^uint8 ([A-Z_]+)=(\d+)', MSG.read_text(), flags=re.M))
     assert {k: int(v) for k, v in constants.items()} == {s.name: s.value for s in GraspStatus}
 
 

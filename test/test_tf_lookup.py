@@ -10,14 +10,14 @@ from __future__ import annotations
 import sys
 import types
 
-import pytest
-from node_fixtures import init_ros
-from rclpy.node import Node
-
 from kufenet_grasp.nodes.tf_lookup import CameraToBase
+from node_fixtures import init_ros
+import pytest
+from rclpy.node import Node
 
 
 class _Executor:
+
     def __init__(self) -> None:
         self.shut_down = False
 
@@ -26,6 +26,7 @@ class _Executor:
 
 
 class _Thread:
+
     def __init__(self) -> None:
         self.joined = False
 
@@ -44,27 +45,27 @@ class _Listener:
 
 @pytest.fixture
 def fake_tf2(monkeypatch):
-    module = types.ModuleType("tf2_ros")
-    module.Buffer = type("Buffer", (), {})
+    module = types.ModuleType('tf2_ros')
+    module.Buffer = type('Buffer', (), {})
     module.TransformListener = _Listener
-    monkeypatch.setitem(sys.modules, "tf2_ros", module)
+    monkeypatch.setitem(sys.modules, 'tf2_ros', module)
     _Listener.made.clear()
     return module
 
 
 def test_tf_listener_runs_on_its_own_node_and_thread_and_stops_cleanly(fake_tf2):
     init_ros()
-    node = Node("grasp_detector", namespace="/arm1")
+    node = Node('grasp_detector', namespace='/arm1')
     try:
-        lookup = CameraToBase(node, "base_link")
-        assert lookup.mode == "tf2"
+        lookup = CameraToBase(node, 'base_link')
+        assert lookup.mode == 'tf2'
         (listener,) = _Listener.made
         assert listener.spin_thread is True
         assert listener.node is not node  # not the detector's node: its executor may be busy
-        assert listener.node.get_fully_qualified_name() == "/arm1/grasp_detector_tf"
+        assert listener.node.get_fully_qualified_name() == '/arm1/grasp_detector_tf'
         lookup.close()
         assert listener.executor.shut_down and listener.dedicated_listener_thread.joined
-        assert lookup.mode == "none"
+        assert lookup.mode == 'none'
     finally:
         node.destroy_node()
 
@@ -74,11 +75,11 @@ def test_a_static_mount_needs_no_tf_listener(fake_tf2):
     from kufenet_grasp.nodes.tf_lookup import StaticCameraMount
 
     init_ros()
-    node = Node("grasp_detector_static")
+    node = Node('grasp_detector_static')
     try:
-        mount = StaticCameraMount(from_xyz_quat([0.5, 0.0, 0.6], [0, 0, 0, 1]), "base_link")
-        lookup = CameraToBase(node, "base_link", mount)
-        assert lookup.mode == "static" and not _Listener.made
+        mount = StaticCameraMount(from_xyz_quat([0.5, 0.0, 0.6], [0, 0, 0, 1]), 'base_link')
+        lookup = CameraToBase(node, 'base_link', mount)
+        assert lookup.mode == 'static' and not _Listener.made
         lookup.close()
     finally:
         node.destroy_node()

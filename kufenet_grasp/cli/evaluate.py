@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Evaluate weights on a Cornell/Jacquard dataset (top-1 rectangle metric)."
+HELP = 'Evaluate weights on a Cornell/Jacquard dataset (top-1 rectangle metric).'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the eval options to ``parser``."""
-    parser.add_argument("weights", help="weights file (.safetensors)")
-    parser.add_argument("--dataset", required=True, help="FORMAT:PATH (cornell or jacquard)")
-    parser.add_argument("--split", help="evaluate PATH/SPLIT only (default: every image)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", metavar="DIR", help="write a PNG per image to DIR")
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="model input side in px (default: from the weights metadata)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument('weights', help='weights file (.safetensors)')
+    parser.add_argument('--dataset', required=True, help='FORMAT:PATH (cornell or jacquard)')
+    parser.add_argument('--split', help='evaluate PATH/SPLIT only (default: every image)')
+    parser.add_argument('--json', action='store_true', help='print one JSON object')
+    parser.add_argument('--plot', metavar='DIR', help='write a PNG per image to DIR')
+    parser.add_argument('--input-size', type=int, default=None,
+                        help='model input side in px (default: from the weights metadata)')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
 
 
 def format_report(report: dict) -> str:
     """Human-readable summary of an evaluation report."""
     lines = [f"images: {report['n_images']}",
              f"accuracy (IoU > 0.25, Δθ ≤ 30°): {report['accuracy'] * 100:.2f}%"]
-    for key, value in report["accuracy_by_angle"].items():
-        lines.append(f"  Δθ ≤ {key}°: {value * 100:.2f}%")
+    for key, value in report['accuracy_by_angle'].items():
+        lines.append(f'  Δθ ≤ {key}°: {value * 100:.2f}%')
     lines.append(f"mean best IoU: {report['mean_iou']:.3f}")
-    return "\n".join(lines)
+    return '\n'.join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                                   input_size=args.input_size, batch_size=args.batch_size,
                                   device=args.device, plot_dir=args.plot)
     except (ValueError, FileNotFoundError, WeightsError) as exc:
-        print(f"kufenet eval: error: {exc}", file=sys.stderr)
+        print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report))

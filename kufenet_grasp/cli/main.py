@@ -14,34 +14,34 @@ from typing import Sequence
 
 #: subcommand name -> module under ``kufenet_grasp.cli``
 SUBCOMMANDS: dict[str, str] = {
-    "info": "info",
-    "datagen": "datagen",
-    "label-quality": "label_quality",
-    "show-dataset": "show_dataset",
-    "train": "train",
-    "eval": "evaluate",
-    "ablation": "ablation",
-    "export": "export",
-    "bench": "bench",
-    "bench-node": "bench_node",
-    "demo": "demo",
+    'info': 'info',
+    'datagen': 'datagen',
+    'label-quality': 'label_quality',
+    'show-dataset': 'show_dataset',
+    'train': 'train',
+    'eval': 'evaluate',
+    'ablation': 'ablation',
+    'export': 'export',
+    'bench': 'bench',
+    'bench-node': 'bench_node',
+    'demo': 'demo',
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand that is installed."""
     parser = argparse.ArgumentParser(
-        prog="kufenet",
+        prog='kufenet',
         description=(
-            "KufeNet planar grasp detection: models, data, training, evaluation, deployment."
+            'KufeNet planar grasp detection: models, data, training, evaluation, deployment.'
         ),
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, module_name in SUBCOMMANDS.items():
         try:
-            module = importlib.import_module(f"kufenet_grasp.cli.{module_name}")
+            module = importlib.import_module(f'kufenet_grasp.cli.{module_name}')
         except ModuleNotFoundError as exc:
-            if exc.name == f"kufenet_grasp.cli.{module_name}":
+            if exc.name == f'kufenet_grasp.cli.{module_name}':
                 continue  # subcommand not part of this build
             raise
         sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kufenet`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    if not getattr(args, '_run', None):
         parser.print_help()
         return 2
     try:
@@ -63,5 +63,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -9,15 +9,14 @@ Angles follow the project convention: radians, counter-clockwise as displayed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
+import math
 from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.data.sample import GraspSample
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -56,7 +55,7 @@ def zoom_matrix(factor: float, center: tuple[float, float], out_center: tuple[fl
     ``factor`` > 1 zooms out (the image shrinks inside the output).
     """
     if not factor > 0:
-        raise ValueError(f"zoom_matrix: factor must be > 0, got {factor}")
+        raise ValueError(f'zoom_matrix: factor must be > 0, got {factor}')
     s = 1.0 / factor
     cx, cy = center
     ox, oy = out_center
@@ -147,9 +146,9 @@ def random_augment_matrix(
     """
     lo, hi = zoom_range
     if not 0 < lo <= hi:
-        raise ValueError(f"random_augment: zoom_range must satisfy 0 < lo <= hi, got {zoom_range}")
+        raise ValueError(f'random_augment: zoom_range must satisfy 0 < lo <= hi, got {zoom_range}')
     if max_rotation < 0:
-        raise ValueError(f"random_augment: max_rotation must be >= 0 rad, got {max_rotation}")
+        raise ValueError(f'random_augment: max_rotation must be >= 0 rad, got {max_rotation}')
     w, h = size
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
     quarter = int(rng.integers(4)) if rotate90 else 0

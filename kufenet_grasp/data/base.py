@@ -21,13 +21,13 @@ class GraspDataset(ABC):
     """
 
     #: short format name used by :func:`kufenet_grasp.data.registry.open_dataset`
-    format_name: str = ""
+    format_name: str = ''
 
     def __init__(self, root: str | Path) -> None:
         """Check ``root`` is a folder."""
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DatasetError(f"{self.root}: dataset folder not found")
+            raise DatasetError(f'{self.root}: dataset folder not found')
 
     def find_files(self, pattern: str) -> list[Path]:
         """Files under ``root`` matching ``pattern``, recursively, sorted.
@@ -38,7 +38,7 @@ class GraspDataset(ABC):
         return sorted(
             p for p in self.root.rglob(pattern)
             if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.root).parts[:-1])
+            and not any(part.startswith('.') for part in p.relative_to(self.root).parts[:-1])
         )
 
     @property
@@ -60,14 +60,14 @@ class GraspDataset(ABC):
         """Read sample ``index`` from disk."""
 
     def __len__(self) -> int:
-        """Number of images."""
+        """Return number of images."""
         return len(self.names)
 
     def _check_index(self, index: int) -> int:
         """Return ``index`` as a non-negative int, or raise IndexError."""
         n = len(self)
         if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__}: index {index} out of range 0..{n - 1}")
+            raise IndexError(f'{type(self).__name__}: index {index} out of range 0..{n - 1}')
         return index % n
 
     def __getitem__(self, index: int) -> GraspSample:
@@ -81,4 +81,4 @@ class GraspDataset(ABC):
 
     def __repr__(self) -> str:
         """Short description: class, root and size."""
-        return f"{type(self).__name__}({str(self.root)!r}, n={len(self)})"
+        return f'{type(self).__name__}({str(self.root)!r}, n={len(self)})'

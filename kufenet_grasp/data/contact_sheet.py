@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.data.sample import GraspSample
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.data.base import GraspDataset
@@ -49,7 +48,7 @@ def sample_tile(sample: GraspSample, tile: int = 256) -> np.ndarray:
                         interpolation=cv2.INTER_AREA)
     depth = cv2.resize(depth_to_rgb(sample.depth), size, interpolation=cv2.INTER_NEAREST)
     panel = np.concatenate([colour, depth], axis=1)
-    label = f"{sample.name} ({len(sample.rectangles)} grasps)"
+    label = f'{sample.name} ({len(sample.rectangles)} grasps)'
     cv2.putText(panel, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
                 cv2.LINE_AA)
     return panel
@@ -59,7 +58,7 @@ def contact_sheet(samples: Sequence[GraspSample], tile: int = 256,
                   columns: int | None = None) -> np.ndarray:
     """Grid of :func:`sample_tile` panels (RGB uint8); tiles are padded to a common width."""
     if not samples:
-        raise ValueError("contact_sheet: no samples to draw")
+        raise ValueError('contact_sheet: no samples to draw')
     tiles = [sample_tile(s, tile) for s in samples]
     width = max(t.shape[1] for t in tiles)
     tiles = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles]
@@ -75,7 +74,7 @@ def contact_sheet(samples: Sequence[GraspSample], tile: int = 256,
 def pick_indices(n_total: int, n: int, seed: int = 0) -> list[int]:
     """``min(n, n_total)`` distinct indices drawn with ``seed``, sorted."""
     if n < 1:
-        raise ValueError(f"contact sheet: --n must be >= 1, got {n}")
+        raise ValueError(f'contact sheet: --n must be >= 1, got {n}')
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(n_total, size=min(n, n_total), replace=False))
 
@@ -89,5 +88,5 @@ def write_contact_sheet(dataset: GraspDataset, out: str | Path, n: int = 16, see
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
     if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{out}: could not write the contact sheet (is the suffix .png?)")
+        raise OSError(f'{out}: could not write the contact sheet (is the suffix .png?)')
     return indices

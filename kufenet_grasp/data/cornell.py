@@ -17,40 +17,39 @@ assignment pass ``object_map``: a text file of ``<image> <object id>`` lines, wh
 
 from __future__ import annotations
 
-import re
-import warnings
 from pathlib import Path
+import re
 from typing import TYPE_CHECKING
-
-import numpy as np
+import warnings
 
 from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.image_io import read_depth_tiff, read_rgb
 from kufenet_grasp.data.pcd import pcd_to_depth
 from kufenet_grasp.data.sample import DatasetError, GraspSample
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.grasp.rectangle import GraspRectangle
 
-DEPTH_SOURCES = ("auto", "tiff", "pcd")
-_RGB_PATTERN = re.compile(r"^pcd(\d+)r\.png$")
+DEPTH_SOURCES = ('auto', 'tiff', 'pcd')
+_RGB_PATTERN = re.compile(r'^pcd(\d+)r\.png$')
 
 
 def read_object_map(path: str | Path) -> dict[str, str]:
     """Read ``<image> <object id>`` lines (``#`` comments allowed) into {``pcdNNNN``: id}."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: object map file not found")
+        raise DatasetError(f'{path}: object map file not found')
     mapping: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
-        words = line.split("#", 1)[0].split()
+        words = line.split('#', 1)[0].split()
         if not words:
             continue
         if len(words) != 2:
             raise DatasetError(
                 f"{path}: line {number}: expected '<image> <object id>', got {line.strip()!r}"
             )
-        image = words[0] if words[0].startswith("pcd") else f"pcd{words[0]}"
+        image = words[0] if words[0].startswith('pcd') else f'pcd{words[0]}'
         mapping[image] = words[1]
     return mapping
 
@@ -66,37 +65,37 @@ class CornellDataset(GraspDataset):
         object_map: optional ``<image> <object id>`` file overriding the heuristic.
     """
 
-    format_name = "cornell"
+    format_name = 'cornell'
 
     def __init__(
         self,
         root: str | Path,
-        depth_source: str = "auto",
+        depth_source: str = 'auto',
         object_block: int = 10,
         object_map: str | Path | None = None,
     ) -> None:
         super().__init__(root)
         if depth_source not in DEPTH_SOURCES:
             raise ValueError(
-                f"CornellDataset: depth_source must be one of {DEPTH_SOURCES}, "
-                f"got {depth_source!r}"
+                f'CornellDataset: depth_source must be one of {DEPTH_SOURCES}, '
+                f'got {depth_source!r}'
             )
         if object_block < 1:
-            raise ValueError(f"CornellDataset: object_block must be >= 1, got {object_block}")
+            raise ValueError(f'CornellDataset: object_block must be >= 1, got {object_block}')
         self.depth_source = depth_source
         found = []
-        for path in self.find_files("pcd*r.png"):
+        for path in self.find_files('pcd*r.png'):
             match = _RGB_PATTERN.match(path.name)
             if match:
                 found.append((int(match.group(1)), path))
         if not found:
-            raise DatasetError(f"{self.root}: no Cornell images (pcdNNNNr.png) found")
+            raise DatasetError(f'{self.root}: no Cornell images (pcdNNNNr.png) found')
         found.sort()
         self._rgb_paths = [p for _, p in found]
-        self._names = [p.name[:-len("r.png")] for p in self._rgb_paths]
+        self._names = [p.name[:-len('r.png')] for p in self._rgb_paths]
         mapping = read_object_map(object_map) if object_map is not None else {}
         self._object_ids = [
-            mapping.get(name, f"cornell-{number // object_block:03d}")
+            mapping.get(name, f'cornell-{number // object_block:03d}')
             for (number, _), name in zip(found, self._names)
         ]
 
@@ -119,13 +118,13 @@ class CornellDataset(GraspDataset):
         from kufenet_grasp.grasp.labels import parse_cornell_rectangles
 
         index = self._check_index(index)
-        path = self._file(index, "cpos.txt")
+        path = self._file(index, 'cpos.txt')
         if not path.is_file():
-            raise DatasetError(f"{path}: grasp rectangle file not found")
+            raise DatasetError(f'{path}: grasp rectangle file not found')
         rects, n_dropped = parse_cornell_rectangles(path.read_text(), str(path))
         if n_dropped:
             warnings.warn(
-                f"{path}: dropped {n_dropped} rectangle(s) with non-finite corners",
+                f'{path}: dropped {n_dropped} rectangle(s) with non-finite corners',
                 stacklevel=2,
             )
         return list(rects)
@@ -133,21 +132,21 @@ class CornellDataset(GraspDataset):
     def load_depth(self, index: int, shape: tuple[int, int] = (480, 640)) -> np.ndarray:
         """Depth of image ``index`` in metres (``float32`` H×W, NaN invalid)."""
         index = self._check_index(index)
-        tiff = self._file(index, "d.tiff")
-        pcd = self._file(index, ".txt")
-        if self.depth_source == "tiff" or (self.depth_source == "auto" and tiff.is_file()):
+        tiff = self._file(index, 'd.tiff')
+        pcd = self._file(index, '.txt')
+        if self.depth_source == 'tiff' or (self.depth_source == 'auto' and tiff.is_file()):
             if not tiff.is_file():
                 raise DatasetError(f"{tiff}: depth TIFF not found (depth_source='tiff')")
             depth, source = read_depth_tiff(tiff), tiff
         elif pcd.is_file():
             depth, source = pcd_to_depth(pcd, shape), pcd
-        elif self.depth_source == "pcd":
+        elif self.depth_source == 'pcd':
             raise DatasetError(f"{pcd}: point cloud not found (depth_source='pcd')")
         else:
-            raise DatasetError(f"{self._rgb_paths[index]}: no depth: neither {tiff.name} "
-                               f"nor {pcd.name} exists")
+            raise DatasetError(f'{self._rgb_paths[index]}: no depth: neither {tiff.name} '
+                               f'nor {pcd.name} exists')
         if depth.shape != tuple(shape):
-            raise DatasetError(f"{source}: depth size {depth.shape} differs from the colour "
+            raise DatasetError(f'{source}: depth size {depth.shape} differs from the colour '
                                f"image's {tuple(shape)}")
         return depth
 

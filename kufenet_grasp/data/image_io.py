@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.data.sample import DatasetError
+import numpy as np
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read a colour image as ``uint8`` H×W×3 in RGB order (pixels)."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: colour image not found")
+        raise DatasetError(f'{path}: colour image not found')
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise DatasetError(f"{path}: not a readable image")
+        raise DatasetError(f'{path}: not a readable image')
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -26,7 +25,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     path = Path(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise DatasetError(f"{path}: mask is missing or not a readable image")
+        raise DatasetError(f'{path}: mask is missing or not a readable image')
     if image.ndim == 3:
         image = image.max(axis=2)
     return (image > 0).astype(np.uint8) * 255
@@ -35,7 +34,7 @@ def read_mask(path: str | Path) -> np.ndarray:
 def clean_depth(depth: np.ndarray) -> np.ndarray:
     """Return ``float32`` depth in metres with 0, negative and non-finite values set to NaN."""
     depth = np.asarray(depth, dtype=np.float32).copy()
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
     return depth
 
@@ -48,15 +47,15 @@ def read_depth_tiff(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: depth image not found")
+        raise DatasetError(f'{path}: depth image not found')
     depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if depth is None:
-        raise DatasetError(f"{path}: not a readable TIFF depth image")
+        raise DatasetError(f'{path}: not a readable TIFF depth image')
     if depth.ndim != 2:
-        raise DatasetError(f"{path}: depth must have one channel, got shape {depth.shape}")
-    if depth.dtype.kind != "f":
+        raise DatasetError(f'{path}: depth must have one channel, got shape {depth.shape}')
+    if depth.dtype.kind != 'f':
         raise DatasetError(
-            f"{path}: depth must be floating point metres, got dtype {depth.dtype}"
+            f'{path}: depth must be floating point metres, got dtype {depth.dtype}'
         )
     return clean_depth(depth)
 
@@ -64,4 +63,4 @@ def read_depth_tiff(path: str | Path) -> np.ndarray:
 def write_depth_tiff(path: str | Path, depth: np.ndarray) -> None:
     """Write ``float32`` H×W depth in metres as a TIFF (NaN is written as-is)."""
     if not cv2.imwrite(str(path), np.asarray(depth, dtype=np.float32)):
-        raise OSError(f"{path}: could not write the depth TIFF")
+        raise OSError(f'{path}: could not write the depth TIFF')

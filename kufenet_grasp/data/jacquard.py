@@ -14,17 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.image_io import read_depth_tiff, read_mask, read_rgb
 from kufenet_grasp.data.sample import DatasetError, GraspSample
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.grasp.rectangle import GraspRectangle
 
-DEPTH_KINDS = ("perfect", "stereo")
-_GRASPS_SUFFIX = "_grasps.txt"
+DEPTH_KINDS = ('perfect', 'stereo')
+_GRASPS_SUFFIX = '_grasps.txt'
 
 
 class JacquardDataset(GraspDataset):
@@ -38,17 +37,17 @@ class JacquardDataset(GraspDataset):
             every row.
     """
 
-    format_name = "jacquard"
+    format_name = 'jacquard'
 
-    def __init__(self, root: str | Path, depth: str = "perfect", dedupe: bool = False) -> None:
+    def __init__(self, root: str | Path, depth: str = 'perfect', dedupe: bool = False) -> None:
         super().__init__(root)
         if depth not in DEPTH_KINDS:
-            raise ValueError(f"JacquardDataset: depth must be one of {DEPTH_KINDS}, got {depth!r}")
+            raise ValueError(f'JacquardDataset: depth must be one of {DEPTH_KINDS}, got {depth!r}')
         self.depth_kind = depth
         self.dedupe = dedupe
-        grasp_files = self.find_files("*" + _GRASPS_SUFFIX)
+        grasp_files = self.find_files('*' + _GRASPS_SUFFIX)
         if not grasp_files:
-            raise DatasetError(f"{self.root}: no Jacquard label files (*_grasps.txt) found")
+            raise DatasetError(f'{self.root}: no Jacquard label files (*_grasps.txt) found')
         self._prefixes = [p.with_name(p.name[: -len(_GRASPS_SUFFIX)]) for p in grasp_files]
         self._names = [p.name for p in self._prefixes]
         self._object_ids = [p.parent.name for p in self._prefixes]
@@ -79,12 +78,12 @@ class JacquardDataset(GraspDataset):
     def load_depth(self, index: int) -> np.ndarray:
         """Depth of image ``index`` in metres (``float32`` H×W, NaN invalid)."""
         index = self._check_index(index)
-        return read_depth_tiff(self._file(index, f"_{self.depth_kind}_depth.tiff"))
+        return read_depth_tiff(self._file(index, f'_{self.depth_kind}_depth.tiff'))
 
     def load(self, index: int) -> GraspSample:
         """Read image ``index``: colour, depth (metres), grasps (pixels) and mask."""
         index = self._check_index(index)
-        rgb_path = self._file(index, "_RGB.png")
+        rgb_path = self._file(index, '_RGB.png')
         rgb = read_rgb(rgb_path)
         depth = self.load_depth(index)
         if depth.shape != rgb.shape[:2]:
@@ -92,12 +91,12 @@ class JacquardDataset(GraspDataset):
                 f"{self._file(index, f'_{self.depth_kind}_depth.tiff')}: depth size "
                 f"{depth.shape} differs from {rgb_path.name}'s {rgb.shape[:2]}"
             )
-        mask_path = self._file(index, "_mask.png")
+        mask_path = self._file(index, '_mask.png')
         mask = read_mask(mask_path) if mask_path.is_file() else None
         if mask is not None and mask.shape != rgb.shape[:2]:
             raise DatasetError(
                 f"{mask_path}: mask size {mask.shape} differs from {rgb_path.name}'s "
-                f"{rgb.shape[:2]}"
+                f'{rgb.shape[:2]}'
             )
         return GraspSample(
             rgb=rgb,

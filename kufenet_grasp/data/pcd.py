@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kufenet_grasp.data.sample import DatasetError
 import numpy as np
 
-from kufenet_grasp.data.sample import DatasetError
-
 #: fields a Cornell point cloud must have
-REQUIRED_FIELDS = ("x", "y", "z", "index")
+REQUIRED_FIELDS = ('x', 'y', 'z', 'index')
 
 
 def _parse_header(lines: list[str], path: Path) -> tuple[list[str], int]:
@@ -17,29 +16,29 @@ def _parse_header(lines: list[str], path: Path) -> tuple[list[str], int]:
     fields: list[str] | None = None
     for number, line in enumerate(lines):
         words = line.split()
-        if not words or words[0].startswith("#"):
+        if not words or words[0].startswith('#'):
             continue
         key = words[0].upper()
-        if key == "FIELDS":
+        if key == 'FIELDS':
             fields = [w.lower() for w in words[1:]]
-        elif key == "DATA":
-            if len(words) < 2 or words[1].lower() != "ascii":
+        elif key == 'DATA':
+            if len(words) < 2 or words[1].lower() != 'ascii':
                 raise DatasetError(
                     f"{path}: line {number + 1}: only 'DATA ascii' point clouds are supported, "
-                    f"got {line.strip()!r}"
+                    f'got {line.strip()!r}'
                 )
             if fields is None:
-                raise DatasetError(f"{path}: PCD header has no FIELDS line before DATA")
+                raise DatasetError(f'{path}: PCD header has no FIELDS line before DATA')
             missing = [f for f in REQUIRED_FIELDS if f not in fields]
             if missing:
                 raise DatasetError(
-                    f"{path}: PCD FIELDS {fields} lack {missing}; expected x y z rgb index"
+                    f'{path}: PCD FIELDS {fields} lack {missing}; expected x y z rgb index'
                 )
             return fields, number + 1
-        elif key not in ("VERSION", "SIZE", "TYPE", "COUNT", "WIDTH", "HEIGHT",
-                         "VIEWPOINT", "POINTS"):
+        elif key not in ('VERSION', 'SIZE', 'TYPE', 'COUNT', 'WIDTH', 'HEIGHT',
+                         'VIEWPOINT', 'POINTS'):
             raise DatasetError(
-                f"{path}: line {number + 1}: not a PCD header line: {line.strip()[:60]!r}"
+                f'{path}: line {number + 1}: not a PCD header line: {line.strip()[:60]!r}'
             )
     raise DatasetError(f"{path}: no 'DATA ascii' line; not a PCD v0.7 file")
 
@@ -61,27 +60,27 @@ def pcd_to_depth(path: str | Path, shape: tuple[int, int] = (480, 640)) -> np.nd
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: point cloud not found")
-    lines = path.read_text(errors="replace").splitlines()
+        raise DatasetError(f'{path}: point cloud not found')
+    lines = path.read_text(errors='replace').splitlines()
     fields, start = _parse_header(lines, path)
     body = [line for line in lines[start:] if line.strip()]
     if not body:
-        raise DatasetError(f"{path}: the point cloud has no points")
+        raise DatasetError(f'{path}: the point cloud has no points')
     try:
         points = np.loadtxt(body, dtype=np.float64, ndmin=2)
     except ValueError as exc:
-        raise DatasetError(f"{path}: bad point data after the header ({exc})") from None
+        raise DatasetError(f'{path}: bad point data after the header ({exc})') from None
     if points.shape[1] != len(fields):
         raise DatasetError(
-            f"{path}: points have {points.shape[1]} values but FIELDS lists {len(fields)}"
+            f'{path}: points have {points.shape[1]} values but FIELDS lists {len(fields)}'
         )
     height, width = shape
-    index = points[:, fields.index("index")]
+    index = points[:, fields.index('index')]
     if np.any(index < 0) or np.any(index >= height * width) or np.any(index != np.round(index)):
         raise DatasetError(
-            f"{path}: point index outside 0..{height * width - 1} for a {width}×{height} image"
+            f'{path}: point index outside 0..{height * width - 1} for a {width}×{height} image'
         )
-    xyz = points[:, [fields.index("x"), fields.index("y"), fields.index("z")]]
+    xyz = points[:, [fields.index('x'), fields.index('y'), fields.index('z')]]
     norm = np.linalg.norm(xyz, axis=1) / 1000.0
     depth = np.full(height * width, np.nan, dtype=np.float32)
     depth[index.astype(np.int64)] = norm.astype(np.float32)

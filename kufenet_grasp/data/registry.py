@@ -12,14 +12,14 @@ from kufenet_grasp.data.sample import DatasetError
 
 #: format name -> reader class
 FORMATS: dict[str, type[GraspDataset]] = {
-    "cornell": CornellDataset,
-    "jacquard": JacquardDataset,
+    'cornell': CornellDataset,
+    'jacquard': JacquardDataset,
 }
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
     """Split ``'format:PATH'`` into (format, path); raise ValueError on a bad spec."""
-    fmt, sep, path = spec.partition(":")
+    fmt, sep, path = spec.partition(':')
     if not sep or not path:
         raise ValueError(
             f"dataset spec {spec!r}: expected 'FORMAT:PATH' with FORMAT one of {sorted(FORMATS)}"
@@ -27,7 +27,7 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise ValueError(
-            f"dataset spec {spec!r}: unknown format {fmt!r}; valid formats: {sorted(FORMATS)}"
+            f'dataset spec {spec!r}: unknown format {fmt!r}; valid formats: {sorted(FORMATS)}'
         )
     return fmt, Path(path)
 
@@ -37,7 +37,7 @@ def available_splits(root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
 
 
 def open_dataset(spec: str, split: str | None = None, **kw: Any) -> GraspDataset:
@@ -54,12 +54,12 @@ def open_dataset(spec: str, split: str | None = None, **kw: Any) -> GraspDataset
     """
     fmt, root = parse_spec(spec)
     if not root.is_dir():
-        raise DatasetError(f"dataset spec {spec!r}: folder {root} not found")
+        raise DatasetError(f'dataset spec {spec!r}: folder {root} not found')
     if split is not None:
         split_root = root / split
         if not split_root.is_dir():
             raise DatasetError(
-                f"dataset spec {spec!r}: no split folder {split!r} in {root}; "
+                f'dataset spec {spec!r}: no split folder {split!r} in {root}; '
                 f"available: {available_splits(root) or 'none'}"
             )
         root = split_root

@@ -31,28 +31,28 @@ class GraspSample:
     rgb: np.ndarray
     depth: np.ndarray
     rectangles: list[GraspRectangle] = field(default_factory=list)
-    object_id: str = ""
-    name: str = ""
+    object_id: str = ''
+    name: str = ''
     mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Check the array shapes and types agree."""
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
             raise ValueError(
-                f"GraspSample {self.name!r}: rgb must be uint8 H×W×3, "
-                f"got {self.rgb.dtype} {self.rgb.shape}"
+                f'GraspSample {self.name!r}: rgb must be uint8 H×W×3, '
+                f'got {self.rgb.dtype} {self.rgb.shape}'
             )
         if self.depth.shape != self.rgb.shape[:2]:
             raise ValueError(
-                f"GraspSample {self.name!r}: depth shape {self.depth.shape} does not match "
-                f"rgb shape {self.rgb.shape[:2]}"
+                f'GraspSample {self.name!r}: depth shape {self.depth.shape} does not match '
+                f'rgb shape {self.rgb.shape[:2]}'
             )
         if self.depth.dtype != np.float32:
             self.depth = self.depth.astype(np.float32)
         if self.mask is not None and self.mask.shape != self.rgb.shape[:2]:
             raise ValueError(
-                f"GraspSample {self.name!r}: mask shape {self.mask.shape} does not match "
-                f"rgb shape {self.rgb.shape[:2]}"
+                f'GraspSample {self.name!r}: mask shape {self.mask.shape} does not match '
+                f'rgb shape {self.rgb.shape[:2]}'
             )
 
     @property

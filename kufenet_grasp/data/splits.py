@@ -7,18 +7,18 @@ from typing import Any
 
 import numpy as np
 
-SPLIT_MODES = ("image", "object", "sequential")
-_NAMES = {2: ("train", "test"), 3: ("train", "val", "test")}
+SPLIT_MODES = ('image', 'object', 'sequential')
+_NAMES = {2: ('train', 'test'), 3: ('train', 'val', 'test')}
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     """Return the fractions as an array; raise ValueError unless 2 or 3 values summing to 1."""
     values = np.asarray(fractions, dtype=np.float64)
     if values.ndim != 1 or values.size not in _NAMES:
-        raise ValueError(f"split_indices: fractions must have 2 or 3 values, got {fractions!r}")
+        raise ValueError(f'split_indices: fractions must have 2 or 3 values, got {fractions!r}')
     if np.any(values < 0) or not np.isclose(values.sum(), 1.0, atol=1e-6):
         raise ValueError(
-            f"split_indices: fractions must be >= 0 and sum to 1, got {tuple(fractions)}"
+            f'split_indices: fractions must be >= 0 and sum to 1, got {tuple(fractions)}'
         )
     return values
 
@@ -28,12 +28,12 @@ def _cut(order: Sequence[int], weights: np.ndarray, fractions: np.ndarray) -> li
     total = float(weights.sum())
     bounds = np.cumsum(fractions)[:-1] * total
     mids = np.cumsum(weights) - weights / 2.0
-    return [int(np.searchsorted(bounds, m, side="right")) for m in mids]
+    return [int(np.searchsorted(bounds, m, side='right')) for m in mids]
 
 
 def split_indices(
     dataset: Any,
-    mode: str = "image",
+    mode: str = 'image',
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
 ) -> dict[str, list[int]]:
@@ -52,19 +52,19 @@ def split_indices(
         ``{split name: sorted list of indices}``; every index is in exactly one split.
     """
     if mode not in SPLIT_MODES:
-        raise ValueError(f"split_indices: mode must be one of {SPLIT_MODES}, got {mode!r}")
+        raise ValueError(f'split_indices: mode must be one of {SPLIT_MODES}, got {mode!r}')
     fracs = _check_fractions(fractions)
     names = _NAMES[fracs.size]
     n = len(dataset)
     labels: dict[int, int] = {}
-    if mode in ("image", "sequential"):
+    if mode in ('image', 'sequential'):
         order = list(range(n))
-        if mode == "image":
+        if mode == 'image':
             order = [int(i) for i in np.random.default_rng(seed).permutation(n)]
         for i, label in zip(order, _cut(order, np.ones(n), fracs)):
             labels[i] = label
     else:
-        object_ids = list(getattr(dataset, "object_ids", []))
+        object_ids = list(getattr(dataset, 'object_ids', []))
         if len(object_ids) != n:
             raise ValueError(
                 "split_indices: mode='object' needs dataset.object_ids with one id per sample"

@@ -11,22 +11,20 @@ pixels exactly as at inference (``make_crop``/``apply_crop`` of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, TYPE_CHECKING
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.data.augment import random_augment_matrix, warp_sample
 from kufenet_grasp.data.sample import GraspSample
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import torch
-
     from kufenet_grasp.data.base import GraspDataset
     from kufenet_grasp.grasp.preprocess import CropTransform
     from kufenet_grasp.grasp.rectangle import GraspRectangle
+    import torch
 
-CROP_MODES = ("center", "labels", "full")
+CROP_MODES = ('center', 'labels', 'full')
 
 
 def rectangle_points_mean(rects: Sequence[GraspRectangle]) -> tuple[float, float] | None:
@@ -41,7 +39,7 @@ def make_crop_window(
     shape: tuple[int, int],
     rects: Sequence[GraspRectangle],
     out_size: int,
-    mode: str = "center",
+    mode: str = 'center',
     side: int | None = None,
 ) -> CropTransform:
     """Choose the square window of an image of ``shape = (H, W)`` px fed to the model.
@@ -56,14 +54,14 @@ def make_crop_window(
     from kufenet_grasp.grasp.preprocess import make_crop
 
     if mode not in CROP_MODES:
-        raise ValueError(f"crop mode must be one of {CROP_MODES}, got {mode!r}")
-    if mode == "full":
-        return make_crop(shape, out_size, "full")
-    if mode == "labels":
+        raise ValueError(f'crop mode must be one of {CROP_MODES}, got {mode!r}')
+    if mode == 'full':
+        return make_crop(shape, out_size, 'full')
+    if mode == 'labels':
         side = min(int(side or out_size), *shape)
-        return make_crop(shape, out_size, "center", center_xy=rectangle_points_mean(rects),
+        return make_crop(shape, out_size, 'center', center_xy=rectangle_points_mean(rects),
                          side=side)
-    return make_crop(shape, out_size, "center", side=None if side is None else int(side))
+    return make_crop(shape, out_size, 'center', side=None if side is None else int(side))
 
 
 def crop_matrix(crop: CropTransform) -> np.ndarray:
@@ -121,20 +119,20 @@ class GraspMapDataset:
         input_size: int = 224,
         augment: bool = False,
         seed: int = 0,
-        crop: str = "center",
+        crop: str = 'center',
         crop_side: int | None = None,
         augment_options: dict[str, Any] | None = None,
     ) -> None:
         if crop not in CROP_MODES:
-            raise ValueError(f"GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}")
+            raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
         if int(input_size) < 8:
-            raise ValueError(f"GraspMapDataset: input_size must be >= 8 px, got {input_size}")
+            raise ValueError(f'GraspMapDataset: input_size must be >= 8 px, got {input_size}')
         self.dataset = dataset
         self.indices = list(range(len(dataset)) if indices is None else indices)
         for i in self.indices:
             if not 0 <= int(i) < len(dataset):
                 raise ValueError(
-                    f"GraspMapDataset: index {i} out of range for a dataset of {len(dataset)}"
+                    f'GraspMapDataset: index {i} out of range for a dataset of {len(dataset)}'
                 )
         self.input_size = int(input_size)
         self.augment = bool(augment)
@@ -145,7 +143,7 @@ class GraspMapDataset:
         self.epoch = 0
 
     def __len__(self) -> int:
-        """Number of items (the length of ``indices``)."""
+        """Return number of items (the length of ``indices``)."""
         return len(self.indices)
 
     def set_epoch(self, epoch: int) -> None:
@@ -178,7 +176,7 @@ class GraspMapDataset:
     def _item_index(self, index: int) -> int:
         """``index`` as a non-negative item index, or IndexError."""
         if not -len(self) <= index < len(self):
-            raise IndexError(f"GraspMapDataset: index {index} out of range 0..{len(self) - 1}")
+            raise IndexError(f'GraspMapDataset: index {index} out of range 0..{len(self) - 1}')
         return int(index) % len(self)
 
     def sample(self, index: int) -> GraspSample:
@@ -191,10 +189,9 @@ class GraspMapDataset:
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         """``(x, y, index)`` for item ``index``; see the class docstring."""
-        import torch
-
         from kufenet_grasp.grasp.maps import rasterise_grasps
         from kufenet_grasp.grasp.preprocess import normalise_rgbd
+        import torch
 
         index = self._item_index(index)
         item = self.sample(index)
@@ -206,13 +203,13 @@ class GraspMapDataset:
 
 
 def default_crop(dataset: GraspDataset) -> str:
-    """The usual crop of a format: ``'labels'`` for Cornell (GR-ConvNet), else ``'center'``."""
-    return "labels" if getattr(dataset, "format_name", "") == "cornell" else "center"
+    """Return usual crop of a format: ``'labels'`` for Cornell (GR-ConvNet), else ``'center'``."""
+    return 'labels' if getattr(dataset, 'format_name', '') == 'cornell' else 'center'
 
 
 def split_map_datasets(
     dataset: GraspDataset,
-    mode: str = "image",
+    mode: str = 'image',
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     input_size: int = 224,
@@ -231,7 +228,7 @@ def split_map_datasets(
     crop = crop or default_crop(dataset)
     return {
         name: GraspMapDataset(dataset, indices, input_size=input_size,
-                              augment=augment_train and name == "train", seed=seed, crop=crop,
+                              augment=augment_train and name == 'train', seed=seed, crop=crop,
                               **kw)
         for name, indices in parts.items()
     }

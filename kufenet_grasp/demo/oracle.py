@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.sim.world import SimWorld
+import numpy as np
 
 #: object width (m) handed to the executor: the labeller's opening minus its smallest margin
 LABEL_MARGIN_M = 0.008
@@ -37,20 +36,19 @@ class ReferenceGrasp:
 
 def labelled_grasp(world: SimWorld, rng: np.random.Generator, candidates: int = 24
                    ) -> ReferenceGrasp | None:
-    """A physics-verified grasp on the world's objects, or None when none is found.
+    """Return a physics-verified grasp on the world's objects, or None when none is found.
 
     Of up to 4 verified grasps the first that fits the Panda hand is chosen (else the first).
     The world is restored to its state before labelling (the labeller's gripper is removed).
     """
+    from kufenet_grasp.sim.gripper import ParallelGripper
+    from kufenet_grasp.sim.labelling import grasp_pose, label_grasps, LabelSettings
     import pybullet as p
 
-    from kufenet_grasp.sim.gripper import ParallelGripper
-    from kufenet_grasp.sim.labelling import LabelSettings, grasp_pose, label_grasps
-
     if candidates < 1:
-        raise ValueError(f"labelled_grasp: candidates must be >= 1, got {candidates}")
+        raise ValueError(f'labelled_grasp: candidates must be >= 1, got {candidates}')
     frame = world.capture(rng)
-    kw = {"physicsClientId": world.client}
+    kw = {'physicsClientId': world.client}
     with world.lock:
         bodies = world.object_bodies()
         if not bodies:

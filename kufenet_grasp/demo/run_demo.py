@@ -13,30 +13,29 @@ side alone, for when no trained weights exist. Results go to ``reports/demo-<UTC
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, UTC
+import math
 from pathlib import Path
+import threading
+import time
 from typing import Any
 
+from kufenet_grasp.demo.oracle import labelled_grasp, ReferenceGrasp
+from kufenet_grasp.demo.report import attempt_tile, AttemptRecord, summarise, write_report
 import numpy as np
 import yaml
 
-from kufenet_grasp.demo.oracle import ReferenceGrasp, labelled_grasp
-from kufenet_grasp.demo.report import AttemptRecord, attempt_tile, summarise, write_report
-
 ROOT = Path(__file__).resolve().parents[2]
-PARAM_FILES = ("detector.yaml", "executor.yaml", "sim_world.yaml")
-GRASP_SOURCES = ("detector", "labeller")
-TRAINED_WEIGHTS = ROOT / "models" / "kufenet-80k.safetensors"
+PARAM_FILES = ('detector.yaml', 'executor.yaml', 'sim_world.yaml')
+GRASP_SOURCES = ('detector', 'labeller')
+TRAINED_WEIGHTS = ROOT / 'models' / 'kufenet-80k.safetensors'
 
 
 def default_config_dir() -> Path:
-    """The source tree's ``config/`` (``make demo``), else the installed share folder's."""
-    source = ROOT / "config"
+    """Return the source tree's ``config/`` (``make demo``), else the installed share folder's."""
+    source = ROOT / 'config'
     if all((source / name).is_file() for name in PARAM_FILES):
         return source
     try:
@@ -44,7 +43,7 @@ def default_config_dir() -> Path:
     except ImportError:
         return source
     try:
-        return Path(get_package_share_directory("kufenet_grasp")) / "config"
+        return Path(get_package_share_directory('kufenet_grasp')) / 'config'
     except (LookupError, ValueError):  # PackageNotFoundError is a LookupError
         return source  # not installed: DemoOptions reports the missing files
 
@@ -60,15 +59,15 @@ class DemoOptions:
     attempts: int = 20
     clutter: int = 0  #: 0: one object per scene; N: scenes of N objects cleared one by one
     seed: int = 0
-    object_split: str = "test"
-    weights: str = ""  #: "" = models/kufenet-80k.safetensors if present, else the default
-    out_root: Path = Path("reports")  #: relative to the working directory (git-ignored)
+    object_split: str = 'test'
+    weights: str = ''  #: "" = models/kufenet-80k.safetensors if present, else the default
+    out_root: Path = Path('reports')  #: relative to the working directory (git-ignored)
     config_dir: Path = field(default_factory=default_config_dir)
-    namespace: str = ""
+    namespace: str = ''
     attempt_timeout_s: float = 60.0
     startup_timeout_s: float = 120.0
     max_failures_per_scene: int = 3
-    grasp_source: str = "detector"  #: detector | labeller (reference grasps, see oracle.py)
+    grasp_source: str = 'detector'  #: detector | labeller (reference grasps, see oracle.py)
     progress: bool = True
     #: extra sim_world parameters (e.g. a smaller camera for tests)
     sim_overrides: dict[str, Any] = field(default_factory=dict)
@@ -79,19 +78,19 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
-            raise ValueError(f"--attempts must be >= 1, got {self.attempts}")
+            raise ValueError(f'--attempts must be >= 1, got {self.attempts}')
         if not 0 <= self.clutter <= 15:
-            raise ValueError(f"--clutter must be 0 (single objects) or 1..15, got "
-                             f"{self.clutter}")
+            raise ValueError(f'--clutter must be 0 (single objects) or 1..15, got '
+                             f'{self.clutter}')
         for name in PARAM_FILES:
             if not (Path(self.config_dir) / name).is_file():
-                raise ValueError(f"demo: parameter file {Path(self.config_dir) / name} is "
-                                 f"missing")
+                raise ValueError(f'demo: parameter file {Path(self.config_dir) / name} is '
+                                 f'missing')
         if self.grasp_source not in GRASP_SOURCES:
             raise ValueError(f"--grasps must be one of {', '.join(GRASP_SOURCES)}, got "
-                             f"{self.grasp_source!r}")
-        if self.weights and not Path(self.weights).is_file() and "/" in self.weights:
-            raise ValueError(f"--weights {self.weights}: no such file")
+                             f'{self.grasp_source!r}')
+        if self.weights and not Path(self.weights).is_file() and '/' in self.weights:
+            raise ValueError(f'--weights {self.weights}: no such file')
 
 
 def resolve_weights(requested: str) -> str:
@@ -101,20 +100,20 @@ def resolve_weights(requested: str) -> str:
     """
     if requested:
         return requested
-    return str(TRAINED_WEIGHTS) if TRAINED_WEIGHTS.is_file() else ""
+    return str(TRAINED_WEIGHTS) if TRAINED_WEIGHTS.is_file() else ''
 
 
 def _overrides(options: DemoOptions, weights: str) -> dict[str, Any]:
-    sim = {"scene_type": "clutter" if options.clutter else "single",
-           "clutter_count": max(options.clutter, 1), "seed": int(options.seed),
-           "object_split": options.object_split, "host_executor": False,
+    sim = {'scene_type': 'clutter' if options.clutter else 'single',
+           'clutter_count': max(options.clutter, 1), 'seed': int(options.seed),
+           'object_split': options.object_split, 'host_executor': False,
            **options.sim_overrides}
-    out: dict[str, Any] = {"/**/sim_world": {"ros__parameters": sim}}
+    out: dict[str, Any] = {'/**/sim_world': {'ros__parameters': sim}}
     detector = dict(options.detector_overrides)
     if weights:
-        detector["weights"] = weights
+        detector['weights'] = weights
     if detector:
-        out["/**/grasp_detector"] = {"ros__parameters": detector}
+        out['/**/grasp_detector'] = {'ros__parameters': detector}
     return out
 
 
@@ -122,19 +121,18 @@ class _Client:
     """Action client + latest colour image (in the demo's rclpy context)."""
 
     def __init__(self, context: Any, namespace: str) -> None:
+        from kufenet_msgs.action import PickAndPlace
         from rclpy.action import ActionClient
         from rclpy.node import Node
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
 
-        from kufenet_msgs.action import PickAndPlace
-
-        self.node = Node("kufenet_demo", namespace=namespace, context=context)
-        self.action = ActionClient(self.node, PickAndPlace, "kufenet/pick_and_place")
+        self.node = Node('kufenet_demo', namespace=namespace, context=context)
+        self.action = ActionClient(self.node, PickAndPlace, 'kufenet/pick_and_place')
         self.goal_type = PickAndPlace.Goal
         self._lock = threading.Lock()
         self._image: Any = None
-        self.node.create_subscription(Image, "color/image_raw", self._on_image,
+        self.node.create_subscription(Image, 'color/image_raw', self._on_image,
                                       qos_profile_sensor_data)
 
     def _on_image(self, msg: Any) -> None:
@@ -142,7 +140,7 @@ class _Client:
             self._image = msg
 
     def latest_rgb(self) -> np.ndarray | None:
-        """The newest colour image (RGB uint8) or None."""
+        """Return the newest colour image (RGB uint8) or None."""
         from kufenet_grasp.nodes.image_encoding import image_to_numpy
 
         with self._lock:
@@ -150,7 +148,7 @@ class _Client:
         return image_to_numpy(msg) if msg is not None else None
 
     def goal_for(self, grasp: ReferenceGrasp | None) -> Any:
-        """A goal with ``grasp`` (base_link), or without one (the executor asks the detector)."""
+        """Build a goal with ``grasp`` (base_link), or without (the executor asks the detector)."""
         if grasp is None:
             return self.goal_type(use_grasp=False, use_place_pose=False)
         from kufenet_grasp.nodes.ros_conversions import pose_stamped
@@ -163,7 +161,7 @@ class _Client:
                               depth_m=grasp.depth_m)
         rect.header.stamp = stamp
         return self.goal_type(use_grasp=True, grasp=rect,
-                              grasp_pose=pose_stamped(grasp.pose, "base_link", stamp),
+                              grasp_pose=pose_stamped(grasp.pose, 'base_link', stamp),
                               use_place_pose=False)
 
     def pick(self, goal: Any, timeout_s: float) -> tuple[Any, float]:
@@ -193,14 +191,14 @@ def _wait(predicate: Callable[[], bool], timeout_s: float) -> bool:
 
 
 def _grasp_fields(result: Any) -> tuple[dict[str, float] | None, dict[str, list] | None]:
-    if result is None or result.grasp_pose_used.header.frame_id == "":
+    if result is None or result.grasp_pose_used.header.frame_id == '':
         return None, None
     g = result.grasp_used
-    grasp = {k: float(getattr(g, k)) for k in ("center_x", "center_y", "angle", "opening_px",
-                                               "jaw_px", "quality", "width_m", "depth_m")}
+    grasp = {k: float(getattr(g, k)) for k in ('center_x', 'center_y', 'angle', 'opening_px',
+                                               'jaw_px', 'quality', 'width_m', 'depth_m')}
     p = result.grasp_pose_used.pose
-    pose = {"xyz": [p.position.x, p.position.y, p.position.z],
-            "quaternion_xyzw": [p.orientation.x, p.orientation.y, p.orientation.z,
+    pose = {'xyz': [p.position.x, p.position.y, p.position.z],
+            'quaternion_xyzw': [p.orientation.x, p.orientation.y, p.orientation.z,
                                 p.orientation.w]}
     return grasp, pose
 
@@ -211,7 +209,7 @@ def _nearest(objects: dict[int, np.ndarray], pose: dict[str, list] | None) -> in
         return next(iter(objects))
     if not objects or pose is None:
         return -1
-    xy = np.asarray(pose["xyz"][:2])
+    xy = np.asarray(pose['xyz'][:2])
     return min(objects, key=lambda oid: float(np.linalg.norm(objects[oid][:2] - xy)))
 
 
@@ -231,16 +229,15 @@ class DemoRun:
     # ------------------------------------------------------------------ nodes
     def start(self, param_files: list[Path]) -> None:
         """Create the context, the three nodes and the demo client; spin them."""
-        import rclpy
-        from rclpy.executors import MultiThreadedExecutor
-
         from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
         from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
         from kufenet_grasp.nodes.sim_world import SimWorldNode
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
 
-        args = ["kufenet_demo", "--ros-args", "--log-level", "warn"]
+        args = ['kufenet_demo', '--ros-args', '--log-level', 'warn']
         for path in param_files:
-            args += ["--params-file", str(path)]
+            args += ['--params-file', str(path)]
         self.context = rclpy.Context()
         rclpy.init(args=args, context=self.context)
         ns = self.options.namespace
@@ -256,29 +253,29 @@ class DemoRun:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
         if not _wait(lambda: self.detector.active, self.options.startup_timeout_s):
-            raise DemoError(f"grasp_detector did not become active within "
-                            f"{self.options.startup_timeout_s} s: "
+            raise DemoError(f'grasp_detector did not become active within '
+                            f'{self.options.startup_timeout_s} s: '
                             f"{self.detector.configure_error or 'still configuring'}")
 
     def stop(self) -> None:
         """Stop spinning, destroy the nodes, shut the context down."""
         import rclpy
 
-        executor = getattr(self, "executor", None)
+        executor = getattr(self, 'executor', None)
         if executor is not None:
             executor.shutdown(timeout_sec=5.0)
             self.thread.join(timeout=5.0)
-        for name in ("client", "executor_node", "detector", "sim"):
+        for name in ('client', 'executor_node', 'detector', 'sim'):
             node = getattr(self, name, None)
             if node is not None:
-                (node.node if name == "client" else node).destroy_node()
-        if getattr(self, "context", None) is not None:
+                (node.node if name == 'client' else node).destroy_node()
+        if getattr(self, 'context', None) is not None:
             rclpy.try_shutdown(context=self.context)
 
     # -------------------------------------------------------------- attempts
     def _fresh_frames(self, count: int = 2) -> None:
         start = self.sim.frames_published
-        rate = float(self.sim.get_parameter("publish_rate_hz").value)
+        rate = float(self.sim.get_parameter('publish_rate_hz').value)
         _wait(lambda: self.sim.frames_published >= start + count, 5.0 + count / rate)
 
     def _new_scene(self) -> None:
@@ -301,31 +298,31 @@ class DemoRun:
         before = {world.object_catalogue_id(b): world.world_to_base(world.object_position(b))
                   for b in world.workspace_objects()}
         reference = None
-        if self.options.grasp_source == "labeller":
+        if self.options.grasp_source == 'labeller':
             reference = labelled_grasp(world, self.rng)
             if reference is None:
-                return self._record(index, rgb, None, 0.0, before, "the labeller found no grasp")
+                return self._record(index, rgb, None, 0.0, before, 'the labeller found no grasp')
         result, seconds = self.client.pick(self.client.goal_for(reference),
                                            self.options.attempt_timeout_s)
         return self._record(index, rgb, result, seconds, before)
 
     def _record(self, index: int, rgb: np.ndarray | None, result: Any, seconds: float,
-                before: dict[int, np.ndarray], reason: str = "") -> AttemptRecord:
+                before: dict[int, np.ndarray], reason: str = '') -> AttemptRecord:
         from kufenet_grasp.detection.status import GraspStatus
 
         world = self.sim.world
         world.settle(120)
         placed = world.placed_objects()
         if result is None and reason:
-            status, stage, message = "NO_GRASP", "checking", reason
+            status, stage, message = 'NO_GRASP', 'checking', reason
         elif result is None:
-            status, stage, message = "TIMEOUT", "", "no action result within the timeout"
+            status, stage, message = 'TIMEOUT', '', 'no action result within the timeout'
         else:
             status = GraspStatus(result.status.code).name
             stage, message = result.failed_stage, result.status.message
         success = result is not None and result.success and bool(placed)
         if result is not None and result.success and not placed:
-            stage, message = "place_check", "the action succeeded but no object is in the tray"
+            stage, message = 'place_check', 'the action succeeded but no object is in the tray'
         grasp, pose = _grasp_fields(result)
         object_id = world.object_catalogue_id(placed[0]) if placed else _nearest(before, pose)
         world.remove_objects(placed + [b for b in world.object_bodies()
@@ -345,27 +342,27 @@ class DemoRun:
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, unit="pick", dynamic_ncols=True)
+    return tqdm(total=total, disable=not enabled, unit='pick', dynamic_ncols=True)
 
 
 def run_demo(options: DemoOptions, log: Callable[[str], None] = print
              ) -> tuple[Path, dict[str, Any]]:
     """Run the demo; returns (report folder, summary). Writes report.json + contact sheet."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(options.out_root) / f"demo-{stamp}"
+    stamp = datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')
+    folder = Path(options.out_root) / f'demo-{stamp}'
     suffix = 1
     while folder.exists():
-        folder = Path(options.out_root) / f"demo-{stamp}-{suffix}"
+        folder = Path(options.out_root) / f'demo-{stamp}-{suffix}'
         suffix += 1
     folder.mkdir(parents=True)
     weights = resolve_weights(options.weights)
-    overrides = folder / "demo_overrides.yaml"
+    overrides = folder / 'demo_overrides.yaml'
     overrides.write_text(yaml.safe_dump(_overrides(options, weights), sort_keys=False))
     param_files = [Path(options.config_dir) / n for n in PARAM_FILES] + [overrides]
     run = DemoRun(options, folder, log)
     started = time.monotonic()
-    kind = f"clutter of {options.clutter}" if options.clutter else "single-object"
-    log(f"kufenet demo: {options.attempts} pick attempts, {kind} scenes of held-out "
+    kind = f'clutter of {options.clutter}' if options.clutter else 'single-object'
+    log(f'kufenet demo: {options.attempts} pick attempts, {kind} scenes of held-out '
         f"'{options.object_split}' objects, weights: {weights or 'detector default'}")
     try:
         run.start(param_files)
@@ -373,31 +370,31 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print
         try:
             for i in range(options.attempts):
                 rec = run.attempt(i)
-                rate = summarise(run.records)["success_rate"]
-                line = (f"attempt {i + 1}/{options.attempts}: "
+                rate = summarise(run.records)['success_rate']
+                line = (f'attempt {i + 1}/{options.attempts}: '
                         f"{'SUCCESS' if rec.success else 'FAILED '} {rec.status:<16} "
-                        f"object {rec.object_id:>4} {rec.duration_s:5.1f} s "
+                        f'object {rec.object_id:>4} {rec.duration_s:5.1f} s '
                         f"{rec.failed_stage and 'stage ' + rec.failed_stage} "
-                        f"| success rate {rate:.0%}")
+                        f'| success rate {rate:.0%}')
                 bar.write(line) if options.progress else log(line)
-                bar.set_postfix(success=f"{rate:.0%}")
+                bar.set_postfix(success=f'{rate:.0%}')
                 bar.update(1)
         finally:
             bar.close()
     finally:
         run.stop()
     summary = summarise(run.records)
-    meta = {"created_utc": stamp,
-            "options": {k: (v if isinstance(v, (int, float, str, bool, dict)) else str(v))
+    meta = {'created_utc': stamp,
+            'options': {k: (v if isinstance(v, (int, float, str, bool, dict)) else str(v))
                         for k, v in asdict(options).items()},
-            "weights": weights or "detector default",
-            "param_files": [str(p) for p in param_files],
-            "wall_time_s": round(time.monotonic() - started, 1),
-            "placed_means": "an object lies in the tray after the action succeeded"}
+            'weights': weights or 'detector default',
+            'param_files': [str(p) for p in param_files],
+            'wall_time_s': round(time.monotonic() - started, 1),
+            'placed_means': 'an object lies in the tray after the action succeeded'}
     json_path, png_path = write_report(folder, run.records, run.tiles, meta)
     log(f"success rate {summary['success_rate']:.1%} ({summary['successes']}/"
         f"{summary['attempts']}); report: {json_path}"
-        + (f", contact sheet: {png_path}" if png_path else ""))
-    if not math.isfinite(summary["success_rate"]):
-        raise DemoError("demo: no attempt was recorded")
+        + (f', contact sheet: {png_path}' if png_path else ''))
+    if not math.isfinite(summary['success_rate']):
+        raise DemoError('demo: no attempt was recorded')
     return folder, summary

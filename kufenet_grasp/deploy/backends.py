@@ -13,20 +13,19 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+import warnings
 
+from kufenet_grasp.deploy.export import check_input_size, to_onnx_bytes
+from kufenet_grasp.deploy.source import resolve_source, Source
 import numpy as np
 from torch import nn
 
-from kufenet_grasp.deploy.export import check_input_size, to_onnx_bytes
-from kufenet_grasp.deploy.source import Source, resolve_source
-
-BACKEND_NAMES = ("torch", "onnxruntime", "openvino")
+BACKEND_NAMES = ('torch', 'onnxruntime', 'openvino')
 #: backends tried by ``create_backend('auto', ...)``, fastest first
-AUTO_ORDER = ("openvino", "onnxruntime", "torch")
-_PIP_NAMES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+AUTO_ORDER = ('openvino', 'onnxruntime', 'torch')
+_PIP_NAMES = {'torch': 'torch', 'onnxruntime': 'onnxruntime', 'openvino': 'openvino'}
 
 #: an exported model: ONNX bytes, or a path to an .onnx or OpenVINO .xml file
 ExportedModel = bytes | Path
@@ -44,11 +43,11 @@ class InferenceBackend(Protocol):
     input_size: int
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        """Maps (1,4,S,S) float32 for the normalised frame ``x`` (1,4,S,S) float32."""
+        """Map (1,4,S,S) float32 for the normalised frame ``x`` (1,4,S,S) float32."""
 
 
 def backend_available(name: str) -> bool:
-    """True if the package behind backend ``name`` is importable."""
+    """Return True if the package behind backend ``name`` is importable."""
     return name in BACKEND_NAMES and importlib.util.find_spec(name) is not None
 
 
@@ -59,7 +58,7 @@ def available_backends() -> tuple[str, ...]:
 
 def _check_threads(threads: int) -> int:
     if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        raise ValueError(f'threads must be a positive integer, got {threads!r}')
     return int(threads)
 
 
@@ -67,9 +66,9 @@ def _check_input(x: np.ndarray, input_size: int, backend: str) -> np.ndarray:
     """Return ``x`` as contiguous float32 after checking its shape is (1,4,S,S)."""
     expected = (1, 4, input_size, input_size)
     if not isinstance(x, np.ndarray) or x.shape != expected:
-        shape = getattr(x, "shape", type(x).__name__)
-        raise ValueError(f"{backend}.infer: x must be a numpy array of shape {expected}, "
-                         f"got {shape}")
+        shape = getattr(x, 'shape', type(x).__name__)
+        raise ValueError(f'{backend}.infer: x must be a numpy array of shape {expected}, '
+                         f'got {shape}')
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -83,13 +82,12 @@ class TorchBackend:
     call whenever another backend changed it.
     """
 
-    name = "torch"
+    name = 'torch'
 
     def __init__(self, model: nn.Module, input_size: int = 224, threads: int = 2, *,
                  jit: bool = True, channels_last: bool = True) -> None:
-        import torch
-
         from kufenet_grasp.deploy.fuse import fold_batchnorm
+        import torch
 
         self.input_size = check_input_size(input_size)
         self.threads = _check_threads(threads)
@@ -103,13 +101,13 @@ class TorchBackend:
         if jit:
             example = torch.zeros(1, 4, self.input_size, self.input_size)
             with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter('ignore')
                 module = torch.jit.freeze(torch.jit.trace(module, example).eval())
         self._module = module
         self._torch = torch
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        """Maps (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
+        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
         torch = self._torch
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
@@ -123,7 +121,7 @@ class TorchBackend:
 class OnnxRuntimeBackend:
     """ONNX Runtime CPU session: all graph optimisations, sequential execution."""
 
-    name = "onnxruntime"
+    name = 'onnxruntime'
 
     def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2) -> None:
         import onnxruntime as ort
@@ -135,15 +133,15 @@ class OnnxRuntimeBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        if isinstance(model, Path) and model.suffix != ".onnx":
-            raise ValueError(f"onnxruntime backend needs an .onnx file, got {model}")
+        if isinstance(model, Path) and model.suffix != '.onnx':
+            raise ValueError(f'onnxruntime backend needs an .onnx file, got {model}')
         source = model if isinstance(model, bytes) else str(model)
         self._session = ort.InferenceSession(source, options,
-                                             providers=["CPUExecutionProvider"])
+                                             providers=['CPUExecutionProvider'])
         self._input = self._session.get_inputs()[0].name
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        """Maps (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
+        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
         x = _check_input(x, self.input_size, self.name)
         return self._session.run(None, {self._input: x})[0]
 
@@ -151,44 +149,44 @@ class OnnxRuntimeBackend:
 class OpenVinoBackend:
     """OpenVINO on the CPU: latency hint, fixed thread count, FP32 precision."""
 
-    name = "openvino"
+    name = 'openvino'
 
     def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2, *,
-                 precision: str = "f32") -> None:
+                 precision: str = 'f32') -> None:
         import openvino as ov
 
         self.input_size = check_input_size(input_size)
         self.threads = _check_threads(threads)
         if isinstance(model, bytes):
             ov_model = ov.convert_model(io.BytesIO(model))
-        elif model.suffix in (".onnx", ".xml"):
+        elif model.suffix in ('.onnx', '.xml'):
             ov_model = ov.Core().read_model(str(model))
         else:
-            raise ValueError(f"openvino backend needs an .onnx or .xml file, got {model}")
+            raise ValueError(f'openvino backend needs an .onnx or .xml file, got {model}')
         config = {
-            "INFERENCE_NUM_THREADS": self.threads,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": precision,
+            'INFERENCE_NUM_THREADS': self.threads,
+            'PERFORMANCE_HINT': 'LATENCY',
+            'INFERENCE_PRECISION_HINT': precision,
         }
-        compiled = ov.Core().compile_model(ov_model, "CPU", config)
+        compiled = ov.Core().compile_model(ov_model, 'CPU', config)
         self._request = compiled.create_infer_request()
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        """Maps (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
+        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
         x = _check_input(x, self.input_size, self.name)
         self._request.infer([x], share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
 
 
 def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
-    """An already-exported file named by ``source``, else ONNX bytes exported from it."""
-    if isinstance(source, (str, Path)) and Path(source).suffix in (".onnx", ".xml"):
+    """Return an already-exported file named by ``source``, else ONNX bytes exported from it."""
+    if isinstance(source, (str, Path)) and Path(source).suffix in ('.onnx', '.xml'):
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"{backend} backend: model file {path} does not exist")
+            raise ValueError(f'{backend} backend: model file {path} does not exist')
         return path
     return to_onnx_bytes(resolve_source(source).model, input_size,
-                         split_bias=backend == "openvino")
+                         split_bias=backend == 'openvino')
 
 
 def create_backend(name: str, source: Source, *, input_size: int = 224,
@@ -203,28 +201,28 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
     """
     check_input_size(input_size)
     _check_threads(threads)
-    if name == "auto":
+    if name == 'auto':
         for candidate in AUTO_ORDER:
             if backend_available(candidate) and not (
-                    candidate == "torch" and _is_exported_path(source)):
+                    candidate == 'torch' and _is_exported_path(source)):
                 return create_backend(candidate, source, input_size=input_size, threads=threads)
-        raise BackendUnavailable("no inference backend is installed: pip install openvino, "
-                                 "onnxruntime or torch")
+        raise BackendUnavailable('no inference backend is installed: pip install openvino, '
+                                 'onnxruntime or torch')
     if name not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {name!r}; choose one of "
+        raise ValueError(f'unknown backend {name!r}; choose one of '
                          f"{', '.join(BACKEND_NAMES + ('auto',))}")
     if not backend_available(name):
-        raise BackendUnavailable(f"backend {name!r} needs the Python package "
+        raise BackendUnavailable(f'backend {name!r} needs the Python package '
                                  f"'{_PIP_NAMES[name]}': pip install {_PIP_NAMES[name]}")
-    if name == "torch":
+    if name == 'torch':
         if _is_exported_path(source):
-            raise ValueError(f"torch backend needs a model, weights or preset, not the "
-                             f"exported file {source}")
+            raise ValueError(f'torch backend needs a model, weights or preset, not the '
+                             f'exported file {source}')
         return TorchBackend(resolve_source(source).model, input_size, threads)
-    if name == "onnxruntime":
+    if name == 'onnxruntime':
         return OnnxRuntimeBackend(_exported(source, name, input_size), input_size, threads)
     return OpenVinoBackend(_exported(source, name, input_size), input_size, threads)
 
 
 def _is_exported_path(source: Source) -> bool:
-    return isinstance(source, (str, os.PathLike)) and Path(source).suffix in (".onnx", ".xml")
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix in ('.onnx', '.xml')

@@ -8,21 +8,20 @@ wall-clock milliseconds of one ``backend.infer`` call on a single (1,4,S,S) fram
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 import math
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kufenet_grasp.deploy import memory
+from kufenet_grasp.deploy.backends import BACKEND_NAMES, create_backend, InferenceBackend
 import numpy as np
 
-from kufenet_grasp.deploy import memory
-from kufenet_grasp.deploy.backends import BACKEND_NAMES, InferenceBackend, create_backend
-
 #: baselines the ratios are computed against (same backend, size and threads)
-BASELINES = ("grconvnet", "ggcnn")
+BASELINES = ('grconvnet', 'ggcnn')
 
 
 def split_model_spec(spec: str) -> tuple[str, str]:
@@ -34,9 +33,9 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     Weights matter for timing: a trained KufeNet runs slower than its random-init preset on
     OpenVINO (BatchNorm folds into biases that a random init leaves at zero).
     """
-    name, _, weights = spec.partition("=")
+    name, _, weights = spec.partition('=')
     if not name.strip() or (_ and not weights.strip()):
-        raise ValueError(f"model spec {spec!r}: expected NAME or NAME=WEIGHTS_FILE")
+        raise ValueError(f'model spec {spec!r}: expected NAME or NAME=WEIGHTS_FILE')
     return name.strip(), (weights.strip() or name.strip())
 
 
@@ -69,7 +68,7 @@ class BenchResult:
     flops: int | None = None
     speedup_vs: dict[str, float] = field(default_factory=dict)
     error: str | None = None
-    weights: str = "random init"
+    weights: str = 'random init'
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -79,19 +78,19 @@ class BenchResult:
 def check_positive(name: str, value: int) -> int:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= 1."""
     if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f'{name} must be a positive integer, got {value!r}')
     return int(value)
 
 
 def summarise(times_ms: Sequence[float]) -> dict[str, float]:
     """Median, 95th percentile, mean, minimum (ms) and median throughput (frames/s)."""
     if len(times_ms) == 0:
-        raise ValueError("summarise: times_ms is empty")
+        raise ValueError('summarise: times_ms is empty')
     arr = np.asarray(times_ms, dtype=np.float64)
     median = float(np.median(arr))
-    return {"median_ms": median, "p95_ms": float(np.percentile(arr, 95)),
-            "mean_ms": float(arr.mean()), "min_ms": float(arr.min()),
-            "fps": 1000.0 / median if median > 0 else math.inf}
+    return {'median_ms': median, 'p95_ms': float(np.percentile(arr, 95)),
+            'mean_ms': float(arr.mean()), 'min_ms': float(arr.min()),
+            'fps': 1000.0 / median if median > 0 else math.inf}
 
 
 def model_cost(name: str, size: int, source: str | None = None
@@ -163,21 +162,21 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
                   threads: Sequence[int], *, repeats: int = 50, warmup: int = 10,
                   block: int = 5, seed: int = 0) -> list[BenchResult]:
     """Measure every combination; a combination that fails to build gets ``error`` set."""
-    repeats, block = check_positive("repeats", repeats), check_positive("block", block)
+    repeats, block = check_positive('repeats', repeats), check_positive('block', block)
     if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+        raise ValueError(f'warmup must be >= 0, got {warmup}')
     for name in backends:
         if name not in BACKEND_NAMES:
             raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKEND_NAMES)}")
     for value in list(sizes) + list(threads):
-        check_positive("sizes and threads", value)
+        check_positive('sizes and threads', value)
     if not (models and backends and sizes and threads):
-        raise ValueError("models, backends, sizes and threads must each name at least one")
+        raise ValueError('models, backends, sizes and threads must each name at least one')
     labels = [split_model_spec(spec)[0] for spec in models]
     for label in labels:
         if labels.count(label) > 1:
-            raise ValueError(f"model {label!r} named twice; give each weights file its own "
-                             f"label (NAME=WEIGHTS)")
+            raise ValueError(f'model {label!r} named twice; give each weights file its own '
+                             f'label (NAME=WEIGHTS)')
     rng = np.random.default_rng(seed)
     results: dict[BenchConfig, BenchResult] = {}
     runners: dict[BenchConfig, Callable[[], object]] = {}
@@ -194,12 +193,12 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
                     config = BenchConfig(model, backend, int(size), int(n_threads))
                     params, flops = costs[(model, size)]
                     result = BenchResult(*asdict(config).values(), params=params, flops=flops,
-                                         weights="random init" if source == model else source)
+                                         weights='random init' if source == model else source)
                     results[config] = result
                     try:
                         engine, x, mem = _build(config, source, rng)
                     except Exception as exc:  # noqa: BLE001 - reported per configuration
-                        result.error = f"{type(exc).__name__}: {exc}"
+                        result.error = f'{type(exc).__name__}: {exc}'
                         continue
                     result.peak_mem_delta_mib = round(mem, 2)
                     runners[config] = (lambda e=engine, i=x: e.infer(i))
@@ -218,17 +217,17 @@ def machine_info() -> dict[str, Any]:
     """CPU, load and library versions, to print beside the results."""
     import torch
 
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpu_count": os.cpu_count(), "torch": torch.__version__,
-                            "load_average": list(os.getloadavg())}
+    info: dict[str, Any] = {'platform': platform.platform(), 'python': platform.python_version(),
+                            'cpu_count': os.cpu_count(), 'torch': torch.__version__,
+                            'load_average': list(os.getloadavg())}
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo
-                     if line.startswith("model name")]
-        info["cpu"] = names[0] if names else None
+        with open('/proc/cpuinfo', encoding='utf-8') as cpuinfo:
+            names = [line.split(':', 1)[1].strip() for line in cpuinfo
+                     if line.startswith('model name')]
+        info['cpu'] = names[0] if names else None
     except OSError:
-        info["cpu"] = None
-    for package in ("onnxruntime", "openvino"):
+        info['cpu'] = None
+    for package in ('onnxruntime', 'openvino'):
         try:
             info[package] = __import__(package).__version__
         except ImportError:

@@ -8,29 +8,28 @@ as ONNX ``metadata_props`` and as OpenVINO ``rt_info`` under the ``kufenet`` key
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import io
 import json
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+import warnings
 
+from kufenet_grasp.deploy.fuse import fold_batchnorm
+from kufenet_grasp.deploy.source import ResolvedModel
+from kufenet_grasp.deploy.upsample_rewrite import split_transposed_biases
 import numpy as np
 import torch
 from torch import nn
 
-from kufenet_grasp.deploy.fuse import fold_batchnorm
-from kufenet_grasp.deploy.upsample_rewrite import split_transposed_biases
-from kufenet_grasp.deploy.source import ResolvedModel
-
-INPUT_NAME = "input"
-OUTPUT_NAME = "maps"
+INPUT_NAME = 'input'
+OUTPUT_NAME = 'maps'
 #: the network's width channel is the opening in pixels divided by this (docs/ARCHITECTURE.md)
 WIDTH_SCALE_PX = 150.0
-CHANNEL_ORDER = "depth,R,G,B"
-OUTPUT_ORDER = "quality,cos2theta,sin2theta,width"
-NORMALISATION = ("depth: metres minus mean of valid pixels, clipped to [-1,1], invalid "
-                 "inpainted; RGB: /255 minus image mean")
+CHANNEL_ORDER = 'depth,R,G,B'
+OUTPUT_ORDER = 'quality,cos2theta,sin2theta,width'
+NORMALISATION = ('depth: metres minus mean of valid pixels, clipped to [-1,1], invalid '
+                 'inpainted; RGB: /255 minus image mean')
 DEFAULT_OPSET = 17
 
 
@@ -41,28 +40,28 @@ class ExportError(RuntimeError):
 def check_input_size(input_size: int) -> int:
     """Validate the square input side ``input_size`` (pixels) and return it as ``int``."""
     if isinstance(input_size, bool) or int(input_size) != input_size or input_size < 8:
-        raise ValueError(f"input_size must be an integer >= 8 pixels, got {input_size!r}")
+        raise ValueError(f'input_size must be an integer >= 8 pixels, got {input_size!r}')
     return int(input_size)
 
 
 def build_metadata(resolved: ResolvedModel, input_size: int) -> dict[str, str]:
-    """String key/value metadata describing the model, its input and its output."""
+    """Return string key/value metadata describing the model, its input and its output."""
     meta = resolved.metadata
     props = {
-        "arch": str(getattr(resolved.model, "arch", resolved.name)),
-        "model_name": resolved.name,
-        "config": json.dumps(getattr(resolved.model, "config", {}), default=str),
-        "input_size": str(input_size),
-        "input_shape": f"B,4,{input_size},{input_size}",
-        "channel_order": CHANNEL_ORDER,
-        "output_order": OUTPUT_ORDER,
-        "normalisation": _text(meta.get("normalisation", NORMALISATION)),
-        "width_scale_px": str(float(meta.get("width_scale_px", WIDTH_SCALE_PX))),
-        "source_sha256": resolved.sha256 or "",
-        "source": str(resolved.path) if resolved.path else f"preset:{resolved.name}",
-        "trained_input_size": str(meta.get("input_size", "")),
+        'arch': str(getattr(resolved.model, 'arch', resolved.name)),
+        'model_name': resolved.name,
+        'config': json.dumps(getattr(resolved.model, 'config', {}), default=str),
+        'input_size': str(input_size),
+        'input_shape': f'B,4,{input_size},{input_size}',
+        'channel_order': CHANNEL_ORDER,
+        'output_order': OUTPUT_ORDER,
+        'normalisation': _text(meta.get('normalisation', NORMALISATION)),
+        'width_scale_px': str(float(meta.get('width_scale_px', WIDTH_SCALE_PX))),
+        'source_sha256': resolved.sha256 or '',
+        'source': str(resolved.path) if resolved.path else f'preset:{resolved.name}',
+        'trained_input_size': str(meta.get('input_size', '')),
     }
-    for key in ("trained_on", "metrics", "extra"):
+    for key in ('trained_on', 'metrics', 'extra'):
         if key in meta:
             props[key] = _text(meta[key])
     return props
@@ -88,15 +87,15 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
 
     input_size = check_input_size(input_size)
     if not 13 <= int(opset) <= 21:
-        raise ValueError(f"opset must be between 13 and 21, got {opset}")
+        raise ValueError(f'opset must be between 13 and 21, got {opset}')
     folded = fold_batchnorm(model)
     if split_bias:
         folded, _ = split_transposed_biases(folded)
     example = torch.zeros(1, 4, input_size, input_size)
-    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+    axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        warnings.simplefilter('ignore')  # the legacy exporter's deprecation notice
         # dynamo=False: the torch.export-based exporter needs onnxscript, not installed here
         torch.onnx.export(folded, (example,), buffer, dynamo=False, opset_version=int(opset),
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
@@ -106,7 +105,7 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = str(key), str(value)
-    proto.producer_name = "kufenet_grasp"
+    proto.producer_name = 'kufenet_grasp'
     return proto.SerializeToString()
 
 
@@ -124,7 +123,7 @@ def export_onnx(resolved: ResolvedModel, out: Path, *, input_size: int = 224,
 
 
 def read_onnx_metadata(path: Path) -> dict[str, str]:
-    """The ``metadata_props`` of the ONNX file at ``path`` as a dict."""
+    """Return the ``metadata_props`` of the ONNX file at ``path`` as a dict."""
     import onnx
 
     proto = onnx.load(str(path), load_external_data=False)
@@ -137,13 +136,13 @@ def export_openvino(onnx_path: Path, out_xml: Path) -> Path:
         import openvino as ov
     except ImportError as exc:
         raise ExportError("OpenVINO export needs the 'openvino' package "
-                          "(pip install openvino)") from exc
+                          '(pip install openvino)') from exc
     out_xml = Path(out_xml)
-    if out_xml.suffix != ".xml":
-        raise ValueError(f"OpenVINO output {out_xml} must end in .xml")
+    if out_xml.suffix != '.xml':
+        raise ValueError(f'OpenVINO output {out_xml} must end in .xml')
     model = ov.convert_model(str(onnx_path))
     for key, value in read_onnx_metadata(onnx_path).items():
-        model.set_rt_info(value, ["kufenet", key])
+        model.set_rt_info(value, ['kufenet', key])
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(out_xml), compress_to_fp16=False)  # FP16 would break 1e-4 parity
     return out_xml
@@ -163,5 +162,5 @@ def max_abs_difference(model: nn.Module, run: Any, input_size: int, *, seed: int
     expected = torch_reference(model, x)
     got = np.asarray(run(x))
     if got.shape != expected.shape:
-        raise ExportError(f"exported output shape {got.shape} != PyTorch {expected.shape}")
+        raise ExportError(f'exported output shape {got.shape} != PyTorch {expected.shape}')
     return float(np.max(np.abs(got - expected)))

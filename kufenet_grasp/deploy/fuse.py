@@ -31,7 +31,7 @@ FoldGroup = tuple[tuple[str, ...], str]
 
 
 def _foldable(convs: list[nn.Module], bn: nn.Module) -> bool:
-    """True if ``bn`` can be folded into ``convs`` (their channels add up, running stats kept)."""
+    """Return True if ``bn`` folds into ``convs`` (channels add up, running stats kept)."""
     if not isinstance(bn, _NORMS) or not convs:
         return False
     if not all(isinstance(conv, _CONVS + _TRANSPOSED) for conv in convs):
@@ -42,11 +42,11 @@ def _foldable(convs: list[nn.Module], bn: nn.Module) -> bool:
 
 
 def _cat_inputs(node: torch.fx.Node) -> list[torch.fx.Node] | None:
-    """The tensors concatenated by ``node`` if it is ``torch.cat(..., dim=1)``, else None."""
-    if node.op != "call_function" or node.target is not torch.cat:
+    """Return tensors concatenated by ``node`` if it is ``torch.cat(..., dim=1)``, else None."""
+    if node.op != 'call_function' or node.target is not torch.cat:
         return None
     tensors = node.args[0]
-    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get('dim', 0)
     return list(tensors) if dim == 1 and isinstance(tensors, (list, tuple)) else None
 
 
@@ -55,17 +55,17 @@ def _groups_from_fx(model: nn.Module) -> list[FoldGroup]:
     graph = torch.fx.symbolic_trace(model).graph
     calls: dict[str, int] = {}
     for node in graph.nodes:
-        if node.op == "call_module":
+        if node.op == 'call_module':
             calls[node.target] = calls.get(node.target, 0) + 1
     groups = []
     for node in graph.nodes:
-        if node.op != "call_module" or calls[node.target] != 1 or not node.args:
+        if node.op != 'call_module' or calls[node.target] != 1 or not node.args:
             continue
         source = node.args[0]
         producers = _cat_inputs(source)
         if producers is None or len(source.users) != 1:
             producers = [source]
-        if not all(isinstance(p, torch.fx.Node) and p.op == "call_module" and len(p.users) == 1
+        if not all(isinstance(p, torch.fx.Node) and p.op == 'call_module' and len(p.users) == 1
                    and calls[p.target] == 1 for p in producers):
             continue  # a shared module or output cannot be folded for only one of its uses
         convs = [model.get_submodule(p.target) for p in producers]
@@ -83,27 +83,27 @@ def _groups_from_sequential(model: nn.Module) -> list[FoldGroup]:
             if _foldable([children[first]], children[second])]
 
 
-def find_foldable(model: nn.Module, prefix: str = "") -> list[FoldGroup]:
+def find_foldable(model: nn.Module, prefix: str = '') -> list[FoldGroup]:
     """Qualified names of the (convolutions, BatchNorm) groups :func:`fold_batchnorm` folds.
 
     Traces ``model`` with ``torch.fx``; where that fails (data-dependent control flow such as
     input checks), traces each child instead.
     """
-    base = f"{prefix}." if prefix else ""
+    base = f'{prefix}.' if prefix else ''
     try:
         found = _groups_from_fx(model)
     except Exception as exc:  # noqa: BLE001 - any tracing failure means "trace the children"
-        _LOG.debug("torch.fx cannot trace %s (%s); tracing its children", prefix or "model", exc)
+        _LOG.debug('torch.fx cannot trace %s (%s); tracing its children', prefix or 'model', exc)
         found = _groups_from_sequential(model)
         for name, child in model.named_children():
-            found += [(tuple(f"{name}.{c}" for c in convs), f"{name}.{bn}")
+            found += [(tuple(f'{name}.{c}' for c in convs), f'{name}.{bn}')
                       for convs, bn in find_foldable(child)]
     groups = [(tuple(base + c for c in convs), base + bn) for convs, bn in found]
     return list(dict.fromkeys(groups))
 
 
 def _fold_into(conv: nn.Module, bn: nn.Module, start: int) -> nn.Module:
-    """A copy of ``conv`` whose output equals channels ``start:`` of ``bn`` applied to it.
+    """Return a copy of ``conv`` whose output equals channels ``start:`` of ``bn`` applied to it.
 
     ``torch.nn.utils.fusion.fuse_conv_bn_eval`` mis-shapes the weight of a *grouped*
     transposed convolution (e.g. a depthwise ConvTranspose2d), so the maths is done here:
@@ -131,7 +131,7 @@ def _fold_into(conv: nn.Module, bn: nn.Module, start: int) -> nn.Module:
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     """Replace the submodule at dotted path ``name`` by ``new``."""
-    parent_name, _, child = name.rpartition(".")
+    parent_name, _, child = name.rpartition('.')
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, new)
 
@@ -143,7 +143,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     rounding (about 1e-6 relative). Raises ``TypeError`` if ``model`` is not an ``nn.Module``.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"fold_batchnorm: model must be a torch.nn.Module, got {type(model)!r}")
+        raise TypeError(f'fold_batchnorm: model must be a torch.nn.Module, got {type(model)!r}')
     folded = copy.deepcopy(model).eval()
     with torch.no_grad():
         for conv_names, bn_name in find_foldable(folded):

@@ -7,19 +7,19 @@ peak memory to one step at a time.
 
 from __future__ import annotations
 
+from pathlib import Path
 import resource
 import sys
-from pathlib import Path
 
-_STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path('/proc/self/status')
+_CLEAR_REFS = Path('/proc/self/clear_refs')
 
 
 def _status_kib(field: str) -> int | None:
     """Value of ``field`` (e.g. 'VmRSS') in KiB, or None where /proc is unavailable."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith(field + ":"):
+            if line.startswith(field + ':'):
                 return int(line.split()[1])
     except OSError:
         return None
@@ -27,24 +27,24 @@ def _status_kib(field: str) -> int | None:
 
 
 def rss_mib() -> float:
-    """Current resident set size in MiB (falls back to the peak where /proc is missing)."""
-    kib = _status_kib("VmRSS")
+    """Return current resident set size in MiB (falls back to the peak where /proc is missing)."""
+    kib = _status_kib('VmRSS')
     return kib / 1024.0 if kib is not None else peak_rss_mib()
 
 
 def peak_rss_mib() -> float:
     """Peak resident set size in MiB since start or since the last :func:`reset_peak`."""
-    kib = _status_kib("VmHWM")
+    kib = _status_kib('VmHWM')
     if kib is not None:
         return kib / 1024.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+    return peak / (1024.0 * 1024.0) if sys.platform == 'darwin' else peak / 1024.0
 
 
 def reset_peak() -> bool:
     """Reset the peak RSS to the current RSS; False if the OS does not support it."""
     try:
-        _CLEAR_REFS.write_text("5")
+        _CLEAR_REFS.write_text('5')
     except OSError:
         return False
     return True

@@ -12,11 +12,11 @@ into work inside the node and everything else (transport, synchronisation, queue
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 import math
 import os
-import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
+import threading
 
 import numpy as np
 
@@ -95,12 +95,12 @@ class LatencyLedger:
             answers = {s: self._received[s] for s in sent if s in self._received}
             work = [ms for t, ms in self._in_node if start_ns <= t < end_ns]
         if not sent:
-            raise ValueError("no frame was published in the measurement window")
+            raise ValueError('no frame was published in the measurement window')
         duration = (end_ns - start_ns) * 1e-9
         lat = np.array([(answers[s] - s) * 1e-6 for s in sorted(answers)], dtype=float)
 
         def pct(q: float) -> float:
-            return float(np.percentile(lat, q)) if lat.size else float("nan")
+            return float(np.percentile(lat, q)) if lat.size else float('nan')
 
         def share(cpu_s: float | None) -> float | None:
             return None if cpu_s is None else 100.0 * cpu_s / duration
@@ -109,8 +109,8 @@ class LatencyLedger:
             max_rate_hz=float(max_rate_hz), duration_s=duration, frames_sent=len(sent),
             frames_answered=len(answers), frames_dropped=len(sent) - len(answers),
             sent_hz=len(sent) / duration, answered_hz=len(answers) / duration,
-            p50_ms=pct(50), p95_ms=pct(95), max_ms=float(lat.max()) if lat.size else float("nan"),
-            mean_ms=float(lat.mean()) if lat.size else float("nan"),
+            p50_ms=pct(50), p95_ms=pct(95), max_ms=float(lat.max()) if lat.size else float('nan'),
+            mean_ms=float(lat.mean()) if lat.size else float('nan'),
             detector_cpu_percent=share(detector_cpu_s),
             publisher_cpu_percent=share(publisher_cpu_s),
             in_node_ms=float(np.median(work)) if work else None)
@@ -123,8 +123,8 @@ def reported_work_ms(values: dict[str, str]) -> float | None:
     (another node's status, a garbled message): the benchmark skips those reports.
     """
     try:
-        work_ms = float(values.get("latency (ms)", "nan"))
-        processed = int(values.get("frames processed", "0"))
+        work_ms = float(values.get('latency (ms)', 'nan'))
+        processed = int(values.get('frames processed', '0'))
     except ValueError:
         return None
     return work_ms if processed > 0 and math.isfinite(work_ms) and work_ms > 0 else None
@@ -134,8 +134,8 @@ class ProcessCpu:
     """User + system CPU seconds of a process, from ``/proc/PID/stat`` (None elsewhere)."""
 
     def __init__(self, pid: int) -> None:
-        self.path = Path(f"/proc/{int(pid)}/stat")
-        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.path = Path(f'/proc/{int(pid)}/stat')
+        self._ticks = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
 
     def seconds(self) -> float | None:
         """CPU seconds used so far, or None when unreadable (no /proc, process gone)."""
@@ -144,7 +144,7 @@ class ProcessCpu:
         except OSError:
             return None
         # the command name (field 2) may hold spaces: split after its closing parenthesis
-        fields = text[text.rindex(")") + 2:].split()
+        fields = text[text.rindex(')') + 2:].split()
         utime, stime = int(fields[11]), int(fields[12])
         return (utime + stime) / float(self._ticks)
 
@@ -152,14 +152,14 @@ class ProcessCpu:
 def parse_rates(text: str) -> list[float]:
     """``"5,15,30"`` -> [5.0, 15.0, 30.0]; 0 means unlimited. Raises ValueError."""
     rates = []
-    for item in text.split(","):
+    for item in text.split(','):
         item = item.strip()
         if not item:
             continue
         value = float(item)
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"rates must be finite and >= 0 Hz, got {item!r}")
+            raise ValueError(f'rates must be finite and >= 0 Hz, got {item!r}')
         rates.append(value)
     if not rates:
-        raise ValueError("give at least one rate, e.g. 5,15,30")
+        raise ValueError('give at least one rate, e.g. 5,15,30')
     return rates

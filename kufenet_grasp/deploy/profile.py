@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kufenet_grasp.deploy.source import resolve_source, Source
 from torch import nn
-
-from kufenet_grasp.deploy.source import Source, resolve_source
 
 
 @dataclass
@@ -32,15 +31,14 @@ def profile_model(source: Source | nn.Module, *, input_size: int = 224, threads:
     Times are summed over ``runs`` inferences of a (1,4,input_size,input_size) frame after
     ``warmup`` un-profiled ones, with ``threads`` intra-op threads.
     """
-    import torch
-    from torch.profiler import ProfilerActivity, profile, record_function
-
     from kufenet_grasp.deploy.export import check_input_size
     from kufenet_grasp.deploy.fuse import fold_batchnorm
+    import torch
+    from torch.profiler import profile, ProfilerActivity, record_function
 
     input_size = check_input_size(input_size)
     if runs < 1 or top < 1:
-        raise ValueError(f"runs and top must be >= 1, got runs={runs}, top={top}")
+        raise ValueError(f'runs and top must be >= 1, got runs={runs}, top={top}')
     torch.set_num_threads(threads)
     model = fold_batchnorm(resolve_source(source).model)
     x = torch.randn(1, 4, input_size, input_size)
@@ -60,10 +58,10 @@ def profile_model(source: Source | nn.Module, *, input_size: int = 224, threads:
     events = prof.key_averages()
     if by_module:
         rows = [(e.key[7:], e.cpu_time_total, e.count) for e in events
-                if e.key.startswith("module:")]
+                if e.key.startswith('module:')]
     else:
         rows = [(e.key, e.self_cpu_time_total, e.count) for e in events
-                if not e.key.startswith("module:")]
+                if not e.key.startswith('module:')]
     total = sum(t for _, t, _ in rows) or 1.0
     rows.sort(key=lambda row: row[1], reverse=True)
     return [OpCost(name, t / 1000.0, count, t / total) for name, t, count in rows[:top]]
@@ -85,7 +83,7 @@ def _label(module: nn.Module, name: str, record_function: type) -> _Handle:
     contexts: list = []
 
     def enter(_module: nn.Module, _inputs: tuple) -> None:
-        context = record_function(f"module:{name}:{type(_module).__name__}")
+        context = record_function(f'module:{name}:{type(_module).__name__}')
         context.__enter__()
         contexts.append(context)
 
@@ -99,6 +97,6 @@ def format_profile(rows: list[OpCost], runs: int) -> str:
     """Plain-text table of ``rows``: per-run milliseconds, share and calls per run."""
     lines = [f"{'operator / layer':<60} {'ms/run':>8} {'share':>6} {'calls':>6}"]
     for row in rows:
-        lines.append(f"{row.name[:60]:<60} {row.self_cpu_ms / runs:8.3f} "
-                     f"{100 * row.share:5.1f}% {row.calls // runs:6d}")
-    return "\n".join(lines)
+        lines.append(f'{row.name[:60]:<60} {row.self_cpu_ms / runs:8.3f} '
+                     f'{100 * row.share:5.1f}% {row.calls // runs:6d}')
+    return '\n'.join(lines)

@@ -38,7 +38,7 @@ class ResolvedModel:
 
 def model_name(model: nn.Module, fallback: str) -> str:
     """Preset name of ``model`` if the registry set one, else its ``arch``, else ``fallback``."""
-    return str(getattr(model, "name", None) or getattr(model, "arch", None) or fallback)
+    return str(getattr(model, 'name', None) or getattr(model, 'arch', None) or fallback)
 
 
 def resolve_source(source: Source) -> ResolvedModel:
@@ -51,27 +51,27 @@ def resolve_source(source: Source) -> ResolvedModel:
     if isinstance(source, nn.Module):
         return ResolvedModel(source.eval(), model_name(source, type(source).__name__))
     if not isinstance(source, (str, Path)):
-        raise SourceError(f"model source must be a model, a weights path or a preset name, "
-                          f"got {type(source).__name__}")
+        raise SourceError(f'model source must be a model, a weights path or a preset name, '
+                          f'got {type(source).__name__}')
     path = Path(source)
     if path.is_file():
-        if path.suffix != ".safetensors":
-            raise SourceError(f"model source {path}: expected a .safetensors weights file")
-        from kufenet_grasp.models.weights import WeightsError, load_weights, sha256_file
+        if path.suffix != '.safetensors':
+            raise SourceError(f'model source {path}: expected a .safetensors weights file')
+        from kufenet_grasp.models.weights import load_weights, sha256_file, WeightsError
 
         try:
             model, metadata = load_weights(path)
         except WeightsError as exc:
-            raise SourceError(f"model source {path}: {exc}") from exc
+            raise SourceError(f'model source {path}: {exc}') from exc
         return ResolvedModel(model.eval(), model_name(model, path.stem), dict(metadata),
                              sha256_file(path), path)
-    if path.suffix or "/" in str(source):
-        raise SourceError(f"model source {source}: no such weights file")
+    if path.suffix or '/' in str(source):
+        raise SourceError(f'model source {source}: no such weights file')
     from kufenet_grasp.models.registry import build_model
 
     try:
         model = build_model(str(source))
     except (KeyError, ValueError) as exc:
-        raise SourceError(f"model source {source!r} is neither a file nor a known preset "
-                          f"({exc})") from exc
+        raise SourceError(f'model source {source!r} is neither a file nor a known preset '
+                          f'({exc})') from exc
     return ResolvedModel(model.eval(), str(source))

@@ -11,12 +11,11 @@ peaks over the same frame seen by a 615 px focal-length camera. Times in ms.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-
-import numpy as np
+import time
 
 from kufenet_grasp.deploy.bench import check_positive, summarise
+import numpy as np
 
 FRAME_HW = (480, 640)
 INVALID_FRACTION = 0.02
@@ -105,11 +104,11 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
     from kufenet_grasp.grasp.postprocess import maps_to_grasps
     from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
 
-    repeats = check_positive("repeats", repeats)
+    repeats = check_positive('repeats', repeats)
     rgb, depth = synthetic_frame()
     rows: list[dict[str, float | int | str]] = []
     for size in sizes:
-        size = check_positive("sizes", size)
+        size = check_positive('sizes', size)
 
         def preprocess(s: int = size) -> np.ndarray:
             crop = make_crop(FRAME_HW, s)
@@ -123,10 +122,10 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
             detector, *args = inputs
             return detector.grasps_from_maps(*args)
 
-        stages = {"preprocess": preprocess, "postprocess": lambda m=maps: maps_to_grasps(m),
-                  "grasps": grasps}
+        stages = {'preprocess': preprocess, 'postprocess': lambda m=maps: maps_to_grasps(m),
+                  'grasps': grasps}
         for stage, run in stages.items():
             stats = summarise(_time(run, repeats, warmup))
-            rows.append({"stage": stage, "size": size,
+            rows.append({'stage': stage, 'size': size,
                          **{k: round(v, 4) for k, v in stats.items()}})
     return rows

@@ -20,7 +20,7 @@ from torch import nn
 
 
 def is_depthwise_transposed(layer: nn.Module) -> bool:
-    """True for a ``ConvTranspose2d`` with ``groups == in_channels == out_channels``."""
+    """Return True for a ``ConvTranspose2d`` with ``groups == in_channels == out_channels``."""
     return (isinstance(layer, nn.ConvTranspose2d)
             and layer.in_channels == layer.out_channels == layer.groups)
 
@@ -28,7 +28,7 @@ def is_depthwise_transposed(layer: nn.Module) -> bool:
 def split_bias(deconv: nn.ConvTranspose2d) -> nn.Sequential:
     """``deconv`` without its bias, followed by a depth-wise 1×1 conv that adds the bias."""
     if not is_depthwise_transposed(deconv) or deconv.bias is None:
-        raise ValueError(f"not a depth-wise ConvTranspose2d with a bias: {deconv}")
+        raise ValueError(f'not a depth-wise ConvTranspose2d with a bias: {deconv}')
     channels = deconv.out_channels
     bare = copy.deepcopy(deconv)
     bias = bare.bias.detach().clone()
@@ -41,7 +41,7 @@ def split_bias(deconv: nn.ConvTranspose2d) -> nn.Sequential:
 
 
 def split_transposed_biases(model: nn.Module) -> tuple[nn.Module, int]:
-    """A copy of ``model`` with :func:`split_bias` applied everywhere it applies; (copy, n)."""
+    """Copy ``model`` with :func:`split_bias` applied wherever it applies; (copy, n)."""
     model = copy.deepcopy(model)
     count = 0
     for parent in list(model.modules()):

@@ -2,4 +2,4 @@
 
 from kufenet_grasp.detection.status import GraspStatus
 
-__all__ = ["GraspStatus"]
+__all__ = ['GraspStatus']

@@ -8,13 +8,10 @@ rectangles are returned in full-resolution image pixels; poses in the camera opt
 
 from __future__ import annotations
 
-
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+import time
 from typing import Any
-
-import numpy as np
 
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.detection.validation import check_images, check_intrinsics
@@ -26,18 +23,19 @@ from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
 from kufenet_grasp.grasp.postprocess import maps_to_grasps
 from kufenet_grasp.grasp.preprocess import (
+    apply_crop,
     CROP_MODES,
     CropTransform,
-    apply_crop,
     make_crop,
     normalise_rgbd,
 )
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
 
 #: maps one normalised frame (1, 4, S, S) float32 to the output maps (1, 4, S, S)
 InferFn = Callable[[np.ndarray], np.ndarray]
 #: called with the best grasp as soon as it is measured, before the others (see detect)
-BestGraspCallback = Callable[["DetectedGrasp"], None]
+BestGraspCallback = Callable[['DetectedGrasp'], None]
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class DetectorConfig:
     """Detector settings (pixels of the network input unless stated, metres, seconds)."""
 
     input_size: int = 224  #: network input side S, px
-    crop_mode: str = "center"  #: 'center' (central square) or 'full' (padded whole image)
+    crop_mode: str = 'center'  #: 'center' (central square) or 'full' (padded whole image)
     quality_threshold: float = 0.2  #: lowest smoothed quality of a peak, [0, 1]
     top_k: int = 5  #: most grasps returned
     min_distance_px: int = 10  #: least distance between two peaks, network-input px
@@ -62,28 +60,28 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if isinstance(self.input_size, bool) or int(self.input_size) != self.input_size \
                 or self.input_size < 8:
-            raise ValueError(f"DetectorConfig.input_size must be an int >= 8 px, "
-                             f"got {self.input_size!r}")
+            raise ValueError(f'DetectorConfig.input_size must be an int >= 8 px, '
+                             f'got {self.input_size!r}')
         if self.crop_mode not in CROP_MODES:
-            raise ValueError(f"DetectorConfig.crop_mode must be one of {CROP_MODES}, "
-                             f"got {self.crop_mode!r}")
+            raise ValueError(f'DetectorConfig.crop_mode must be one of {CROP_MODES}, '
+                             f'got {self.crop_mode!r}')
         if int(self.top_k) != self.top_k or self.top_k < 1:
-            raise ValueError(f"DetectorConfig.top_k must be an int >= 1, got {self.top_k!r}")
+            raise ValueError(f'DetectorConfig.top_k must be an int >= 1, got {self.top_k!r}')
         if int(self.min_distance_px) != self.min_distance_px or self.min_distance_px < 0:
-            raise ValueError(f"DetectorConfig.min_distance_px must be an int >= 0, "
-                             f"got {self.min_distance_px!r}")
+            raise ValueError(f'DetectorConfig.min_distance_px must be an int >= 0, '
+                             f'got {self.min_distance_px!r}')
         if int(self.depth_search_radius_px) != self.depth_search_radius_px \
                 or self.depth_search_radius_px < 0:
-            raise ValueError(f"DetectorConfig.depth_search_radius_px must be an int >= 0, "
-                             f"got {self.depth_search_radius_px!r}")
+            raise ValueError(f'DetectorConfig.depth_search_radius_px must be an int >= 0, '
+                             f'got {self.depth_search_radius_px!r}')
         lo, hi = self.depth_range_m
         if not 0 <= lo < hi:
-            raise ValueError(f"DetectorConfig.depth_range_m must be (lo, hi) with "
-                             f"0 <= lo < hi m, got {self.depth_range_m!r}")
+            raise ValueError(f'DetectorConfig.depth_range_m must be (lo, hi) with '
+                             f'0 <= lo < hi m, got {self.depth_range_m!r}')
         if not (0 <= self.min_width_m <= self.max_width_m) or self.width_margin_m < 0:
-            raise ValueError(f"DetectorConfig: need 0 <= min_width_m <= max_width_m and "
-                             f"width_margin_m >= 0, got {self.min_width_m}, "
-                             f"{self.max_width_m}, {self.width_margin_m}")
+            raise ValueError(f'DetectorConfig: need 0 <= min_width_m <= max_width_m and '
+                             f'width_margin_m >= 0, got {self.min_width_m}, '
+                             f'{self.max_width_m}, {self.width_margin_m}')
 
 
 @dataclass(frozen=True)
@@ -122,18 +120,18 @@ class DetectionResult:
 
 
 def make_infer_fn(model_or_backend: Any, input_size: int = 224, threads: int = 1) -> InferFn:
-    """An :data:`InferFn` from an inference backend (``.infer``) or a torch ``nn.Module``.
+    """Return an :data:`InferFn` from an inference backend (``.infer``) or a torch ``nn.Module``.
 
     A module goes through ``kufenet_grasp.deploy.backends.create_backend('torch', ...)``
     when that module is importable, else it is run directly under ``torch.no_grad()``.
     """
-    if hasattr(model_or_backend, "infer"):
+    if hasattr(model_or_backend, 'infer'):
         return model_or_backend.infer
     import torch
 
     if not isinstance(model_or_backend, torch.nn.Module):
-        raise TypeError(f"make_infer_fn: expected an inference backend with .infer or a "
-                        f"torch nn.Module, got {type(model_or_backend).__name__}")
+        raise TypeError(f'make_infer_fn: expected an inference backend with .infer or a '
+                        f'torch nn.Module, got {type(model_or_backend).__name__}')
     try:
         from kufenet_grasp.deploy.backends import create_backend
     except ImportError:
@@ -143,7 +141,7 @@ def make_infer_fn(model_or_backend: Any, input_size: int = 224, threads: int = 1
             with torch.no_grad():
                 return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
         return infer
-    return create_backend("torch", model_or_backend, input_size=input_size,
+    return create_backend('torch', model_or_backend, input_size=input_size,
                           threads=threads).infer
 
 
@@ -163,8 +161,8 @@ class GraspDetector:
 
     def __init__(self, infer_fn: InferFn, config: DetectorConfig | None = None) -> None:
         if not callable(infer_fn):
-            raise TypeError(f"GraspDetector: infer_fn must be callable, got "
-                            f"{type(infer_fn).__name__}")
+            raise TypeError(f'GraspDetector: infer_fn must be callable, got '
+                            f'{type(infer_fn).__name__}')
         self.infer_fn = infer_fn
         self.config = config or DetectorConfig()
 
@@ -182,10 +180,10 @@ class GraspDetector:
         if not issues and camera is not None:
             issues = check_intrinsics(camera, np.asarray(depth_m).shape)
         if issues:
-            return DetectionResult(issues[0].status, "; ".join(i.message for i in issues))
+            return DetectionResult(issues[0].status, '; '.join(i.message for i in issues))
         problems = check_depth_frame(depth_m, cfg.depth_range_m)
         if problems:
-            return DetectionResult(GraspStatus.NO_DATA, "; ".join(problems))
+            return DetectionResult(GraspStatus.NO_DATA, '; '.join(problems))
 
         timings: dict[str, float] = {}
         start = time.perf_counter()
@@ -194,21 +192,21 @@ class GraspDetector:
         try:
             x = normalise_rgbd(rgb_in, depth_in)[None]
         except ValueError as exc:  # e.g. no valid depth inside the crop
-            return DetectionResult(GraspStatus.NO_DATA, f"cannot pre-process the frame: {exc}")
-        timings["preprocess"] = _ms_since(start)
+            return DetectionResult(GraspStatus.NO_DATA, f'cannot pre-process the frame: {exc}')
+        timings['preprocess'] = _ms_since(start)
 
         start = time.perf_counter()
         maps = np.asarray(self.infer_fn(x))
-        timings["infer"] = _ms_since(start)
+        timings['infer'] = _ms_since(start)
         expected = (1, 4, cfg.input_size, cfg.input_size)
         if maps.shape != expected:
-            raise ValueError(f"GraspDetector: infer_fn returned shape {maps.shape}, expected "
+            raise ValueError(f'GraspDetector: infer_fn returned shape {maps.shape}, expected '
                              f"{expected} (is the model's input size {cfg.input_size}?)")
 
         start = time.perf_counter()
         peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera,
                                                         on_best)
-        timings["postprocess"] = _ms_since(start)
+        timings['postprocess'] = _ms_since(start)
         return self._result(peaks, grasps, rejected, timings, camera)
 
     def grasps_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
@@ -238,17 +236,17 @@ class GraspDetector:
 
     def _to_metric(self, rect: GraspRectangle, depth_m: np.ndarray,
                    camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
-        """A grasp with depth, width and pose, or (None, why it was rejected)."""
+        """Return a grasp with depth, width and pose, or (None, why it was rejected)."""
         cfg = self.config
         z = depth_at(depth_m, rect.center[0], rect.center[1], cfg.depth_search_radius_px,
                      cfg.depth_range_m)
         if z is None:
-            return None, "no valid depth near the grasp centre"
+            return None, 'no valid depth near the grasp centre'
         if camera is None:
-            return DetectedGrasp(rect, z, None, None), ""
+            return DetectedGrasp(rect, z, None, None), ''
         measured = width_m(rect, depth_m, camera, cfg.depth_search_radius_px, cfg.depth_range_m)
         if measured is None:  # cannot happen with a valid centre depth; kept for safety
-            return None, "no valid depth near the grasp centre"
+            return None, 'no valid depth near the grasp centre'
         if cfg.fit_width_to_object:
             span = object_span_px(rect, depth_m, cfg.depth_range_m)
             if span is not None:
@@ -262,29 +260,29 @@ class GraspDetector:
         opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m,
                                     cfg.width_margin_m)
         if not fits:
-            return None, f"wider than the gripper ({cfg.max_width_m:.3f} m)"
+            return None, f'wider than the gripper ({cfg.max_width_m:.3f} m)'
         if cfg.fingers is not None:
             clear, _ = fingers_clear(rect, z, opening, depth_m, camera, cfg.fingers,
                                      cfg.max_width_m)
             if not clear:
-                return None, "a finger would land on something (depth at the finger)"
-        return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ""
+                return None, 'a finger would land on something (depth at the finger)'
+        return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ''
 
     @staticmethod
     def _result(peaks: list[GraspRectangle], grasps: list[DetectedGrasp],
                 rejected: dict[str, int], timings: dict[str, float],
                 camera: PinholeCamera | None) -> DetectionResult:
         if not peaks:
-            return DetectionResult(GraspStatus.NO_GRASP, "no grasp above the quality threshold",
+            return DetectionResult(GraspStatus.NO_GRASP, 'no grasp above the quality threshold',
                                    [], timings, rejected)
         if not grasps:
-            reasons = ", ".join(f"{n}× {why}" for why, n in rejected.items())
+            reasons = ', '.join(f'{n}× {why}' for why, n in rejected.items())
             return DetectionResult(GraspStatus.NO_GRASP,
-                                   f"all {len(peaks)} candidate grasps rejected: {reasons}",
+                                   f'all {len(peaks)} candidate grasps rejected: {reasons}',
                                    [], timings, rejected)
-        message = f"{len(grasps)} grasp(s)"
+        message = f'{len(grasps)} grasp(s)'
         if rejected:
-            message += f", {sum(rejected.values())} rejected"
+            message += f', {sum(rejected.values())} rejected'
         if camera is None:
-            message += "; no camera info: pixel grasps only (no width in metres, no pose)"
+            message += '; no camera info: pixel grasps only (no width in metres, no pose)'
         return DetectionResult(GraspStatus.OK, message, grasps, timings, rejected)

@@ -28,16 +28,16 @@ class GraspStatus(IntEnum):
 
 
 STATUS_MEANINGS: dict[GraspStatus, str] = {
-    GraspStatus.OK: "at least one grasp found (or executed)",
-    GraspStatus.NO_GRASP: "valid frame, but no grasp passed the quality, depth and width checks",
-    GraspStatus.NO_DATA: "no frame received yet, or the depth frame holds no valid pixel",
-    GraspStatus.STALE_DATA: "the newest frame is older than the allowed age",
-    GraspStatus.BAD_INPUT: "inconsistent inputs (size or frame id mismatch, encoding, intrinsics)",
-    GraspStatus.TF_FAILED: "the transform from the camera frame to the target frame is missing",
+    GraspStatus.OK: 'at least one grasp found (or executed)',
+    GraspStatus.NO_GRASP: 'valid frame, but no grasp passed the quality, depth and width checks',
+    GraspStatus.NO_DATA: 'no frame received yet, or the depth frame holds no valid pixel',
+    GraspStatus.STALE_DATA: 'the newest frame is older than the allowed age',
+    GraspStatus.BAD_INPUT: 'inconsistent inputs (size or frame id mismatch, encoding, intrinsics)',
+    GraspStatus.TF_FAILED: 'the transform from the camera frame to the target frame is missing',
     GraspStatus.OUT_OF_WORKSPACE: "the grasp pose lies outside the robot's reachable workspace",
-    GraspStatus.PLAN_FAILED: "motion planning to the grasp failed",
-    GraspStatus.EXECUTION_FAILED: "the motion or gripper command failed during execution",
-    GraspStatus.CANCELLED: "the request was cancelled by the client",
-    GraspStatus.TIMEOUT: "the request did not finish within its deadline",
-    GraspStatus.NOT_READY: "the node is not active (lifecycle) or its model is not loaded",
+    GraspStatus.PLAN_FAILED: 'motion planning to the grasp failed',
+    GraspStatus.EXECUTION_FAILED: 'the motion or gripper command failed during execution',
+    GraspStatus.CANCELLED: 'the request was cancelled by the client',
+    GraspStatus.TIMEOUT: 'the request did not finish within its deadline',
+    GraspStatus.NOT_READY: 'the node is not active (lifecycle) or its model is not loaded',
 }

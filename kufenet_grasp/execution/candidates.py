@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+import math
 from typing import Any
 
 from kufenet_grasp.geometry.transforms import RigidTransform
@@ -33,18 +33,18 @@ class GraspCandidate:
 
     def __post_init__(self) -> None:
         if not isinstance(self.pose, RigidTransform):
-            raise TypeError(f"GraspCandidate.pose must be a RigidTransform, "
-                            f"got {type(self.pose).__name__}")
+            raise TypeError(f'GraspCandidate.pose must be a RigidTransform, '
+                            f'got {type(self.pose).__name__}')
         if not (math.isfinite(self.quality) and 0.0 <= self.quality <= 1.0):
-            raise ValueError(f"GraspCandidate.quality must be in [0, 1], got {self.quality!r}")
+            raise ValueError(f'GraspCandidate.quality must be in [0, 1], got {self.quality!r}')
         if not math.isnan(self.width_m) and not (math.isfinite(self.width_m)
                                                  and self.width_m >= 0.0):
-            raise ValueError(f"GraspCandidate.width_m must be >= 0 m or NaN, "
-                             f"got {self.width_m!r}")
+            raise ValueError(f'GraspCandidate.width_m must be >= 0 m or NaN, '
+                             f'got {self.width_m!r}')
 
 
 def rank_candidates(candidates: Iterable[GraspCandidate], top_k: int) -> list[GraspCandidate]:
-    """The ``top_k`` best candidates, highest quality first (stable for equal qualities)."""
+    """Return the ``top_k`` best candidates, highest quality first (stable for equal qualities)."""
     if top_k < 1:
-        raise ValueError(f"rank_candidates: top_k must be >= 1, got {top_k}")
+        raise ValueError(f'rank_candidates: top_k must be >= 1, got {top_k}')
     return sorted(candidates, key=lambda c: -c.quality)[:top_k]

@@ -6,15 +6,14 @@ are in the arm's base frame (REP-105, z up), metres; angles in radians; times in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from typing import NamedTuple
-
-import numpy as np
 
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.geometry.transforms import RigidTransform
+import numpy as np
 
 #: straight down in the base frame (z up)
 DOWN = np.array([0.0, 0.0, -1.0])
@@ -28,7 +27,7 @@ class CheckResult(NamedTuple):
     message: str
 
 
-PASSED = CheckResult(True, GraspStatus.OK, "")
+PASSED = CheckResult(True, GraspStatus.OK, '')
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,16 @@ class WorkspaceBounds:
         hi = np.asarray(self.max_xyz, dtype=float)
         if lo.shape != (3,) or hi.shape != (3,) or not (np.all(np.isfinite(lo))
                                                         and np.all(np.isfinite(hi))):
-            raise ValueError(f"WorkspaceBounds: min_xyz and max_xyz must be 3 finite numbers "
-                             f"(m), got {self.min_xyz!r} and {self.max_xyz!r}")
+            raise ValueError(f'WorkspaceBounds: min_xyz and max_xyz must be 3 finite numbers '
+                             f'(m), got {self.min_xyz!r} and {self.max_xyz!r}')
         if not np.all(lo < hi):
-            raise ValueError(f"WorkspaceBounds: min_xyz {lo.tolist()} must be below max_xyz "
-                             f"{hi.tolist()} on every axis")
-        object.__setattr__(self, "min_xyz", tuple(float(v) for v in lo))
-        object.__setattr__(self, "max_xyz", tuple(float(v) for v in hi))
+            raise ValueError(f'WorkspaceBounds: min_xyz {lo.tolist()} must be below max_xyz '
+                             f'{hi.tolist()} on every axis')
+        object.__setattr__(self, 'min_xyz', tuple(float(v) for v in lo))
+        object.__setattr__(self, 'max_xyz', tuple(float(v) for v in hi))
 
     def contains(self, point: Sequence[float] | np.ndarray) -> bool:
-        """True if ``point`` (3,) m lies inside the box (borders included)."""
+        """Return True if ``point`` (3,) m lies inside the box (borders included)."""
         p = np.asarray(point, dtype=float)
         return bool(np.all(np.isfinite(p)) and np.all(p >= self.min_xyz)
                     and np.all(p <= self.max_xyz))
@@ -65,8 +64,8 @@ def check_workspace(point: Sequence[float] | np.ndarray, bounds: WorkspaceBounds
         return PASSED
     p = [round(float(v), 4) for v in np.asarray(point, dtype=float)]
     return CheckResult(False, GraspStatus.OUT_OF_WORKSPACE,
-                       f"{what} at {p} m is outside the workspace bounds "
-                       f"min {list(bounds.min_xyz)} max {list(bounds.max_xyz)} m (base frame)")
+                       f'{what} at {p} m is outside the workspace bounds '
+                       f'min {list(bounds.min_xyz)} max {list(bounds.max_xyz)} m (base frame)')
 
 
 def approach_angle_rad(pose: RigidTransform) -> float:
@@ -81,8 +80,8 @@ def check_approach_angle(pose: RigidTransform, max_angle_rad: float) -> CheckRes
     if angle <= max_angle_rad:
         return PASSED
     return CheckResult(False, GraspStatus.OUT_OF_WORKSPACE,
-                       f"approach axis is {math.degrees(angle):.1f} deg from straight down; "
-                       f"max_approach_angle_deg is {math.degrees(max_angle_rad):.1f}")
+                       f'approach axis is {math.degrees(angle):.1f} deg from straight down; '
+                       f'max_approach_angle_deg is {math.degrees(max_angle_rad):.1f}')
 
 
 def check_age(stamp_s: float | None, now_s: float, max_age_s: float) -> CheckResult:
@@ -93,7 +92,7 @@ def check_age(stamp_s: float | None, now_s: float, max_age_s: float) -> CheckRes
     if age <= max_age_s:
         return PASSED
     return CheckResult(False, GraspStatus.STALE_DATA,
-                       f"grasp is {age:.2f} s old; max_grasp_age_s is {max_age_s:.2f} s")
+                       f'grasp is {age:.2f} s old; max_grasp_age_s is {max_age_s:.2f} s')
 
 
 def check_quality(quality: float, threshold: float) -> CheckResult:
@@ -101,7 +100,7 @@ def check_quality(quality: float, threshold: float) -> CheckResult:
     if quality >= threshold:
         return PASSED
     return CheckResult(False, GraspStatus.NO_GRASP,
-                       f"grasp quality {quality:.3f} is below quality_threshold {threshold:.3f}")
+                       f'grasp quality {quality:.3f} is below quality_threshold {threshold:.3f}')
 
 
 def check_width(width_m: float, min_width_m: float, max_width_m: float,
@@ -114,7 +113,7 @@ def check_width(width_m: float, min_width_m: float, max_width_m: float,
     if math.isnan(width_m) or width_m + margin_m <= max_width_m:
         return PASSED
     return CheckResult(False, GraspStatus.NO_GRASP,
-                       f"object width {width_m:.4f} m + margin {margin_m:.4f} m exceeds the "
+                       f'object width {width_m:.4f} m + margin {margin_m:.4f} m exceeds the '
                        f"gripper's max opening {max_width_m:.4f} m")
 
 

@@ -19,16 +19,16 @@ Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-_NUMBERS = ("min_width_m", "max_width_m", "command_at_min_width", "command_at_max_width",
-            "width_margin_m", "squeeze_m", "max_effort_n")
+_NUMBERS = ('min_width_m', 'max_width_m', 'command_at_min_width', 'command_at_max_width',
+            'width_margin_m', 'squeeze_m', 'max_effort_n')
 
 
 @dataclass(frozen=True)
@@ -43,25 +43,25 @@ class GripperMapping:
     width_margin_m: float = 0.01
     squeeze_m: float = 0.005
     max_effort_n: float = 0.0
-    joint: str = ""
-    command_unit: str = ""
+    joint: str = ''
+    command_unit: str = ''
 
     def __post_init__(self) -> None:
         for key in _NUMBERS:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"gripper {self.name!r}: {key} must be a finite number, "
-                                 f"got {value!r}")
+                raise ValueError(f'gripper {self.name!r}: {key} must be a finite number, '
+                                 f'got {value!r}')
         if not 0.0 <= self.min_width_m < self.max_width_m:
-            raise ValueError(f"gripper {self.name!r}: need 0 <= min_width_m < max_width_m, got "
-                             f"{self.min_width_m} and {self.max_width_m}")
+            raise ValueError(f'gripper {self.name!r}: need 0 <= min_width_m < max_width_m, got '
+                             f'{self.min_width_m} and {self.max_width_m}')
         if self.command_at_min_width == self.command_at_max_width:
-            raise ValueError(f"gripper {self.name!r}: command_at_min_width and "
-                             f"command_at_max_width must differ")
-        for key in ("width_margin_m", "squeeze_m", "max_effort_n"):
+            raise ValueError(f'gripper {self.name!r}: command_at_min_width and '
+                             f'command_at_max_width must differ')
+        for key in ('width_margin_m', 'squeeze_m', 'max_effort_n'):
             if getattr(self, key) < 0:
-                raise ValueError(f"gripper {self.name!r}: {key} must be >= 0, "
-                                 f"got {getattr(self, key)}")
+                raise ValueError(f'gripper {self.name!r}: {key} must be >= 0, '
+                                 f'got {getattr(self, key)}')
 
     def clamp_width(self, width_m: float) -> float:
         """``width_m`` clamped to [min_width_m, max_width_m]; NaN gives max_width_m."""
@@ -77,7 +77,7 @@ class GripperMapping:
                      + t * (self.command_at_max_width - self.command_at_min_width))
 
     def width_for_command(self, command: float) -> float:
-        """Opening (m) that ``command`` gives (the command is clamped to its range first)."""
+        """Return the opening (m) that ``command`` gives (clamped to its range first)."""
         lo, hi = sorted((self.command_at_min_width, self.command_at_max_width))
         c = float(np.clip(command, lo, hi))
         t = (c - self.command_at_min_width) / (self.command_at_max_width
@@ -106,33 +106,33 @@ class GripperMapping:
         return self.command_for_width(self.max_width_m)
 
 
-def gripper_from_dict(data: dict[str, Any], source: str = "<dict>") -> GripperMapping:
-    """A GripperMapping from a mapping with the YAML keys (see module docstring)."""
+def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperMapping:
+    """Return a GripperMapping from a mapping with the YAML keys (see module docstring)."""
     if not isinstance(data, dict):
-        raise TypeError(f"{source}: gripper config must be a mapping, got {type(data).__name__}")
-    required = ("name", "min_width_m", "max_width_m", "command_at_min_width",
-                "command_at_max_width")
+        raise TypeError(f'{source}: gripper config must be a mapping, got {type(data).__name__}')
+    required = ('name', 'min_width_m', 'max_width_m', 'command_at_min_width',
+                'command_at_max_width')
     missing = [key for key in required if key not in data]
     if missing:
         raise ValueError(f"{source}: gripper config lacks {', '.join(missing)}")
     known = set(GripperMapping.__dataclass_fields__)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"{source}: unknown gripper keys {unknown}; known: {sorted(known)}")
+        raise ValueError(f'{source}: unknown gripper keys {unknown}; known: {sorted(known)}')
     try:
         return GripperMapping(**{k: (float(v) if k in _NUMBERS else str(v))
                                  for k, v in data.items()})
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{source}: {err}") from err
+        raise ValueError(f'{source}: {err}') from err
 
 
 def load_gripper(path: str | Path) -> GripperMapping:
     """Load a GripperMapping from a YAML file (``config/grippers/*.yaml``)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"gripper config {str(p)!r} does not exist")
+        raise FileNotFoundError(f'gripper config {str(p)!r} does not exist')
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as err:
-        raise ValueError(f"{p}: not valid YAML: {err}") from err
+        raise ValueError(f'{p}: not valid YAML: {err}') from err
     return gripper_from_dict(data, str(p))

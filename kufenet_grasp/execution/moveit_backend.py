@@ -25,19 +25,18 @@ moveit_py is imported lazily: without it the constructor raises a RuntimeError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 import threading
-from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import StagePlan
 from kufenet_grasp.geometry.transforms import RigidTransform
+import numpy as np
 
-MOVEIT_MISSING = ("moveit_py is not installed: use motion_backend:=sim or install "
-                  "ros-$ROS_DISTRO-moveit-py")
+MOVEIT_MISSING = ('moveit_py is not installed: use motion_backend:=sim or install '
+                  'ros-$ROS_DISTRO-moveit-py')
 #: polling period while a trajectory executes (s)
 _POLL_S = 0.02
 
@@ -58,14 +57,14 @@ def pose_stamped_msg(pose: RigidTransform, frame_id: str) -> Any:
 class MoveItBackend:
     """Arm + gripper through MoveItPy (see the module docstring for the choices made)."""
 
-    name = "moveit"
+    name = 'moveit'
 
-    def __init__(self, node_name: str = "kufenet_moveit_py", planning_group: str = "panda_arm",
-                 tool_link: str = "panda_hand_tcp", gripper_group: str = "hand",
-                 gripper: GripperMapping | None = None, base_frame: str = "base_link",
-                 home_configuration: str = "ready", planning_time_s: float = 5.0,
-                 cartesian_pipeline: str = "pilz_industrial_motion_planner",
-                 cartesian_planner_id: str = "LIN", hold_min_width_m: float = 0.002,
+    def __init__(self, node_name: str = 'kufenet_moveit_py', planning_group: str = 'panda_arm',
+                 tool_link: str = 'panda_hand_tcp', gripper_group: str = 'hand',
+                 gripper: GripperMapping | None = None, base_frame: str = 'base_link',
+                 home_configuration: str = 'ready', planning_time_s: float = 5.0,
+                 cartesian_pipeline: str = 'pilz_industrial_motion_planner',
+                 cartesian_planner_id: str = 'LIN', hold_min_width_m: float = 0.002,
                  config_dict: dict[str, Any] | None = None) -> None:
         """Start MoveItPy (needs the MoveIt config as node parameters or ``config_dict``).
 
@@ -73,14 +72,14 @@ class MoveItBackend:
             RuntimeError: moveit_py is not installed.
             ValueError: empty group/link names or a non-positive planning time.
         """
-        for key, value in (("planning_group", planning_group), ("tool_link", tool_link),
-                           ("gripper_group", gripper_group), ("base_frame", base_frame),
-                           ("home_configuration", home_configuration)):
+        for key, value in (('planning_group', planning_group), ('tool_link', tool_link),
+                           ('gripper_group', gripper_group), ('base_frame', base_frame),
+                           ('home_configuration', home_configuration)):
             if not value:
-                raise ValueError(f"MoveItBackend: {key} must not be empty")
+                raise ValueError(f'MoveItBackend: {key} must not be empty')
         if not planning_time_s > 0:
-            raise ValueError(f"MoveItBackend: planning_time_s must be > 0 s, "
-                             f"got {planning_time_s!r}")
+            raise ValueError(f'MoveItBackend: planning_time_s must be > 0 s, '
+                             f'got {planning_time_s!r}')
         try:
             from moveit.core.robot_state import RobotState
             from moveit.planning import MoveItPy, PlanRequestParameters
@@ -91,9 +90,9 @@ class MoveItBackend:
         self.gripper_group, self.home = gripper_group, home_configuration
         self.gripper = gripper
         self.hold_min_width_m = hold_min_width_m
-        kwargs: dict[str, Any] = {"node_name": node_name}
+        kwargs: dict[str, Any] = {'node_name': node_name}
         if config_dict is not None:
-            kwargs["config_dict"] = config_dict
+            kwargs['config_dict'] = config_dict
         self.moveit = MoveItPy(**kwargs)
         self.arm = self.moveit.get_planning_component(planning_group)
         self.hand = self.moveit.get_planning_component(gripper_group)
@@ -108,7 +107,7 @@ class MoveItBackend:
 
     # ---------------------------------------------------------------- states
     def current_state(self) -> Any:
-        """A copy of the monitored current RobotState."""
+        """Return a copy of the monitored current RobotState."""
         with self.scene_monitor.read_only() as scene:
             return copy.copy(scene.current_state)
 
@@ -124,7 +123,7 @@ class MoveItBackend:
             component.set_start_state(robot_state=start_state)
         component.set_goal_state(**goal)
         result = component.plan(single_plan_parameters=params)
-        if not result or getattr(result, "trajectory", None) is None:
+        if not result or getattr(result, 'trajectory', None) is None:
             return None
         trajectory = result.trajectory
         return StagePlan(stage, target, end_state=self._end_state(trajectory),
@@ -141,7 +140,7 @@ class MoveItBackend:
 
     def plan_home(self, start_state: Any) -> StagePlan | None:
         """Plan the arm to the named configuration ``home_configuration``."""
-        plan = self._plan(self.arm, "home", start_state, RigidTransform.identity(),
+        plan = self._plan(self.arm, 'home', start_state, RigidTransform.identity(),
                           self.free_params, configuration_name=self.home)
         if plan is not None:
             tool = plan.end_state.get_pose(self.tool_link)
@@ -164,7 +163,7 @@ class MoveItBackend:
             finally:
                 done.set()
 
-        threading.Thread(target=run, name=f"moveit_execute_{plan.stage}", daemon=True).start()
+        threading.Thread(target=run, name=f'moveit_execute_{plan.stage}', daemon=True).start()
         while not done.wait(_POLL_S):
             if should_cancel():
                 self.moveit.get_trajactory_execution_manager().stop_execution()
@@ -180,7 +179,7 @@ class MoveItBackend:
         goal = self.current_state()
         goal.set_joint_group_active_positions(self.gripper_group, np.array([float(command)]))
         goal.update()
-        plan = self._plan(self.hand, "gripper", None, RigidTransform.identity(),
+        plan = self._plan(self.hand, 'gripper', None, RigidTransform.identity(),
                           self.free_params, robot_state=goal)
         return plan is not None and self.execute(plan, lambda: False)
 
@@ -189,17 +188,17 @@ class MoveItBackend:
         return float(state.get_joint_group_positions(self.gripper_group)[0])
 
     def gripper_width_m(self) -> float:
-        """Opening (m) from the gripper joint via the GripperMapping (needs ``gripper``)."""
+        """Return opening (m) from the gripper joint via the GripperMapping (needs ``gripper``)."""
         if self.gripper is None:
-            raise ValueError("MoveItBackend: gripper_width_m needs a GripperMapping "
-                             "(constructor argument gripper)")
+            raise ValueError('MoveItBackend: gripper_width_m needs a GripperMapping '
+                             '(constructor argument gripper)')
         return self.gripper.width_for_command(self._gripper_command())
 
     def is_holding(self) -> bool:
-        """True when the closed fingers stopped more than ``hold_min_width_m`` apart."""
+        """Return True when the closed fingers stopped more than ``hold_min_width_m`` apart."""
         if self.gripper is None:
-            raise ValueError("MoveItBackend: is_holding needs a GripperMapping "
-                             "(constructor argument gripper)")
+            raise ValueError('MoveItBackend: is_holding needs a GripperMapping '
+                             '(constructor argument gripper)')
         return self.gripper_width_m() > self.gripper.min_width_m + self.hold_min_width_m
 
 
@@ -209,8 +208,8 @@ def _succeeded(status: Any) -> bool:
         return False
     if status is None:
         return True
-    value = getattr(status, "status", status)
-    return value == "SUCCEEDED" if isinstance(value, str) else bool(value)
+    value = getattr(status, 'status', status)
+    return value == 'SUCCEEDED' if isinstance(value, str) else bool(value)
 
 
 def _pose_to_transform(pose: Any) -> RigidTransform:

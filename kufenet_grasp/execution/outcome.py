@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from kufenet_grasp.detection.status import GraspStatus
 
 #: feedback stages, in the order a successful pick reports them (PickAndPlace.action)
-STAGES: tuple[str, ...] = ("checking", "planning", "pre_grasp", "approach", "close", "lift",
-                           "move_to_place", "open", "retreat", "home")
+STAGES: tuple[str, ...] = ('checking', 'planning', 'pre_grasp', 'approach', 'close', 'lift',
+                           'move_to_place', 'open', 'retreat', 'home')
 #: the stages that move the arm or the gripper, in execution order
 MOTION_STAGES: tuple[str, ...] = STAGES[2:]
 
@@ -31,7 +31,7 @@ class PickOutcome:
 
     status: GraspStatus
     message: str
-    failed_stage: str = ""
+    failed_stage: str = ''
     grasp_index: int = -1
 
     @property

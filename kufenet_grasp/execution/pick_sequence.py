@@ -15,34 +15,33 @@ workspace is ever sent to the backend.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+import math
+import time
 
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate, rank_candidates
 from kufenet_grasp.execution.checks import (
-    CheckResult,
-    WorkspaceBounds,
     check_age,
     check_approach_angle,
     check_quality,
     check_width,
     check_workspace,
+    CheckResult,
+    WorkspaceBounds,
 )
 from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import MotionBackend, StagePlan
 from kufenet_grasp.execution.outcome import FeedbackFn, PickOutcome, stage_progress
 from kufenet_grasp.geometry.grasp_pose import apply_tcp_offset
 from kufenet_grasp.geometry.transforms import RigidTransform
+import numpy as np
 
 #: planned arm stages: (name, cartesian)
 ARM_STAGES: tuple[tuple[str, bool], ...] = (
-    ("pre_grasp", False), ("approach", True), ("lift", True), ("move_to_place", False),
-    ("retreat", True))
+    ('pre_grasp', False), ('approach', True), ('lift', True), ('move_to_place', False),
+    ('retreat', True))
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,20 @@ class PickConfig:
     max_floor_raise_m: float = 0.03
 
     def __post_init__(self) -> None:
-        for key in ("pre_grasp_distance_m", "lift_height_m", "retreat_distance_m",
-                    "max_grasp_age_s", "execution_timeout_s", "floor_clearance_m",
-                    "max_floor_raise_m"):
+        for key in ('pre_grasp_distance_m', 'lift_height_m', 'retreat_distance_m',
+                    'max_grasp_age_s', 'execution_timeout_s', 'floor_clearance_m',
+                    'max_floor_raise_m'):
             value = getattr(self, key)
             if not (math.isfinite(value) and value >= 0.0):
-                raise ValueError(f"PickConfig.{key} must be a finite value >= 0, got {value!r}")
+                raise ValueError(f'PickConfig.{key} must be a finite value >= 0, got {value!r}')
         if not 0.0 <= self.max_approach_angle_rad <= math.pi:
-            raise ValueError(f"PickConfig.max_approach_angle_rad must be in [0, pi], "
-                             f"got {self.max_approach_angle_rad!r}")
+            raise ValueError(f'PickConfig.max_approach_angle_rad must be in [0, pi], '
+                             f'got {self.max_approach_angle_rad!r}')
         if not 0.0 <= self.quality_threshold <= 1.0:
-            raise ValueError(f"PickConfig.quality_threshold must be in [0, 1], "
-                             f"got {self.quality_threshold!r}")
+            raise ValueError(f'PickConfig.quality_threshold must be in [0, 1], '
+                             f'got {self.quality_threshold!r}')
         if self.top_k < 1:
-            raise ValueError(f"PickConfig.top_k must be >= 1, got {self.top_k!r}")
+            raise ValueError(f'PickConfig.top_k must be >= 1, got {self.top_k!r}')
 
 
 def _shifted(pose: RigidTransform, offset: np.ndarray) -> RigidTransform:
@@ -97,11 +96,11 @@ def stage_targets(grasp: RigidTransform, place: RigidTransform,
     """
     up = np.array([0.0, 0.0, 1.0])
     return {
-        "pre_grasp": _shifted(grasp, -config.pre_grasp_distance_m * grasp.rotation[:, 2]),
-        "approach": grasp,
-        "lift": _shifted(grasp, config.lift_height_m * up),
-        "move_to_place": place,
-        "retreat": _shifted(place, -config.retreat_distance_m * place.rotation[:, 2]),
+        'pre_grasp': _shifted(grasp, -config.pre_grasp_distance_m * grasp.rotation[:, 2]),
+        'approach': grasp,
+        'lift': _shifted(grasp, config.lift_height_m * up),
+        'move_to_place': place,
+        'retreat': _shifted(place, -config.retreat_distance_m * place.rotation[:, 2]),
     }
 
 
@@ -121,8 +120,8 @@ class PickSequence:
                  gripper: GripperMapping, clock: Callable[[], float] = time.time) -> None:
         """``clock()`` gives the current time in seconds on the same clock as the stamps."""
         if not isinstance(backend, MotionBackend):
-            raise TypeError(f"PickSequence: backend {backend!r} does not implement "
-                            f"MotionBackend (kufenet_grasp.execution.motion)")
+            raise TypeError(f'PickSequence: backend {backend!r} does not implement '
+                            f'MotionBackend (kufenet_grasp.execution.motion)')
         self.backend = backend
         self.config = config
         self.gripper = gripper
@@ -133,7 +132,7 @@ class PickSequence:
         return apply_tcp_offset(grasp_frame_pose, self.config.tcp_offset)
 
     def grasp_target(self, grasp_frame_pose: RigidTransform) -> RigidTransform:
-        """The grasp pose raised above the workspace floor (see ``PickConfig.floor_clearance_m``).
+        """Raise the grasp pose above the workspace floor (see ``PickConfig.floor_clearance_m``).
 
         A grasp that would need more than ``max_floor_raise_m`` is left as it is, so the
         workspace check refuses it.
@@ -158,15 +157,15 @@ class PickSequence:
                   check_approach_angle(candidate.pose, cfg.max_approach_angle_rad))
         for result in simple:
             if not result.ok:
-                return result, "grasp"
+                return result, 'grasp'
         for name, target in stage_targets(self.grasp_target(candidate.pose), place,
                                           cfg).items():
-            for what, pose in (("fingertips", target), ("tool link", self.tool_pose(target))):
+            for what, pose in (('fingertips', target), ('tool link', self.tool_pose(target))):
                 result = check_workspace(pose.translation, cfg.workspace,
-                                         f"{name} target ({what})")
+                                         f'{name} target ({what})')
                 if not result.ok:
                     return result, name
-        return CheckResult(True, GraspStatus.OK, ""), ""
+        return CheckResult(True, GraspStatus.OK, ''), ''
 
     # -------------------------------------------------------------- planning
     def plan(self, candidate: GraspCandidate, place: RigidTransform,
@@ -184,9 +183,9 @@ class PickSequence:
             state = plan.end_state
         home = self.backend.plan_home(state)
         if home is None:
-            return None, "home"
+            return None, 'home'
         plans.append(home)
-        return plans, ""
+        return plans, ''
 
     # ------------------------------------------------------------------- run
     def run(self, candidates: Sequence[GraspCandidate], place_pose: RigidTransform,
@@ -207,24 +206,24 @@ class PickSequence:
         report = on_feedback or (lambda stage, progress, index: None)
         ranked = rank_candidates(candidates, self.config.top_k) if candidates else []
         if not ranked:
-            return PickOutcome(GraspStatus.NO_GRASP, "no grasp candidate to pick", "checking")
+            return PickOutcome(GraspStatus.NO_GRASP, 'no grasp candidate to pick', 'checking')
         failures: list[_Failure] = []
         start = None
         for index, candidate in enumerate(ranked):
             if should_cancel():
-                return PickOutcome(GraspStatus.CANCELLED, "cancelled before any motion",
-                                   "checking", index)
-            report("checking", stage_progress("checking"), index)
+                return PickOutcome(GraspStatus.CANCELLED, 'cancelled before any motion',
+                                   'checking', index)
+            report('checking', stage_progress('checking'), index)
             result, _ = self.check(candidate, place_pose)
             if not result.ok:
-                failures.append(_Failure(index, result, "checking"))
+                failures.append(_Failure(index, result, 'checking'))
                 continue
-            report("planning", stage_progress("planning"), index)
+            report('planning', stage_progress('planning'), index)
             start = self.backend.current_state() if start is None else start
             plans, failed = self.plan(candidate, place_pose, start)
             if plans is None:
                 failures.append(_Failure(index, CheckResult(
-                    False, GraspStatus.PLAN_FAILED, f"no plan for stage {failed}"), failed))
+                    False, GraspStatus.PLAN_FAILED, f'no plan for stage {failed}'), failed))
                 continue
             return self._execute(plans, candidate, index, should_cancel, report)
         return self._summarise(failures)
@@ -234,57 +233,57 @@ class PickSequence:
         """One outcome for candidates that all failed before motion (planning wins)."""
         planned = [f for f in failures if f.result.status == GraspStatus.PLAN_FAILED]
         main = planned[0] if planned else failures[0]
-        detail = "; ".join(f"candidate {f.index}: {f.result.message}" for f in failures)
+        detail = '; '.join(f'candidate {f.index}: {f.result.message}' for f in failures)
         if main.result.status == GraspStatus.PLAN_FAILED:
-            message = (f"planning failed at stage {main.stage} for every candidate "
-                       f"({detail})")
+            message = (f'planning failed at stage {main.stage} for every candidate '
+                       f'({detail})')
         else:
-            message = f"no candidate passed the checks ({detail})"
+            message = f'no candidate passed the checks ({detail})'
         return PickOutcome(main.result.status, message, main.stage, main.index)
 
     # ------------------------------------------------------------- execution
     def _execute(self, plans: list[StagePlan], candidate: GraspCandidate, index: int,
                  should_cancel: Callable[[], bool], report: FeedbackFn) -> PickOutcome:
         """Run the planned stages with the gripper steps in between."""
-        by_stage = dict(zip([name for name, _ in ARM_STAGES] + ["home"], plans))
+        by_stage = dict(zip([name for name, _ in ARM_STAGES] + ['home'], plans))
         grip = self.gripper
         steps: list[tuple[str, float | None]] = [
-            ("pre_grasp", grip.open_command(candidate.width_m)), ("approach", None),
-            ("close", grip.close_command(candidate.width_m)), ("lift", None),
-            ("move_to_place", None), ("open", grip.release_command()), ("retreat", None),
-            ("home", None)]
+            ('pre_grasp', grip.open_command(candidate.width_m)), ('approach', None),
+            ('close', grip.close_command(candidate.width_m)), ('lift', None),
+            ('move_to_place', None), ('open', grip.release_command()), ('retreat', None),
+            ('home', None)]
         for stage, command in steps:
             # at the object (approach, close) a failed pick first backs out to the pre-grasp
-            escape = by_stage["pre_grasp"].target if stage in ("approach", "close") else None
+            escape = by_stage['pre_grasp'].target if stage in ('approach', 'close') else None
             if should_cancel():
-                return self._recover(GraspStatus.CANCELLED, f"cancelled before {stage}",
+                return self._recover(GraspStatus.CANCELLED, f'cancelled before {stage}',
                                      stage, index)
             report(stage, stage_progress(stage), index)
             if command is not None and not self.backend.set_gripper(command, wait=True):
                 if should_cancel():
-                    return self._recover(GraspStatus.CANCELLED, f"cancelled during {stage}",
+                    return self._recover(GraspStatus.CANCELLED, f'cancelled during {stage}',
                                          stage, index, escape=escape)
                 return self._recover(GraspStatus.EXECUTION_FAILED,
-                                     f"gripper command {command:.4f} failed at {stage}",
+                                     f'gripper command {command:.4f} failed at {stage}',
                                      stage, index, open_gripper=False, escape=escape)
             if stage in by_stage:
                 outcome = self._move(by_stage[stage], index, should_cancel, escape)
                 if outcome is not None:
                     return outcome
-            if stage == "lift" and not self.backend.is_holding():
+            if stage == 'lift' and not self.backend.is_holding():
                 return self._recover(
                     GraspStatus.EXECUTION_FAILED,
-                    f"object not held after lift (gripper width "
-                    f"{self.backend.gripper_width_m():.4f} m): it slipped or was missed",
-                    "lift", index)
-        return PickOutcome(GraspStatus.OK, "picked and placed", "", index)
+                    f'object not held after lift (gripper width '
+                    f'{self.backend.gripper_width_m():.4f} m): it slipped or was missed',
+                    'lift', index)
+        return PickOutcome(GraspStatus.OK, 'picked and placed', '', index)
 
     def _move(self, plan: StagePlan, index: int, should_cancel: Callable[[], bool],
               escape: RigidTransform | None = None) -> PickOutcome | None:
         """Execute one arm plan; None on success, else the (recovered) failure outcome."""
-        if not self.config.workspace.contains(plan.target.translation) and plan.stage != "home":
+        if not self.config.workspace.contains(plan.target.translation) and plan.stage != 'home':
             return self._recover(GraspStatus.OUT_OF_WORKSPACE,
-                                 f"planned {plan.stage} target leaves the workspace",
+                                 f'planned {plan.stage} target leaves the workspace',
                                  plan.stage, index, open_gripper=False)
         timeout = self.config.execution_timeout_s
         deadline = time.monotonic() + timeout if timeout > 0 else math.inf
@@ -298,13 +297,13 @@ class PickSequence:
         if self.backend.execute(plan, stop):
             return None
         if should_cancel():
-            return self._recover(GraspStatus.CANCELLED, f"cancelled during {plan.stage}",
+            return self._recover(GraspStatus.CANCELLED, f'cancelled during {plan.stage}',
                                  plan.stage, index, escape=escape)
         if timed_out[0]:
-            return self._recover(GraspStatus.TIMEOUT, f"{plan.stage} took longer than "
-                                 f"execution_timeout_s = {timeout} s", plan.stage, index,
+            return self._recover(GraspStatus.TIMEOUT, f'{plan.stage} took longer than '
+                                 f'execution_timeout_s = {timeout} s', plan.stage, index,
                                  open_gripper=False, escape=escape)
-        return self._recover(GraspStatus.EXECUTION_FAILED, f"executing {plan.stage} failed",
+        return self._recover(GraspStatus.EXECUTION_FAILED, f'executing {plan.stage} failed',
                              plan.stage, index, open_gripper=False, escape=escape)
 
     def _recover(self, status: GraspStatus, message: str, stage: str, index: int,
@@ -320,20 +319,20 @@ class PickSequence:
         notes = []
         if open_gripper and not self.backend.set_gripper(self.gripper.release_command(),
                                                          wait=True):
-            notes.append("opening the gripper failed")
+            notes.append('opening the gripper failed')
         if escape is not None:
-            back = self.backend.plan_stage("retreat", self.backend.current_state(), escape,
+            back = self.backend.plan_stage('retreat', self.backend.current_state(), escape,
                                            True)
             if back is not None and self.config.workspace.contains(back.target.translation) \
                     and self.backend.execute(back, lambda: False):
-                notes.append("backed out to the pre-grasp pose")
+                notes.append('backed out to the pre-grasp pose')
             else:
-                notes.append("could not back out to the pre-grasp pose")
+                notes.append('could not back out to the pre-grasp pose')
         home = self.backend.plan_home(self.backend.current_state())
         if home is None:
-            notes.append("no plan home: move the arm home manually")
+            notes.append('no plan home: move the arm home manually')
         elif not self.backend.execute(home, lambda: False):
-            notes.append("returning home failed")
+            notes.append('returning home failed')
         else:
-            notes.append("returned home")
+            notes.append('returned home')
         return PickOutcome(status, f"{message}; {', '.join(notes)}", stage, index)

@@ -19,33 +19,32 @@ any configuration within the table margin makes the plan fail (None).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass
 import itertools
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import StagePlan
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.sim.panda import (
+    flipped,
     HOME_Q,
     MAX_FINGER_WIDTH_M,
     MAX_JOINT_VELOCITY,
-    TIME_STEP_S,
     Panda,
-    flipped,
     rotation_error_rad,
+    TIME_STEP_S,
 )
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 #: the Franka Hand's command mapping (config/grippers/franka_hand.yaml)
-FRANKA_HAND = GripperMapping("franka_hand", min_width_m=0.0, max_width_m=0.08,
+FRANKA_HAND = GripperMapping('franka_hand', min_width_m=0.0, max_width_m=0.08,
                              command_at_min_width=0.0, command_at_max_width=0.04,
-                             max_effort_n=70.0, joint="panda_finger_joint1", command_unit="m")
+                             max_effort_n=70.0, joint='panda_finger_joint1', command_unit='m')
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,14 @@ class SimMotionSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.velocity_scale <= 1:
-            raise ValueError(f"SimMotionSettings: velocity_scale must be in (0, 1], got "
-                             f"{self.velocity_scale}")
-        for name in ("cartesian_speed_mps", "cartesian_step_m", "cartesian_step_rad",
-                     "max_joint_jump_rad", "goal_tolerance_m", "goal_tolerance_rad", "settle_s",
-                     "gripper_timeout_s"):
+            raise ValueError(f'SimMotionSettings: velocity_scale must be in (0, 1], got '
+                             f'{self.velocity_scale}')
+        for name in ('cartesian_speed_mps', 'cartesian_step_m', 'cartesian_step_rad',
+                     'max_joint_jump_rad', 'goal_tolerance_m', 'goal_tolerance_rad', 'settle_s',
+                     'gripper_timeout_s'):
             if not getattr(self, name) > 0:
-                raise ValueError(f"SimMotionSettings: {name} must be > 0, got "
-                                 f"{getattr(self, name)}")
+                raise ValueError(f'SimMotionSettings: {name} must be > 0, got '
+                                 f'{getattr(self, name)}')
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class SimMotionBackend:
     renderer of ``SimWorld``); it is held for one physics step at a time.
     """
 
-    name = "pybullet_panda"
+    name = 'pybullet_panda'
 
     def __init__(self, panda: Panda, settings: SimMotionSettings | None = None,
                  lock: threading.RLock | None = None,
@@ -146,7 +145,7 @@ class SimMotionBackend:
 
     # ------------------------------------------------------------------ planning
     def current_state(self) -> np.ndarray:
-        """The arm's current joint angles (7, rad)."""
+        """Return the arm's current joint angles (7, rad)."""
         with self._lock:
             return self.panda.joint_positions()
 
@@ -165,7 +164,7 @@ class SimMotionBackend:
             return None
         traj = time_parametrise(np.stack([q0, q1]), np.array([self._free_segment_s(q0, q1)]))
         return StagePlan(stage, target, end_state=q1, trajectory=traj,
-                         info={"duration_s": traj.duration_s, "cartesian": False})
+                         info={'duration_s': traj.duration_s, 'cartesian': False})
 
     def plan_stage(self, stage: str, start_state: Any, target: RigidTransform,
                    cartesian: bool) -> StagePlan | None:
@@ -174,12 +173,12 @@ class SimMotionBackend:
         None when unreachable, when a cartesian path needs a joint jump, or on table contact.
         """
         if not isinstance(target, RigidTransform):
-            raise TypeError(f"plan_stage: target must be a RigidTransform, got "
-                            f"{type(target).__name__}")
+            raise TypeError(f'plan_stage: target must be a RigidTransform, got '
+                            f'{type(target).__name__}')
         q0 = np.asarray(start_state, dtype=float)
         if q0.shape != (7,):
-            raise ValueError(f"plan_stage: start_state must be 7 joint angles (rad), got shape "
-                             f"{q0.shape}")
+            raise ValueError(f'plan_stage: start_state must be 7 joint angles (rad), got shape '
+                             f'{q0.shape}')
         kin = self.panda.kinematics
         if cartesian:
             return self._cartesian_plan(stage, q0, target)
@@ -214,16 +213,16 @@ class SimMotionBackend:
             qs.append(q)
         traj = time_parametrise(np.stack(qs), np.asarray(segments))
         return StagePlan(stage, goal, end_state=qs[-1], trajectory=traj,
-                         info={"duration_s": traj.duration_s, "cartesian": True,
-                               "waypoints": len(qs)})
+                         info={'duration_s': traj.duration_s, 'cartesian': True,
+                               'waypoints': len(qs)})
 
     def plan_home(self, start_state: Any) -> StagePlan | None:
         """Joint-space plan from ``start_state`` (7 rad) to the home configuration."""
         q0 = np.asarray(start_state, dtype=float)
         if q0.shape != (7,):
-            raise ValueError(f"plan_home: start_state must be 7 joint angles (rad), got shape "
-                             f"{q0.shape}")
-        return self._joint_plan("home", q0, self.home_q.copy(),
+            raise ValueError(f'plan_home: start_state must be 7 joint angles (rad), got shape '
+                             f'{q0.shape}')
+        return self._joint_plan('home', q0, self.home_q.copy(),
                                 self.panda.kinematics.forward(self.home_q))
 
     # ----------------------------------------------------------------- execution
@@ -236,7 +235,7 @@ class SimMotionBackend:
         traj = plan.trajectory
         if not isinstance(traj, JointTrajectory):
             raise TypeError(f"execute: plan '{plan.stage}' has no JointTrajectory of this "
-                            f"backend (got {type(traj).__name__})")
+                            f'backend (got {type(traj).__name__})')
         self.busy.set()
         try:
             return self._track(traj, plan.target, should_cancel)
@@ -309,7 +308,7 @@ class SimMotionBackend:
                 last = now
 
     def gripper_width_m(self) -> float:
-        """Current opening between the fingers (m)."""
+        """Return current opening between the fingers (m)."""
         with self._lock:
             return self.panda.finger_width_m()
 

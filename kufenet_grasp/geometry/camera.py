@@ -6,9 +6,9 @@ origin at the top-left pixel's centre. Depth ``z`` is in metres along the optica
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from typing import Any
 
 import numpy as np
@@ -32,26 +32,26 @@ class PinholeCamera:
     cy: float
     width: int
     height: int
-    frame_id: str = "camera_color_optical_frame"
+    frame_id: str = 'camera_color_optical_frame'
 
     def __post_init__(self) -> None:
-        for name in ("fx", "fy", "cx", "cy"):
+        for name in ('fx', 'fy', 'cx', 'cy'):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(
                     value):
-                raise ValueError(f"PinholeCamera: {name} must be a finite number, got {value!r}")
+                raise ValueError(f'PinholeCamera: {name} must be a finite number, got {value!r}')
         if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"PinholeCamera: focal lengths must be > 0 px, got fx={self.fx}, "
-                             f"fy={self.fy} (is the CameraInfo K matrix all zeros?)")
-        for name in ("width", "height"):
+            raise ValueError(f'PinholeCamera: focal lengths must be > 0 px, got fx={self.fx}, '
+                             f'fy={self.fy} (is the CameraInfo K matrix all zeros?)')
+        for name in ('width', 'height'):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value <= 0:
-                raise ValueError(f"PinholeCamera: {name} must be a positive integer, "
-                                 f"got {value!r}")
-        object.__setattr__(self, "width", int(self.width))
-        object.__setattr__(self, "height", int(self.height))
+                raise ValueError(f'PinholeCamera: {name} must be a positive integer, '
+                                 f'got {value!r}')
+        object.__setattr__(self, 'width', int(self.width))
+        object.__setattr__(self, 'height', int(self.height))
         if not isinstance(self.frame_id, str):
-            raise TypeError(f"PinholeCamera: frame_id must be a string, got {self.frame_id!r}")
+            raise TypeError(f'PinholeCamera: frame_id must be a string, got {self.frame_id!r}')
 
     @property
     def size(self) -> tuple[int, int]:
@@ -90,52 +90,52 @@ class PinholeCamera:
         """
         pts = np.asarray(points, dtype=float)
         if pts.shape[-1:] != (3,):
-            raise ValueError(f"PinholeCamera.project: points must have shape (..., 3), "
-                             f"got {pts.shape}")
+            raise ValueError(f'PinholeCamera.project: points must have shape (..., 3), '
+                             f'got {pts.shape}')
         z = pts[..., 2]
         if np.any(~(z > 0)):
-            raise ValueError("PinholeCamera.project: every point needs z > 0 m (in front of the "
-                             "camera)")
+            raise ValueError('PinholeCamera.project: every point needs z > 0 m (in front of the '
+                             'camera)')
         u = self.fx * pts[..., 0] / z + self.cx
         v = self.fy * pts[..., 1] / z + self.cy
         return np.stack([u, v], axis=-1)
 
     def scaled(self, scale_x: float, scale_y: float | None = None) -> PinholeCamera:
-        """The camera for the image resized by ``scale_x`` (columns) and ``scale_y`` (rows).
+        """Return the camera for the image resized by ``scale_x`` (columns) and ``scale_y`` (rows).
 
         Pixel centres map as ``u' = (u + 0.5) * s - 0.5`` (OpenCV ``resize`` convention).
         """
         sy = scale_x if scale_y is None else scale_y
         if not scale_x > 0 or not sy > 0:
-            raise ValueError(f"PinholeCamera.scaled: scales must be > 0, got {scale_x}, {sy}")
+            raise ValueError(f'PinholeCamera.scaled: scales must be > 0, got {scale_x}, {sy}')
         return PinholeCamera(self.fx * scale_x, self.fy * sy, (self.cx + 0.5) * scale_x - 0.5,
                              (self.cy + 0.5) * sy - 0.5, max(1, round(self.width * scale_x)),
                              max(1, round(self.height * sy)), self.frame_id)
 
     def cropped(self, x0: int, y0: int, width: int, height: int) -> PinholeCamera:
-        """The camera for the sub-image with top-left pixel ``(x0, y0)`` and the given size px."""
+        """Return the camera of the sub-image with top-left pixel ``(x0, y0)`` and size px."""
         if width <= 0 or height <= 0:
-            raise ValueError(f"PinholeCamera.cropped: size must be > 0, got {width}x{height}")
+            raise ValueError(f'PinholeCamera.cropped: size must be > 0, got {width}x{height}')
         return PinholeCamera(self.fx, self.fy, self.cx - x0, self.cy - y0, width, height,
                              self.frame_id)
 
 
 def from_camera_info_k(k: Sequence[float], width: int, height: int,
-                       frame_id: str = "camera_color_optical_frame") -> PinholeCamera:
+                       frame_id: str = 'camera_color_optical_frame') -> PinholeCamera:
     """Build a camera from a row-major CameraInfo ``k`` (9 numbers, pixels) and image size px."""
     values = np.asarray(list(k), dtype=float)
     if values.shape != (9,):
-        raise ValueError(f"from_camera_info_k: k must hold 9 numbers (row-major 3x3), "
-                         f"got {values.size}")
+        raise ValueError(f'from_camera_info_k: k must hold 9 numbers (row-major 3x3), '
+                         f'got {values.size}')
     if not np.all(np.isfinite(values)):
-        raise ValueError("from_camera_info_k: k holds non-finite values")
+        raise ValueError('from_camera_info_k: k holds non-finite values')
     if not np.any(values):
-        raise ValueError("from_camera_info_k: k is all zeros: the camera is not calibrated "
-                         "(CameraInfo without intrinsics)")
+        raise ValueError('from_camera_info_k: k is all zeros: the camera is not calibrated '
+                         '(CameraInfo without intrinsics)')
     if values[1] != 0.0 or values[3] != 0.0 or values[6] != 0.0 or values[7] != 0.0 \
             or values[8] != 1.0:
-        raise ValueError(f"from_camera_info_k: k is not a pinhole intrinsic matrix "
-                         f"[fx 0 cx; 0 fy cy; 0 0 1] (skew unsupported), got {values.tolist()}")
+        raise ValueError(f'from_camera_info_k: k is not a pinhole intrinsic matrix '
+                         f'[fx 0 cx; 0 fy cy; 0 0 1] (skew unsupported), got {values.tolist()}')
     return PinholeCamera(float(values[0]), float(values[4]), float(values[2]), float(values[5]),
                          width, height, frame_id)
 
@@ -150,6 +150,6 @@ def from_camera_info_msg(msg: Any) -> PinholeCamera:
         k, width, height = msg.k, msg.width, msg.height
         frame_id = msg.header.frame_id
     except AttributeError as exc:
-        raise ValueError(f"from_camera_info_msg: {type(msg).__name__} lacks CameraInfo fields "
-                         f"(k, width, height, header.frame_id): {exc}") from exc
+        raise ValueError(f'from_camera_info_msg: {type(msg).__name__} lacks CameraInfo fields '
+                         f'(k, width, height, header.frame_id): {exc}') from exc
     return from_camera_info_k(k, width, height, frame_id)

@@ -6,8 +6,8 @@ Pixel coordinates are ``(u, v)`` = (column, row) in pixels.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
@@ -18,18 +18,18 @@ MIN_VALID_FRACTION = 0.05
 def _check_depth(depth_m: np.ndarray, caller: str) -> np.ndarray:
     arr = np.asarray(depth_m)
     if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"{caller}: depth_m must be a non-empty H×W array, got shape {arr.shape}")
+        raise ValueError(f'{caller}: depth_m must be a non-empty H×W array, got shape {arr.shape}')
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"{caller}: depth_m must be float metres (NaN invalid), got dtype "
-                         f"{arr.dtype}; convert 16UC1 millimetres with image_to_numpy first")
+        raise ValueError(f'{caller}: depth_m must be float metres (NaN invalid), got dtype '
+                         f'{arr.dtype}; convert 16UC1 millimetres with image_to_numpy first')
     return arr
 
 
 def valid_mask(depth_m: np.ndarray,
                valid_range: tuple[float, float] | None = None) -> np.ndarray:
     """Boolean H×W mask of finite, > 0 depths (inside ``valid_range`` metres when given)."""
-    arr = _check_depth(depth_m, "valid_mask")
-    with np.errstate(invalid="ignore"):
+    arr = _check_depth(depth_m, 'valid_mask')
+    with np.errstate(invalid='ignore'):
         mask = np.isfinite(arr) & (arr > 0)
         if valid_range is not None:
             lo, hi = valid_range
@@ -46,11 +46,11 @@ def depth_at(depth_m: np.ndarray, u: float, v: float, radius_px: int = 0,
     (those within one pixel of the smallest distance found). None if there are none, or if
     ``(u, v)`` lies outside the image.
     """
-    arr = _check_depth(depth_m, "depth_at")
+    arr = _check_depth(depth_m, 'depth_at')
     if radius_px < 0:
-        raise ValueError(f"depth_at: radius_px must be >= 0, got {radius_px}")
+        raise ValueError(f'depth_at: radius_px must be >= 0, got {radius_px}')
     if not (np.isfinite(u) and np.isfinite(v)):
-        raise ValueError(f"depth_at: pixel must be finite, got ({u}, {v})")
+        raise ValueError(f'depth_at: pixel must be finite, got ({u}, {v})')
     h, w = arr.shape
     col, row = round(u), round(v)
     if not (0 <= col < w and 0 <= row < h):
@@ -97,10 +97,10 @@ class DepthStats:
 def depth_stats(depth_m: np.ndarray,
                 valid_range: tuple[float, float] | None = None) -> DepthStats:
     """Count the valid pixels of a depth frame and give their min / max / median (metres)."""
-    arr = _check_depth(depth_m, "depth_stats")
+    arr = _check_depth(depth_m, 'depth_stats')
     values = arr[valid_mask(arr, valid_range)]
     if values.size == 0:
-        return DepthStats(0, arr.size, float("nan"), float("nan"), float("nan"))
+        return DepthStats(0, arr.size, float('nan'), float('nan'), float('nan'))
     return DepthStats(int(values.size), int(arr.size), float(values.min()),
                       float(values.max()), float(np.median(values)))
 
@@ -112,12 +112,12 @@ def check_depth_frame(depth_m: np.ndarray, valid_range: tuple[float, float] = (0
     Reports an all-NaN frame, an all-zero frame (often a 16UC1 image read as metres or an
     unplugged sensor), and frames with too few pixels inside ``valid_range`` metres.
     """
-    arr = _check_depth(depth_m, "check_depth_frame")
+    arr = _check_depth(depth_m, 'check_depth_frame')
     lo, hi = valid_range
     if not 0 <= lo < hi:
-        raise ValueError(f"check_depth_frame: valid_range must be (lo, hi) with 0 <= lo < hi "
-                         f"metres, got {valid_range}")
-    with np.errstate(invalid="ignore"):  # NaN compares False: one pass, no isfinite
+        raise ValueError(f'check_depth_frame: valid_range must be (lo, hi) with 0 <= lo < hi '
+                         f'metres, got {valid_range}')
+    with np.errstate(invalid='ignore'):  # NaN compares False: one pass, no isfinite
         in_range = (arr >= lo) & (arr <= hi)
         if lo == 0:
             in_range &= arr > 0
@@ -126,14 +126,14 @@ def check_depth_frame(depth_m: np.ndarray, valid_range: tuple[float, float] = (0
     if valid == 0 or fraction < min_valid_fraction:  # say why, from the cheap count first
         finite = np.isfinite(arr)
         if not finite.any():
-            return ["depth frame is all NaN/inf: no valid pixel (is the depth stream "
-                    "running?)"]
+            return ['depth frame is all NaN/inf: no valid pixel (is the depth stream '
+                    'running?)']
         if np.all(arr[finite] == 0):
-            return ["depth frame is all zero: no valid pixel (0 marks invalid depth)"]
+            return ['depth frame is all zero: no valid pixel (0 marks invalid depth)']
     problems = []
     if fraction < min_valid_fraction:
         problems.append(
-            f"too few valid depth pixels: {valid}/{arr.size} "
-            f"({100 * fraction:.1f}% < {100 * min_valid_fraction:.1f}%) inside "
-            f"{lo:.2f}-{hi:.2f} m (camera too close/far, or depth in millimetres?)")
+            f'too few valid depth pixels: {valid}/{arr.size} '
+            f'({100 * fraction:.1f}% < {100 * min_valid_fraction:.1f}%) inside '
+            f'{lo:.2f}-{hi:.2f} m (camera too close/far, or depth in millimetres?)')
     return problems

@@ -14,14 +14,13 @@ optical axis (NaN invalid). The approach is along the optical axis (the grasp fr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.geometry.camera import PinholeCamera
-from kufenet_grasp.geometry.grasp_pose import RectLike, closing_axis_camera
+from kufenet_grasp.geometry.grasp_pose import closing_axis_camera, RectLike
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -48,30 +47,30 @@ class FingerModel:
     opening_margin_m: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("thickness_m", "width_m"):
+        for name in ('thickness_m', 'width_m'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"FingerModel.{name} must be > 0 m, got {value!r}")
-        for name in ("clearance_m", "opening_margin_m"):
+                raise ValueError(f'FingerModel.{name} must be > 0 m, got {value!r}')
+        for name in ('clearance_m', 'opening_margin_m'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"FingerModel.{name} must be >= 0 m, got {value!r}")
+                raise ValueError(f'FingerModel.{name} must be >= 0 m, got {value!r}')
         if not 0.0 <= self.max_blocked_fraction <= 1.0:
-            raise ValueError(f"FingerModel.max_blocked_fraction must be in [0, 1], got "
-                             f"{self.max_blocked_fraction!r}")
+            raise ValueError(f'FingerModel.max_blocked_fraction must be in [0, 1], got '
+                             f'{self.max_blocked_fraction!r}')
 
 
 def finger_footprints_px(rect: RectLike, depth_m: float, opening_m: float,
                          camera: PinholeCamera, fingers: FingerModel) -> list[np.ndarray]:
-    """The two finger footprints, each a (4, 2) polygon of ``(u, v)`` image pixels.
+    """Return the two finger footprints, each a (4, 2) polygon of ``(u, v)`` image pixels.
 
     Each finger spans ``[opening/2, opening/2 + thickness]`` metres from the grasp centre along
     the closing axis and ``±width/2`` across it, on the plane at ``depth_m`` (optical axis).
     """
     if not (math.isfinite(depth_m) and depth_m > 0):
-        raise ValueError(f"finger_footprints_px: depth_m must be > 0 m, got {depth_m!r}")
+        raise ValueError(f'finger_footprints_px: depth_m must be > 0 m, got {depth_m!r}')
     if not (math.isfinite(opening_m) and opening_m >= 0):
-        raise ValueError(f"finger_footprints_px: opening_m must be >= 0 m, got {opening_m!r}")
+        raise ValueError(f'finger_footprints_px: opening_m must be >= 0 m, got {opening_m!r}')
     u, v = rect.center
     centre = camera.deproject_point(u, v, depth_m)
     closing = closing_axis_camera(rect.angle, camera)  # unit, on the image plane
@@ -108,7 +107,7 @@ def blocked_fraction(depth_image_m: np.ndarray, polygon_px: np.ndarray,
     if count == 0:
         return 0.0
     window = depth_image_m[y0:y1 + 1, x0:x1 + 1][inside]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         blocked = np.count_nonzero((window > 0) & (window < limit_m))
     return blocked / count
 

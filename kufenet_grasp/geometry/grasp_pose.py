@@ -36,10 +36,9 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-import numpy as np
-
 from kufenet_grasp.geometry.camera import PinholeCamera
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_yaw
+from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+import numpy as np
 
 #: the approach axis in the camera optical frame
 OPTICAL_AXIS = np.array([0.0, 0.0, 1.0])
@@ -55,12 +54,12 @@ class RectLike(Protocol):
 
 
 def closing_axis_pixels(angle: float) -> np.ndarray:
-    """Unit image direction ``(dx, dy)`` px of the closing axis for image angle ``angle`` rad."""
+    """Return the unit image direction ``(dx, dy)`` px of the closing axis at ``angle`` rad."""
     return np.array([math.cos(angle), -math.sin(angle)])
 
 
 def closing_axis_camera(angle: float, camera: PinholeCamera) -> np.ndarray:
-    """Unit closing axis (3,) in the optical frame for image angle ``angle`` rad.
+    """Return unit closing axis (3,) in the optical frame for image angle ``angle`` rad.
 
     The sign is fixed so the x component is >= 0 (y component >= 0 when x is 0).
     """
@@ -84,7 +83,7 @@ def grasp_frame_rotation(closing_y: np.ndarray,
     y = y - np.dot(y, z) * z
     norm = np.linalg.norm(y)
     if norm < 1e-9:
-        raise ValueError("grasp_frame_rotation: closing axis is parallel to the approach axis")
+        raise ValueError('grasp_frame_rotation: closing axis is parallel to the approach axis')
     y = y / norm
     x = np.cross(y, z)
     return np.column_stack([x, y, z])
@@ -105,8 +104,8 @@ def grasp_pose_in_camera(rect: RectLike, depth_m: float,
     """
     if not (isinstance(depth_m, (int, float, np.floating)) and math.isfinite(depth_m)
             and depth_m > 0):
-        raise ValueError(f"grasp_pose_in_camera: depth_m must be a finite depth > 0 m, "
-                         f"got {depth_m!r}")
+        raise ValueError(f'grasp_pose_in_camera: depth_m must be a finite depth > 0 m, '
+                         f'got {depth_m!r}')
     u, v = rect.center
     position = camera.deproject_point(u, v, float(depth_m))
     # grasp_frame_rotation(y, OPTICAL_AXIS) written out: y lies in the image plane (unit), so
@@ -118,7 +117,7 @@ def grasp_pose_in_camera(rect: RectLike, depth_m: float,
 
 def tcp_offset(translation_m: tuple[float, float, float] = (0.0, 0.0, 0.0),
                yaw_rad: float = 0.0) -> RigidTransform:
-    """The pose T_grasp_tool of the tool link in the grasp frame (translation m, yaw rad on z).
+    """Return pose T_grasp_tool of the tool link in the grasp frame (translation m, yaw rad on z).
 
     Example: a Franka hand whose ``panda_hand`` link sits 0.1034 m behind the fingertip
     centre along the approach axis, with its finger axis on y: ``tcp_offset((0, 0, -0.1034))``.

@@ -7,9 +7,9 @@ Rotations use :class:`scipy.spatial.transform.Rotation` except on the per-grasp 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -21,7 +21,7 @@ _QUAT_NORM_TOL = 1e-3
 def _vector3(name: str, value: Sequence[float] | np.ndarray) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     if arr.shape != (3,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be 3 finite numbers, got {value!r}")
+        raise ValueError(f'{name} must be 3 finite numbers, got {value!r}')
     return arr
 
 
@@ -41,27 +41,27 @@ class RigidTransform:
     def __post_init__(self) -> None:
         r = np.array(self.rotation, dtype=float)
         if r.shape != (3, 3) or not np.all(np.isfinite(r)):
-            raise ValueError(f"RigidTransform: rotation must be a finite 3x3 matrix, "
-                             f"got shape {r.shape}")
+            raise ValueError(f'RigidTransform: rotation must be a finite 3x3 matrix, '
+                             f'got shape {r.shape}')
         # np.allclose(r.T @ r, I, atol=_ORTHO_TOL)'s test written out (its rtol 1e-5 on the
         # diagonal included) at a fraction of the cost: this runs for every grasp pose
         if (np.abs(r.T @ r - _EYE3) > _ORTHO_TOL + 1e-5 * _EYE3).any() \
                 or np.linalg.det(r) < 0:
-            raise ValueError("RigidTransform: rotation is not a proper rotation matrix "
-                             "(R^T R != I or det(R) != +1)")
-        t = _vector3("RigidTransform: translation", self.translation).copy()
+            raise ValueError('RigidTransform: rotation is not a proper rotation matrix '
+                             '(R^T R != I or det(R) != +1)')
+        t = _vector3('RigidTransform: translation', self.translation).copy()
         r.setflags(write=False)
         t.setflags(write=False)
-        object.__setattr__(self, "rotation", r)
-        object.__setattr__(self, "translation", t)
+        object.__setattr__(self, 'rotation', r)
+        object.__setattr__(self, 'translation', t)
 
     def is_close(self, other: RigidTransform, atol: float = 1e-9) -> bool:
-        """True if both transforms agree within ``atol`` (matrix entries, metres)."""
+        """Return True if both transforms agree within ``atol`` (matrix entries, metres)."""
         return bool(np.allclose(self.matrix, other.matrix, atol=atol))
 
     @classmethod
     def identity(cls) -> RigidTransform:
-        """The identity transform."""
+        """Return the identity transform."""
         return cls(np.eye(3), np.zeros(3))
 
     @classmethod
@@ -76,8 +76,8 @@ class RigidTransform:
         t = np.array(translation, dtype=float)
         r.setflags(write=False)
         t.setflags(write=False)
-        object.__setattr__(out, "rotation", r)
-        object.__setattr__(out, "translation", t)
+        object.__setattr__(out, 'rotation', r)
+        object.__setattr__(out, 'translation', t)
         return out
 
     @property
@@ -102,7 +102,7 @@ class RigidTransform:
         return self.compose(other)
 
     def inverse(self) -> RigidTransform:
-        """The inverse transform (T_b_a for T_a_b)."""
+        """Return the inverse transform (T_b_a for T_a_b)."""
         rt = self.rotation.T
         return RigidTransform._from_valid(rt, -rt @ self.translation)
 
@@ -110,17 +110,17 @@ class RigidTransform:
         """Transform point(s) (..., 3) m from the source frame to the target frame."""
         pts = np.asarray(points, dtype=float)
         if pts.shape[-1:] != (3,):
-            raise ValueError(f"RigidTransform.apply: points must have shape (..., 3), "
-                             f"got {pts.shape}")
+            raise ValueError(f'RigidTransform.apply: points must have shape (..., 3), '
+                             f'got {pts.shape}')
         return pts @ self.rotation.T + self.translation
 
     def rpy(self) -> np.ndarray:
         """Roll, pitch, yaw in radians (fixed axes x-y-z, as in URDF / tf2)."""
-        return Rotation.from_matrix(self.rotation).as_euler("xyz")
+        return Rotation.from_matrix(self.rotation).as_euler('xyz')
 
 
 def matrix_to_quaternion_xyzw(rotation: np.ndarray) -> np.ndarray:
-    """Unit quaternion (x, y, z, w), w >= 0, of a proper rotation matrix (3×3).
+    """Return unit quaternion (x, y, z, w), w >= 0, of a proper rotation matrix (3×3).
 
     Shepperd's method: the largest of w, x, y, z is taken from the diagonal (no division by a
     small number), the others from the off-diagonal sums. Agrees with scipy's
@@ -157,19 +157,19 @@ def from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float],
     """
     q = np.asarray(quat_xyzw, dtype=float)
     if q.shape != (4,) or not np.all(np.isfinite(q)):
-        raise ValueError(f"quaternion must be 4 finite numbers (x, y, z, w), got {quat_xyzw!r}")
+        raise ValueError(f'quaternion must be 4 finite numbers (x, y, z, w), got {quat_xyzw!r}')
     norm = float(np.linalg.norm(q))
     if abs(norm - 1.0) > norm_tol:
-        raise ValueError(f"quaternion (x, y, z, w) = {q.tolist()} is not unit length "
-                         f"(norm {norm:.6f})")
-    return RigidTransform(Rotation.from_quat(q / norm).as_matrix(), _vector3("translation", xyz))
+        raise ValueError(f'quaternion (x, y, z, w) = {q.tolist()} is not unit length '
+                         f'(norm {norm:.6f})')
+    return RigidTransform(Rotation.from_quat(q / norm).as_matrix(), _vector3('translation', xyz))
 
 
 def from_xyz_rpy(xyz: Sequence[float], rpy: Sequence[float]) -> RigidTransform:
     """Build a transform from a translation (m) and roll, pitch, yaw (rad, fixed axes x-y-z)."""
-    angles = _vector3("rpy", rpy)
-    return RigidTransform(Rotation.from_euler("xyz", angles).as_matrix(),
-                          _vector3("translation", xyz))
+    angles = _vector3('rpy', rpy)
+    return RigidTransform(Rotation.from_euler('xyz', angles).as_matrix(),
+                          _vector3('translation', xyz))
 
 
 def from_xyz_yaw(xyz: Sequence[float], yaw: float) -> RigidTransform:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
+import math
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import depth_at
-from kufenet_grasp.geometry.grasp_pose import RectLike, closing_axis_pixels
+from kufenet_grasp.geometry.grasp_pose import closing_axis_pixels, RectLike
+import numpy as np
 
 
 def jaw_points_px(rect: RectLike) -> tuple[np.ndarray, np.ndarray]:
-    """The two ends ``(u, v)`` px of the rectangle's opening axis (where the fingers start)."""
+    """Return two ends ``(u, v)`` px of the rectangle's opening axis (where the fingers start)."""
     half = 0.5 * float(rect.opening) * closing_axis_pixels(rect.angle)
     centre = np.asarray(rect.center, dtype=float)
     return centre - half, centre + half
@@ -26,7 +25,7 @@ MAX_END_STEP_M = 0.025
 def width_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera, radius_px: int = 3,
             valid_range: tuple[float, float] | None = None,
             max_end_step_m: float = MAX_END_STEP_M) -> float | None:
-    """Opening of the grasp in metres, or None without any usable depth.
+    """Return opening of the grasp in metres, or None without any usable depth.
 
     Each end of the opening axis is deprojected with its own depth (searched within
     ``radius_px``) and the width is the 3D distance between the two points, so a sloped
@@ -63,10 +62,10 @@ def clamp_width(w: float, min_width: float, max_width: float,
     ``max_width`` (before the margin) cannot be grasped: returns ``(max_width, False)``.
     """
     if not (0 <= min_width <= max_width) or margin < 0:
-        raise ValueError(f"clamp_width: need 0 <= min_width <= max_width and margin >= 0, got "
-                         f"min_width={min_width}, max_width={max_width}, margin={margin}")
+        raise ValueError(f'clamp_width: need 0 <= min_width <= max_width and margin >= 0, got '
+                         f'min_width={min_width}, max_width={max_width}, margin={margin}')
     if not math.isfinite(w) or w < 0:
-        raise ValueError(f"clamp_width: width must be a finite number >= 0 m, got {w!r}")
+        raise ValueError(f'clamp_width: width must be a finite number >= 0 m, got {w!r}')
     if w > max_width:
         return max_width, False
     return min(max(w + margin, min_width), max_width), True
@@ -104,7 +103,7 @@ class ObjectSpan:
 def object_span_px(rect: RectLike, depth_m: np.ndarray,
                    valid_range: tuple[float, float] | None = None,
                    edge_step_m: float = EDGE_STEP_M) -> ObjectSpan | None:
-    """The object's span between the jaws, measured in the depth image; None if unknown.
+    """Return the object's span between the jaws, measured in the depth image; None if unknown.
 
     From the centre, walk along the closing axis towards each jaw end (1 px steps) and stop
     where the depth lies ``edge_step_m`` or more behind the centre's (the support beyond the

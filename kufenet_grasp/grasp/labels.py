@@ -6,12 +6,11 @@ counter-clockwise as displayed). A Jacquard ``theta`` (degrees) is the same angl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-
-import numpy as np
+import math
 
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
 
 _DECIMALS = 6
 
@@ -27,7 +26,7 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
             if line.strip()]
 
 
-def parse_cornell_rectangles(text: str, source: str = "<text>"
+def parse_cornell_rectangles(text: str, source: str = '<text>'
                              ) -> tuple[list[GraspRectangle], int]:
     """Parse a Cornell rectangle file: 4 lines ``"x y"`` (pixels) per rectangle.
 
@@ -44,8 +43,8 @@ def parse_cornell_rectangles(text: str, source: str = "<text>"
     """
     lines = _content_lines(text)
     if len(lines) % 4:
-        raise ValueError(f"{source}: {len(lines)} non-blank lines is not a multiple of 4 "
-                         f"(4 corner lines per rectangle)")
+        raise ValueError(f'{source}: {len(lines)} non-blank lines is not a multiple of 4 '
+                         f'(4 corner lines per rectangle)')
     points = np.empty((len(lines), 2), dtype=np.float64)
     for i, (number, line) in enumerate(lines):
         fields = line.split()
@@ -54,7 +53,7 @@ def parse_cornell_rectangles(text: str, source: str = "<text>"
         try:
             points[i] = [float(fields[0]), float(fields[1])]
         except ValueError as exc:
-            raise ValueError(f"{source}:{number}: not a number in {line!r}") from exc
+            raise ValueError(f'{source}:{number}: not a number in {line!r}') from exc
     rects: list[GraspRectangle] = []
     dropped = 0
     for corners in points.reshape(-1, 4, 2):
@@ -70,11 +69,11 @@ def format_cornell_rectangles(rects: Iterable[GraspRectangle]) -> str:
     out = []
     for rect in rects:
         for x, y in rect.corners():
-            out.append(f"{_fmt(x)} {_fmt(y)}\n")
-    return "".join(out)
+            out.append(f'{_fmt(x)} {_fmt(y)}\n')
+    return ''.join(out)
 
 
-def parse_jacquard_grasps(text: str, source: str = "<text>", dedupe: bool = False
+def parse_jacquard_grasps(text: str, source: str = '<text>', dedupe: bool = False
                           ) -> list[GraspRectangle]:
     """Parse Jacquard lines ``"x;y;theta_deg;opening;jaw"`` (pixels, y down).
 
@@ -88,18 +87,18 @@ def parse_jacquard_grasps(text: str, source: str = "<text>", dedupe: bool = Fals
     rects: list[GraspRectangle] = []
     seen: set[tuple[float, float, float, float]] = set()
     for number, line in _content_lines(text):
-        fields = line.split(";")
+        fields = line.split(';')
         if len(fields) != 5:
             raise ValueError(f"{source}:{number}: expected 'x;y;theta;opening;jaw', "
-                             f"got {line!r}")
+                             f'got {line!r}')
         try:
             x, y, theta, opening, jaw = (float(f) for f in fields)
         except ValueError as exc:
-            raise ValueError(f"{source}:{number}: not a number in {line!r}") from exc
+            raise ValueError(f'{source}:{number}: not a number in {line!r}') from exc
         if not all(math.isfinite(v) for v in (x, y, theta, opening, jaw)):
-            raise ValueError(f"{source}:{number}: non-finite value in {line!r}")
+            raise ValueError(f'{source}:{number}: non-finite value in {line!r}')
         if opening < 0 or jaw < 0:
-            raise ValueError(f"{source}:{number}: negative opening or jaw in {line!r}")
+            raise ValueError(f'{source}:{number}: negative opening or jaw in {line!r}')
         if dedupe:
             key = (x, y, theta, opening)
             if key in seen:
@@ -118,5 +117,5 @@ def format_jacquard_grasps(rects: Iterable[GraspRectangle]) -> str:
     out = []
     for r in rects:
         values = (r.center[0], r.center[1], -math.degrees(r.angle), r.opening, r.jaw)
-        out.append(";".join(_fmt(v) for v in values) + "\n")
-    return "".join(out)
+        out.append(';'.join(_fmt(v) for v in values) + '\n')
+    return ''.join(out)

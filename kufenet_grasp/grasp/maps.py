@@ -6,14 +6,13 @@ opening px / width_scale clipped to [0, 1]]``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
+import math
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.grasp._checks import is_whole
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
 
 #: opening (px) divided by this gives the width channel (GG-CNN's convention)
 WIDTH_SCALE_PX = 150.0
@@ -37,9 +36,9 @@ def rasterise_grasps(rects: Iterable[GraspRectangle], shape: tuple[int, int],
         ValueError: ``shape`` is not two positive ints or ``width_scale`` is not > 0.
     """
     if len(shape) != 2 or any(not is_whole(v) or v <= 0 for v in shape):
-        raise ValueError(f"rasterise_grasps: shape must be (H, W) positive ints, got {shape!r}")
+        raise ValueError(f'rasterise_grasps: shape must be (H, W) positive ints, got {shape!r}')
     if not (math.isfinite(width_scale) and width_scale > 0):
-        raise ValueError(f"rasterise_grasps: width_scale must be > 0 px, got {width_scale!r}")
+        raise ValueError(f'rasterise_grasps: width_scale must be > 0 px, got {width_scale!r}')
     height, width = int(shape[0]), int(shape[1])
     maps = np.zeros((4, height, width), dtype=np.float32)
     channels = [maps[i] for i in range(4)]

@@ -7,8 +7,8 @@ The angle test is inclusive (``diff <= threshold``), as in GR-ConvNet's ``max_io
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+import math
 from typing import Any
 
 from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -38,14 +38,14 @@ def angle_difference(a: GraspRectangle | float, b: GraspRectangle | float) -> fl
     ta = a.angle if isinstance(a, GraspRectangle) else float(a)
     tb = b.angle if isinstance(b, GraspRectangle) else float(b)
     if not (math.isfinite(ta) and math.isfinite(tb)):
-        raise ValueError(f"angle_difference: angles must be finite, got {ta!r}, {tb!r}")
+        raise ValueError(f'angle_difference: angles must be finite, got {ta!r}, {tb!r}')
     diff = abs((ta - tb + math.pi / 2.0) % math.pi - math.pi / 2.0)
     return min(diff, math.pi / 2.0)
 
 
 def is_correct(pred: GraspRectangle, truths: Sequence[GraspRectangle],
                angle_threshold_deg: float = 30.0, iou_threshold: float = IOU_THRESHOLD) -> bool:
-    """True if some truth has IoU > ``iou_threshold`` and angle difference <= the threshold."""
+    """Return True if a truth has IoU > ``iou_threshold`` and angle difference <= threshold."""
     limit = math.radians(angle_threshold_deg) + _ANGLE_EPS
     return any(angle_difference(pred, t) <= limit and rectangle_iou(pred, t) > iou_threshold
                for t in truths)
@@ -66,13 +66,13 @@ def best_match(pred: GraspRectangle, truths: Sequence[GraspRectangle]
 
 
 def _top(pred: Any) -> GraspRectangle | None:
-    """A prediction as one rectangle: a rectangle, None, or a ranked list (first used)."""
+    """Return a prediction as one rectangle: a rectangle, None, or a ranked list (first used)."""
     if pred is None or isinstance(pred, GraspRectangle):
         return pred
     if isinstance(pred, (list, tuple)):
         return _top(pred[0]) if pred else None
-    raise ValueError(f"top1_accuracy: a prediction must be a GraspRectangle, None or a list, "
-                     f"got {type(pred).__name__}")
+    raise ValueError(f'top1_accuracy: a prediction must be a GraspRectangle, None or a list, '
+                     f'got {type(pred).__name__}')
 
 
 def top1_accuracy(preds: Sequence[GraspRectangle | None],
@@ -95,13 +95,13 @@ def top1_accuracy(preds: Sequence[GraspRectangle | None],
         mean best IoU (0 for a missing prediction).
     """
     if len(preds) != len(truths):
-        raise ValueError(f"top1_accuracy: {len(preds)} predictions but {len(truths)} "
-                         f"label sets")
+        raise ValueError(f'top1_accuracy: {len(preds)} predictions but {len(truths)} '
+                         f'label sets')
     if len(preds) == 0:
-        raise ValueError("top1_accuracy: no images to score")
+        raise ValueError('top1_accuracy: no images to score')
     if len(thresholds) == 0:
-        raise ValueError("top1_accuracy: thresholds (degrees) is empty")
-    keys = [f"{float(t):g}" for t in thresholds]
+        raise ValueError('top1_accuracy: thresholds (degrees) is empty')
+    keys = [f'{float(t):g}' for t in thresholds]
     per_image = []
     for pred, labels in zip(preds, truths):
         top = _top(pred)
@@ -112,10 +112,10 @@ def top1_accuracy(preds: Sequence[GraspRectangle | None],
             iou, diff = best_match(top, labels)
             correct = {k: is_correct(top, labels, float(t), iou_threshold)
                        for k, t in zip(keys, thresholds)}
-        per_image.append({"best_iou": iou, "angle_diff": diff,
-                          "angle_diff_deg": math.degrees(diff),
-                          "correct": correct[keys[0]], "correct_by_angle": correct})
+        per_image.append({'best_iou': iou, 'angle_diff': diff,
+                          'angle_diff_deg': math.degrees(diff),
+                          'correct': correct[keys[0]], 'correct_by_angle': correct})
     n = len(per_image)
-    by_angle = {k: sum(p["correct_by_angle"][k] for p in per_image) / n for k in keys}
-    return {"accuracy": by_angle[keys[0]], "accuracy_by_angle": by_angle,
-            "mean_iou": sum(p["best_iou"] for p in per_image) / n, "per_image": per_image}
+    by_angle = {k: sum(p['correct_by_angle'][k] for p in per_image) / n for k in keys}
+    return {'accuracy': by_angle[keys[0]], 'accuracy_by_angle': by_angle,
+            'mean_iou': sum(p['best_iou'] for p in per_image) / n, 'per_image': per_image}

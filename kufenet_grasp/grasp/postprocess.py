@@ -7,15 +7,14 @@ post-processing (Gaussian smoothing, local-maximum peaks), using OpenCV for spee
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
+import math
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.grasp._checks import is_whole
 from kufenet_grasp.grasp.maps import WIDTH_SCALE_PX
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
 
 #: values within this of a peak count as the same plateau
 _PLATEAU_TOL = 1e-6
@@ -56,12 +55,12 @@ def _check_maps(maps: np.ndarray) -> np.ndarray:
     """Validate and return the maps as contiguous float32 ``(4, H, W)``."""
     arr = np.asarray(maps)
     if arr.ndim != 3 or arr.shape[0] != 4 or arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise ValueError(f"maps_to_grasps: maps must have shape (4, H, W), got {arr.shape}")
+        raise ValueError(f'maps_to_grasps: maps must have shape (4, H, W), got {arr.shape}')
     if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"maps_to_grasps: maps must be numeric, got dtype {arr.dtype}")
+        raise ValueError(f'maps_to_grasps: maps must be numeric, got dtype {arr.dtype}')
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
-        raise ValueError("maps_to_grasps: maps contain NaN or inf")
+        raise ValueError('maps_to_grasps: maps contain NaN or inf')
     return arr
 
 
@@ -105,7 +104,7 @@ def find_peaks(quality: np.ndarray, top_k: int, min_distance: int, threshold: fl
     flat = np.flatnonzero(mask)
     if flat.size == 0:
         return []
-    order = flat[np.argsort(-quality.ravel()[flat], kind="stable")]
+    order = flat[np.argsort(-quality.ravel()[flat], kind='stable')]
     width = quality.shape[1]
     peaks: list[tuple[int, int]] = []
     for index in order:
@@ -139,21 +138,21 @@ def maps_to_grasps(maps: np.ndarray, *, top_k: int = 1, min_distance: int = 20,
         ValueError: bad shape, NaN/inf maps or invalid parameters.
     """
     if not is_whole(top_k) or top_k < 1:
-        raise ValueError(f"maps_to_grasps: top_k must be an int >= 1, got {top_k!r}")
+        raise ValueError(f'maps_to_grasps: top_k must be an int >= 1, got {top_k!r}')
     if not is_whole(min_distance) or min_distance < 0:
-        raise ValueError(f"maps_to_grasps: min_distance must be an int >= 0 px, "
-                         f"got {min_distance!r}")
+        raise ValueError(f'maps_to_grasps: min_distance must be an int >= 0 px, '
+                         f'got {min_distance!r}')
     if not is_whole(exclude_border) or exclude_border < 0:
-        raise ValueError(f"maps_to_grasps: exclude_border must be an int >= 0 px, "
-                         f"got {exclude_border!r}")
-    for name, value in (("sigma_quality", sigma_quality), ("sigma_angle", sigma_angle),
-                        ("sigma_width", sigma_width), ("width_scale", width_scale),
-                        ("jaw_ratio", jaw_ratio), ("quality_threshold", quality_threshold)):
+        raise ValueError(f'maps_to_grasps: exclude_border must be an int >= 0 px, '
+                         f'got {exclude_border!r}')
+    for name, value in (('sigma_quality', sigma_quality), ('sigma_angle', sigma_angle),
+                        ('sigma_width', sigma_width), ('width_scale', width_scale),
+                        ('jaw_ratio', jaw_ratio), ('quality_threshold', quality_threshold)):
         if not math.isfinite(value):
-            raise ValueError(f"maps_to_grasps: {name} must be finite, got {value!r}")
+            raise ValueError(f'maps_to_grasps: {name} must be finite, got {value!r}')
     if width_scale <= 0 or jaw_ratio < 0:
-        raise ValueError(f"maps_to_grasps: width_scale must be > 0 and jaw_ratio >= 0, "
-                         f"got {width_scale!r}, {jaw_ratio!r}")
+        raise ValueError(f'maps_to_grasps: width_scale must be > 0 and jaw_ratio >= 0, '
+                         f'got {width_scale!r}, {jaw_ratio!r}')
     arr = _check_maps(maps)
     quality = _blur(arr[0], sigma_quality)
     peaks = find_peaks(quality, int(top_k), int(min_distance), float(quality_threshold),

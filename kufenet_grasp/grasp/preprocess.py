@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
-import numpy as np
-
 from kufenet_grasp.grasp._checks import is_whole
 from kufenet_grasp.grasp.rectangle import GraspRectangle
+import numpy as np
 
-CROP_MODES = ("center", "full")
+CROP_MODES = ('center', 'full')
 
 
 def _invalid_mask(depth: np.ndarray) -> np.ndarray:
     """Invalid depth pixels: non-finite or <= 0 m."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         return ~np.isfinite(depth) | (depth <= 0)
 
 
@@ -27,10 +26,10 @@ def _check_depth(depth_m: np.ndarray, who: str) -> np.ndarray:
     """Validate a ``H×W`` float depth image (m) and return it as float32."""
     depth = np.asarray(depth_m)
     if depth.ndim != 2 or depth.size == 0:
-        raise ValueError(f"{who}: depth_m must be a non-empty H×W array, got shape "
-                         f"{depth.shape}")
+        raise ValueError(f'{who}: depth_m must be a non-empty H×W array, got shape '
+                         f'{depth.shape}')
     if not np.issubdtype(depth.dtype, np.floating):
-        raise ValueError(f"{who}: depth_m must be float metres, got dtype {depth.dtype}")
+        raise ValueError(f'{who}: depth_m must be float metres, got dtype {depth.dtype}')
     return depth.astype(np.float32, copy=False)
 
 
@@ -38,7 +37,7 @@ def _check_rgb(rgb: np.ndarray, who: str) -> np.ndarray:
     """Validate a ``uint8 H×W×3`` RGB image."""
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8 or arr.size == 0:
-        raise ValueError(f"{who}: rgb must be uint8 H×W×3, got {arr.dtype} {arr.shape}")
+        raise ValueError(f'{who}: rgb must be uint8 H×W×3, got {arr.dtype} {arr.shape}')
     return arr
 
 
@@ -52,12 +51,12 @@ def inpaint_depth(depth_m: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: not a float H×W image, or no valid pixel at all.
     """
-    depth = _check_depth(depth_m, "inpaint_depth")
+    depth = _check_depth(depth_m, 'inpaint_depth')
     invalid = _invalid_mask(depth)
     if not invalid.any():
         return depth.copy()
     if invalid.all():
-        raise ValueError("inpaint_depth: depth_m has no valid (finite, > 0) pixel")
+        raise ValueError('inpaint_depth: depth_m has no valid (finite, > 0) pixel')
     scale = float(depth[~invalid].max())
     filled = np.where(invalid, 0.0, depth / scale).astype(np.float32)
     padded = cv2.copyMakeBorder(filled, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
@@ -75,14 +74,14 @@ def normalise_rgbd(rgb: np.ndarray, depth_m: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: wrong dtypes/shapes, different sizes, or no valid depth pixel.
     """
-    colour = _check_rgb(rgb, "normalise_rgbd")
-    depth = _check_depth(depth_m, "normalise_rgbd")
+    colour = _check_rgb(rgb, 'normalise_rgbd')
+    depth = _check_depth(depth_m, 'normalise_rgbd')
     if colour.shape[:2] != depth.shape:
-        raise ValueError(f"normalise_rgbd: rgb is {colour.shape[:2]} but depth_m is "
-                         f"{depth.shape}")
+        raise ValueError(f'normalise_rgbd: rgb is {colour.shape[:2]} but depth_m is '
+                         f'{depth.shape}')
     invalid = _invalid_mask(depth)
     if invalid.all():
-        raise ValueError("normalise_rgbd: depth_m has no valid (finite, > 0) pixel")
+        raise ValueError('normalise_rgbd: depth_m has no valid (finite, > 0) pixel')
     mean = float(depth[~invalid].mean(dtype=np.float64))
     filled = inpaint_depth(depth) if invalid.any() else depth
     out = np.empty((4,) + depth.shape, dtype=np.float32)
@@ -109,14 +108,14 @@ class CropTransform:
 
     def __post_init__(self) -> None:
         """Validate: integer corner, positive integer sizes."""
-        for name in ("x0", "y0", "side", "out_size"):
+        for name in ('x0', 'y0', 'side', 'out_size'):
             value = getattr(self, name)
             if not is_whole(value):
-                raise ValueError(f"CropTransform: {name} must be an int (px), got {value!r}")
+                raise ValueError(f'CropTransform: {name} must be an int (px), got {value!r}')
             object.__setattr__(self, name, int(value))
         if self.side < 1 or self.out_size < 1:
-            raise ValueError(f"CropTransform: side and out_size must be >= 1 px, got "
-                             f"{self.side}, {self.out_size}")
+            raise ValueError(f'CropTransform: side and out_size must be >= 1 px, got '
+                             f'{self.side}, {self.out_size}')
 
     @property
     def scale(self) -> float:
@@ -127,30 +126,30 @@ class CropTransform:
         """Source-image ``(..., 2)`` ``(x, y)`` px to model-input ``(u, v)`` px."""
         p = np.asarray(pts, dtype=np.float64)
         if p.shape[-1:] != (2,):
-            raise ValueError(f"CropTransform.to_model_xy: pts must be (..., 2), got {p.shape}")
+            raise ValueError(f'CropTransform.to_model_xy: pts must be (..., 2), got {p.shape}')
         return (p - np.array([self.x0, self.y0]) + 0.5) * self.scale - 0.5
 
     def to_image_xy(self, pts: np.ndarray) -> np.ndarray:
         """Model-input ``(..., 2)`` ``(u, v)`` px to source-image ``(x, y)`` px."""
         p = np.asarray(pts, dtype=np.float64)
         if p.shape[-1:] != (2,):
-            raise ValueError(f"CropTransform.to_image_xy: pts must be (..., 2), got {p.shape}")
+            raise ValueError(f'CropTransform.to_image_xy: pts must be (..., 2), got {p.shape}')
         return (p + 0.5) / self.scale - 0.5 + np.array([self.x0, self.y0])
 
     def rect_to_model(self, r: GraspRectangle) -> GraspRectangle:
-        """A source-image rectangle in model-input pixels (opening and jaw scaled)."""
+        """Return a source-image rectangle in model-input pixels (opening and jaw scaled)."""
         u, v = self.to_model_xy(np.asarray(r.center))
         return GraspRectangle((float(u), float(v)), r.angle, r.opening * self.scale,
                               r.jaw * self.scale, r.quality)
 
     def rect_to_image(self, r: GraspRectangle) -> GraspRectangle:
-        """A model-input rectangle in source-image pixels (opening and jaw scaled)."""
+        """Return a model-input rectangle in source-image pixels (opening and jaw scaled)."""
         x, y = self.to_image_xy(np.asarray(r.center))
         return GraspRectangle((float(x), float(y)), r.angle, r.opening / self.scale,
                               r.jaw / self.scale, r.quality)
 
 
-def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = "center",
+def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = 'center',
               center_xy: tuple[float, float] | None = None,
               side: int | None = None) -> CropTransform:
     """Choose the square crop of an ``H×W`` image fed to a model of ``out_size`` px.
@@ -163,24 +162,24 @@ def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = "center",
         ValueError: unknown mode, bad sizes, or ``center_xy``/``side`` with ``'full'``.
     """
     if len(image_hw) != 2 or any(not is_whole(v) or v < 1 for v in image_hw):
-        raise ValueError(f"make_crop: image_hw must be (H, W) positive ints, got {image_hw!r}")
+        raise ValueError(f'make_crop: image_hw must be (H, W) positive ints, got {image_hw!r}')
     height, width = int(image_hw[0]), int(image_hw[1])
     if mode not in CROP_MODES:
-        raise ValueError(f"make_crop: mode must be one of {CROP_MODES}, got {mode!r}")
-    if mode == "full":
+        raise ValueError(f'make_crop: mode must be one of {CROP_MODES}, got {mode!r}')
+    if mode == 'full':
         if center_xy is not None or side is not None:
             raise ValueError("make_crop: center_xy and side are only for mode='center'")
         full = max(height, width)
         return CropTransform((width - full) // 2, (height - full) // 2, full, out_size)
     size = min(height, width) if side is None else side
     if not is_whole(size) or size < 1:
-        raise ValueError(f"make_crop: side must be an int >= 1 px, got {side!r}")
+        raise ValueError(f'make_crop: side must be an int >= 1 px, got {side!r}')
     size = int(size)
     if center_xy is None:
         center_xy = ((width - 1) / 2.0, (height - 1) / 2.0)
     cx, cy = (float(v) for v in center_xy)
     if not (np.isfinite(cx) and np.isfinite(cy)):
-        raise ValueError(f"make_crop: center_xy must be finite px, got {center_xy!r}")
+        raise ValueError(f'make_crop: center_xy must be finite px, got {center_xy!r}')
     x0 = round(cx - (size - 1) / 2.0)
     y0 = round(cy - (size - 1) / 2.0)
     if size <= width:
@@ -191,7 +190,7 @@ def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = "center",
 
 
 def _window(image: np.ndarray, crop: CropTransform, fill: float) -> np.ndarray:
-    """The ``side×side`` window of ``image``, padded with ``fill`` outside the image."""
+    """Return the ``side×side`` window of ``image``, padded with ``fill`` outside the image."""
     height, width = image.shape[:2]
     x1, y1 = crop.x0 + crop.side, crop.y0 + crop.side
     inside = image[max(crop.y0, 0):max(min(y1, height), 0), max(crop.x0, 0):max(min(x1, width), 0)]
@@ -238,13 +237,13 @@ def apply_crop(rgb: np.ndarray | None, depth: np.ndarray | None, crop: CropTrans
     size = (crop.out_size, crop.out_size)
     rgb_out = depth_out = None
     if rgb is not None:
-        colour = _check_rgb(rgb, "apply_crop")
+        colour = _check_rgb(rgb, 'apply_crop')
         rgb_out = _resize_colour(_window(colour, crop, 0), crop.out_size)
     if depth is not None:
-        d = _check_depth(depth, "apply_crop")
+        d = _check_depth(depth, 'apply_crop')
         if rgb is not None and d.shape != np.asarray(rgb).shape[:2]:
-            raise ValueError(f"apply_crop: rgb is {np.asarray(rgb).shape[:2]} but depth is "
-                             f"{d.shape}")
+            raise ValueError(f'apply_crop: rgb is {np.asarray(rgb).shape[:2]} but depth is '
+                             f'{d.shape}')
         window = _window(d, crop, np.nan)
         depth_out = (window.copy() if crop.out_size == crop.side
                      else cv2.resize(window, size, interpolation=cv2.INTER_NEAREST_EXACT))

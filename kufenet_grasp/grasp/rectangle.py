@@ -7,9 +7,9 @@ counter-clockwise *as displayed* (towards -y), wrapped to ``[-pi/2, pi/2)``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 
 import numpy as np
 from shapely.geometry import Polygon
@@ -50,30 +50,30 @@ class GraspRectangle:
         try:
             cx, cy = (float(v) for v in self.center)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"GraspRectangle: center must be (x, y) px, got {self.center!r}"
+            raise ValueError(f'GraspRectangle: center must be (x, y) px, got {self.center!r}'
                              ) from exc
-        values = {"center x": cx, "center y": cy, "angle": self.angle,
-                  "opening": self.opening, "jaw": self.jaw, "quality": self.quality}
+        values = {'center x': cx, 'center y': cy, 'angle': self.angle,
+                  'opening': self.opening, 'jaw': self.jaw, 'quality': self.quality}
         for name, value in values.items():
             if not math.isfinite(float(value)):
-                raise ValueError(f"GraspRectangle: {name} must be finite, got {value!r}")
-        for name in ("opening", "jaw"):
+                raise ValueError(f'GraspRectangle: {name} must be finite, got {value!r}')
+        for name in ('opening', 'jaw'):
             if float(getattr(self, name)) < 0:
-                raise ValueError(f"GraspRectangle: {name} must be >= 0 px, "
-                                 f"got {getattr(self, name)!r}")
-        object.__setattr__(self, "center", (cx, cy))
-        object.__setattr__(self, "angle", wrap_angle(self.angle))
-        object.__setattr__(self, "opening", float(self.opening))
-        object.__setattr__(self, "jaw", float(self.jaw))
-        object.__setattr__(self, "quality", float(self.quality))
+                raise ValueError(f'GraspRectangle: {name} must be >= 0 px, '
+                                 f'got {getattr(self, name)!r}')
+        object.__setattr__(self, 'center', (cx, cy))
+        object.__setattr__(self, 'angle', wrap_angle(self.angle))
+        object.__setattr__(self, 'opening', float(self.opening))
+        object.__setattr__(self, 'jaw', float(self.jaw))
+        object.__setattr__(self, 'quality', float(self.quality))
 
     # ------------------------------------------------------------------ geometry
     def axis(self) -> np.ndarray:
-        """Unit closing-axis direction ``(dx, dy)`` in pixel coordinates (y down)."""
+        """Return unit closing-axis direction ``(dx, dy)`` in pixel coordinates (y down)."""
         return np.array([math.cos(self.angle), -math.sin(self.angle)])
 
     def normal(self) -> np.ndarray:
-        """Unit jaw direction ``(dx, dy)``, perpendicular to :meth:`axis` (p1 -> p2)."""
+        """Return unit jaw direction ``(dx, dy)``, perpendicular to :meth:`axis` (p1 -> p2)."""
         return np.array([math.sin(self.angle), math.cos(self.angle)])
 
     def corners(self) -> np.ndarray:
@@ -93,10 +93,10 @@ class GraspRectangle:
         """
         pts = np.asarray(points, dtype=np.float64)
         if pts.shape != (4, 2):
-            raise ValueError(f"GraspRectangle.from_corners: points must have shape (4, 2), "
-                             f"got {pts.shape}")
+            raise ValueError(f'GraspRectangle.from_corners: points must have shape (4, 2), '
+                             f'got {pts.shape}')
         if not np.all(np.isfinite(pts)):
-            raise ValueError("GraspRectangle.from_corners: points contain NaN or inf")
+            raise ValueError('GraspRectangle.from_corners: points contain NaN or inf')
         d01 = pts[1] - pts[0]
         d12 = pts[2] - pts[1]
         centre = pts.mean(axis=0)
@@ -106,20 +106,20 @@ class GraspRectangle:
                    quality=quality)
 
     def polygon(self) -> Polygon:
-        """The rectangle as a shapely Polygon in pixel coordinates."""
+        """Return the rectangle as a shapely Polygon in pixel coordinates."""
         return Polygon(self.corners())
 
     # ------------------------------------------------------------------ transforms
     def _replace(self, **changes: float | tuple[float, float]) -> GraspRectangle:
-        fields = {"center": self.center, "angle": self.angle, "opening": self.opening,
-                  "jaw": self.jaw, "quality": self.quality}
+        fields = {'center': self.center, 'angle': self.angle, 'opening': self.opening,
+                  'jaw': self.jaw, 'quality': self.quality}
         fields.update(changes)
         return GraspRectangle(**fields)  # type: ignore[arg-type]
 
     def scaled(self, s: float, about_xy: tuple[float, float] = (0.0, 0.0)) -> GraspRectangle:
         """Scale by ``s`` (> 0) about ``about_xy`` px: centre, opening and jaw; angle kept."""
         if not (math.isfinite(s) and s > 0):
-            raise ValueError(f"GraspRectangle.scaled: s must be finite and > 0, got {s!r}")
+            raise ValueError(f'GraspRectangle.scaled: s must be finite and > 0, got {s!r}')
         ax, ay = about_xy
         cx, cy = self.center
         return self._replace(center=(ax + (cx - ax) * s, ay + (cy - ay) * s),
@@ -150,5 +150,5 @@ class GraspRectangle:
                              angle=-self.angle)
 
     def with_quality(self, q: float) -> GraspRectangle:
-        """A copy with quality ``q``."""
+        """Return a copy with quality ``q``."""
         return self._replace(quality=q)

@@ -8,11 +8,11 @@ All models take the project's network input ``(B, 4, H, W)`` with channels
 from __future__ import annotations
 
 import torch
+from torch import nn, Tensor
 import torch.nn.functional as F
-from torch import Tensor, nn
 
 #: modality name -> indices of the input channels ``[depth, R, G, B]`` it uses
-MODALITY_CHANNELS: dict[str, tuple[int, ...]] = {"rgbd": (0, 1, 2, 3), "rgb": (1, 2, 3), "d": (0,)}
+MODALITY_CHANNELS: dict[str, tuple[int, ...]] = {'rgbd': (0, 1, 2, 3), 'rgb': (1, 2, 3), 'd': (0,)}
 #: number of input channels every model accepts
 INPUT_CHANNELS = 4
 #: number of output maps: quality, cos 2θ, sin 2θ, width
@@ -22,7 +22,7 @@ OUTPUT_CHANNELS = 4
 def check_modality(modality: str) -> str:
     """Return ``modality`` if it is one of 'rgbd', 'rgb', 'd'; raise ValueError otherwise."""
     if modality not in MODALITY_CHANNELS:
-        raise ValueError(f"modality must be one of {sorted(MODALITY_CHANNELS)}, got {modality!r}")
+        raise ValueError(f'modality must be one of {sorted(MODALITY_CHANNELS)}, got {modality!r}')
     return modality
 
 
@@ -35,7 +35,7 @@ class GraspModel(nn.Module):
     output cropped back), and implement :meth:`_forward_padded`.
     """
 
-    arch: str = "grasp-model"
+    arch: str = 'grasp-model'
     pad_multiple: int = 1
 
     def __init__(self, modality: str, config: dict) -> None:
@@ -46,7 +46,7 @@ class GraspModel(nn.Module):
         #: preset name set by the registry (None for a model built directly)
         self.name: str | None = None
         self.register_buffer(
-            "_channel_index", torch.tensor(MODALITY_CHANNELS[modality]), persistent=False)
+            '_channel_index', torch.tensor(MODALITY_CHANNELS[modality]), persistent=False)
 
     @property
     def in_channels(self) -> int:
@@ -63,15 +63,15 @@ class GraspModel(nn.Module):
         The feature maps are in decoder order (coarse to fine) at the padded resolution.
         """
         if x.dim() != 4 or x.shape[1] != INPUT_CHANNELS:
-            raise ValueError(f"{type(self).__name__} input must be (B, 4, H, W) with channels "
-                             f"[depth, R, G, B], got shape {tuple(x.shape)}")
+            raise ValueError(f'{type(self).__name__} input must be (B, 4, H, W) with channels '
+                             f'[depth, R, G, B], got shape {tuple(x.shape)}')
         height, width = int(x.shape[-2]), int(x.shape[-1])
-        if self.modality != "rgbd":
+        if self.modality != 'rgbd':
             x = x.index_select(1, self._channel_index)
         m = self.pad_multiple
         pad_h, pad_w = (-height) % m, (-width) % m
         if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate')
         out, features = self._forward_padded(x)
         if pad_h or pad_w:
             out = out[..., :height, :width]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn, Tensor
 import torch.nn.functional as F
-from torch import Tensor, nn
 
 #: depthwise kernel sizes of the multi-scale blocks (KUFENET_SPEC.md §1.1)
 MIX_KERNELS: tuple[int, ...] = (3, 4, 5)
@@ -56,7 +56,7 @@ class DepthwiseConv(nn.Module):
 def split_sizes(channels: int, parts: int) -> list[int]:
     """Split ``channels`` into ``parts`` near-equal positive group sizes (larger first)."""
     if channels < parts:
-        raise ValueError(f"cannot split {channels} channels into {parts} groups")
+        raise ValueError(f'cannot split {channels} channels into {parts} groups')
     base, rem = divmod(channels, parts)
     return [base + (1 if i < rem else 0) for i in range(parts)]
 
@@ -109,7 +109,7 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     """Shuffle channels as ShuffleNet: view (B, g, C/g, H, W), swap axes 1 and 2, flatten."""
     b, c, h, w = x.shape
     if c % groups:
-        raise ValueError(f"channel_shuffle: {c} channels not divisible by {groups} groups")
+        raise ValueError(f'channel_shuffle: {c} channels not divisible by {groups} groups')
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
@@ -126,8 +126,8 @@ class Conv3dAttention(nn.Module):
         """Build the attention with a ``channel_kernel``-deep (odd) 3D kernel."""
         super().__init__()
         if channel_kernel < 1 or channel_kernel % 2 == 0:
-            raise ValueError(f"attention channel_kernel must be odd and >= 1, "
-                             f"got {channel_kernel}")
+            raise ValueError(f'attention channel_kernel must be odd and >= 1, '
+                             f'got {channel_kernel}')
         self.conv = nn.Conv3d(1, 1, (channel_kernel, 3, 3), padding=(channel_kernel // 2, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -145,7 +145,7 @@ class Conv3dAttention(nn.Module):
         rows[2, 0] = 0
         cols[0, -1] = 0
         cols[2, 0] = 0
-        sums = torch.einsum("bchw,ih,jw->bcij", x, rows, cols).flatten(2)  # (B, C, 9)
+        sums = torch.einsum('bchw,ih,jw->bcij', x, rows, cols).flatten(2)  # (B, C, 9)
         kc = self.conv.kernel_size[0]
         weight = self.conv.weight.reshape(kc, 9).t().unsqueeze(0)  # (1, 9, kc)
         logits = F.conv1d(sums.transpose(1, 2), weight, padding=kc // 2)  # (B, 1, C)

@@ -11,9 +11,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def _input(size: int) -> torch.Tensor:
-    """A random ``(1, 4, size, size)`` [depth, R, G, B] input; ValueError if size < 8."""
+    """Return a random ``(1, 4, size, size)`` [depth, R, G, B] input; ValueError if size < 8."""
     if int(size) < 8:
-        raise ValueError(f"input_size must be >= 8 px, got {size}")
+        raise ValueError(f'input_size must be >= 8 px, got {size}')
     return torch.randn(1, 4, int(size), int(size))
 
 
@@ -42,8 +42,8 @@ def measure_latency_ms(model: nn.Module, input_size: int = 224, threads: int = 2
     (the previous thread count is restored).
     """
     if threads < 1 or repeats < 1 or warmup < 0:
-        raise ValueError(f"need threads >= 1, repeats >= 1, warmup >= 0; got {threads}, "
-                         f"{repeats}, {warmup}")
+        raise ValueError(f'need threads >= 1, repeats >= 1, warmup >= 0; got {threads}, '
+                         f'{repeats}, {warmup}')
     x = _input(input_size)
     previous = torch.get_num_threads()
     was_training = model.training
@@ -62,4 +62,4 @@ def measure_latency_ms(model: nn.Module, input_size: int = 224, threads: int = 2
         torch.set_num_threads(previous)
         model.train(was_training)
     arr = np.asarray(times)
-    return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95))}
+    return {'median': float(np.median(arr)), 'p95': float(np.percentile(arr, 95))}

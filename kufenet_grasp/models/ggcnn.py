@@ -7,22 +7,21 @@ output cropped back, so the output size equals the input size (224 → 228 → 2
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from kufenet_grasp.models.base import GraspModel
+import torch
+from torch import nn, Tensor
+import torch.nn.functional as F
 
 
 class GGCNN(GraspModel):
     """GG-CNN (arch ``'ggcnn'``); ``modality`` defaults to 'd' (depth only)."""
 
-    arch = "ggcnn"
+    arch = 'ggcnn'
     pad_multiple = 12
 
-    def __init__(self, modality: str = "d") -> None:
+    def __init__(self, modality: str = 'd') -> None:
         """Build the network for ``modality`` ('d' in the original)."""
-        super().__init__(modality, {"modality": modality})
+        super().__init__(modality, {'modality': modality})
         self.conv1 = nn.Conv2d(self.in_channels, 32, 9, stride=3, padding=3)
         self.conv2 = nn.Conv2d(32, 16, 5, stride=2, padding=2)
         self.conv3 = nn.Conv2d(16, 8, 3, stride=2, padding=1)
@@ -35,7 +34,7 @@ class GGCNN(GraspModel):
         self.width_output = nn.Conv2d(32, 1, 2)
 
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Encoder and decoder; features = outputs of the three transposed convs."""
+        """Return encoder and decoder; features = outputs of the three transposed convs."""
         x = F.relu(self.conv1(x))
         x = F.relu(self.conv2(x))
         x = F.relu(self.conv3(x))

@@ -8,11 +8,10 @@ parameters; the teacher uses ``channel_size=64, num_residual=6`` (≈ 8.75M).
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from kufenet_grasp.models.base import GraspModel
+import torch
+from torch import nn, Tensor
+import torch.nn.functional as F
 
 
 class ResidualBlock(nn.Module):
@@ -41,18 +40,18 @@ class GRConvNet(GraspModel):
         modality: 'rgbd', 'rgb' or 'd'.
     """
 
-    arch = "grconvnet"
+    arch = 'grconvnet'
     pad_multiple = 8
 
     def __init__(self, channel_size: int = 32, num_residual: int = 5, dropout: float = 0.1,
-                 modality: str = "rgbd") -> None:
+                 modality: str = 'rgbd') -> None:
         """Build the network; see the class docstring for the arguments."""
         if channel_size < 1 or num_residual < 0 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"GRConvNet needs channel_size >= 1, num_residual >= 0 and "
-                             f"0 <= dropout < 1, got {channel_size}, {num_residual}, {dropout}")
-        super().__init__(modality, {"channel_size": int(channel_size),
-                                    "num_residual": int(num_residual),
-                                    "dropout": float(dropout), "modality": modality})
+            raise ValueError(f'GRConvNet needs channel_size >= 1, num_residual >= 0 and '
+                             f'0 <= dropout < 1, got {channel_size}, {num_residual}, {dropout}')
+        super().__init__(modality, {'channel_size': int(channel_size),
+                                    'num_residual': int(num_residual),
+                                    'dropout': float(dropout), 'modality': modality})
         c = int(channel_size)
         self.conv1 = nn.Conv2d(self.in_channels, c, 9, padding=4)
         self.bn1 = nn.BatchNorm2d(c)
@@ -73,7 +72,7 @@ class GRConvNet(GraspModel):
         self.width_output = nn.Conv2d(c, 1, 2)
 
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Encoder, residual blocks, decoder; features = outputs of conv4, conv5, conv6."""
+        """Return encoder, residual blocks, decoder; features = outputs of conv4, conv5, conv6."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         x = F.relu(self.bn3(self.conv3(x)))

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-from torch import Tensor, nn
-
-from kufenet_grasp.models.base import OUTPUT_CHANNELS, GraspModel
+from kufenet_grasp.models.base import GraspModel, OUTPUT_CHANNELS
 from kufenet_grasp.models.blocks import (
+    channel_shuffle,
     Conv3dAttention,
+    conv_bn_relu,
     DSCResidualBlock,
     DSCUpBlock,
     MixCopyBlock,
     MixSplitBlock,
-    channel_shuffle,
-    conv_bn_relu,
 )
+import torch
+from torch import nn, Tensor
 
 #: groups of the channel shuffle and of the fusion pointwise conv
 FUSION_GROUPS = 2
@@ -44,7 +43,7 @@ def _pair(values: Sequence[int], name: str) -> tuple[int, int]:
     """Validate a 2-tuple of positive channel counts named ``name``."""
     values = tuple(int(v) for v in values)
     if len(values) != 2 or min(values) < 1:
-        raise ValueError(f"KufeNet {name} must be two positive channel counts, got {values}")
+        raise ValueError(f'KufeNet {name} must be two positive channel counts, got {values}')
     return values  # type: ignore[return-value]
 
 
@@ -75,37 +74,37 @@ class KufeNet(GraspModel):
     once and an odd ``fused`` is rounded up (never the case for the presets).
     """
 
-    arch = "kufenet"
+    arch = 'kufenet'
     pad_multiple = 8
 
     def __init__(self, stem: int = 8, d_channels: Sequence[int] = (16, 24),
                  rgb_channels: Sequence[int] = (8, 12), fused: int = 32,
                  decoder: Sequence[int] = (16, 12, 8), attention_kernel: int = 3,
                  unequal: bool = True, channel_shuffle: bool = True,
-                 channel_attention: bool = True, modality: str = "rgbd") -> None:
+                 channel_attention: bool = True, modality: str = 'rgbd') -> None:
         """Build the network; see the class docstring for the arguments."""
-        d_ch, rgb_ch = _pair(d_channels, "d_channels"), _pair(rgb_channels, "rgb_channels")
+        d_ch, rgb_ch = _pair(d_channels, 'd_channels'), _pair(rgb_channels, 'rgb_channels')
         decoder = tuple(int(c) for c in decoder)
         if len(decoder) != 3 or min(decoder) < 1:
-            raise ValueError(f"KufeNet decoder must be three positive channel counts, "
-                             f"got {decoder}")
+            raise ValueError(f'KufeNet decoder must be three positive channel counts, '
+                             f'got {decoder}')
         if stem < 3 or fused < 2:
-            raise ValueError(f"KufeNet stem must be >= 3 and fused >= 2, got {stem}, {fused}")
-        config = {"stem": int(stem), "d_channels": list(d_ch), "rgb_channels": list(rgb_ch),
-                  "fused": int(fused), "decoder": list(decoder),
-                  "attention_kernel": int(attention_kernel), "unequal": bool(unequal),
-                  "channel_shuffle": bool(channel_shuffle),
-                  "channel_attention": bool(channel_attention), "modality": modality}
+            raise ValueError(f'KufeNet stem must be >= 3 and fused >= 2, got {stem}, {fused}')
+        config = {'stem': int(stem), 'd_channels': list(d_ch), 'rgb_channels': list(rgb_ch),
+                  'fused': int(fused), 'decoder': list(decoder),
+                  'attention_kernel': int(attention_kernel), 'unequal': bool(unequal),
+                  'channel_shuffle': bool(channel_shuffle),
+                  'channel_attention': bool(channel_attention), 'modality': modality}
         super().__init__(modality, config)
         if not unequal:
             mean = tuple((a + b + 1) // 2 for a, b in zip(d_ch, rgb_ch))
             d_ch = rgb_ch = mean  # type: ignore[assignment]
-        if modality != "rgbd":
+        if modality != 'rgbd':
             d_ch = rgb_ch = tuple(a + b for a, b in zip(d_ch, rgb_ch))  # type: ignore[assignment]
-        self.d_branch = self._branch(1, stem, d_ch, MixCopyBlock) if modality != "rgb" else None
+        self.d_branch = self._branch(1, stem, d_ch, MixCopyBlock) if modality != 'rgb' else None
         self.rgb_branch = (self._branch(3, stem, rgb_ch, MixSplitBlock)
-                           if modality != "d" else None)
-        enc_out = {"rgbd": d_ch[1] + rgb_ch[1], "d": d_ch[1], "rgb": rgb_ch[1]}[modality]
+                           if modality != 'd' else None)
+        enc_out = {'rgbd': d_ch[1] + rgb_ch[1], 'd': d_ch[1], 'rgb': rgb_ch[1]}[modality]
         self.concat_pad = enc_out % FUSION_GROUPS
         fused = _even(int(fused))
         self.use_shuffle = bool(channel_shuffle)
@@ -124,10 +123,10 @@ class KufeNet(GraspModel):
                              block(stem, widths[0]), block(widths[0], widths[1]))
 
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Encoder, fusion, residual blocks, decoder; returns (maps, [up1, up2, up3])."""
-        if self.modality == "rgbd":
+        """Return encoder, fusion, residual blocks, decoder; returns (maps, [up1, up2, up3])."""
+        if self.modality == 'rgbd':
             f = torch.cat([self.d_branch(x[:, :1]), self.rgb_branch(x[:, 1:])], dim=1)
-        elif self.modality == "d":
+        elif self.modality == 'd':
             f = self.d_branch(x)
         else:
             f = self.rgb_branch(x)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
 from kufenet_grasp.models.base import GraspModel
 from kufenet_grasp.models.ggcnn import GGCNN
 from kufenet_grasp.models.grconvnet import GRConvNet
 from kufenet_grasp.models.kufenet import KufeNet
+from torch import nn
 
 #: every preset name :func:`build_model` accepts
 MODEL_NAMES: tuple[str, ...] = ('kufenet-15k', 'kufenet-80k', 'kufenet-263k', 'teacher',
@@ -17,19 +16,19 @@ MODEL_NAMES: tuple[str, ...] = ('kufenet-15k', 'kufenet-80k', 'kufenet-263k', 't
 
 #: family name (``model.arch``) -> class
 ARCHITECTURES: dict[str, type[GraspModel]] = {
-    "kufenet": KufeNet, "grconvnet": GRConvNet, "ggcnn": GGCNN}
+    'kufenet': KufeNet, 'grconvnet': GRConvNet, 'ggcnn': GGCNN}
 
 #: preset name -> (family, constructor kwargs); KufeNet widths tuned to the poster's counts
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "kufenet-15k": ("kufenet", {"stem": 8, "d_channels": (18, 30), "rgb_channels": (9, 12),
-                                "fused": 36, "decoder": (16, 12, 8)}),
-    "kufenet-80k": ("kufenet", {"stem": 12, "d_channels": (36, 80), "rgb_channels": (18, 40),
-                                "fused": 104, "decoder": (48, 24, 8)}),
-    "kufenet-263k": ("kufenet", {"stem": 16, "d_channels": (72, 144), "rgb_channels": (36, 72),
-                                 "fused": 200, "decoder": (96, 48, 12)}),
-    "teacher": ("grconvnet", {"channel_size": 64, "num_residual": 6}),
-    "ggcnn": ("ggcnn", {}),
-    "grconvnet": ("grconvnet", {"channel_size": 32, "num_residual": 5}),
+    'kufenet-15k': ('kufenet', {'stem': 8, 'd_channels': (18, 30), 'rgb_channels': (9, 12),
+                                'fused': 36, 'decoder': (16, 12, 8)}),
+    'kufenet-80k': ('kufenet', {'stem': 12, 'd_channels': (36, 80), 'rgb_channels': (18, 40),
+                                'fused': 104, 'decoder': (48, 24, 8)}),
+    'kufenet-263k': ('kufenet', {'stem': 16, 'd_channels': (72, 144), 'rgb_channels': (36, 72),
+                                 'fused': 200, 'decoder': (96, 48, 12)}),
+    'teacher': ('grconvnet', {'channel_size': 64, 'num_residual': 6}),
+    'ggcnn': ('ggcnn', {}),
+    'grconvnet': ('grconvnet', {'channel_size': 32, 'num_residual': 5}),
 }
 
 
@@ -58,9 +57,9 @@ def build_from_config(arch: str, config: dict[str, Any]) -> GraspModel:
     try:
         return ARCHITECTURES[arch](**config)
     except TypeError as exc:
-        raise ValueError(f"invalid config for architecture {arch!r}: {exc}") from exc
+        raise ValueError(f'invalid config for architecture {arch!r}: {exc}') from exc
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (all, trainable or not; buffers excluded)."""
+    """Return number of parameters (all, trainable or not; buffers excluded)."""
     return sum(p.numel() for p in model.parameters())

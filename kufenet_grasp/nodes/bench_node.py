@@ -13,25 +13,18 @@ namespace so it cannot disturb a live system.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
-
 from kufenet_grasp.deploy.node_latency import (
     LatencyLedger,
     NodeBenchResult,
@@ -41,16 +34,22 @@ from kufenet_grasp.deploy.node_latency import (
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
 from kufenet_msgs.msg import GraspRectangle
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
 
-FRAME_ID = "camera_color_optical_frame"
+FRAME_ID = 'camera_color_optical_frame'
 
 
 @dataclass(frozen=True)
 class NodeBenchSettings:
     """What to run: detector settings and the replay camera (Hz, s, px)."""
 
-    weights: str = ""  #: empty = the detector's default (shipped kufenet-80k weights)
-    backend: str = "auto"
+    weights: str = ''  #: empty = the detector's default (shipped kufenet-80k weights)
+    backend: str = 'auto'
     threads: int = 1
     input_size: int = 224
     camera_rate_hz: float = 30.0
@@ -58,23 +57,23 @@ class NodeBenchSettings:
     warmup_s: float = 3.0
     scenes: int = 4
     seed: int = 0
-    depth_encoding: str = "16UC1"
-    reliability: str = "best_effort"  #: camera publishers and detector subscriptions
+    depth_encoding: str = '16UC1'
+    reliability: str = 'best_effort'  #: camera publishers and detector subscriptions
     startup_timeout_s: float = 90.0
 
     def __post_init__(self) -> None:
-        for name in ("camera_rate_hz", "duration_s", "startup_timeout_s"):
+        for name in ('camera_rate_hz', 'duration_s', 'startup_timeout_s'):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
         if self.warmup_s < 0 or self.scenes < 1 or self.threads < 1 or self.input_size < 8:
-            raise ValueError("warmup_s must be >= 0, scenes >= 1, threads >= 1, "
-                             "input_size >= 8")
-        if self.reliability not in ("best_effort", "reliable"):
-            raise ValueError(f"reliability must be best_effort or reliable, got "
-                             f"{self.reliability!r}")
-        if self.depth_encoding not in ("16UC1", "32FC1"):
-            raise ValueError(f"depth_encoding must be 16UC1 or 32FC1, got "
-                             f"{self.depth_encoding!r}")
+            raise ValueError('warmup_s must be >= 0, scenes >= 1, threads >= 1, '
+                             'input_size >= 8')
+        if self.reliability not in ('best_effort', 'reliable'):
+            raise ValueError(f'reliability must be best_effort or reliable, got '
+                             f'{self.reliability!r}')
+        if self.depth_encoding not in ('16UC1', '32FC1'):
+            raise ValueError(f'depth_encoding must be 16UC1 or 32FC1, got '
+                             f'{self.depth_encoding!r}')
 
 
 @dataclass
@@ -90,7 +89,7 @@ def render_scenes(count: int, seed: int) -> ReplayFrames:
     """Render ``count`` cluttered PyBullet scenes (test objects) with sensor noise."""
     from kufenet_grasp.sim.world import SimWorld, WorldConfig
 
-    world = SimWorld(WorldConfig(scene_type="clutter", seed=seed))
+    world = SimWorld(WorldConfig(scene_type='clutter', seed=seed))
     try:
         frames = []
         for i in range(count):
@@ -106,22 +105,22 @@ class ReplayCamera(Node):
     """Publishes the replay frames on color/image_raw, depth/image_raw, color/camera_info."""
 
     def __init__(self, replay: ReplayFrames, rate_hz: float, ledger: LatencyLedger,
-                 depth_encoding: str = "16UC1", namespace: str = "",
-                 reliability: str = "best_effort") -> None:
-        super().__init__("kufenet_bench_camera", namespace=namespace)
+                 depth_encoding: str = '16UC1', namespace: str = '',
+                 reliability: str = 'best_effort') -> None:
+        super().__init__('kufenet_bench_camera', namespace=namespace)
         qos = QoSProfile(depth=qos_profile_sensor_data.depth,
-                         reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
+                         reliability=ReliabilityPolicy.RELIABLE if reliability == 'reliable'
                          else ReliabilityPolicy.BEST_EFFORT)
-        self._pubs = (self.create_publisher(Image, "color/image_raw", qos),
-                      self.create_publisher(Image, "depth/image_raw", qos),
-                      self.create_publisher(CameraInfo, "color/camera_info", qos))
+        self._pubs = (self.create_publisher(Image, 'color/image_raw', qos),
+                      self.create_publisher(Image, 'depth/image_raw', qos),
+                      self.create_publisher(CameraInfo, 'color/camera_info', qos))
         self._messages = []
         for rgb, depth in replay.frames:
-            color = Image(**numpy_to_image_fields(rgb, "rgb8"))
+            color = Image(**numpy_to_image_fields(rgb, 'rgb8'))
             depth_msg = Image(**numpy_to_image_fields(depth, depth_encoding))
             info = CameraInfo(width=rgb.shape[1], height=rgb.shape[0],
                               k=[float(v) for v in replay.k.ravel()],
-                              distortion_model="plumb_bob", d=[0.0] * 5)
+                              distortion_model='plumb_bob', d=[0.0] * 5)
             self._messages.append((color, depth_msg, info))
         self._ledger = ledger
         self._next = 0
@@ -149,12 +148,12 @@ class GraspListener(Node):
     Also records the per-frame work the detector in ``namespace`` reports on /diagnostics.
     """
 
-    def __init__(self, ledger: LatencyLedger, namespace: str = "") -> None:
-        super().__init__("kufenet_bench_listener", namespace=namespace)
+    def __init__(self, ledger: LatencyLedger, namespace: str = '') -> None:
+        super().__init__('kufenet_bench_listener', namespace=namespace)
         self._ledger = ledger
         self._detector_prefix = f"{namespace.rstrip('/')}/"
-        self.create_subscription(GraspRectangle, "kufenet/grasp", self._on_grasp, 50)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.create_subscription(GraspRectangle, 'kufenet/grasp', self._on_grasp, 50)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
 
     def _on_grasp(self, msg: GraspRectangle) -> None:
         now_ns = self.get_clock().now().nanoseconds
@@ -173,23 +172,23 @@ class GraspListener(Node):
 
 def detector_command(settings: NodeBenchSettings, namespace: str, max_rate_hz: float,
                      t_base_camera: RigidTransform) -> list[str]:
-    """The grasp_detector process: this interpreter, the benchmark's settings as parameters."""
+    """Return grasp_detector process: this interpreter, the benchmark's settings as parameters."""
     xyz = [float(v) for v in t_base_camera.translation]
     quat = [float(v) for v in t_base_camera.quaternion_xyzw]
     params = {
-        "backend": settings.backend, "threads": settings.threads,
-        "input_size": settings.input_size, "max_rate_hz": float(max_rate_hz),
-        "static_transform.enabled": "true",
-        "static_transform.translation": "[" + ",".join(f"{v:.9f}" for v in xyz) + "]",
-        "static_transform.rotation": "[" + ",".join(f"{v:.9f}" for v in quat) + "]",
-        "no_frame_warning_s": 3600.0, "input_reliability": settings.reliability,
+        'backend': settings.backend, 'threads': settings.threads,
+        'input_size': settings.input_size, 'max_rate_hz': float(max_rate_hz),
+        'static_transform.enabled': 'true',
+        'static_transform.translation': '[' + ','.join(f'{v:.9f}' for v in xyz) + ']',
+        'static_transform.rotation': '[' + ','.join(f'{v:.9f}' for v in quat) + ']',
+        'no_frame_warning_s': 3600.0, 'input_reliability': settings.reliability,
     }
     if settings.weights:
-        params["weights"] = settings.weights
-    cmd = [sys.executable, "-m", "kufenet_grasp.nodes.grasp_detector", "--ros-args",
-           "-r", f"__ns:={namespace}", "-r", "__node:=grasp_detector"]
+        params['weights'] = settings.weights
+    cmd = [sys.executable, '-m', 'kufenet_grasp.nodes.grasp_detector', '--ros-args',
+           '-r', f'__ns:={namespace}', '-r', '__node:=grasp_detector']
     for name, value in params.items():
-        cmd += ["-p", f"{name}:={value}"]
+        cmd += ['-p', f'{name}:={value}']
     return cmd
 
 
@@ -199,22 +198,22 @@ class DetectorProcess:
     def __init__(self, cmd: list[str], log_path: Path) -> None:
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root,
-                                                        env.get("PYTHONPATH", "")) if p)
+        env['PYTHONPATH'] = os.pathsep.join(p for p in (package_root,
+                                                        env.get('PYTHONPATH', '')) if p)
         self.log_path = log_path
-        self._log = log_path.open("wb")
+        self._log = log_path.open('wb')
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self.cpu = ProcessCpu(self.proc.pid)
 
     def alive(self) -> bool:
-        """True while the process runs."""
+        """Return True while the process runs."""
         return self.proc.poll() is None
 
     def log_tail(self, lines: int = 20) -> str:
-        """The last lines of its output."""
+        """Return the last lines of its output."""
         self._log.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        text = self.log_path.read_text(errors='replace').splitlines()
+        return '\n'.join(text[-lines:])
 
     def stop(self) -> None:
         """SIGINT (clean rclpy shutdown), then kill after 10 s."""
@@ -246,7 +245,7 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
     answers within ``startup_timeout_s``.
     """
     replay = replay or render_scenes(settings.scenes, settings.seed)
-    namespace = f"/kufenet_bench_{os.getpid()}"
+    namespace = f'/kufenet_bench_{os.getpid()}'
     owns_context = not rclpy.ok()
     if owns_context:
         rclpy.init()
@@ -260,19 +259,19 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     results: list[NodeBenchResult] = []
-    log_dir = Path(tempfile.mkdtemp(prefix="kufenet_bench_node_"))
+    log_dir = Path(tempfile.mkdtemp(prefix='kufenet_bench_node_'))
     try:
         for rate in max_rates:
             cmd = detector_command(settings, namespace, rate, replay.t_base_camera)
-            detector = DetectorProcess(cmd, log_dir / f"detector_{rate:g}hz.log")
+            detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log')
             try:
                 ledger.clear()
                 if not _wait(lambda: ledger.answered > 0 or not detector.alive(),
                              settings.startup_timeout_s) or not detector.alive():
                     raise RuntimeError(
-                        f"the detector (max_rate_hz={rate:g}) published no grasp within "
-                        f"{settings.startup_timeout_s:.0f} s; its log "
-                        f"({detector.log_path}):\n{detector.log_tail()}")
+                        f'the detector (max_rate_hz={rate:g}) published no grasp within '
+                        f'{settings.startup_timeout_s:.0f} s; its log '
+                        f'({detector.log_path}):\n{detector.log_tail()}')
                 time.sleep(settings.warmup_s)
                 start_ns = camera.get_clock().now().nanoseconds
                 cpu0, own0 = detector.cpu.seconds(), time.process_time()
@@ -283,8 +282,8 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
                 cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
                 result = ledger.summarise(start_ns, end_ns, rate, cpu_s, own1 - own0)
                 results.append(result)
-                log(f"max_rate_hz={rate:g}: {result.frames_answered}/{result.frames_sent} "
-                    f"frames answered, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms")
+                log(f'max_rate_hz={rate:g}: {result.frames_answered}/{result.frames_sent} '
+                    f'frames answered, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms')
             finally:
                 detector.stop()
     finally:

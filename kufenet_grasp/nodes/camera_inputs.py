@@ -13,15 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kufenet_grasp.nodes.ros_conversions import stamp_to_seconds
 from sensor_msgs.msg import CameraInfo, Image
 
-from kufenet_grasp.nodes.ros_conversions import stamp_to_seconds
-
-COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC = "color/image_raw", "depth/image_raw", "color/camera_info"
+COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC = 'color/image_raw', 'depth/image_raw', 'color/camera_info'
 #: a colour stamp this much older than the previous one (s) resets the synchroniser
 TIME_JUMP_S = 1.0
 #: called with each synchronised (colour, depth, newest camera info or None)
-FrameCallback = Callable[[Image, Image, "CameraInfo | None"], None]
+FrameCallback = Callable[[Image, Image, 'CameraInfo | None'], None]
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class CameraInputs:
         self._node = node
         self._on_frame = on_frame
         self._info: CameraInfo | None = None
-        self._last_color_stamp = float("-inf")
+        self._last_color_stamp = float('-inf')
         info_sub = node.create_subscription(CameraInfo, INFO_TOPIC, self._on_info, qos)
         try:
             import message_filters
@@ -51,14 +50,14 @@ class CameraInputs:
                           node.create_subscription(Image, DEPTH_TOPIC, self._sync.add_depth,
                                                    qos),
                           info_sub]
-            self.synchroniser = "ApproximateFrameSync"
+            self.synchroniser = 'ApproximateFrameSync'
             return
         color = message_filters.Subscriber(node, Image, COLOR_TOPIC, qos_profile=qos)
         depth = message_filters.Subscriber(node, Image, DEPTH_TOPIC, qos_profile=qos)
         self._sync = message_filters.ApproximateTimeSynchronizer([color, depth], 2, slop_s)
         self._sync.registerCallback(lambda c, d: self._on_frame(c, d, self._info))
         self._subs = [color.sub, depth.sub, info_sub]
-        self.synchroniser = "message_filters.ApproximateTimeSynchronizer"
+        self.synchroniser = 'message_filters.ApproximateTimeSynchronizer'
 
     @property
     def camera_info(self) -> CameraInfo | None:
@@ -66,7 +65,7 @@ class CameraInputs:
         return self._info
 
     def topic_names(self) -> list[str]:
-        """The three input topics as resolved by the node (namespace and remapping applied)."""
+        """Return three input topics as resolved by the node (namespace and remapping applied)."""
         return [self._node.resolve_topic_name(t) for t in (COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC)]
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -76,8 +75,8 @@ class CameraInputs:
         stamp = stamp_to_seconds(msg.header.stamp)
         if stamp < self._last_color_stamp - TIME_JUMP_S:
             jump = self._last_color_stamp - stamp
-            self._node.get_logger().info(f"colour stamps jumped back {jump:.1f} s (bag loop or "
-                                         f"simulation reset): resetting the sync")
+            self._node.get_logger().info(f'colour stamps jumped back {jump:.1f} s (bag loop or '
+                                         f'simulation reset): resetting the sync')
             self._sync.reset()
         self._last_color_stamp = stamp
         self._sync.add_info(_StampedInfo(msg.header, self._info))

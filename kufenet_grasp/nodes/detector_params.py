@@ -13,94 +13,94 @@ import math
 from typing import Any
 
 from kufenet_grasp.geometry.finger_clearance import FingerModel
-from kufenet_grasp.nodes.parameter_table import ParamSpec, check_spec, declare_specs
+from kufenet_grasp.nodes.parameter_table import check_spec, declare_specs, ParamSpec
 
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-CROP_MODES = ("center", "full")
-RELIABILITIES = ("best_effort", "reliable")
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
+CROP_MODES = ('center', 'full')
+RELIABILITIES = ('best_effort', 'reliable')
 _FINGERS = FingerModel()  #: the finger check's defaults (Franka hand)
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("autostart", True, "configure and activate on start (no lifecycle manager "
-              "needed)", read_only=True),
-    ParamSpec("weights", "", "model weights: a .safetensors / .onnx / .xml path or a preset "
-              "name; empty = the shipped models/kufenet-80k.safetensors, else the "
-              "kufenet-80k preset with RANDOM weights", read_only=True),
-    ParamSpec("backend", "auto", "inference backend", choices=BACKENDS, read_only=True),
-    ParamSpec("threads", 1, "CPU threads for one inference and for OpenCV's pre-processing",
+    ParamSpec('autostart', True, 'configure and activate on start (no lifecycle manager '
+              'needed)', read_only=True),
+    ParamSpec('weights', '', 'model weights: a .safetensors / .onnx / .xml path or a preset '
+              'name; empty = the shipped models/kufenet-80k.safetensors, else the '
+              'kufenet-80k preset with RANDOM weights', read_only=True),
+    ParamSpec('backend', 'auto', 'inference backend', choices=BACKENDS, read_only=True),
+    ParamSpec('threads', 1, "CPU threads for one inference and for OpenCV's pre-processing",
               1, 64, read_only=True),
-    ParamSpec("input_size", 224, "square network input side (px)", 8, 1024, read_only=True),
-    ParamSpec("crop_mode", "center", "center: square centre crop then resize; full: resize the "
-              "whole image to the square input", choices=CROP_MODES, read_only=True),
-    ParamSpec("quality_threshold", 0.3, "minimum grasp quality in [0, 1]", 0.0, 1.0),
-    ParamSpec("top_k", 5, "grasps published / returned at most (best first)", 1, 100),
-    ParamSpec("min_peak_distance_px", 10, "minimum distance between two grasp centres (px of "
-              "the network input)", 1, 500),
-    ParamSpec("depth_min_m", 0.1, "nearest valid depth (m)", 0.0, 20.0),
-    ParamSpec("depth_max_m", 2.0, "farthest valid depth (m)", 0.0, 20.0),
-    ParamSpec("depth_search_radius_px", 5, "radius searched for the nearest valid depth when "
-              "the grasp centre has none (px); 0 = reject", 0, 100),
-    ParamSpec("gripper.min_width_m", 0.0, "smallest gripper opening (m)", 0.0, 1.0),
-    ParamSpec("gripper.max_width_m", 0.08, "largest gripper opening (m)", 0.001, 1.0),
-    ParamSpec("gripper.width_margin_m", 0.0, "opening added to the measured object width in "
-              "width_m (m); keep 0 when grasp_executor consumes the grasps (it adds its "
+    ParamSpec('input_size', 224, 'square network input side (px)', 8, 1024, read_only=True),
+    ParamSpec('crop_mode', 'center', 'center: square centre crop then resize; full: resize the '
+              'whole image to the square input', choices=CROP_MODES, read_only=True),
+    ParamSpec('quality_threshold', 0.3, 'minimum grasp quality in [0, 1]', 0.0, 1.0),
+    ParamSpec('top_k', 5, 'grasps published / returned at most (best first)', 1, 100),
+    ParamSpec('min_peak_distance_px', 10, 'minimum distance between two grasp centres (px of '
+              'the network input)', 1, 500),
+    ParamSpec('depth_min_m', 0.1, 'nearest valid depth (m)', 0.0, 20.0),
+    ParamSpec('depth_max_m', 2.0, 'farthest valid depth (m)', 0.0, 20.0),
+    ParamSpec('depth_search_radius_px', 5, 'radius searched for the nearest valid depth when '
+              'the grasp centre has none (px); 0 = reject', 0, 100),
+    ParamSpec('gripper.min_width_m', 0.0, 'smallest gripper opening (m)', 0.0, 1.0),
+    ParamSpec('gripper.max_width_m', 0.08, 'largest gripper opening (m)', 0.001, 1.0),
+    ParamSpec('gripper.width_margin_m', 0.0, 'opening added to the measured object width in '
+              'width_m (m); keep 0 when grasp_executor consumes the grasps (it adds its '
               "gripper's margin)", 0.0, 0.5),
-    ParamSpec("gripper.fit_width_to_object", True, "measure the object's extent along the "
-              "closing axis in the depth image and open only that much (plus the margin) when "
-              "the predicted rectangle is wider"),
-    ParamSpec("gripper.finger_check", True, "reject grasps where a finger would land on "
+    ParamSpec('gripper.fit_width_to_object', True, "measure the object's extent along the "
+              'closing axis in the depth image and open only that much (plus the margin) when '
+              'the predicted rectangle is wider'),
+    ParamSpec('gripper.finger_check', True, 'reject grasps where a finger would land on '
               "something: each finger's footprint must be free in the depth image down to "
-              "finger_clearance_m below the grasp point"),
-    ParamSpec("gripper.finger_thickness_m", _FINGERS.thickness_m,
-              "finger size along the closing axis (m)", 0.001, 0.1),
-    ParamSpec("gripper.finger_width_m", _FINGERS.width_m,
-              "finger size across the closing axis (m)", 0.001, 0.2),
-    ParamSpec("gripper.finger_clearance_m", _FINGERS.clearance_m,
+              'finger_clearance_m below the grasp point'),
+    ParamSpec('gripper.finger_thickness_m', _FINGERS.thickness_m,
+              'finger size along the closing axis (m)', 0.001, 0.1),
+    ParamSpec('gripper.finger_width_m', _FINGERS.width_m,
+              'finger size across the closing axis (m)', 0.001, 0.2),
+    ParamSpec('gripper.finger_clearance_m', _FINGERS.clearance_m,
               "free space needed at each finger below the grasp point's depth (m): how far "
-              "the finger tips go past it, less the depth noise", 0.0, 0.1),
-    ParamSpec("gripper.finger_max_blocked_fraction", _FINGERS.max_blocked_fraction,
-              "share of a finger footprint that may be in the way (depth noise)", 0.0, 1.0),
-    ParamSpec("gripper.approach_margin_m", _FINGERS.opening_margin_m,
-              "how much wider than width_m the fingers open for the approach (m): the "
+              'the finger tips go past it, less the depth noise', 0.0, 0.1),
+    ParamSpec('gripper.finger_max_blocked_fraction', _FINGERS.max_blocked_fraction,
+              'share of a finger footprint that may be in the way (depth noise)', 0.0, 1.0),
+    ParamSpec('gripper.approach_margin_m', _FINGERS.opening_margin_m,
+              'how much wider than width_m the fingers open for the approach (m): the '
               "executor gripper's width_margin_m", 0.0, 0.5),
-    ParamSpec("tcp_offset.xyz", [0.0, 0.0, 0.0], "tool link in the grasp frame, translation "
-              "(m): z = approach axis"),
-    ParamSpec("tcp_offset.yaw", 0.0, "tool link yaw about the approach axis (rad)",
+    ParamSpec('tcp_offset.xyz', [0.0, 0.0, 0.0], 'tool link in the grasp frame, translation '
+              '(m): z = approach axis'),
+    ParamSpec('tcp_offset.yaw', 0.0, 'tool link yaw about the approach axis (rad)',
               -math.pi, math.pi),
-    ParamSpec("base_frame", "base_link", "frame of kufenet/grasp_pose (REP-105)",
+    ParamSpec('base_frame', 'base_link', 'frame of kufenet/grasp_pose (REP-105)',
               read_only=True),
-    ParamSpec("tf_timeout_s", 0.1, "how long to wait for the camera-to-base transform (s)",
+    ParamSpec('tf_timeout_s', 0.1, 'how long to wait for the camera-to-base transform (s)',
               0.0, 5.0),
-    ParamSpec("static_transform.enabled", False, "use a fixed camera-to-base transform instead "
-              "of tf2", read_only=True),
-    ParamSpec("static_transform.translation", [0.0, 0.0, 0.0], "camera optical frame origin in "
-              "base_frame (m)", read_only=True),
-    ParamSpec("static_transform.rotation", [0.0, 0.0, 0.0, 1.0], "camera optical frame "
-              "orientation in base_frame, unit quaternion (x, y, z, w)", read_only=True),
-    ParamSpec("static_transform.calibration_file", "", "calibration YAML (parent_frame, "
-              "child_frame, translation, rotation_quaternion|rotation_rpy); overrides the two "
-              "above when set", read_only=True),
-    ParamSpec("max_frame_age_s", 1.0, "refuse frames older than this (s); 0 = no limit",
+    ParamSpec('static_transform.enabled', False, 'use a fixed camera-to-base transform instead '
+              'of tf2', read_only=True),
+    ParamSpec('static_transform.translation', [0.0, 0.0, 0.0], 'camera optical frame origin in '
+              'base_frame (m)', read_only=True),
+    ParamSpec('static_transform.rotation', [0.0, 0.0, 0.0, 1.0], 'camera optical frame '
+              'orientation in base_frame, unit quaternion (x, y, z, w)', read_only=True),
+    ParamSpec('static_transform.calibration_file', '', 'calibration YAML (parent_frame, '
+              'child_frame, translation, rotation_quaternion|rotation_rpy); overrides the two '
+              'above when set', read_only=True),
+    ParamSpec('max_frame_age_s', 1.0, 'refuse frames older than this (s); 0 = no limit',
               0.0, 3600.0),
-    ParamSpec("sync_slop_s", 0.05, "largest stamp spread of colour, depth and info that still "
-              "forms one frame (s)", 0.0, 1.0, read_only=True),
-    ParamSpec("input_reliability", "best_effort", "QoS reliability of the camera "
-              "subscriptions (best_effort also hears reliable publishers)",
+    ParamSpec('sync_slop_s', 0.05, 'largest stamp spread of colour, depth and info that still '
+              'forms one frame (s)', 0.0, 1.0, read_only=True),
+    ParamSpec('input_reliability', 'best_effort', 'QoS reliability of the camera '
+              'subscriptions (best_effort also hears reliable publishers)',
               choices=RELIABILITIES, read_only=True),
-    ParamSpec("input_queue_depth", 2, "QoS depth of the camera subscriptions", 1, 5,
+    ParamSpec('input_queue_depth', 2, 'QoS depth of the camera subscriptions', 1, 5,
               read_only=True),
-    ParamSpec("max_rate_hz", 10.0, "compute budget: the model runs at most this often "
-              "on average (Hz); frames over the budget are skipped, never delayed; 0 = as fast "
-              "as frames arrive", 0.0, 1000.0),
-    ParamSpec("no_frame_warning_s", 5.0, "warn when no synchronised frame arrived for this long "
-              "(s)", 0.5, 3600.0),
-    ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics (s)", 0.1, 60.0,
+    ParamSpec('max_rate_hz', 10.0, 'compute budget: the model runs at most this often '
+              'on average (Hz); frames over the budget are skipped, never delayed; 0 = as fast '
+              'as frames arrive', 0.0, 1000.0),
+    ParamSpec('no_frame_warning_s', 5.0, 'warn when no synchronised frame arrived for this long '
+              '(s)', 0.5, 3600.0),
+    ParamSpec('diagnostics_period_s', 1.0, 'period of /diagnostics (s)', 0.1, 60.0,
               read_only=True),
-    ParamSpec("publish_debug_image", True, "publish kufenet/debug_image (only computed while "
-              "someone subscribes)"),
-    ParamSpec("publish_markers", True, "publish kufenet/markers (gripper fingers and approach "
-              "arrow; only computed while someone subscribes)"),
+    ParamSpec('publish_debug_image', True, 'publish kufenet/debug_image (only computed while '
+              'someone subscribes)'),
+    ParamSpec('publish_markers', True, 'publish kufenet/markers (gripper fingers and approach '
+              'arrow; only computed while someone subscribes)'),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -127,18 +127,18 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
     problem = check_spec(spec, value)
     if problem:
         return problem
-    if name in ("tcp_offset.xyz", "static_transform.translation") and len(list(value)) != 3:
-        return f"{name} must hold 3 numbers (x, y, z metres), got {list(value)!r}"
-    if name == "static_transform.rotation":
+    if name in ('tcp_offset.xyz', 'static_transform.translation') and len(list(value)) != 3:
+        return f'{name} must hold 3 numbers (x, y, z metres), got {list(value)!r}'
+    if name == 'static_transform.rotation':
         q = [float(v) for v in value]
         if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:
-            return f"{name} must be a unit quaternion (x, y, z, w), got {q!r}"
+            return f'{name} must be a unit quaternion (x, y, z, w), got {q!r}'
     cur = dict(current or {})
     cur[name] = value
-    pairs = (("depth_min_m", "depth_max_m"), ("gripper.min_width_m", "gripper.max_width_m"))
+    pairs = (('depth_min_m', 'depth_max_m'), ('gripper.min_width_m', 'gripper.max_width_m'))
     for low_name, high_name in pairs:
         if name in (low_name, high_name) and low_name in cur and high_name in cur \
                 and not cur[low_name] < cur[high_name]:
-            return f"{low_name} ({cur[low_name]}) must be smaller than {high_name} " \
-                   f"({cur[high_name]})"
+            return f'{low_name} ({cur[low_name]}) must be smaller than {high_name} ' \
+                   f'({cur[high_name]})'
     return None

@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass
+import threading
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -39,21 +39,21 @@ class DetectorStats:
         self._latencies: deque[float] = deque(maxlen=window)
         self.received = self.processed = self.dropped = self.rejected = 0
         self.model_loaded = False
-        self.last_status = "no frame yet"
+        self.last_status = 'no frame yet'
 
     def frame_in(self, now_s: float) -> None:
-        """A synchronised frame arrived at monotonic time ``now_s`` (seconds)."""
+        """Return a synchronised frame arrived at monotonic time ``now_s`` (seconds)."""
         with self._lock:
             self.received += 1
             self._inputs.append(now_s)
 
     def frame_dropped(self) -> None:
-        """A frame was overwritten in the latest-only slot before the worker took it."""
+        """Return a frame was overwritten in the latest-only slot before the worker took it."""
         with self._lock:
             self.dropped += 1
 
     def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool) -> None:
-        """The worker finished one frame (``ok`` False when it was rejected)."""
+        """Return the worker finished one frame (``ok`` False when it was rejected)."""
         with self._lock:
             self.processed += 1
             self.rejected += 0 if ok else 1
@@ -68,7 +68,7 @@ class DetectorStats:
         return (len(times) - 1) / (times[-1] - times[0])
 
     def snapshot(self) -> StatsSnapshot:
-        """The current counters and rates."""
+        """Return the current counters and rates."""
         with self._lock:
             latency = sum(self._latencies) / len(self._latencies) if self._latencies else 0.0
             return StatsSnapshot(self._rate(self._inputs), self._rate(self._outputs), latency,
@@ -84,27 +84,27 @@ def diagnostic_array(snap: StatsSnapshot, node_name: str, stamp: Time,
     detection rate is below ``warn_below_hz``, else OK.
     """
     status = DiagnosticStatus()
-    status.name = f"{node_name}: grasp detection"
-    status.hardware_id = "kufenet_grasp"
+    status.name = f'{node_name}: grasp detection'
+    status.hardware_id = 'kufenet_grasp'
     if not snap.model_loaded:
-        status.level, status.message = DiagnosticStatus.ERROR, "model not loaded"
+        status.level, status.message = DiagnosticStatus.ERROR, 'model not loaded'
     elif snap.frames_processed == 0:
-        status.level, status.message = DiagnosticStatus.WARN, "no synchronised frame processed"
+        status.level, status.message = DiagnosticStatus.WARN, 'no synchronised frame processed'
     elif warn_below_hz > 0 and snap.detection_rate_hz < warn_below_hz:
         status.level = DiagnosticStatus.WARN
-        status.message = f"detection rate {snap.detection_rate_hz:.1f} Hz is low"
+        status.message = f'detection rate {snap.detection_rate_hz:.1f} Hz is low'
     else:
         status.level, status.message = DiagnosticStatus.OK, snap.last_status
     values = {
-        "input rate (Hz)": f"{snap.input_rate_hz:.2f}",
-        "detection rate (Hz)": f"{snap.detection_rate_hz:.2f}",
-        "latency (ms)": f"{snap.latency_ms:.1f}",
-        "frames received": str(snap.frames_received),
-        "frames processed": str(snap.frames_processed),
-        "frames dropped": str(snap.frames_dropped),
-        "frames rejected": str(snap.frames_rejected),
-        "model loaded": str(snap.model_loaded).lower(),
-        "last status": snap.last_status,
+        'input rate (Hz)': f'{snap.input_rate_hz:.2f}',
+        'detection rate (Hz)': f'{snap.detection_rate_hz:.2f}',
+        'latency (ms)': f'{snap.latency_ms:.1f}',
+        'frames received': str(snap.frames_received),
+        'frames processed': str(snap.frames_processed),
+        'frames dropped': str(snap.frames_dropped),
+        'frames rejected': str(snap.frames_rejected),
+        'model loaded': str(snap.model_loaded).lower(),
+        'last status': snap.last_status,
     }
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     out = DiagnosticArray()

@@ -9,19 +9,16 @@ metres in ``base_frame`` (or the camera optical frame when no transform is confi
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import math
+import threading
 from typing import Any
 
-import numpy as np
 from geometry_msgs.msg import PoseStamped
-from sensor_msgs.msg import CameraInfo, Image
-
 from kufenet_grasp.detection import validation
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_yaw
-from kufenet_grasp.nodes.image_encoding import ImageEncodingError, image_to_numpy
+from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+from kufenet_grasp.nodes.image_encoding import image_to_numpy, ImageEncodingError
 from kufenet_grasp.nodes.ros_conversions import (
     camera_from_info,
     grasp_to_msg,
@@ -31,9 +28,11 @@ from kufenet_grasp.nodes.ros_conversions import (
 )
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, TransformUnavailable
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
 
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
-DEPTH_ENCODINGS = ("16UC1", "32FC1")
+COLOR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+DEPTH_ENCODINGS = ('16UC1', '32FC1')
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class FrameOutcome:
     best_published: bool = False
 
     def array(self, count: int | None = None) -> GraspRectangleArray:
-        """The ranked rectangles (at most ``count``) as a GraspRectangleArray."""
+        """Return the ranked rectangles (at most ``count``) as a GraspRectangleArray."""
         rects = self.rects if count is None else self.rects[:count]
         out = grasps_to_array(rects, self.header) if self.header is not None \
             else GraspRectangleArray()
@@ -80,7 +79,7 @@ class FrameOutcome:
 
 
 #: receives the best grasp's message and its pose (None without intrinsics) ahead of the rest
-BestCallback = Callable[[GraspRectangle, "PoseStamped | None"], None]
+BestCallback = Callable[[GraspRectangle, 'PoseStamped | None'], None]
 
 
 @dataclass(frozen=True)
@@ -110,9 +109,9 @@ def _pose_frame(tf: CameraToBase, header: Any) -> _PoseFrame:
     if t_base_cam is not None:
         return _PoseFrame(tf.base_frame, t_base_cam)
     return _PoseFrame(header.frame_id, RigidTransform.identity(),
-                      f"no tf2 and no static camera-to-base transform: grasp poses are in the "
+                      f'no tf2 and no static camera-to-base transform: grasp poses are in the '
                       f"camera frame '{header.frame_id}', not '{tf.base_frame}' (set "
-                      f"static_transform.enabled or a calibration file)")
+                      f'static_transform.enabled or a calibration file)')
 
 
 class _BestFirst:
@@ -149,31 +148,31 @@ def detector_config(settings: dict[str, Any]) -> Any:
     from kufenet_grasp.geometry.finger_clearance import FingerModel
 
     fingers = FingerModel(
-        thickness_m=float(settings["gripper.finger_thickness_m"]),
-        width_m=float(settings["gripper.finger_width_m"]),
-        clearance_m=float(settings["gripper.finger_clearance_m"]),
-        max_blocked_fraction=float(settings["gripper.finger_max_blocked_fraction"]),
-        opening_margin_m=float(settings["gripper.approach_margin_m"]),
-    ) if bool(settings["gripper.finger_check"]) else None
+        thickness_m=float(settings['gripper.finger_thickness_m']),
+        width_m=float(settings['gripper.finger_width_m']),
+        clearance_m=float(settings['gripper.finger_clearance_m']),
+        max_blocked_fraction=float(settings['gripper.finger_max_blocked_fraction']),
+        opening_margin_m=float(settings['gripper.approach_margin_m']),
+    ) if bool(settings['gripper.finger_check']) else None
     return DetectorConfig(
-        input_size=int(settings["input_size"]),
-        crop_mode=str(settings["crop_mode"]),
-        quality_threshold=float(settings["quality_threshold"]),
-        top_k=int(settings["top_k"]),
-        min_distance_px=int(settings["min_peak_distance_px"]),
-        depth_range_m=(float(settings["depth_min_m"]), float(settings["depth_max_m"])),
-        depth_search_radius_px=int(settings["depth_search_radius_px"]),
-        min_width_m=float(settings["gripper.min_width_m"]),
-        max_width_m=float(settings["gripper.max_width_m"]),
-        width_margin_m=float(settings["gripper.width_margin_m"]),
-        fit_width_to_object=bool(settings["gripper.fit_width_to_object"]),
+        input_size=int(settings['input_size']),
+        crop_mode=str(settings['crop_mode']),
+        quality_threshold=float(settings['quality_threshold']),
+        top_k=int(settings['top_k']),
+        min_distance_px=int(settings['min_peak_distance_px']),
+        depth_range_m=(float(settings['depth_min_m']), float(settings['depth_max_m'])),
+        depth_search_radius_px=int(settings['depth_search_radius_px']),
+        min_width_m=float(settings['gripper.min_width_m']),
+        max_width_m=float(settings['gripper.max_width_m']),
+        width_margin_m=float(settings['gripper.width_margin_m']),
+        fit_width_to_object=bool(settings['gripper.fit_width_to_object']),
         fingers=fingers,
     )
 
 
 def _tcp_offset(settings: dict[str, Any]) -> RigidTransform:
     """T_grasp_tool from the ``tcp_offset.xyz`` (m) and ``tcp_offset.yaw`` (rad) parameters."""
-    return from_xyz_yaw(list(settings["tcp_offset.xyz"]), float(settings["tcp_offset.yaw"]))
+    return from_xyz_yaw(list(settings['tcp_offset.xyz']), float(settings['tcp_offset.yaw']))
 
 
 class FrameProcessor:
@@ -211,11 +210,11 @@ class FrameProcessor:
                         f"of {', '.join(COLOR_ENCODINGS)}")
         if depth.encoding not in DEPTH_ENCODINGS:
             return _bad(f"depth image encoding '{depth.encoding}' is not supported; use "
-                        f"16UC1 (mm) or 32FC1 (m)")
+                        f'16UC1 (mm) or 32FC1 (m)')
         try:
             rgb, depth_m = image_to_numpy(color), image_to_numpy(depth)
         except ImageEncodingError as exc:
-            return _bad(f"cannot decode the image: {exc}")
+            return _bad(f'cannot decode the image: {exc}')
         issue = validation.first_issue(validation.check_frame_ids(color.header.frame_id,
                                                                   depth.header.frame_id))
         return _bad(issue.message, issue.status) if issue else (rgb, depth_m)
@@ -231,7 +230,7 @@ class FrameProcessor:
         outcome then has ``best_published`` set. It is not called when the transform lookup
         fails (the outcome reports that) or no grasp passes.
         """
-        max_age = float(self._settings["max_frame_age_s"] if max_age_s is None else max_age_s)
+        max_age = float(self._settings['max_frame_age_s'] if max_age_s is None else max_age_s)
         issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age))
         if issue is not None:
             return _bad(issue.message, issue.status)
@@ -242,13 +241,13 @@ class FrameProcessor:
         warnings: list[str] = []
         camera = None
         if frame.info is None:
-            warnings.append("no camera_info received: publishing pixel grasps only (no "
-                            "depth, width or pose); check the color/camera_info remapping")
+            warnings.append('no camera_info received: publishing pixel grasps only (no '
+                            'depth, width or pose); check the color/camera_info remapping')
         else:
             try:
                 camera = camera_from_info(frame.info)
             except ValueError as exc:
-                return _bad(f"camera_info is unusable: {exc}")
+                return _bad(f'camera_info is unusable: {exc}')
             issue = validation.first_issue(validation.check_intrinsics(
                 camera, rgb.shape[:2], frame.color.header.frame_id))
             if issue is not None:
@@ -297,7 +296,7 @@ class FrameProcessor:
         from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
 
         canvas = _draw(outcome.rgb, outcome.pixel_rects)
-        msg = Image(**numpy_to_image_fields(canvas, "rgb8"))
+        msg = Image(**numpy_to_image_fields(canvas, 'rgb8'))
         msg.header = frame.color.header
         return msg
 

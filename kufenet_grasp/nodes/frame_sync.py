@@ -16,27 +16,27 @@ runs outside it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+import threading
 from typing import Any
 
-STREAMS = ("color", "depth", "info")
+STREAMS = ('color', 'depth', 'info')
 
 
 def stamp_seconds(msg: Any) -> float:
-    """A message's ``header.stamp`` in seconds (float)."""
+    """Return a message's ``header.stamp`` in seconds (float)."""
     try:
         stamp = msg.header.stamp
     except AttributeError as exc:
-        raise ValueError(f"frame_sync: message {type(msg).__name__} has no header.stamp") from exc
+        raise ValueError(f'frame_sync: message {type(msg).__name__} has no header.stamp') from exc
     if isinstance(stamp, (int, float)):
         return float(stamp)
     try:
         return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
     except AttributeError as exc:
-        raise ValueError(f"frame_sync: header.stamp of {type(msg).__name__} needs sec and "
-                         f"nanosec") from exc
+        raise ValueError(f'frame_sync: header.stamp of {type(msg).__name__} needs sec and '
+                         f'nanosec') from exc
 
 
 @dataclass(frozen=True)
@@ -74,34 +74,34 @@ class ApproximateFrameSync:
     def __init__(self, slop_s: float = 0.05,
                  callback: Callable[[FrameTriple], None] | None = None) -> None:
         if not slop_s >= 0:
-            raise ValueError(f"ApproximateFrameSync: slop_s must be >= 0 seconds, got {slop_s}")
+            raise ValueError(f'ApproximateFrameSync: slop_s must be >= 0 seconds, got {slop_s}')
         self.slop_s = float(slop_s)
         self._callback = callback
         self._lock = threading.Lock()
         self._latest: dict[str, tuple[float, Any] | None] = dict.fromkeys(STREAMS)
         self._slot: FrameTriple | None = None
         self._busy = False
-        self._last_matched_stamp = float("-inf")
+        self._last_matched_stamp = float('-inf')
         self._received = self._matched = self._delivered = 0
         self._dropped_frames = self._dropped_messages = 0
 
     def add_color(self, msg: Any) -> None:
         """Add a colour image message."""
-        self.add("color", msg)
+        self.add('color', msg)
 
     def add_depth(self, msg: Any) -> None:
         """Add a depth image message."""
-        self.add("depth", msg)
+        self.add('depth', msg)
 
     def add_info(self, msg: Any) -> None:
         """Add a camera info message."""
-        self.add("info", msg)
+        self.add('info', msg)
 
     def add(self, stream: str, msg: Any) -> None:
         """Add a message to ``stream`` ('color', 'depth' or 'info'); may deliver a frame."""
         if stream not in STREAMS:
-            raise ValueError(f"ApproximateFrameSync.add: stream must be one of {STREAMS}, "
-                             f"got {stream!r}")
+            raise ValueError(f'ApproximateFrameSync.add: stream must be one of {STREAMS}, '
+                             f'got {stream!r}')
         stamp = stamp_seconds(msg)
         with self._lock:
             self._received += 1
@@ -155,7 +155,7 @@ class ApproximateFrameSync:
                 raise
 
     def take_latest(self) -> FrameTriple | None:
-        """The newest matched frame not yet delivered (then the slot is empty), or None."""
+        """Return the newest matched frame not yet delivered (then the slot is empty), or None."""
         with self._lock:
             triple, self._slot = self._slot, None
             if triple is not None:
@@ -174,4 +174,4 @@ class ApproximateFrameSync:
         with self._lock:
             self._latest = dict.fromkeys(STREAMS)
             self._slot = None
-            self._last_matched_stamp = float("-inf")
+            self._last_matched_stamp = float('-inf')

@@ -11,26 +11,17 @@ subscribes and starts the latest-only worker; deactivate unsubscribes and stops 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+import threading
+import time
 from typing import Any
 
-import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import Node, State, TransitionCallbackReturn
-from sensor_msgs.msg import CameraInfo, Image
-from visualization_msgs.msg import MarkerArray
-
 from kufenet_grasp.nodes import detector_params
-from kufenet_grasp.nodes.camera_inputs import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, CameraInputs
+from kufenet_grasp.nodes.camera_inputs import CameraInputs, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
 from kufenet_grasp.nodes.frame_processing import (
     BestCallback,
@@ -44,15 +35,23 @@ from kufenet_grasp.nodes.qos import input_qos, output_qos
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, StaticCameraMount
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import MarkerArray
 
 #: builds an inference backend: (backend name, weights source, input_size px, threads) -> object
 #: with ``infer(x (1,4,S,S) float32) -> (1,4,S,S)``. Tests replace it with an oracle backend.
 BackendFactory = Callable[[str, str, int, int], Any]
-DEFAULT_PRESET = "kufenet-80k"
+DEFAULT_PRESET = 'kufenet-80k'
 
 
 def create_default_backend(name: str, source: str, input_size: int, threads: int) -> Any:
-    """The project's backends (``kufenet_grasp.deploy.backends.create_backend``)."""
+    """Return the project's backends (``kufenet_grasp.deploy.backends.create_backend``)."""
     from kufenet_grasp.deploy.backends import create_backend
 
     return create_backend(name, source, input_size=input_size, threads=threads)
@@ -66,10 +65,10 @@ def default_weights() -> tuple[str, bool]:
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        share = Path(get_package_share_directory("kufenet_grasp"))
+        share = Path(get_package_share_directory('kufenet_grasp'))
     except (ImportError, LookupError, ValueError):  # not installed: use the source tree
         share = Path(__file__).resolve().parents[2]
-    path = share / "models" / f"{DEFAULT_PRESET}.safetensors"
+    path = share / 'models' / f'{DEFAULT_PRESET}.safetensors'
     return (str(path), False) if path.is_file() else (DEFAULT_PRESET, True)
 
 
@@ -86,7 +85,7 @@ class _Latest:
 class GraspDetectorNode(Node):
     """Lifecycle node: synchronised RGB-D in, ranked grasps and grasp poses out."""
 
-    def __init__(self, node_name: str = "grasp_detector", *,
+    def __init__(self, node_name: str = 'grasp_detector', *,
                  backend_factory: BackendFactory | None = None,
                  parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -111,12 +110,12 @@ class GraspDetectorNode(Node):
         self.debug_images_sent = 0
         #: why the last configure failed (None after a successful configure)
         self.configure_error: str | None = None
-        if self.get_parameter("autostart").value:
+        if self.get_parameter('autostart').value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
 
     # ----------------------------------------------------------------- parameters
     def param(self, name: str) -> Any:
-        """Current value of parameter ``name``."""
+        """Return current value of parameter ``name``."""
         return self.get_parameter(name).value
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
@@ -131,8 +130,8 @@ class GraspDetectorNode(Node):
                 self._processor.update_settings(current)
             except ValueError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-        if self._worker is not None and "max_rate_hz" in {p.name for p in params}:
-            self._worker.max_rate_hz = float(current["max_rate_hz"])
+        if self._worker is not None and 'max_rate_hz' in {p.name for p in params}:
+            self._worker.max_rate_hz = float(current['max_rate_hz'])
         return SetParametersResult(successful=True)
 
     def _autostart(self) -> None:
@@ -149,90 +148,90 @@ class GraspDetectorNode(Node):
             self._processor = self._load_processor()
             self._tf = self._make_tf()
         except Exception as exc:  # noqa: BLE001 -- any failure must end in FAILURE + reason
-            self.configure_error = f"{type(exc).__name__}: {exc}"
-            self.get_logger().error(f"configure failed: {self.configure_error}")
+            self.configure_error = f'{type(exc).__name__}: {exc}'
+            self.get_logger().error(f'configure failed: {self.configure_error}')
             self._release()
             return TransitionCallbackReturn.FAILURE
         out = output_qos()
         self._pubs = {
-            "grasp": self.create_lifecycle_publisher(GraspRectangle, "kufenet/grasp", out),
-            "grasps": self.create_lifecycle_publisher(GraspRectangleArray, "kufenet/grasps",
+            'grasp': self.create_lifecycle_publisher(GraspRectangle, 'kufenet/grasp', out),
+            'grasps': self.create_lifecycle_publisher(GraspRectangleArray, 'kufenet/grasps',
                                                       out),
-            "pose": self.create_lifecycle_publisher(PoseStamped, "kufenet/grasp_pose", out),
-            "debug": self.create_lifecycle_publisher(Image, "kufenet/debug_image", out),
-            "markers": self.create_lifecycle_publisher(MarkerArray, "kufenet/markers", out),
-            "diag": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
+            'pose': self.create_lifecycle_publisher(PoseStamped, 'kufenet/grasp_pose', out),
+            'debug': self.create_lifecycle_publisher(Image, 'kufenet/debug_image', out),
+            'markers': self.create_lifecycle_publisher(MarkerArray, 'kufenet/markers', out),
+            'diag': self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics', 10),
         }
-        self._service = self.create_service(DetectGrasps, "kufenet/detect_grasps",
+        self._service = self.create_service(DetectGrasps, 'kufenet/detect_grasps',
                                             self._on_detect_grasps,
                                             callback_group=self._service_group)
         self._stats.model_loaded = True
         self.configure_error = None
-        self.get_logger().info(f"configured: {self._processor.describe()}, "
-                               f"camera-to-{self._tf.base_frame} transform from {self._tf.mode}")
-        if self._tf.mode == "none":
+        self.get_logger().info(f'configured: {self._processor.describe()}, '
+                               f'camera-to-{self._tf.base_frame} transform from {self._tf.mode}')
+        if self._tf.mode == 'none':
             self.get_logger().warn(
-                f"tf2_ros is not installed and no static transform is set: grasp poses will be "
+                f'tf2_ros is not installed and no static transform is set: grasp poses will be '
                 f"in the camera optical frame, not '{self._tf.base_frame}' (set "
-                f"static_transform.enabled or static_transform.calibration_file)")
+                f'static_transform.enabled or static_transform.calibration_file)')
         return TransitionCallbackReturn.SUCCESS
 
     def _load_processor(self) -> FrameProcessor:
-        weights = str(self.param("weights"))
+        weights = str(self.param('weights'))
         if not weights:
             weights, random_weights = default_weights()
             if random_weights:
                 self.get_logger().warn(
-                    "NO TRAINED WEIGHTS: models/kufenet-80k.safetensors is not installed, "
-                    "using the kufenet-80k preset with RANDOM weights; grasps are meaningless. "
+                    'NO TRAINED WEIGHTS: models/kufenet-80k.safetensors is not installed, '
+                    'using the kufenet-80k preset with RANDOM weights; grasps are meaningless. '
                     "Set the 'weights' parameter to a trained .safetensors file.")
-        size = int(self.param("input_size"))
+        size = int(self.param('input_size'))
         import cv2  # resizing and smoothing get the same thread budget as the model
 
-        cv2.setNumThreads(int(self.param("threads")))
+        cv2.setNumThreads(int(self.param('threads')))
         factory = self._backend_factory or BACKEND_FACTORY
-        backend = factory(str(self.param("backend")), weights, size, int(self.param("threads")))
+        backend = factory(str(self.param('backend')), weights, size, int(self.param('threads')))
         warm = np.asarray(backend.infer(np.zeros((1, 4, size, size), np.float32)))
         if warm.shape != (1, 4, size, size) or not np.all(np.isfinite(warm)):
             raise ValueError(f"model '{weights}' does not match input_size {size}: warm-up "
-                             f"output has shape {warm.shape} (expected (1, 4, {size}, {size}) "
-                             f"finite maps)")
+                             f'output has shape {warm.shape} (expected (1, 4, {size}, {size}) '
+                             f'finite maps)')
         settings = {spec.name: self.param(spec.name) for spec in detector_params.PARAMETERS}
         return FrameProcessor(backend.infer, settings, weights)
 
     def _make_tf(self) -> CameraToBase:
-        base = str(self.param("base_frame"))
+        base = str(self.param('base_frame'))
         static = None
-        calib = str(self.param("static_transform.calibration_file"))
+        calib = str(self.param('static_transform.calibration_file'))
         if calib:
             from kufenet_grasp.geometry.calibration import load_static_mount
 
             mount = load_static_mount(calib)
             if mount.parent_frame != base:
-                raise ValueError(f"static_transform.calibration_file {calib}: parent_frame "
+                raise ValueError(f'static_transform.calibration_file {calib}: parent_frame '
                                  f"'{mount.parent_frame}' is not base_frame '{base}'")
             static = StaticCameraMount(mount.transform, base, mount.child_frame)
-        elif self.param("static_transform.enabled"):
+        elif self.param('static_transform.enabled'):
             from kufenet_grasp.geometry.transforms import from_xyz_quat
 
-            transform = from_xyz_quat(list(self.param("static_transform.translation")),
-                                      list(self.param("static_transform.rotation")))
+            transform = from_xyz_quat(list(self.param('static_transform.translation')),
+                                      list(self.param('static_transform.rotation')))
             static = StaticCameraMount(transform, base)
-        return CameraToBase(self, base, static, float(self.param("tf_timeout_s")))
+        return CameraToBase(self, base, static, float(self.param('tf_timeout_s')))
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         """Subscribe to the camera and start the worker (publishers are activated first)."""
         result = super().on_activate(state)
-        self._worker = LatestWorker(self._process_frame, float(self.param("max_rate_hz")),
+        self._worker = LatestWorker(self._process_frame, float(self.param('max_rate_hz')),
                                     on_error=self._on_worker_error)
-        qos = input_qos(str(self.param("input_reliability")),
-                        int(self.param("input_queue_depth")))
-        self._inputs = CameraInputs(self, qos, float(self.param("sync_slop_s")), self._on_frame)
+        qos = input_qos(str(self.param('input_reliability')),
+                        int(self.param('input_queue_depth')))
+        self._inputs = CameraInputs(self, qos, float(self.param('sync_slop_s')), self._on_frame)
         with self._lock:
             self._latest.last_frame_monotonic = time.monotonic()
         self._timers = [
-            self.create_timer(float(self.param("diagnostics_period_s")), self._publish_diag),
-            self.create_timer(float(self.param("no_frame_warning_s")), self._check_no_frame),
+            self.create_timer(float(self.param('diagnostics_period_s')), self._publish_diag),
+            self.create_timer(float(self.param('no_frame_warning_s')), self._check_no_frame),
         ]
         self._active = True
         self.get_logger().info(f"active: listening on {', '.join(self._topic_names())}")
@@ -304,11 +303,11 @@ class GraspDetectorNode(Node):
             self._publish(frame, outcome)
 
     def _publish_best(self, rect: GraspRectangle, pose: PoseStamped | None) -> None:
-        """The best grasp and its pose, published before the other candidates are measured."""
+        """Return best grasp and its pose, published before the other candidates are measured."""
         if self._active and self._pubs:
-            self._pubs["grasp"].publish(rect)
+            self._pubs['grasp'].publish(rect)
             if pose is not None:
-                self._pubs["pose"].publish(pose)
+                self._pubs['pose'].publish(pose)
 
     def _run_detection(self, frame: FrameInput, max_age_s: float | None = None,
                        on_best: BestCallback | None = None) -> FrameOutcome | None:
@@ -333,18 +332,18 @@ class GraspDetectorNode(Node):
             return
         if outcome.rects:
             if not outcome.best_published:
-                self._pubs["grasp"].publish(outcome.rects[0])
-            self._pubs["grasps"].publish(outcome.array())
+                self._pubs['grasp'].publish(outcome.rects[0])
+            self._pubs['grasps'].publish(outcome.array())
         if outcome.poses:
             if not outcome.best_published:
-                self._pubs["pose"].publish(outcome.poses[0])
-            markers = self._pubs["markers"]
-            if self.param("publish_markers") and markers.get_subscription_count() > 0:
+                self._pubs['pose'].publish(outcome.poses[0])
+            markers = self._pubs['markers']
+            if self.param('publish_markers') and markers.get_subscription_count() > 0:
                 markers.publish(grasp_marker_array(
                     outcome.marker_poses(), outcome.poses[0].header.frame_id,
                     outcome.poses[0].header.stamp))
-        debug = self._pubs["debug"]
-        if self.param("publish_debug_image") and debug.get_subscription_count() > 0 \
+        debug = self._pubs['debug']
+        if self.param('publish_debug_image') and debug.get_subscription_count() > 0 \
                 and outcome.rgb is not None:
             processor = self._processor
             if processor is not None:
@@ -352,20 +351,20 @@ class GraspDetectorNode(Node):
                 self.debug_images_sent += 1
 
     def _on_worker_error(self, exc: BaseException) -> None:
-        self.get_logger().error(f"grasp detection failed on a frame: {exc!r}",
+        self.get_logger().error(f'grasp detection failed on a frame: {exc!r}',
                                 throttle_duration_sec=5.0)
 
     # ----------------------------------------------------------------- service
     def _on_detect_grasps(self, request: Any, response: Any) -> Any:
-        max_age = request.max_age_s if request.max_age_s > 0 else self.param("max_frame_age_s")
-        count = request.max_grasps if request.max_grasps > 0 else int(self.param("top_k"))
+        max_age = request.max_age_s if request.max_age_s > 0 else self.param('max_frame_age_s')
+        count = request.max_grasps if request.max_grasps > 0 else int(self.param('top_k'))
         with self._lock:
             frame, outcome = self._latest.frame, self._latest.outcome
             if self._latest.outcome_frame is not frame:
                 outcome = None  # the newest frame is not processed yet: detect on it now
         if not self._active or self._processor is None:
             return _status(response, GraspStatus.NOT_READY,
-                           "grasp_detector is not active (lifecycle) or has no model loaded")
+                           'grasp_detector is not active (lifecycle) or has no model loaded')
         if frame is None:
             return _status(response, GraspStatus.NO_DATA,
                            f"no synchronised frame yet on {', '.join(self._topic_names())}")
@@ -373,11 +372,11 @@ class GraspDetectorNode(Node):
         age = now_s - frame.stamp_s
         if max_age > 0 and age > max_age:
             return _status(response, GraspStatus.STALE_DATA,
-                           f"newest frame is {age:.2f} s old (max {max_age:.2f} s)")
+                           f'newest frame is {age:.2f} s old (max {max_age:.2f} s)')
         if outcome is None or (outcome.code == GraspStatus.STALE_DATA and max_age > 0):
             outcome = self._run_detection(frame, max_age)
             if outcome is None:
-                return _status(response, GraspStatus.NOT_READY, "model released meanwhile")
+                return _status(response, GraspStatus.NOT_READY, 'model released meanwhile')
         response.status.code = int(outcome.code)
         response.status.message = outcome.summary
         response.grasps = outcome.array(count)
@@ -391,28 +390,28 @@ class GraspDetectorNode(Node):
     def _check_no_frame(self) -> None:
         with self._lock:
             idle = time.monotonic() - self._latest.last_frame_monotonic
-        limit = float(self.param("no_frame_warning_s"))
+        limit = float(self.param('no_frame_warning_s'))
         if idle > limit:
             color, depth, info = self._topic_names()
             self.get_logger().warn(
-                f"no synchronised frame for {idle:.0f} s on {color}, {depth} and {info}. "
-                f"Check: the camera publishes (input_reliability is "
+                f'no synchronised frame for {idle:.0f} s on {color}, {depth} and {info}. '
+                f'Check: the camera publishes (input_reliability is '
                 f"'{self.param('input_reliability')}'; a 'reliable' subscription cannot hear "
-                f"best-effort publishers), the remappings point at these names, depth is "
-                f"aligned to colour (RealSense: align_depth.enable:=true, aligned_depth_to_color/"
+                f'best-effort publishers), the remappings point at these names, depth is '
+                f'aligned to colour (RealSense: align_depth.enable:=true, aligned_depth_to_color/'
                 f"image_raw) and stamps agree within sync_slop_s={self.param('sync_slop_s')}",
                 throttle_duration_sec=limit)
 
     def _publish_diag(self) -> None:
-        if "diag" in self._pubs:
+        if 'diag' in self._pubs:
             snap = self.stats.snapshot()
-            self._pubs["diag"].publish(diagnostic_array(snap, self.get_fully_qualified_name(),
+            self._pubs['diag'].publish(diagnostic_array(snap, self.get_fully_qualified_name(),
                                                         self.get_clock().now().to_msg()))
 
     @property
     def pose_frame_source(self) -> str:
         """Where T_base_camera comes from: 'static', 'tf2', 'none' (or '' if unconfigured)."""
-        return self._tf.mode if self._tf is not None else ""
+        return self._tf.mode if self._tf is not None else ''
 
     @property
     def active(self) -> bool:
@@ -457,5 +456,5 @@ def main(args: list[str] | None = None) -> None:
         rclpy.try_shutdown()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

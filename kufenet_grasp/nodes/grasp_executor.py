@@ -18,20 +18,12 @@ the detector call waits in one thread for a response handled in another.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.logging import get_logger
-from rclpy.node import Node
-
 from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate, rank_candidates
 from kufenet_grasp.execution.gripper import GripperMapping, load_gripper
@@ -43,22 +35,29 @@ from kufenet_grasp.nodes.ros_conversions import pose_stamped, pose_to_transform,
 from kufenet_msgs.action import PickAndPlace
 from kufenet_msgs.msg import GraspRectangle
 from kufenet_msgs.srv import DetectGrasps
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.logging import get_logger
+from rclpy.node import Node
 
-ACTION_NAME = "kufenet/pick_and_place"
-DETECT_SERVICE = "kufenet/detect_grasps"
+ACTION_NAME = 'kufenet/pick_and_place'
+DETECT_SERVICE = 'kufenet/detect_grasps'
 
 
 def resolve_gripper_config(value: str) -> Path:
     """Path of a gripper YAML: ``value`` itself, or ``config/grippers/<value>.yaml`` in share."""
-    if value.endswith((".yaml", ".yml")) or "/" in value:
+    if value.endswith(('.yaml', '.yml')) or '/' in value:
         return Path(value)
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        share = Path(get_package_share_directory("kufenet_grasp"))
+        share = Path(get_package_share_directory('kufenet_grasp'))
     except (ImportError, LookupError, ValueError):  # not installed: the source tree
         share = Path(__file__).resolve().parents[2]
-    return share / "config" / "grippers" / f"{value}.yaml"
+    return share / 'config' / 'grippers' / f'{value}.yaml'
 
 
 class _Refused(Exception):
@@ -76,12 +75,12 @@ class GraspExecutorNode(Node):
     def __init__(self, backend: MotionBackend | None = None, *,
                  parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """``backend`` None builds the one named by ``motion_backend`` (MoveIt)."""
-        super().__init__("grasp_executor", **kwargs)
+        super().__init__('grasp_executor', **kwargs)
         executor_params.declare_all(self, parameter_overrides)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
             self.gripper: GripperMapping = load_gripper(
-                resolve_gripper_config(self._param("gripper_config")))
+                resolve_gripper_config(self._param('gripper_config')))
             self.backend = backend if backend is not None else self._create_backend()
         except Exception:
             self.destroy_node()
@@ -96,11 +95,11 @@ class GraspExecutorNode(Node):
             callback_group=group)
         self._detect = self.create_client(DetectGrasps, DETECT_SERVICE, callback_group=group)
         self._self_client = ActionClient(self, PickAndPlace, ACTION_NAME, callback_group=group)
-        self.create_subscription(GraspRectangle, "kufenet/grasp", self._on_rect, output_qos(),
+        self.create_subscription(GraspRectangle, 'kufenet/grasp', self._on_rect, output_qos(),
                                  callback_group=group)
-        self.create_subscription(PoseStamped, "kufenet/grasp_pose", self._on_grasp_pose,
+        self.create_subscription(PoseStamped, 'kufenet/grasp_pose', self._on_grasp_pose,
                                  output_qos(), callback_group=group)
-        self.get_logger().info(f"grasp_executor ready: backend {self.backend.name}, gripper "
+        self.get_logger().info(f'grasp_executor ready: backend {self.backend.name}, gripper '
                                f"{self.gripper.name}, base_frame {self._param('base_frame')}")
 
     # ----------------------------------------------------------- parameters
@@ -120,41 +119,41 @@ class GraspExecutorNode(Node):
         return SetParametersResult(successful=True)
 
     def _create_backend(self) -> MotionBackend:
-        """The standalone node's backend (``motion_backend``); RuntimeError when impossible."""
-        if self._param("motion_backend") == "sim":
+        """Return standalone node's backend (``motion_backend``); RuntimeError when impossible."""
+        if self._param('motion_backend') == 'sim':
             raise RuntimeError("motion_backend 'sim' runs only inside the simulation: start "
-                               "sim_world (make demo), which hosts the executor with its "
-                               "PyBullet backend; standalone, use motion_backend:=moveit")
+                               'sim_world (make demo), which hosts the executor with its '
+                               'PyBullet backend; standalone, use motion_backend:=moveit')
         from kufenet_grasp.execution.moveit_backend import MoveItBackend
 
-        return MoveItBackend(node_name=self._param("moveit.node_name"),
-                             planning_group=self._param("moveit.planning_group"),
-                             tool_link=self._param("moveit.tool_link"),
-                             gripper_group=self._param("moveit.gripper_group"),
+        return MoveItBackend(node_name=self._param('moveit.node_name'),
+                             planning_group=self._param('moveit.planning_group'),
+                             tool_link=self._param('moveit.tool_link'),
+                             gripper_group=self._param('moveit.gripper_group'),
                              gripper=self.gripper,
-                             base_frame=self._param("base_frame"),
-                             home_configuration=self._param("moveit.home_configuration"),
-                             planning_time_s=self._param("plan_timeout_s"))
+                             base_frame=self._param('base_frame'),
+                             home_configuration=self._param('moveit.home_configuration'),
+                             planning_time_s=self._param('plan_timeout_s'))
 
     # --------------------------------------------------------------- action
     def _on_goal(self, goal: PickAndPlace.Goal) -> GoalResponse:
         """Accept one pick at a time."""
         if self._busy.locked():
-            self.get_logger().warn("pick_and_place goal rejected: a pick is running")
+            self.get_logger().warn('pick_and_place goal rejected: a pick is running')
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
     def _on_cancel(self, goal_handle: Any) -> CancelResponse:
-        """Always accept: the sequence stops, opens the gripper and returns home."""
-        self.get_logger().info("pick_and_place: cancel requested")
+        """Return always accept: the sequence stops, opens the gripper and returns home."""
+        self.get_logger().info('pick_and_place: cancel requested')
         return CancelResponse.ACCEPT
 
     async def _execute(self, goal_handle: Any) -> PickAndPlace.Result:
         """Run one pick; blocks this executor thread while the arm moves."""
         if not self._busy.acquire(blocking=False):
             goal_handle.abort()
-            return self._result(int(GraspStatus.EXECUTION_FAILED), "another pick is running",
-                                "checking")
+            return self._result(int(GraspStatus.EXECUTION_FAILED), 'another pick is running',
+                                'checking')
         try:
             return self._pick(goal_handle)
         finally:
@@ -171,14 +170,14 @@ class GraspExecutorNode(Node):
         try:
             place = self._place(goal, values)
             if goal.use_grasp:
-                candidates = [self._goal_candidate(goal, values["base_frame"])]
+                candidates = [self._goal_candidate(goal, values['base_frame'])]
             else:
-                feedback("checking", 0.0, 0)  # the detector may take detect_timeout_s
+                feedback('checking', 0.0, 0)  # the detector may take detect_timeout_s
                 candidates = self._detect_candidates(values)
         except _Refused as refused:
-            self.get_logger().warn(f"pick_and_place: {refused.message}")
+            self.get_logger().warn(f'pick_and_place: {refused.message}')
             goal_handle.abort()
-            return self._result(refused.code, refused.message, "checking")
+            return self._result(refused.code, refused.message, 'checking')
         config = executor_params.pick_config(values, 0.0 if goal.use_grasp else None)
         ranked = rank_candidates(candidates, config.top_k)
         sequence = PickSequence(self.backend, config, self.gripper, clock=self._now_s)
@@ -186,13 +185,13 @@ class GraspExecutorNode(Node):
             outcome = sequence.run(ranked, place, lambda: goal_handle.is_cancel_requested,
                                    feedback)
         except (RuntimeError, ValueError) as err:  # a backend error ends the goal, not the node
-            self.get_logger().error(f"pick_and_place: motion backend error: {err}")
+            self.get_logger().error(f'pick_and_place: motion backend error: {err}')
             goal_handle.abort()
             return self._result(int(GraspStatus.EXECUTION_FAILED),
-                                f"motion backend {self.backend.name} failed: {err}", "planning")
+                                f'motion backend {self.backend.name} failed: {err}', 'planning')
         used = ranked[outcome.grasp_index] if 0 <= outcome.grasp_index < len(ranked) else None
         result = self._result(int(outcome.status), outcome.message, outcome.failed_stage,
-                              used, values["base_frame"])
+                              used, values['base_frame'])
         if outcome.success:
             goal_handle.succeed()
         elif outcome.status == GraspStatus.CANCELLED and goal_handle.is_cancel_requested:
@@ -200,11 +199,11 @@ class GraspExecutorNode(Node):
         else:
             goal_handle.abort()
         log = self.get_logger().info if outcome.success else self.get_logger().warn
-        log(f"pick_and_place: {outcome.status.name}: {outcome.message}")
+        log(f'pick_and_place: {outcome.status.name}: {outcome.message}')
         return result
 
     def _result(self, code: int, message: str, stage: str,
-                used: GraspCandidate | None = None, frame: str = "") -> PickAndPlace.Result:
+                used: GraspCandidate | None = None, frame: str = '') -> PickAndPlace.Result:
         result = PickAndPlace.Result(success=code == int(GraspStatus.OK), failed_stage=stage)
         result.status.code = int(code)
         result.status.message = message
@@ -223,23 +222,23 @@ class GraspExecutorNode(Node):
     def _place(self, goal: PickAndPlace.Goal, values: dict[str, Any]) -> Any:
         if not goal.use_place_pose:
             return executor_params.place_pose(values)
-        self._require_frame(goal.place_pose, values["base_frame"], "place_pose")
-        return self._transform(goal.place_pose, "place_pose")
+        self._require_frame(goal.place_pose, values['base_frame'], 'place_pose')
+        return self._transform(goal.place_pose, 'place_pose')
 
     @staticmethod
     def _require_frame(pose: PoseStamped, base_frame: str, what: str) -> None:
         if pose.header.frame_id != base_frame:
             raise _Refused(int(GraspStatus.TF_FAILED),
-                           f"{what} is in frame {pose.header.frame_id!r}, not base_frame "
-                           f"{base_frame!r}; the executor does not look up tf2: give poses in "
-                           f"{base_frame!r} (the detector does when its transform works)")
+                           f'{what} is in frame {pose.header.frame_id!r}, not base_frame '
+                           f'{base_frame!r}; the executor does not look up tf2: give poses in '
+                           f'{base_frame!r} (the detector does when its transform works)')
 
     @staticmethod
     def _transform(pose: PoseStamped, what: str) -> Any:
         try:
             return pose_to_transform(pose.pose)
         except ValueError as err:
-            raise _Refused(int(GraspStatus.BAD_INPUT), f"{what}: {err}") from err
+            raise _Refused(int(GraspStatus.BAD_INPUT), f'{what}: {err}') from err
 
     def _candidate(self, rect: GraspRectangle, pose: PoseStamped, base_frame: str,
                    what: str) -> GraspCandidate:
@@ -249,41 +248,41 @@ class GraspExecutorNode(Node):
         stamp = stamp_to_seconds(pose.header.stamp)
         quality = float(rect.quality)
         if not (math.isfinite(quality) and 0.0 <= quality <= 1.0):
-            raise _Refused(int(GraspStatus.BAD_INPUT), f"{what}: quality {quality} is not in "
-                           f"[0, 1]")
+            raise _Refused(int(GraspStatus.BAD_INPUT), f'{what}: quality {quality} is not in '
+                           f'[0, 1]')
         return GraspCandidate(self._transform(pose, what),
                               width_m=width if math.isfinite(width) and width > 0 else math.nan,
                               quality=quality, stamp_s=stamp if stamp > 0 else None,
                               source=rect)
 
     def _goal_candidate(self, goal: PickAndPlace.Goal, base_frame: str) -> GraspCandidate:
-        return self._candidate(goal.grasp, goal.grasp_pose, base_frame, "goal grasp_pose")
+        return self._candidate(goal.grasp, goal.grasp_pose, base_frame, 'goal grasp_pose')
 
     def _detect_candidates(self, values: dict[str, Any]) -> list[GraspCandidate]:
         """Ask the detector; never waits longer than ``detect_timeout_s`` in total."""
-        timeout = float(values["detect_timeout_s"])
+        timeout = float(values['detect_timeout_s'])
         answered = threading.Event()
         start = self._now_s()
         if not self._detect.wait_for_service(timeout_sec=timeout):
             raise _Refused(int(GraspStatus.NO_DATA),
-                           f"detector service {DETECT_SERVICE} is not available after "
-                           f"{timeout} s: is grasp_detector running and active?")
-        request = DetectGrasps.Request(max_grasps=int(values["top_k"]),
-                                       max_age_s=float(values["max_grasp_age_s"]))
+                           f'detector service {DETECT_SERVICE} is not available after '
+                           f'{timeout} s: is grasp_detector running and active?')
+        request = DetectGrasps.Request(max_grasps=int(values['top_k']),
+                                       max_age_s=float(values['max_grasp_age_s']))
         future = self._detect.call_async(request)
         future.add_done_callback(lambda _: answered.set())
         remaining = max(0.0, timeout - (self._now_s() - start))
         if not answered.wait(remaining) or not future.done():
             self._detect.remove_pending_request(future)
             raise _Refused(int(GraspStatus.TIMEOUT),
-                           f"detector service {DETECT_SERVICE} did not answer within "
-                           f"detect_timeout_s = {timeout} s")
+                           f'detector service {DETECT_SERVICE} did not answer within '
+                           f'detect_timeout_s = {timeout} s')
         response = future.result()
         if response.status.code != int(GraspStatus.OK):
-            raise _Refused(int(response.status.code), f"detector: {response.status.message}")
+            raise _Refused(int(response.status.code), f'detector: {response.status.message}')
         if not response.poses:
-            raise _Refused(int(GraspStatus.NO_GRASP), "detector returned no grasp")
-        return [self._candidate(rect, pose, values["base_frame"], f"detected grasp {i}")
+            raise _Refused(int(GraspStatus.NO_GRASP), 'detector returned no grasp')
+        return [self._candidate(rect, pose, values['base_frame'], f'detected grasp {i}')
                 for i, (rect, pose) in enumerate(zip(response.grasps.grasps, response.poses))]
 
     # ------------------------------------------------------------ auto mode
@@ -292,15 +291,15 @@ class GraspExecutorNode(Node):
 
     def _on_grasp_pose(self, msg: PoseStamped) -> None:
         """auto_pick: start a pick with this fresh grasp when idle."""
-        if not self._param("auto_pick") or self._busy.locked() or self._auto_pending:
+        if not self._param('auto_pick') or self._busy.locked() or self._auto_pending:
             return
         rect = self._latest_rect
-        max_age = float(self._param("max_grasp_age_s"))
+        max_age = float(self._param('max_grasp_age_s'))
         age = self._now_s() - stamp_to_seconds(msg.header.stamp)
-        if msg.header.frame_id != self._param("base_frame") or (max_age > 0 and age > max_age):
+        if msg.header.frame_id != self._param('base_frame') or (max_age > 0 and age > max_age):
             self.get_logger().warn(
-                f"auto_pick: ignoring a grasp pose in frame {msg.header.frame_id!r}, "
-                f"{age:.2f} s old", throttle_duration_sec=5.0)
+                f'auto_pick: ignoring a grasp pose in frame {msg.header.frame_id!r}, '
+                f'{age:.2f} s old', throttle_duration_sec=5.0)
             return
         if rect is None or rect.header.stamp != msg.header.stamp:
             return  # its rectangle (quality, width) has not arrived yet
@@ -326,7 +325,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         node = GraspExecutorNode()
     except (RuntimeError, ValueError, FileNotFoundError) as err:
-        get_logger("grasp_executor").fatal(str(err))
+        get_logger('grasp_executor').fatal(str(err))
         rclpy.try_shutdown()
         sys.exit(1)
     try:
@@ -338,5 +337,5 @@ def main(args: list[str] | None = None) -> None:
         rclpy.try_shutdown()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

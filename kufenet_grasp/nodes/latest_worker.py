@@ -10,9 +10,9 @@ cap costs no latency. While the slot is empty the thread sleeps on a condition v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 
@@ -29,8 +29,8 @@ class RateBudget:
     def __init__(self, max_rate_hz: float = 0.0, burst: float = 1.5,
                  tolerance: float = 0.25) -> None:
         if not burst >= 1.0 or not 0.0 <= tolerance < 1.0:
-            raise ValueError(f"RateBudget: need burst >= 1 and 0 <= tolerance < 1, got "
-                             f"{burst}, {tolerance}")
+            raise ValueError(f'RateBudget: need burst >= 1 and 0 <= tolerance < 1, got '
+                             f'{burst}, {tolerance}')
         self.burst, self.tolerance = float(burst), float(tolerance)
         self._tokens = self.burst
         self._last: float | None = None
@@ -44,11 +44,11 @@ class RateBudget:
     @max_rate_hz.setter
     def max_rate_hz(self, value: float) -> None:
         if not value >= 0:
-            raise ValueError(f"max_rate_hz must be >= 0 Hz (0 = unlimited), got {value}")
+            raise ValueError(f'max_rate_hz must be >= 0 Hz (0 = unlimited), got {value}')
         self._rate = float(value)
 
     def allow(self, now_s: float) -> bool:
-        """True if an event at monotonic time ``now_s`` fits the budget (and spend it)."""
+        """Return True if an event at monotonic time ``now_s`` fits the budget (and spend it)."""
         if self._rate <= 0:
             return True
         if self._last is not None:
@@ -65,7 +65,7 @@ class LatestWorker:
     """Run ``process(item)`` on the newest item, in one background thread."""
 
     def __init__(self, process: Callable[[Any], None], max_rate_hz: float = 0.0,
-                 name: str = "latest_worker",
+                 name: str = 'latest_worker',
                  on_error: Callable[[BaseException], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.budget = RateBudget(max_rate_hz)

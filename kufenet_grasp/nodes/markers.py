@@ -13,16 +13,15 @@ import math
 
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
-from visualization_msgs.msg import Marker, MarkerArray
-
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_yaw
+from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
 from kufenet_grasp.nodes.ros_conversions import transform_to_pose
+from visualization_msgs.msg import Marker, MarkerArray
 
 FINGER_LENGTH_M = 0.05
 FINGER_THICKNESS_M = 0.01
 FINGER_DEPTH_M = 0.02
 APPROACH_LENGTH_M = 0.12
-NAMESPACE = "kufenet_grasp"
+NAMESPACE = 'kufenet_grasp'
 
 
 def _marker(marker_id: int, kind: int, frame_id: str, stamp: Time,

@@ -6,9 +6,9 @@ ROS-free so tests and docs can read it; :func:`declare_specs` imports rcl_interf
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+import math
 from typing import Any
 
 
@@ -39,7 +39,7 @@ def declare_specs(node: Any, specs: Iterable[ParamSpec],
     if strict:
         unknown = sorted(set(overrides) - {spec.name for spec in specs})
         if unknown:
-            raise ValueError(f"{node.get_name()}: unknown parameter overrides {unknown}")
+            raise ValueError(f'{node.get_name()}: unknown parameter overrides {unknown}')
     for spec in specs:
         text = spec.description
         if spec.choices:
@@ -61,7 +61,7 @@ def check_spec(spec: ParamSpec, value: Any) -> str | None:
         return f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(float(value)):
-            return f"{spec.name} must be finite, got {value!r}"
+            return f'{spec.name} must be finite, got {value!r}'
         if spec.low is not None and not spec.low <= value <= spec.high:
-            return f"{spec.name} must be in [{spec.low}, {spec.high}], got {value!r}"
+            return f'{spec.name} must be in [{spec.low}, {spec.high}], got {value!r}'
     return None

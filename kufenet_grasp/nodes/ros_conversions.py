@@ -11,17 +11,16 @@ from typing import Any
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose, PoseStamped
+from kufenet_grasp.geometry.camera import from_camera_info_k, PinholeCamera
+from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
+from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
+from kufenet_msgs.msg import GraspRectangleArray
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
-from kufenet_grasp.geometry.camera import PinholeCamera, from_camera_info_k
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_quat
-from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
-from kufenet_msgs.msg import GraspRectangleArray
-
 
 def stamp_to_seconds(stamp: Time) -> float:
-    """A ``builtin_interfaces/Time`` as float seconds."""
+    """Return a ``builtin_interfaces/Time`` as float seconds."""
     return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
 
 
@@ -31,10 +30,10 @@ def camera_from_info(info: CameraInfo) -> PinholeCamera:
     Raises ``ValueError`` when K is all zeros / not a pinhole matrix or the size is zero.
     """
     if info.width == 0 or info.height == 0:
-        raise ValueError(f"camera_info: image size is {info.width}x{info.height}; "
-                         f"the camera driver did not fill width/height")
+        raise ValueError(f'camera_info: image size is {info.width}x{info.height}; '
+                         f'the camera driver did not fill width/height')
     return from_camera_info_k(list(info.k), int(info.width), int(info.height),
-                              info.header.frame_id or "camera_color_optical_frame")
+                              info.header.frame_id or 'camera_color_optical_frame')
 
 
 def _float(value: Any) -> float:
@@ -64,7 +63,7 @@ def grasp_to_msg(rect: Any, header: Header, *, width_m: float = math.nan,
 
 
 def grasps_to_array(msgs: list[GraspRectangleMsg], header: Header) -> GraspRectangleArray:
-    """A GraspRectangleArray holding ``msgs`` (already ranked best first)."""
+    """Return a GraspRectangleArray holding ``msgs`` (already ranked best first)."""
     out = GraspRectangleArray()
     out.header = header
     out.grasps = list(msgs)
@@ -93,6 +92,6 @@ def pose_stamped(transform: RigidTransform, frame_id: str, stamp: Time) -> PoseS
 
 def pose_to_transform(pose: Pose) -> RigidTransform:
     """Convert a geometry_msgs/Pose or Transform message to a RigidTransform (metres)."""
-    p = getattr(pose, "position", None) or pose.translation
-    q = getattr(pose, "orientation", None) or pose.rotation
+    p = getattr(pose, 'position', None) or pose.translation
+    q = getattr(pose, 'orientation', None) or pose.rotation
     return from_xyz_quat((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))

@@ -23,6 +23,8 @@ import math
 import time
 from typing import Any
 
+from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+from kufenet_grasp.sim.world import CameraFrame, SimWorld, WorldConfig
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -34,18 +36,15 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
-from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
-from kufenet_grasp.sim.world import CameraFrame, SimWorld, WorldConfig
-
 #: world settings exposed as parameters (name -> WorldConfig field), defaults from WorldConfig
-WORLD_PARAMETERS = ("scene_type", "clutter_count", "object_split", "seed", "spread_m",
-                    "base_xyz", "base_yaw", "tray_xyz", "camera_xyz", "camera_rpy", "width",
-                    "height", "fx", "fy", "cx", "cy", "depth_noise", "rgb_noise", "base_frame",
-                    "camera_frame")
+WORLD_PARAMETERS = ('scene_type', 'clutter_count', 'object_split', 'seed', 'spread_m',
+                    'base_xyz', 'base_yaw', 'tray_xyz', 'camera_xyz', 'camera_rpy', 'width',
+                    'height', 'fx', 'fy', 'cx', 'cy', 'depth_noise', 'rgb_noise', 'base_frame',
+                    'camera_frame')
 NODE_PARAMETERS: dict[str, Any] = {
-    "publish_rate_hz": 5.0,  # camera frames per second (wall clock)
-    "publish_clock": False,  # publish /clock and run the physics in real time when idle
-    "host_executor": True,  # main(): also run grasp_executor in this process on the sim arm
+    'publish_rate_hz': 5.0,  # camera frames per second (wall clock)
+    'publish_clock': False,  # publish /clock and run the physics in real time when idle
+    'host_executor': True,  # main(): also run grasp_executor in this process on the sim arm
 }
 CLOCK_PERIOD_S = 0.01
 
@@ -54,7 +53,7 @@ def camera_info_msg(config: WorldConfig, header: Any) -> CameraInfo:
     """Build the simulated camera's CameraInfo (pixels; no distortion, plumb_bob)."""
     fx, fy, cx, cy = config.fx, config.fy, config.cx, config.cy
     return CameraInfo(header=header, width=config.width, height=config.height,
-                      distortion_model="plumb_bob", d=[0.0] * 5,
+                      distortion_model='plumb_bob', d=[0.0] * 5,
                       k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
                       r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
                       p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -63,8 +62,8 @@ def camera_info_msg(config: WorldConfig, header: Any) -> CameraInfo:
 def frame_messages(frame: CameraFrame, config: WorldConfig, header: Any
                    ) -> tuple[Image, Image, CameraInfo]:
     """(colour rgb8, depth 16UC1 mm, camera_info) messages of ``frame``, sharing ``header``."""
-    color = Image(header=header, **numpy_to_image_fields(frame.rgb, "rgb8"))
-    depth = Image(header=header, **numpy_to_image_fields(frame.depth_m, "16UC1"))
+    color = Image(header=header, **numpy_to_image_fields(frame.rgb, 'rgb8'))
+    depth = Image(header=header, **numpy_to_image_fields(frame.depth_m, '16UC1'))
     return color, depth, camera_info_msg(config, header)
 
 
@@ -73,7 +72,7 @@ class SimWorldNode(Node):
 
     def __init__(self, world: SimWorld | None = None, *,
                  parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__("sim_world", **kwargs)
+        super().__init__('sim_world', **kwargs)
         overrides = parameter_overrides or {}
         defaults = WorldConfig()
         for name in WORLD_PARAMETERS:
@@ -82,37 +81,37 @@ class SimWorldNode(Node):
             self.declare_parameter(name, overrides.get(name, value))
         for name, value in NODE_PARAMETERS.items():
             self.declare_parameter(name, overrides.get(name, value))
-        rate = float(self._param("publish_rate_hz"))
+        rate = float(self._param('publish_rate_hz'))
         if not 0.0 < rate <= 100.0:
-            raise ValueError(f"sim_world: publish_rate_hz must be in (0, 100] Hz, got {rate}")
+            raise ValueError(f'sim_world: publish_rate_hz must be in (0, 100] Hz, got {rate}')
         config = WorldConfig.from_dict({n: self._param(n) for n in WORLD_PARAMETERS})
         self.world = world if world is not None else SimWorld(config)
         self.frames_published = 0
         self._rng = np.random.default_rng(int(config.seed) + 1)
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        self._color = self.create_publisher(Image, "color/image_raw", reliable)
-        self._depth = self.create_publisher(Image, "depth/image_raw", reliable)
-        self._info = self.create_publisher(CameraInfo, "color/camera_info", reliable)
+        self._color = self.create_publisher(Image, 'color/image_raw', reliable)
+        self._depth = self.create_publisher(Image, 'depth/image_raw', reliable)
+        self._info = self.create_publisher(CameraInfo, 'color/camera_info', reliable)
         wall = Clock(clock_type=ClockType.STEADY_TIME)
         self._camera_timer = self.create_timer(1.0 / rate, self.publish_frame,
                                                callback_group=MutuallyExclusiveCallbackGroup(),
                                                clock=wall)
         self._clock_pub = None
         self._last_wall = time.monotonic()
-        if self._param("publish_clock"):
-            self._clock_pub = self.create_publisher(ClockMsg, "/clock", 10)
+        if self._param('publish_clock'):
+            self._clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
             self.create_timer(CLOCK_PERIOD_S, self._tick_clock,
                               callback_group=MutuallyExclusiveCallbackGroup(), clock=wall)
         group = MutuallyExclusiveCallbackGroup()
-        self.create_service(Trigger, "sim_world/reset", self._on_reset, callback_group=group)
-        self.create_service(Trigger, "sim_world/check", self._on_check, callback_group=group)
+        self.create_service(Trigger, 'sim_world/reset', self._on_reset, callback_group=group)
+        self.create_service(Trigger, 'sim_world/check', self._on_check, callback_group=group)
         self._tf_broadcaster = self._broadcast_static_tf()
         t = self.world.camera_in_base()
         self.get_logger().info(
-            f"sim_world ready: {config.scene_type} scene, {config.width}x{config.height} camera "
+            f'sim_world ready: {config.scene_type} scene, {config.width}x{config.height} camera '
             f"'{config.camera_frame}' at {np.round(t.translation, 4).tolist()} m in "
             f"'{config.base_frame}' (quaternion {np.round(t.quaternion_xyzw, 6).tolist()}), "
-            f"{rate:g} Hz, tf2 static transform "
+            f'{rate:g} Hz, tf2 static transform '
             f"{'broadcast' if self._tf_broadcaster else 'unavailable (tf2_ros missing)'}")
 
     def _param(self, name: str) -> Any:
@@ -171,19 +170,19 @@ class SimWorldNode(Node):
     def _on_reset(self, request: Any, response: Any) -> Any:
         ids = self.world.reset()
         response.success = True
-        response.message = json.dumps({"objects": ids})
+        response.message = json.dumps({'objects': ids})
         return response
 
     def check(self) -> dict[str, list[int]]:
         """Catalogue ids of held / lifted / placed / workspace objects (-1 for added boxes)."""
         w = self.world
         return {name: [w.object_catalogue_id(b) for b in bodies] for name, bodies in (
-            ("held", w.held_objects()), ("lifted", w.lifted_objects()),
-            ("placed", w.placed_objects()), ("workspace", w.workspace_objects()))}
+            ('held', w.held_objects()), ('lifted', w.lifted_objects()),
+            ('placed', w.placed_objects()), ('workspace', w.workspace_objects()))}
 
     def _on_check(self, request: Any, response: Any) -> Any:
         state = self.check()
-        response.success = bool(state["placed"])
+        response.success = bool(state['placed'])
         response.message = json.dumps(state)
         return response
 
@@ -201,7 +200,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         sim = SimWorldNode()
         nodes.append(sim)
-        if sim.get_parameter("host_executor").value:
+        if sim.get_parameter('host_executor').value:
             from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
 
             nodes.append(GraspExecutorNode(sim.world.backend))

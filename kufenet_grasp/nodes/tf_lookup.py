@@ -30,7 +30,7 @@ class StaticCameraMount:
 
     transform: RigidTransform
     base_frame: str
-    camera_frame: str = ""
+    camera_frame: str = ''
 
 
 class CameraToBase:
@@ -59,8 +59,8 @@ class CameraToBase:
     def mode(self) -> str:
         """``'static'``, ``'tf2'`` or ``'none'``."""
         if self._static is not None:
-            return "static"
-        return "tf2" if self._buffer is not None else "none"
+            return 'static'
+        return 'tf2' if self._buffer is not None else 'none'
 
     def lookup(self, camera_frame: str, stamp: Any) -> RigidTransform | None:
         """T_base_camera at ``stamp`` (builtin_interfaces/Time), or None in mode ``'none'``.
@@ -82,10 +82,9 @@ class CameraToBase:
         return self._lookup_tf(camera_frame, stamp)
 
     def _lookup_tf(self, camera_frame: str, stamp: Any) -> RigidTransform:
+        from kufenet_grasp.nodes.ros_conversions import pose_to_transform
         from rclpy.duration import Duration
         from rclpy.time import Time
-
-        from kufenet_grasp.nodes.ros_conversions import pose_to_transform
 
         try:
             msg = self._buffer.lookup_transform(self.base_frame, camera_frame,
@@ -93,17 +92,17 @@ class CameraToBase:
                                                 timeout=Duration(seconds=self._timeout_s))
         except Exception as exc:  # tf2 raises several exception types: report them all
             raise TransformUnavailable(
-                f"no transform {self.base_frame} <- {camera_frame} at the image stamp within "
-                f"{self._timeout_s:.2f} s: {exc}") from exc
+                f'no transform {self.base_frame} <- {camera_frame} at the image stamp within '
+                f'{self._timeout_s:.2f} s: {exc}') from exc
         return pose_to_transform(msg.transform)
 
     def close(self) -> None:
         """Stop listening to /tf: stop the listener's thread and destroy its node."""
         if self._listener is not None:
-            executor = getattr(self._listener, "executor", None)
+            executor = getattr(self._listener, 'executor', None)
             if executor is not None:
                 executor.shutdown()
-            thread = getattr(self._listener, "dedicated_listener_thread", None)
+            thread = getattr(self._listener, 'dedicated_listener_thread', None)
             if thread is not None:
                 thread.join(timeout=2.0)
         if self._tf_node is not None:
@@ -114,14 +113,14 @@ class CameraToBase:
 
 
 def _listener_node(node: Any) -> Any:
-    """A node for the tf listener beside ``node``: same namespace and context, name + '_tf'.
+    """Return a node for the tf listener beside ``node``: same namespace and context, name + '_tf'.
 
     The process's global arguments still apply (a ``/tf`` remapping reaches it); a local
     ``__node`` rule overrides a global one, so it never takes the detector's own name.
     """
     import rclpy
 
-    name = f"{node.get_name()}_tf"
+    name = f'{node.get_name()}_tf'
     return rclpy.create_node(name, namespace=node.get_namespace(), context=node.context,
-                             cli_args=["--ros-args", "-r", f"__node:={name}"],
+                             cli_args=['--ros-args', '-r', f'__node:={name}'],
                              start_parameter_services=False)

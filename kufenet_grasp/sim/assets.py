@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 NUM_RANDOM_URDFS = 1000
-SPLITS = ("train", "val", "test")
+SPLITS = ('train', 'val', 'test')
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 #: seed of the object split; fixed so that every dataset of the project shares one split
 SPLIT_SEED = 20240
@@ -28,10 +28,10 @@ def data_path() -> Path:
 def object_urdf(object_id: int) -> str:
     """Path of random object ``object_id`` (0..999) as a string for ``p.loadURDF``."""
     if not 0 <= int(object_id) < NUM_RANDOM_URDFS:
-        raise ValueError(f"object_urdf: object_id must be in [0, {NUM_RANDOM_URDFS}), "
-                         f"got {object_id}")
-    oid = f"{int(object_id):03d}"
-    return str(data_path() / "random_urdfs" / oid / f"{oid}.urdf")
+        raise ValueError(f'object_urdf: object_id must be in [0, {NUM_RANDOM_URDFS}), '
+                         f'got {object_id}')
+    oid = f'{int(object_id):03d}'
+    return str(data_path() / 'random_urdfs' / oid / f'{oid}.urdf')
 
 
 def split_object_ids(
@@ -40,8 +40,8 @@ def split_object_ids(
     """Disjoint train/val/test lists of object ids from a seeded permutation of 0..999."""
     fr = np.asarray(fractions, dtype=float)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
-        raise ValueError(f"split_object_ids: fractions must be 3 non-negative numbers "
-                         f"summing to 1, got {fractions}")
+        raise ValueError(f'split_object_ids: fractions must be 3 non-negative numbers '
+                         f'summing to 1, got {fractions}')
     perm = np.random.default_rng(seed).permutation(NUM_RANDOM_URDFS)
     n_train = round(float(fr[0]) * NUM_RANDOM_URDFS)
     n_val = round(float(fr[1]) * NUM_RANDOM_URDFS)
@@ -54,12 +54,12 @@ def object_split(object_id: int, seed: int = SPLIT_SEED) -> str:
     for name, ids in split_object_ids(seed).items():
         if int(object_id) in ids:
             return name
-    raise ValueError(f"object_split: object_id must be in [0, {NUM_RANDOM_URDFS}), "
-                     f"got {object_id}")
+    raise ValueError(f'object_split: object_id must be in [0, {NUM_RANDOM_URDFS}), '
+                     f'got {object_id}')
 
 
 def random_object_rgba(rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """A random opaque object colour: saturated hues, greys, darks and pastels."""
+    """Return a random opaque object colour: saturated hues, greys, darks and pastels."""
     kind = rng.random()
     if kind < 0.15:  # grey / black / white
         g = rng.uniform(0.05, 0.95)
@@ -75,7 +75,7 @@ def random_object_rgba(rng: np.random.Generator) -> tuple[float, float, float, f
 
 
 def random_surface_rgba(rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """A random table/tray colour: mostly muted (wood, grey, white, dark), sometimes vivid."""
+    """Draw a random table/tray colour: mostly muted (wood, grey, white, dark), sometimes vivid."""
     import colorsys
 
     if rng.random() < 0.8:
@@ -87,9 +87,9 @@ def random_surface_rgba(rng: np.random.Generator) -> tuple[float, float, float, 
 
 
 def procedural_texture(rng: np.random.Generator, size: int = 64) -> np.ndarray:
-    """A random ``size``×``size``×3 uint8 RGB texture: wood grain, speckle, checker or cloth."""
+    """Draw a random ``size``×``size``×3 uint8 RGB texture: wood, speckle, checker or cloth."""
     if size < 4:
-        raise ValueError(f"procedural_texture: size must be >= 4 pixels, got {size}")
+        raise ValueError(f'procedural_texture: size must be >= 4 pixels, got {size}')
     import cv2
 
     base = np.array(random_surface_rgba(rng)[:3]) * 255.0
@@ -116,12 +116,12 @@ def write_textures(folder: str | Path, rng: np.random.Generator, count: int = 8)
     import cv2
 
     if count < 1:
-        raise ValueError(f"write_textures: count must be >= 1, got {count}")
+        raise ValueError(f'write_textures: count must be >= 1, got {count}')
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
-        path = folder / f"texture_{i:02d}.png"
+        path = folder / f'texture_{i:02d}.png'
         cv2.imwrite(str(path), procedural_texture(rng)[..., ::-1])
         paths.append(str(path))
     return paths

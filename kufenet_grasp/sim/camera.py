@@ -8,8 +8,8 @@ metric z-depth along the optical axis (not the ray length), ``float32`` metres.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
+import math
 
 import numpy as np
 
@@ -27,17 +27,17 @@ class CameraIntrinsics:
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
-            raise ValueError(f"CameraIntrinsics: width/height must be >= 1 px, got "
-                             f"{self.width}x{self.height}")
+            raise ValueError(f'CameraIntrinsics: width/height must be >= 1 px, got '
+                             f'{self.width}x{self.height}')
         if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"CameraIntrinsics: fx, fy must be > 0 px, got {self.fx}, {self.fy}")
+            raise ValueError(f'CameraIntrinsics: fx, fy must be > 0 px, got {self.fx}, {self.fy}')
 
     @classmethod
     def from_fov(cls, width: int, height: int, hfov_deg: float) -> CameraIntrinsics:
         """Square-pixel intrinsics with horizontal field of view ``hfov_deg`` (degrees)."""
         if not 1.0 < hfov_deg < 179.0:
-            raise ValueError(f"CameraIntrinsics.from_fov: hfov_deg must be in (1, 179), "
-                             f"got {hfov_deg}")
+            raise ValueError(f'CameraIntrinsics.from_fov: hfov_deg must be in (1, 179), '
+                             f'got {hfov_deg}')
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2)
         return cls(width, height, f, f, (width - 1) / 2.0, (height - 1) / 2.0)
 
@@ -52,7 +52,7 @@ class CameraIntrinsics:
         from pixel-centre coordinates to OpenGL's pixel-edge coordinates.
         """
         if not 0 < near < far:
-            raise ValueError(f"projection_matrix: need 0 < near < far (m), got {near}, {far}")
+            raise ValueError(f'projection_matrix: need 0 < near < far (m), got {near}, {far}')
         w, h = float(self.width), float(self.height)
         proj = np.array([
             [2 * self.fx / w, 0.0, 1.0 - 2 * (self.cx + 0.5) / w, 0.0],
@@ -94,8 +94,8 @@ class CameraPose:
         rot = np.asarray(rotation, dtype=float)
         pos = np.asarray(position, dtype=float)
         if rot.shape != (3, 3) or pos.shape != (3,):
-            raise ValueError(f"CameraPose.from_matrix: need 3x3 rotation and 3-vector position, "
-                             f"got {rot.shape} and {pos.shape}")
+            raise ValueError(f'CameraPose.from_matrix: need 3x3 rotation and 3-vector position, '
+                             f'got {rot.shape} and {pos.shape}')
         return cls(tuple(float(v) for v in pos), tuple(tuple(float(v) for v in r) for r in rot))
 
     @classmethod
@@ -105,7 +105,7 @@ class CameraPose:
         z = np.asarray(target, dtype=float) - eye
         norm = np.linalg.norm(z)
         if norm < 1e-9:
-            raise ValueError("CameraPose.look_at: eye and target must differ")
+            raise ValueError('CameraPose.look_at: eye and target must differ')
         z /= norm
         ref = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
         x = np.cross(ref, z)
@@ -126,12 +126,12 @@ class CameraPose:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary."""
-        return {"position": list(self.position), "rotation": [list(r) for r in self.rotation]}
+        return {'position': list(self.position), 'rotation': [list(r) for r in self.rotation]}
 
     @classmethod
     def from_dict(cls, data: dict) -> CameraPose:
         """Inverse of :meth:`to_dict`."""
-        return cls.from_matrix(np.asarray(data["rotation"]), np.asarray(data["position"]))
+        return cls.from_matrix(np.asarray(data['rotation']), np.asarray(data['position']))
 
 
 def sample_camera_pose(
@@ -147,7 +147,7 @@ def sample_camera_pose(
     axis.
     """
     if not 0 < distance[0] <= distance[1]:
-        raise ValueError(f"sample_camera_pose: distance must be 0 < lo <= hi (m), got {distance}")
+        raise ValueError(f'sample_camera_pose: distance must be 0 < lo <= hi (m), got {distance}')
     dist = rng.uniform(*distance)
     tilt = math.radians(max_tilt_deg) * math.sqrt(rng.random())
     azimuth = rng.uniform(-math.pi, math.pi)
@@ -241,6 +241,6 @@ def project(intrinsics: CameraIntrinsics, point_cam: np.ndarray) -> tuple[float,
     """Pixel (x, y) of a 3D point in the camera frame (m); the point must have z > 0."""
     pt = np.asarray(point_cam, dtype=float)
     if pt[2] <= 0:
-        raise ValueError(f"project: point must be in front of the camera (z > 0 m), got {pt}")
+        raise ValueError(f'project: point must be in front of the camera (z > 0 m), got {pt}')
     return (intrinsics.fx * pt[0] / pt[2] + intrinsics.cx,
             intrinsics.fy * pt[1] / pt[2] + intrinsics.cy)

@@ -9,18 +9,17 @@ folder holds ``scene.json``; folders are written under a temporary name and rena
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+import json
+import os
 from pathlib import Path
-
-import numpy as np
+import shutil
 
 from kufenet_grasp.sim import assets
+import numpy as np
 
-DATASET_FORMAT = "kufenet-sim-jacquard-1"
+DATASET_FORMAT = 'kufenet-sim-jacquard-1'
 
 
 class DatagenError(RuntimeError):
@@ -44,32 +43,32 @@ class DatagenConfig:
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 2048:
-            raise DatagenError(f"size must be in [16, 2048] px, got {self.size}")
-        for name in ("clutter_fraction", "tray_fraction"):
+            raise DatagenError(f'size must be in [16, 2048] px, got {self.size}')
+        for name in ('clutter_fraction', 'tray_fraction'):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise DatagenError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+                raise DatagenError(f'{name} must be in [0, 1], got {getattr(self, name)}')
         lo, hi = self.objects_per_clutter
         if not 1 <= lo <= hi <= 20:
-            raise DatagenError(f"objects_per_clutter must be 1 <= lo <= hi <= 20, got "
-                               f"{self.objects_per_clutter}")
+            raise DatagenError(f'objects_per_clutter must be 1 <= lo <= hi <= 20, got '
+                               f'{self.objects_per_clutter}')
         if self.max_candidates < 1 or self.attempts < 1:
-            raise DatagenError("max_candidates and attempts must be >= 1")
+            raise DatagenError('max_candidates and attempts must be >= 1')
 
 
 def scene_id(index: int) -> str:
     """Folder name of scene ``index``."""
-    return f"{index:06d}"
+    return f'{index:06d}'
 
 
 def scene_rng(seed: int, index: int) -> np.random.Generator:
-    """The random generator of scene ``index`` of a run seeded ``seed``."""
+    """Return the random generator of scene ``index`` of a run seeded ``seed``."""
     return np.random.default_rng([int(seed), int(index)])
 
 
 def find_finished(out: Path, index: int) -> Path | None:
     """``scene.json`` of scene ``index`` if it was finished in any split, else None."""
     for split in assets.SPLITS:
-        path = out / split / scene_id(index) / "scene.json"
+        path = out / split / scene_id(index) / 'scene.json'
         if path.is_file():
             return path
     return None
@@ -81,7 +80,7 @@ def _write_depth(path: Path, depth: np.ndarray) -> None:
 
     out = np.where(np.isfinite(depth), depth, -1.0).astype(np.float32)
     if not cv2.imwrite(str(path), out):
-        raise DatagenError(f"{path}: could not write depth TIFF")
+        raise DatagenError(f'{path}: could not write depth TIFF')
 
 
 def _write_scene_files(folder: Path, sid: str, rgb: np.ndarray, depth: np.ndarray,
@@ -89,13 +88,13 @@ def _write_scene_files(folder: Path, sid: str, rgb: np.ndarray, depth: np.ndarra
     """Write the Jacquard-layout files of one view into ``folder``."""
     import cv2
 
-    prefix = folder / f"0_{sid}_"
-    if not cv2.imwrite(str(prefix) + "RGB.png", rgb[..., ::-1]):
-        raise DatagenError(f"{prefix}RGB.png: could not write image")
-    _write_depth(Path(str(prefix) + "perfect_depth.tiff"), depth)
-    _write_depth(Path(str(prefix) + "stereo_depth.tiff"), stereo)
-    cv2.imwrite(str(prefix) + "mask.png", mask)
-    Path(str(prefix) + "grasps.txt").write_text(grasps_txt)
+    prefix = folder / f'0_{sid}_'
+    if not cv2.imwrite(str(prefix) + 'RGB.png', rgb[..., ::-1]):
+        raise DatagenError(f'{prefix}RGB.png: could not write image')
+    _write_depth(Path(str(prefix) + 'perfect_depth.tiff'), depth)
+    _write_depth(Path(str(prefix) + 'stereo_depth.tiff'), stereo)
+    cv2.imwrite(str(prefix) + 'mask.png', mask)
+    Path(str(prefix) + 'grasps.txt').write_text(grasps_txt)
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -108,18 +107,16 @@ def _publish(tmp: Path, final: Path) -> None:
 def generate_scene(client: int, out: Path, seed: int, index: int, config: DatagenConfig
                    ) -> dict:
     """Generate, label and write scene ``index``; return its summary (split, status, counts)."""
-    import pybullet as p
-
     from kufenet_grasp.sim.camera import (
         CameraIntrinsics,
-        RenderSettings,
         render,
+        RenderSettings,
         sample_camera_pose,
         sample_lighting,
     )
     from kufenet_grasp.sim.depth_noise import add_stereo_noise, sample_stereo_noise
     from kufenet_grasp.sim.gripper import ParallelGripper
-    from kufenet_grasp.sim.labelling import LabelSettings, format_grasps, label_grasps
+    from kufenet_grasp.sim.labelling import format_grasps, label_grasps, LabelSettings
     from kufenet_grasp.sim.rgb_noise import add_rgb_noise, sample_rgb_noise
     from kufenet_grasp.sim.scene import (
         build_scene,
@@ -127,13 +124,14 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
         sample_scene_spec,
         settled_spec,
     )
+    import pybullet as p
 
     rng = scene_rng(seed, index)
     splits = assets.split_object_ids(fractions=config.split_fractions)
     split = str(rng.choice(assets.SPLITS, p=list(config.split_fractions)))
     sid = scene_id(index)
-    record: dict = {"format": DATASET_FORMAT, "seed": int(seed), "index": int(index),
-                    "scene_id": sid, "split": split, "status": "skipped", "attempts": []}
+    record: dict = {'format': DATASET_FORMAT, 'seed': int(seed), 'index': int(index),
+                    'scene_id': sid, 'split': split, 'status': 'skipped', 'attempts': []}
     result = None
     for attempt in range(config.attempts):
         clutter = bool(rng.random() < config.clutter_fraction)
@@ -155,14 +153,14 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
                                       scene.support_z, rng,
                                       LabelSettings(max_candidates=config.max_candidates))
         p.removeState(state, physicsClientId=client)
-        record["attempts"].append({"object_ids": ids, "trials": trials,
-                                   "successes": len(grasps)})
+        record['attempts'].append({'object_ids': ids, 'trials': trials,
+                                   'successes': len(grasps)})
         if grasps:
             result = (scene, keep, intr, cam, settings, rgb, depth, seg, grasps, trials)
             break
     out_dir = out / split
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".tmp-{sid}-{os.getpid()}"
+    tmp = out_dir / f'.tmp-{sid}-{os.getpid()}'
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -178,19 +176,19 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
         # grasps refer to objects by their index in the spec
         for_json = [dict(g.to_dict(), body=int(keep[g.body])) for g in grasps]
         record.update({
-            "status": "ok", "scene": settled_spec(scene).to_dict(),
-            "graspable": [int(i) for i in keep], "camera": {
-                "intrinsics": intr.to_dict(), "pose": cam.to_dict(),
-                "near": settings.near, "far": settings.far},
-            "lighting": settings.lighting.to_dict(), "stereo_noise": noise.to_dict(),
-            "rgb_noise": colour_noise.to_dict(),
-            "trials": trials, "grasps": for_json,
+            'status': 'ok', 'scene': settled_spec(scene).to_dict(),
+            'graspable': [int(i) for i in keep], 'camera': {
+                'intrinsics': intr.to_dict(), 'pose': cam.to_dict(),
+                'near': settings.near, 'far': settings.far},
+            'lighting': settings.lighting.to_dict(), 'stereo_noise': noise.to_dict(),
+            'rgb_noise': colour_noise.to_dict(),
+            'trials': trials, 'grasps': for_json,
         })
-    (tmp / "scene.json").write_text(json.dumps(record, indent=1))
+    (tmp / 'scene.json').write_text(json.dumps(record, indent=1))
     _publish(tmp, out_dir / sid)
-    return {"split": split, "status": record["status"],
-            "grasps": len(record.get("grasps", [])),
-            "trials": sum(a["trials"] for a in record["attempts"])}
+    return {'split': split, 'status': record['status'],
+            'grasps': len(record.get('grasps', [])),
+            'trials': sum(a['trials'] for a in record['attempts'])}
 
 
 _WORKER: dict = {}
@@ -200,15 +198,15 @@ def _worker_init() -> None:
     """Open this worker process's own PyBullet DIRECT client."""
     import pybullet as p
 
-    _WORKER["client"] = p.connect(p.DIRECT)
+    _WORKER['client'] = p.connect(p.DIRECT)
 
 
 def _worker_run(job: tuple[str, int, int, DatagenConfig]) -> dict:
     """Generate one scene in a worker process."""
     out, seed, index, config = job
-    if "client" not in _WORKER:
+    if 'client' not in _WORKER:
         _worker_init()
-    return generate_scene(_WORKER["client"], Path(out), seed, index, config)
+    return generate_scene(_WORKER['client'], Path(out), seed, index, config)
 
 
 def remove_stale_temporaries(out: Path) -> int:
@@ -216,7 +214,7 @@ def remove_stale_temporaries(out: Path) -> int:
 
     Only one generator may write into a folder at a time.
     """
-    stale = [p for split in assets.SPLITS for p in (out / split).glob(".tmp-*") if p.is_dir()]
+    stale = [p for split in assets.SPLITS for p in (out / split).glob('.tmp-*') if p.is_dir()]
     for path in stale:
         shutil.rmtree(path)
     return len(stale)
@@ -226,33 +224,33 @@ def summarise(out: Path) -> dict:
     """Count scenes, skipped scenes, trials and grasps per split from the ``scene.json`` files."""
     summary: dict = {}
     for split in assets.SPLITS:
-        counts = {"scenes": 0, "skipped": 0, "grasps": 0, "trials": 0, "objects": set()}
-        for path in sorted((out / split).glob("*/scene.json")):
+        counts = {'scenes': 0, 'skipped': 0, 'grasps': 0, 'trials': 0, 'objects': set()}
+        for path in sorted((out / split).glob('*/scene.json')):
             rec = json.loads(path.read_text())
-            if rec.get("status") == "ok":
-                counts["scenes"] += 1
-                counts["grasps"] += len(rec["grasps"])
-                counts["objects"].update(o["object_id"] for o in rec["scene"]["objects"])
+            if rec.get('status') == 'ok':
+                counts['scenes'] += 1
+                counts['grasps'] += len(rec['grasps'])
+                counts['objects'].update(o['object_id'] for o in rec['scene']['objects'])
             else:
-                counts["skipped"] += 1
-            counts["trials"] += sum(a["trials"] for a in rec.get("attempts", []))
-        counts["objects"] = len(counts["objects"])
+                counts['skipped'] += 1
+            counts['trials'] += sum(a['trials'] for a in rec.get('attempts', []))
+        counts['objects'] = len(counts['objects'])
         summary[split] = counts
     return summary
 
 
 def _check_root(out: Path, seed: int, config: DatagenConfig) -> None:
     """Refuse to mix runs of different seeds or settings in one folder."""
-    meta = out / "dataset.json"
+    meta = out / 'dataset.json'
     if not meta.is_file():
         return
     try:
         old = json.loads(meta.read_text())
     except json.JSONDecodeError as exc:
-        raise DatagenError(f"{meta}: unreadable ({exc})") from exc
-    if old.get("seed") != seed or old.get("config") != json.loads(json.dumps(asdict(config))):
+        raise DatagenError(f'{meta}: unreadable ({exc})') from exc
+    if old.get('seed') != seed or old.get('config') != json.loads(json.dumps(asdict(config))):
         raise DatagenError(f"{meta}: folder holds a run with seed {old.get('seed')} and other "
-                           f"settings; use another --out or the same --seed and options")
+                           f'settings; use another --out or the same --seed and options')
 
 
 def generate_dataset(
@@ -271,9 +269,9 @@ def generate_dataset(
     from tqdm import tqdm
 
     if scenes < 0:
-        raise DatagenError(f"scenes must be >= 0, got {scenes}")
+        raise DatagenError(f'scenes must be >= 0, got {scenes}')
     if workers < 1:
-        raise DatagenError(f"workers must be >= 1, got {workers}")
+        raise DatagenError(f'workers must be >= 1, got {workers}')
     cfg = config or DatagenConfig()
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -281,14 +279,14 @@ def generate_dataset(
     remove_stale_temporaries(root)
     todo = [k for k in range(scenes) if find_finished(root, k) is None]
     jobs = [(str(root), int(seed), k, cfg) for k in todo]
-    bar = tqdm(total=len(jobs), disable=not progress, desc="scenes", unit="scene")
+    bar = tqdm(total=len(jobs), disable=not progress, desc='scenes', unit='scene')
     if workers == 1 or len(jobs) <= 1:
         results = map(_worker_run, jobs)
         pool = None
     else:
         import multiprocessing
 
-        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init)
+        pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_worker_init)
         results = pool.imap_unordered(_worker_run, jobs, chunksize=1)
     try:
         for res in results:
@@ -307,10 +305,10 @@ def generate_dataset(
     if pool is not None:
         pool.close()
         pool.join()
-    summary = {"format": DATASET_FORMAT, "seed": int(seed), "scenes_requested": int(scenes),
-               "config": json.loads(json.dumps(asdict(cfg))),
-               "object_split_seed": assets.SPLIT_SEED, "splits": summarise(root)}
-    tmp = root / "dataset.json.tmp"
+    summary = {'format': DATASET_FORMAT, 'seed': int(seed), 'scenes_requested': int(scenes),
+               'config': json.loads(json.dumps(asdict(cfg))),
+               'object_split_seed': assets.SPLIT_SEED, 'splits': summarise(root)}
+    tmp = root / 'dataset.json.tmp'
     tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, root / "dataset.json")
+    os.replace(tmp, root / 'dataset.json')
     return summary

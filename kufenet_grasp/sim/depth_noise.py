@@ -76,9 +76,9 @@ def add_stereo_noise(
 
     d = np.asarray(depth, dtype=np.float32)
     if d.ndim != 2:
-        raise ValueError(f"add_stereo_noise: depth must be H×W, got shape {d.shape}")
+        raise ValueError(f'add_stereo_noise: depth must be H×W, got shape {d.shape}')
     if fx <= 0:
-        raise ValueError(f"add_stereo_noise: fx must be > 0 px, got {fx}")
+        raise ValueError(f'add_stereo_noise: fx must be > 0 px, got {fx}')
     pr = params or StereoNoise()
     h, w = d.shape
     valid = np.isfinite(d)

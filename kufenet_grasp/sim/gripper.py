@@ -29,8 +29,8 @@ class GraspPose:
 
     def __post_init__(self) -> None:
         if np.shape(self.position) != (3,) or np.shape(self.rotation) != (3, 3):
-            raise ValueError(f"GraspPose: position must be a 3-vector and rotation 3x3, got "
-                             f"{np.shape(self.position)} and {np.shape(self.rotation)}")
+            raise ValueError(f'GraspPose: position must be a 3-vector and rotation 3x3, got '
+                             f'{np.shape(self.position)} and {np.shape(self.rotation)}')
 
     def quaternion(self) -> list[float]:
         """Rotation as a PyBullet (x, y, z, w) quaternion."""
@@ -60,7 +60,7 @@ class ParallelGripper:
     def __init__(self, client: int, friction: float = 1.5) -> None:
         import pybullet as p
 
-        kw = {"physicsClientId": client}
+        kw = {'physicsClientId': client}
         self.client = client
         palm_half = [FINGER_WIDTH / 2 + 0.005, MAX_OPENING / 2 + FINGER_THICKNESS + 0.005, 0.01]
         palm_pos = [0, 0, -FINGER_LENGTH - palm_half[2]]
@@ -105,7 +105,7 @@ class ParallelGripper:
         """Place the TCP at ``position`` (world, m) with fingers ``opening`` m apart."""
         import pybullet as p
 
-        kw = {"physicsClientId": self.client}
+        kw = {'physicsClientId': self.client}
         p.resetBasePositionAndOrientation(self.body, list(position), quaternion, **kw)
         p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], **kw)
         for joint in (0, 1):
@@ -174,10 +174,10 @@ def try_grasp(
     import pybullet as p
 
     if not 0.0 < opening <= MAX_OPENING + 1e-9:
-        raise ValueError(f"try_grasp: opening must be in (0, {MAX_OPENING}] m, got {opening}")
+        raise ValueError(f'try_grasp: opening must be in (0, {MAX_OPENING}] m, got {opening}')
     st = settings or TrialSettings()
     grip = gripper or ParallelGripper(client)
-    kw = {"physicsClientId": client}
+    kw = {'physicsClientId': client}
     if objects is None:
         objects = [p.getBodyUniqueId(i, **kw) for i in range(p.getNumBodies(**kw))]
         objects = [b for b in objects if b != grip.body]

@@ -9,8 +9,8 @@ the success share measures label robustness rather than replaying a recorded res
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +35,19 @@ class QualityReport:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary."""
-        return {"tested": self.tested, "succeeded": self.succeeded,
-                "success_rate": self.success_rate, "per_split": self.per_split}
+        return {'tested': self.tested, 'succeeded': self.succeeded,
+                'success_rate': self.success_rate, 'per_split': self.per_split}
 
 
 def _load_records(root: Path) -> list[tuple[Path, dict]]:
     """All finished, labelled scenes under ``root``."""
     records = []
-    for path in sorted(root.rglob("scene.json")):
+    for path in sorted(root.rglob('scene.json')):
         try:
             rec = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise LabelQualityError(f"{path}: not valid JSON ({exc})") from exc
-        if rec.get("status") == "ok" and rec.get("grasps"):
+            raise LabelQualityError(f'{path}: not valid JSON ({exc})') from exc
+        if rec.get('status') == 'ok' and rec.get('grasps'):
             records.append((path, rec))
     return records
 
@@ -59,22 +59,21 @@ def check_labels(root: str | Path, samples: int = 200, seed: int = 0,
     Each label is perturbed by ±``shift_m`` m and ±``turn_deg`` degrees; the successes are
     counted.
     """
-    import pybullet as p
-
     from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose
     from kufenet_grasp.sim.gripper import ParallelGripper, try_grasp
-    from kufenet_grasp.sim.labelling import ImageGrasp, grasp_pose, perturb
-    from kufenet_grasp.sim.scene import SceneSpec, build_scene
+    from kufenet_grasp.sim.labelling import grasp_pose, ImageGrasp, perturb
+    from kufenet_grasp.sim.scene import build_scene, SceneSpec
+    import pybullet as p
 
     if samples < 1:
-        raise LabelQualityError(f"samples must be >= 1, got {samples}")
+        raise LabelQualityError(f'samples must be >= 1, got {samples}')
     base = Path(root)
     if not base.is_dir():
-        raise LabelQualityError(f"{base}: not a folder")
+        raise LabelQualityError(f'{base}: not a folder')
     records = _load_records(base)
-    pool = [(i, j) for i, (_, rec) in enumerate(records) for j in range(len(rec["grasps"]))]
+    pool = [(i, j) for i, (_, rec) in enumerate(records) for j in range(len(rec['grasps']))]
     if not pool:
-        raise LabelQualityError(f"{base}: no labelled scenes (scene.json with grasps) found")
+        raise LabelQualityError(f'{base}: no labelled scenes (scene.json with grasps) found')
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(pool), size=min(samples, len(pool)), replace=False)
     by_scene: dict[int, list[int]] = {}
@@ -85,23 +84,23 @@ def check_labels(root: str | Path, samples: int = 200, seed: int = 0,
     try:
         for scene_index, grasp_indices in by_scene.items():
             _, rec = records[scene_index]
-            scene = build_scene(client, SceneSpec.from_dict(rec["scene"]))
-            intr = CameraIntrinsics(**rec["camera"]["intrinsics"])
-            cam = CameraPose.from_dict(rec["camera"]["pose"])
+            scene = build_scene(client, SceneSpec.from_dict(rec['scene']))
+            intr = CameraIntrinsics(**rec['camera']['intrinsics'])
+            cam = CameraPose.from_dict(rec['camera']['pose'])
             gripper = ParallelGripper(client)
             state = p.saveState(physicsClientId=client)
-            counts = per_split.setdefault(rec["split"], {"tested": 0, "succeeded": 0})
+            counts = per_split.setdefault(rec['split'], {'tested': 0, 'succeeded': 0})
             for j in grasp_indices:
-                g = ImageGrasp(**rec["grasps"][j])
+                g = ImageGrasp(**rec['grasps'][j])
                 moved = perturb(g, rng, intr.fx, shift_m, turn_deg)
                 p.restoreState(state, physicsClientId=client)
                 ok = try_grasp(client, grasp_pose(intr, cam, moved), g.opening_m,
                                gripper=gripper, objects=[scene.objects[g.body]])
-                counts["tested"] += 1
-                counts["succeeded"] += int(ok)
+                counts['tested'] += 1
+                counts['succeeded'] += int(ok)
             p.removeState(state, physicsClientId=client)
     finally:
         p.disconnect(client)
-    tested = sum(c["tested"] for c in per_split.values())
-    succeeded = sum(c["succeeded"] for c in per_split.values())
+    tested = sum(c['tested'] for c in per_split.values())
+    succeeded = sum(c['succeeded'] for c in per_split.values())
     return QualityReport(tested=tested, succeeded=succeeded, per_split=per_split)

@@ -11,23 +11,22 @@ through the 3D point of the centre pixel, pushed ``depth`` metres beyond the vis
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
-
-import numpy as np
+import math
 
 from kufenet_grasp.grasp.labels import format_jacquard_grasps
 from kufenet_grasp.grasp.rectangle import GraspRectangle, wrap_angle
-from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, backproject
+from kufenet_grasp.sim.camera import backproject, CameraIntrinsics, CameraPose
 from kufenet_grasp.sim.gripper import (
     FINGER_LENGTH,
     FINGER_THICKNESS,
     FINGER_WIDTH,
-    MAX_OPENING,
     GraspPose,
+    MAX_OPENING,
     ParallelGripper,
     try_grasp,
 )
+import numpy as np
 
 
 @dataclass(frozen=True)

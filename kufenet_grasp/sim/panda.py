@@ -14,15 +14,14 @@ world's client, driven by joint position control within the real velocity/torque
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
+from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_quat
-
-PANDA_URDF = "franka_panda/panda.urdf"
+PANDA_URDF = 'franka_panda/panda.urdf'
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
 FINGER_JOINTS = (9, 10)
 HAND_LINK = 8
@@ -50,7 +49,7 @@ def tool_from_hand() -> RigidTransform:
 
 
 def flipped(pose: RigidTransform) -> RigidTransform:
-    """The same parallel-jaw grasp turned half a turn about its z (approach) axis."""
+    """Return the same parallel-jaw grasp turned half a turn about its z (approach) axis."""
     return pose.compose(RigidTransform(np.diag([-1.0, -1.0, 1.0]), np.zeros(3)))
 
 
@@ -70,24 +69,23 @@ class IkSettings:
 
     def __post_init__(self) -> None:
         if self.position_tol_m <= 0 or self.orientation_tol_rad <= 0:
-            raise ValueError(f"IkSettings: tolerances must be > 0, got position_tol_m="
-                             f"{self.position_tol_m}, orientation_tol_rad="
-                             f"{self.orientation_tol_rad}")
+            raise ValueError(f'IkSettings: tolerances must be > 0, got position_tol_m='
+                             f'{self.position_tol_m}, orientation_tol_rad='
+                             f'{self.orientation_tol_rad}')
         if self.attempts < 1 or self.iterations < 1:
-            raise ValueError("IkSettings: attempts and iterations must be >= 1")
+            raise ValueError('IkSettings: attempts and iterations must be >= 1')
 
 
 def _as_q(q: np.ndarray | tuple[float, ...] | list[float], name: str) -> np.ndarray:
     arr = np.asarray(q, dtype=float)
     if arr.shape != (7,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: joint state must be 7 finite angles (rad), got {q!r}")
+        raise ValueError(f'{name}: joint state must be 7 finite angles (rad), got {q!r}')
     return arr
 
 
 def _load_panda(client: int, base: RigidTransform) -> int:
-    import pybullet as p
-
     from kufenet_grasp.sim.assets import data_path
+    import pybullet as p
 
     quat = base.quaternion_xyzw
     return p.loadURDF(str(data_path() / PANDA_URDF), base.translation.tolist(), quat.tolist(),
@@ -104,15 +102,14 @@ class PandaKinematics:
 
     def __init__(self, table_z_m: float = 0.0, ik: IkSettings | None = None,
                  table_margin_m: float = 0.01) -> None:
-        import pybullet as p
-
         from kufenet_grasp.sim.assets import data_path
+        import pybullet as p
 
         self.ik_settings = ik or IkSettings()
         self.table_margin_m = float(table_margin_m)
         self.client = p.connect(p.DIRECT)
         self.body = _load_panda(self.client, RigidTransform.identity())
-        self.plane = p.loadURDF(str(data_path() / "plane.urdf"), [0.0, 0.0, float(table_z_m)],
+        self.plane = p.loadURDF(str(data_path() / 'plane.urdf'), [0.0, 0.0, float(table_z_m)],
                                 physicsClientId=self.client)
         self._hand_tool = tool_from_hand()
         self._tool_hand = self._hand_tool.inverse()
@@ -140,7 +137,7 @@ class PandaKinematics:
         """Tool-link pose in the base frame for joint angles ``q`` (7, rad)."""
         import pybullet as p
 
-        self._set(_as_q(q, "PandaKinematics.forward"))
+        self._set(_as_q(q, 'PandaKinematics.forward'))
         state = p.getLinkState(self.body, HAND_LINK, computeForwardKinematics=True,
                                physicsClientId=self.client)
         return from_xyz_quat(state[4], state[5]).compose(self._hand_tool)
@@ -157,7 +154,7 @@ class PandaKinematics:
         st = self.ik_settings
         hand = target.compose(self._tool_hand)
         pos, quat = hand.translation.tolist(), hand.quaternion_xyzw.tolist()
-        seeds = [_as_q(seed, "PandaKinematics.inverse"), np.asarray(HOME_Q)]
+        seeds = [_as_q(seed, 'PandaKinematics.inverse'), np.asarray(HOME_Q)]
         for start in seeds:
             q = start.copy()
             for _ in range(st.attempts):
@@ -182,7 +179,7 @@ class PandaKinematics:
         """
         import pybullet as p
 
-        self._set(_as_q(q, "PandaKinematics.collides_with_table"))
+        self._set(_as_q(q, 'PandaKinematics.collides_with_table'))
         p.performCollisionDetection(physicsClientId=self.client)
         points = p.getClosestPoints(self.body, self.plane, self.table_margin_m,
                                     physicsClientId=self.client)
@@ -210,14 +207,14 @@ class Panda:
         import pybullet as p
 
         if finger_force_n <= 0:
-            raise ValueError(f"Panda: finger_force_n must be > 0 N, got {finger_force_n}")
+            raise ValueError(f'Panda: finger_force_n must be > 0 N, got {finger_force_n}')
         self.client = client
         self.base = base
         self.finger_force_n = float(finger_force_n)
         self.body = _load_panda(client, base)
         self.kinematics = kinematics or PandaKinematics(table_z_m - float(base.translation[2]),
                                                         ik)
-        kw = {"physicsClientId": client}
+        kw = {'physicsClientId': client}
         for link in FINGER_LINKS:
             p.changeDynamics(self.body, link, lateralFriction=1.5, spinningFriction=0.01,
                              rollingFriction=0.0, frictionAnchor=True, **kw)
@@ -235,7 +232,7 @@ class Panda:
         """Teleport the arm to ``q`` (rad) and the fingers to ``width_m``; hold there."""
         import pybullet as p
 
-        q = _as_q(q, "Panda.reset")
+        q = _as_q(q, 'Panda.reset')
         for joint, angle in zip(ARM_JOINTS, q):
             p.resetJointState(self.body, joint, float(angle), 0.0, physicsClientId=self.client)
         half = float(np.clip(width_m, 0.0, MAX_FINGER_WIDTH_M)) / 2
@@ -245,14 +242,14 @@ class Panda:
         self.command_fingers(2 * half)
 
     def joint_positions(self) -> np.ndarray:
-        """Current arm joint angles (7, rad)."""
+        """Return current arm joint angles (7, rad)."""
         import pybullet as p
 
         states = p.getJointStates(self.body, ARM_JOINTS, physicsClientId=self.client)
         return np.array([s[0] for s in states])
 
     def tool_pose(self) -> RigidTransform:
-        """Current tool-link pose in the base frame (m)."""
+        """Return current tool-link pose in the base frame (m)."""
         import pybullet as p
 
         state = p.getLinkState(self.body, HAND_LINK, computeForwardKinematics=True,
@@ -261,7 +258,7 @@ class Panda:
         return self.base.inverse().compose(world_hand).compose(tool_from_hand())
 
     def finger_width_m(self) -> float:
-        """Current distance between the fingers (m)."""
+        """Return current distance between the fingers (m)."""
         import pybullet as p
 
         states = p.getJointStates(self.body, FINGER_JOINTS, physicsClientId=self.client)
@@ -283,7 +280,7 @@ class Panda:
         import pybullet as p
 
         if not math.isfinite(width_m):
-            raise ValueError(f"Panda.command_fingers: width_m must be finite, got {width_m}")
+            raise ValueError(f'Panda.command_fingers: width_m must be finite, got {width_m}')
         half = float(np.clip(width_m, 0.0, MAX_FINGER_WIDTH_M)) / 2
         self._finger_target_m = 2 * half
         force = self.finger_force_n if force_n is None else float(force_n)

@@ -38,7 +38,7 @@ def add_rgb_noise(rgb: np.ndarray, rng: np.random.Generator, params: RgbNoise | 
 
     img = np.asarray(rgb)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"add_rgb_noise: rgb must be uint8 H×W×3, got {img.dtype} {img.shape}")
+        raise ValueError(f'add_rgb_noise: rgb must be uint8 H×W×3, got {img.dtype} {img.shape}')
     pr = params or RgbNoise()
     out = img.astype(np.float32) * np.asarray(pr.gain, dtype=np.float32)[None, None, :]
     if pr.blur_sigma > 0:

@@ -9,15 +9,14 @@ origin. Orientations are quaternions (x, y, z, w).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 import math
 import os
-import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
+import tempfile
 
 from kufenet_grasp.sim import assets
+import numpy as np
 
 TIME_STEP = 1.0 / 240.0
 TRAY_FLOOR_Z = 0.015  #: top of traybox.urdf's floor (m)
@@ -59,14 +58,14 @@ class SceneSpec:
     def from_dict(cls, data: dict) -> SceneSpec:
         """Inverse of :meth:`to_dict`."""
         try:
-            objs = [ObjectSpec(int(o["object_id"]), float(o["scale"]), tuple(o["rgba"]),
-                               tuple(o["position"]), tuple(o["orientation"]))
-                    for o in data["objects"]]
-            rest = {k: data[k] for k in ("tray", "surface_rgba", "surface_texture", "tray_rgba",
-                                         "settled") if k in data}
+            objs = [ObjectSpec(int(o['object_id']), float(o['scale']), tuple(o['rgba']),
+                               tuple(o['position']), tuple(o['orientation']))
+                    for o in data['objects']]
+            rest = {k: data[k] for k in ('tray', 'surface_rgba', 'surface_texture', 'tray_rgba',
+                                         'settled') if k in data}
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"SceneSpec.from_dict: malformed scene description ({exc})") from exc
-        for key in ("surface_rgba", "tray_rgba"):
+            raise ValueError(f'SceneSpec.from_dict: malformed scene description ({exc})') from exc
+        for key in ('surface_rgba', 'tray_rgba'):
             if key in rest:
                 rest[key] = tuple(rest[key])
         return cls(objects=objs, **rest)
@@ -101,7 +100,7 @@ def sample_scene_spec(
     grows with the count).
     """
     if not object_ids:
-        raise ValueError("sample_scene_spec: object_ids must not be empty")
+        raise ValueError('sample_scene_spec: object_ids must not be empty')
     n = len(object_ids)
     spread = spread if spread is not None else (0.02 if n == 1 else 0.05 + 0.01 * n)
     base_z = TRAY_FLOOR_Z if tray else 0.0
@@ -121,10 +120,10 @@ def sample_scene_spec(
 
 def texture_files() -> list[str]:
     """Paths of the procedural textures shared by all scenes (written once per machine)."""
-    folder = Path(tempfile.gettempdir()) / f"kufenet_sim_textures_{os.getuid()}"
-    paths = [folder / f"texture_{i:02d}.png" for i in range(NUM_TEXTURES)]
+    folder = Path(tempfile.gettempdir()) / f'kufenet_sim_textures_{os.getuid()}'
+    paths = [folder / f'texture_{i:02d}.png' for i in range(NUM_TEXTURES)]
     if not all(p.is_file() for p in paths):
-        tmp = Path(tempfile.mkdtemp(prefix="kufenet_tex_"))
+        tmp = Path(tempfile.mkdtemp(prefix='kufenet_tex_'))
         written = assets.write_textures(tmp, np.random.default_rng(_TEXTURE_SEED), NUM_TEXTURES)
         folder.mkdir(parents=True, exist_ok=True)
         for src, dst in zip(written, paths):
@@ -140,13 +139,13 @@ def build_scene(client: int, spec: SceneSpec, max_settle_steps: int = 480) -> Sc
     """
     import pybullet as p
 
-    kw = {"physicsClientId": client}
+    kw = {'physicsClientId': client}
     p.resetSimulation(**kw)
     p.setGravity(0, 0, -9.81, **kw)
     p.setTimeStep(TIME_STEP, **kw)
     p.setPhysicsEngineParameter(numSolverIterations=50, deterministicOverlappingPairs=1, **kw)
     root = assets.data_path()
-    plane = p.loadURDF(str(root / "plane.urdf"), **kw)
+    plane = p.loadURDF(str(root / 'plane.urdf'), **kw)
     if spec.surface_texture >= 0:
         tex = p.loadTexture(texture_files()[spec.surface_texture % NUM_TEXTURES], **kw)
         p.changeVisualShape(plane, -1, textureUniqueId=tex, rgbaColor=[1, 1, 1, 1], **kw)
@@ -154,7 +153,7 @@ def build_scene(client: int, spec: SceneSpec, max_settle_steps: int = 480) -> Sc
         p.changeVisualShape(plane, -1, textureUniqueId=-1, rgbaColor=list(spec.surface_rgba), **kw)
     tray = None
     if spec.tray:
-        tray = p.loadURDF(str(root / "tray" / "traybox.urdf"), useFixedBase=True, **kw)
+        tray = p.loadURDF(str(root / 'tray' / 'traybox.urdf'), useFixedBase=True, **kw)
         p.changeVisualShape(tray, -1, rgbaColor=list(spec.tray_rgba), **kw)
     scene = Scene(client=client, spec=spec, plane=plane, tray=tray)
     for obj in spec.objects:
@@ -173,7 +172,7 @@ def settle(scene: Scene, max_steps: int = 480, min_steps: int = 120) -> int:
     """Step physics until every object rests (speeds < 5 mm/s, 0.05 rad/s); return steps."""
     import pybullet as p
 
-    kw = {"physicsClientId": scene.client}
+    kw = {'physicsClientId': scene.client}
     for step in range(1, max_steps + 1):
         p.stepSimulation(**kw)
         if step >= min_steps and step % 20 == 0:
@@ -198,13 +197,13 @@ def settled_spec(scene: Scene) -> SceneSpec:
         objs.append(ObjectSpec(spec_obj.object_id, spec_obj.scale, spec_obj.rgba,
                                tuple(float(v) for v in pos), tuple(float(v) for v in orn)))
     d = scene.spec.to_dict()
-    d["objects"] = [asdict(o) for o in objs]
-    d["settled"] = True
+    d['objects'] = [asdict(o) for o in objs]
+    d['settled'] = True
     return SceneSpec.from_dict(d)
 
 
 def objects_in_workspace(scene: Scene, radius: float = 0.25) -> list[int]:
-    """Indices of objects resting within ``radius`` m of the origin and not fallen through."""
+    """Return indices of objects resting within ``radius`` m of the origin, not fallen through."""
     import pybullet as p
 
     keep = []

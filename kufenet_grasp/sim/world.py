@@ -13,22 +13,21 @@ motion backend can share the client.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 import math
 import threading
-from dataclasses import dataclass, field, fields
 from typing import Any
 
+from kufenet_grasp.execution.sim_backend import SimMotionBackend, SimMotionSettings
+from kufenet_grasp.geometry.transforms import from_xyz_rpy, from_xyz_yaw, RigidTransform
+from kufenet_grasp.sim import assets, scene
+from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, render, RenderSettings
+from kufenet_grasp.sim.depth_noise import add_stereo_noise, StereoNoise
+from kufenet_grasp.sim.panda import Panda, PandaKinematics
+from kufenet_grasp.sim.rgb_noise import add_rgb_noise, RgbNoise
 import numpy as np
 
-from kufenet_grasp.execution.sim_backend import SimMotionBackend, SimMotionSettings
-from kufenet_grasp.geometry.transforms import RigidTransform, from_xyz_rpy, from_xyz_yaw
-from kufenet_grasp.sim import assets, scene
-from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, RenderSettings, render
-from kufenet_grasp.sim.depth_noise import StereoNoise, add_stereo_noise
-from kufenet_grasp.sim.panda import Panda, PandaKinematics
-from kufenet_grasp.sim.rgb_noise import RgbNoise, add_rgb_noise
-
-SCENE_TYPES = ("single", "clutter")
+SCENE_TYPES = ('single', 'clutter')
 TRAY_SCALE = 0.5  #: the place tray is traybox.urdf at half size (0.3 m × 0.3 m)
 TRAY_HALF_M = 0.15
 
@@ -41,9 +40,9 @@ class SimWorldError(ValueError):
 class WorldConfig:
     """Settings of :class:`SimWorld` (world frame, metres, radians, pixels)."""
 
-    scene_type: str = "single"
+    scene_type: str = 'single'
     clutter_count: int = 5
-    object_split: str = "test"
+    object_split: str = 'test'
     seed: int = 0
     spread_m: float = 0.08  #: single objects drop within ±spread of the origin
     base_xyz: tuple[float, float, float] = (-0.55, 0.0, 0.0)
@@ -61,24 +60,24 @@ class WorldConfig:
     cy: float = 239.5
     depth_noise: bool = True
     rgb_noise: bool = True
-    base_frame: str = "base_link"
-    camera_frame: str = "camera_color_optical_frame"
+    base_frame: str = 'base_link'
+    camera_frame: str = 'camera_color_optical_frame'
 
     def __post_init__(self) -> None:
         if self.scene_type not in SCENE_TYPES:
             raise SimWorldError(f"scene_type must be one of {', '.join(SCENE_TYPES)}, got "
-                                f"{self.scene_type!r}")
+                                f'{self.scene_type!r}')
         if self.object_split not in assets.SPLITS:
             raise SimWorldError(f"object_split must be one of {', '.join(assets.SPLITS)}, got "
-                                f"{self.object_split!r}")
+                                f'{self.object_split!r}')
         if not 1 <= int(self.clutter_count) <= 15:
-            raise SimWorldError(f"clutter_count must be in [1, 15], got {self.clutter_count}")
+            raise SimWorldError(f'clutter_count must be in [1, 15], got {self.clutter_count}')
         if self.spread_m < 0:
-            raise SimWorldError(f"spread_m must be >= 0 m, got {self.spread_m}")
-        for name in ("base_xyz", "tray_xyz", "camera_xyz", "camera_rpy"):
+            raise SimWorldError(f'spread_m must be >= 0 m, got {self.spread_m}')
+        for name in ('base_xyz', 'tray_xyz', 'camera_xyz', 'camera_rpy'):
             value = getattr(self, name)
             if len(value) != 3 or not all(math.isfinite(float(v)) for v in value):
-                raise SimWorldError(f"{name} must be 3 finite numbers, got {value!r}")
+                raise SimWorldError(f'{name} must be 3 finite numbers, got {value!r}')
         CameraIntrinsics(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
 
     @classmethod
@@ -87,7 +86,7 @@ class WorldConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise SimWorldError(f"unknown world settings {unknown}; known: {sorted(names)}")
+            raise SimWorldError(f'unknown world settings {unknown}; known: {sorted(names)}')
         values = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
         return cls(**values)
 
@@ -160,7 +159,7 @@ class SimWorld:
         return camera_in_base(self.config)
 
     def world_to_base(self, point_world: np.ndarray) -> np.ndarray:
-        """A world point (m) in the Panda base frame."""
+        """Return a world point (m) in the Panda base frame."""
         return self.base.inverse().apply(np.asarray(point_world, dtype=float))
 
     def place_pose(self, height_m: float = 0.25) -> RigidTransform:
@@ -182,8 +181,8 @@ class SimWorld:
         kind = scene_type or cfg.scene_type
         if kind not in SCENE_TYPES:
             raise SimWorldError(f"reset: scene_type must be one of {', '.join(SCENE_TYPES)}, "
-                                f"got {kind!r}")
-        count = 1 if kind == "single" else int(cfg.clutter_count)
+                                f'got {kind!r}')
+        count = 1 if kind == 'single' else int(cfg.clutter_count)
         ids = list(object_ids) if object_ids else [
             int(i) for i in self._rng.choice(self._object_ids, size=count, replace=False)]
         spread = cfg.spread_m if len(ids) == 1 else None
@@ -202,7 +201,7 @@ class SimWorld:
         import pybullet as p
 
         root = assets.data_path()
-        self.tray = p.loadURDF(str(root / "tray" / "traybox.urdf"), list(self.config.tray_xyz),
+        self.tray = p.loadURDF(str(root / 'tray' / 'traybox.urdf'), list(self.config.tray_xyz),
                                useFixedBase=True, globalScaling=TRAY_SCALE,
                                physicsClientId=self.client)
         self.panda = Panda(self.client, self.base, kinematics=self._kinematics)
@@ -237,7 +236,7 @@ class SimWorld:
         for b, spec in zip(self.scene.objects, self.scene.spec.objects):
             if b == body:
                 return spec.object_id
-        raise SimWorldError(f"object_catalogue_id: body {body} is not an object of the scene")
+        raise SimWorldError(f'object_catalogue_id: body {body} is not an object of the scene')
 
     def object_position(self, body: int) -> np.ndarray:
         """World position (m) of object ``body``."""
@@ -294,10 +293,10 @@ class SimWorld:
 
         half = np.asarray(size_m, dtype=float) / 2
         if half.shape != (3,) or not np.all(half > 0):
-            raise SimWorldError(f"add_box: size_m must be 3 sizes > 0 m, got {size_m!r}")
+            raise SimWorldError(f'add_box: size_m must be 3 sizes > 0 m, got {size_m!r}')
         if mass_kg <= 0:
-            raise SimWorldError(f"add_box: mass_kg must be > 0, got {mass_kg}")
-        kw = {"physicsClientId": self.client}
+            raise SimWorldError(f'add_box: mass_kg must be > 0, got {mass_kg}')
+        kw = {'physicsClientId': self.client}
         position = [float(xy_m[0]), float(xy_m[1]), float(half[2])]
         quat = from_xyz_yaw((0.0, 0.0, 0.0), yaw_rad).quaternion_xyzw.tolist()
         with self.lock:

@@ -35,17 +35,17 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     train_split: str | None = None
     val_split: str | None = None
-    split_mode: str = "image"
+    split_mode: str = 'image'
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     seed: int = 123
     teacher: str | None = None
-    kd: str = "none"
+    kd: str = 'none'
     alpha: float = 1.0
     beta: float = 1.0
-    mapping: str = "max2"
-    kernel: str = "gaussian"
-    granularity: str = "batch"
-    loss: str = "smooth_l1"
+    mapping: str = 'max2'
+    kernel: str = 'gaussian'
+    granularity: str = 'batch'
+    loss: str = 'smooth_l1'
     epochs: int = 50
     batches_per_epoch: int = 1000
     batch_size: int = 8
@@ -59,7 +59,7 @@ class TrainConfig:
     #: smaller, borders replicated); GR-ConvNet used (0.5, 1.0)
     zoom_range: tuple[float, float] = (0.5, 1.0)
     workers: int = 0
-    device: str = "cpu"
+    device: str = 'cpu'
     threads: int | None = None
     init: str | None = None
     progress: bool = True
@@ -70,39 +70,39 @@ class TrainConfig:
         self.fractions = tuple(float(f) for f in self.fractions)
         self.zoom_range = tuple(float(z) for z in self.zoom_range)
         if len(self.zoom_range) != 2 or not 0 < self.zoom_range[0] <= self.zoom_range[1] <= 3:
-            raise ConfigError(f"train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, "
-                              f"got {self.zoom_range}")
+            raise ConfigError(f'train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, '
+                              f'got {self.zoom_range}')
         choices = (
-            ("kd", self.kd, STRATEGIES), ("mapping", self.mapping, MAPPINGS),
-            ("kernel", self.kernel, KERNELS), ("granularity", self.granularity, GRANULARITIES),
-            ("loss", self.loss, LOSS_KINDS), ("split_mode", self.split_mode, SPLIT_MODES),
+            ('kd', self.kd, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
+            ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),
+            ('loss', self.loss, LOSS_KINDS), ('split_mode', self.split_mode, SPLIT_MODES),
         )
         for name, value, valid in choices:
             if value not in valid:
-                raise ConfigError(f"train config: {name} must be one of {valid}, got {value!r}")
-        for name in ("epochs", "batches_per_epoch", "batch_size", "input_size"):
+                raise ConfigError(f'train config: {name} must be one of {valid}, got {value!r}')
+        for name in ('epochs', 'batches_per_epoch', 'batch_size', 'input_size'):
             if int(getattr(self, name)) < 1:
-                raise ConfigError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f'train config: {name} must be >= 1, got {getattr(self, name)}')
         if self.workers < 0:
-            raise ConfigError(f"train config: workers must be >= 0, got {self.workers}")
+            raise ConfigError(f'train config: workers must be >= 0, got {self.workers}')
         if not self.lr > 0:
-            raise ConfigError(f"train config: lr must be > 0, got {self.lr}")
+            raise ConfigError(f'train config: lr must be > 0, got {self.lr}')
         if not 0 < self.lr_final_factor <= 1:
             raise ConfigError(
-                f"train config: lr_final_factor must be in (0, 1], got {self.lr_final_factor}")
+                f'train config: lr_final_factor must be in (0, 1], got {self.lr_final_factor}')
         if (self.train_split is None) != (self.val_split is None):
-            raise ConfigError("train config: give both train_split and val_split, or neither")
-        if self.kd != "none" and not self.teacher:
-            raise ConfigError(f"train config: kd={self.kd!r} needs a teacher weights file")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError('train config: give both train_split and val_split, or neither')
+        if self.kd != 'none' and not self.teacher:
+            raise ConfigError(f'train config: kd={self.kd!r} needs a teacher weights file')
+        if not (self.device == 'cpu' or self.device.startswith('cuda')):
             raise ConfigError(f"train config: device must be 'cpu' or 'cuda[:N]', got "
-                              f"{self.device!r}")
+                              f'{self.device!r}')
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (JSON / torch.save(weights_only) safe)."""
         data = asdict(self)
-        data["fractions"] = list(self.fractions)
-        data["zoom_range"] = list(self.zoom_range)
+        data['fractions'] = list(self.fractions)
+        data['zoom_range'] = list(self.zoom_range)
         return data
 
     @classmethod
@@ -111,5 +111,5 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"train config: unknown options {unknown}")
+            raise ConfigError(f'train config: unknown options {unknown}')
         return cls(**data)

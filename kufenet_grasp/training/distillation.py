@@ -10,19 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kufenet_grasp.training.attention import attention_vector, common_size, MAPPINGS
+from kufenet_grasp.training.losses import check_maps, LOSS_KINDS, task_loss_per_sample
+from kufenet_grasp.training.mmd import KERNELS, mmd2
 import torch
 import torch.nn.functional as F
 
-from kufenet_grasp.training.attention import MAPPINGS, attention_vector, common_size
-from kufenet_grasp.training.losses import LOSS_KINDS, check_maps, task_loss_per_sample
-from kufenet_grasp.training.mmd import KERNELS, mmd2
-
 #: KD strategies of the poster's Table V
-STRATEGIES: tuple[str, ...] = ("none", "fruit", "hint", "fruit+hint")
+STRATEGIES: tuple[str, ...] = ('none', 'fruit', 'hint', 'fruit+hint')
 #: granularity of the "student worse than teacher" condition
-GRANULARITIES: tuple[str, ...] = ("batch", "sample")
+GRANULARITIES: tuple[str, ...] = ('batch', 'sample')
 #: hint types; only attention transfer ('at') is implemented
-HINT_TYPES: tuple[str, ...] = ("at",)
+HINT_TYPES: tuple[str, ...] = ('at',)
 #: softmax(0.5, 1, 1.5): weights of the three decoder hint layers (shallow to deep)
 HINT_WEIGHTS: tuple[float, ...] = tuple(
     float(w) for w in torch.softmax(torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64), 0)
@@ -31,14 +30,14 @@ HINT_WEIGHTS: tuple[float, ...] = tuple(
 
 def fruit_loss_per_sample(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Per-sample fruit loss ``(B,)``: sum over the 4 heads of the pixel-mean squared error."""
-    check_maps("fruit loss student", student)
-    check_maps("fruit loss teacher", teacher)
+    check_maps('fruit loss student', student)
+    check_maps('fruit loss teacher', teacher)
     if student.shape != teacher.shape:
         raise ValueError(
-            f"fruit loss: student output {tuple(student.shape)} and teacher output "
-            f"{tuple(teacher.shape)} differ; both models need the same input size"
+            f'fruit loss: student output {tuple(student.shape)} and teacher output '
+            f'{tuple(teacher.shape)} differ; both models need the same input size'
         )
-    return F.mse_loss(student, teacher.detach(), reduction="none").mean(dim=(2, 3)).sum(dim=1)
+    return F.mse_loss(student, teacher.detach(), reduction='none').mean(dim=(2, 3)).sum(dim=1)
 
 
 def fruit_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -49,8 +48,8 @@ def fruit_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 def hint_loss(
     student_feats: Sequence[torch.Tensor],
     teacher_feats: Sequence[torch.Tensor],
-    mapping: str = "max2",
-    kernel: str = "gaussian",
+    mapping: str = 'max2',
+    kernel: str = 'gaussian',
     weights: Sequence[float] = HINT_WEIGHTS,
 ) -> torch.Tensor:
     """AT-hint loss ``Σ_l λ_l MMD²(F(T_l), F(S_l))`` over the decoder layers.
@@ -60,13 +59,13 @@ def hint_loss(
     """
     if len(student_feats) != len(teacher_feats) or len(student_feats) != len(weights):
         raise ValueError(
-            f"hint loss: got {len(student_feats)} student layers, {len(teacher_feats)} teacher "
-            f"layers and {len(weights)} weights; they must be equal"
+            f'hint loss: got {len(student_feats)} student layers, {len(teacher_feats)} teacher '
+            f'layers and {len(weights)} weights; they must be equal'
         )
     total = student_feats[0].new_zeros(())
     for s, t, w in zip(student_feats, teacher_feats, weights):
         if s.shape[0] != t.shape[0]:
-            raise ValueError(f"hint loss: batch sizes differ ({s.shape[0]} vs {t.shape[0]})")
+            raise ValueError(f'hint loss: batch sizes differ ({s.shape[0]} vs {t.shape[0]})')
         size = common_size(s, t)
         vs = attention_vector(s, mapping, size)
         vt = attention_vector(t.detach(), mapping, size)
@@ -91,42 +90,42 @@ class KufeLoss:
         task_kind: element-wise task loss, ``'smooth_l1'`` or ``'mse'``.
     """
 
-    strategy: str = "fruit+hint"
+    strategy: str = 'fruit+hint'
     alpha: float = 1.0
     beta: float = 1.0
-    mapping: str = "max2"
-    kernel: str = "gaussian"
-    granularity: str = "batch"
-    hint_type: str = "at"
-    task_kind: str = "smooth_l1"
+    mapping: str = 'max2'
+    kernel: str = 'gaussian'
+    granularity: str = 'batch'
+    hint_type: str = 'at'
+    task_kind: str = 'smooth_l1'
 
     def __post_init__(self) -> None:
         """Validate the options."""
         for name, value, valid in (
-            ("strategy", self.strategy, STRATEGIES), ("mapping", self.mapping, MAPPINGS),
-            ("kernel", self.kernel, KERNELS), ("granularity", self.granularity, GRANULARITIES),
-            ("hint_type", self.hint_type, HINT_TYPES), ("task_kind", self.task_kind, LOSS_KINDS),
+            ('strategy', self.strategy, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
+            ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),
+            ('hint_type', self.hint_type, HINT_TYPES), ('task_kind', self.task_kind, LOSS_KINDS),
         ):
             if value not in valid:
-                raise ValueError(f"KufeLoss: {name} must be one of {valid}, got {value!r}")
+                raise ValueError(f'KufeLoss: {name} must be one of {valid}, got {value!r}')
         if self.alpha < 0 or self.beta < 0:
-            raise ValueError(f"KufeLoss: alpha and beta must be >= 0, got {self.alpha}, "
-                             f"{self.beta}")
+            raise ValueError(f'KufeLoss: alpha and beta must be >= 0, got {self.alpha}, '
+                             f'{self.beta}')
 
     @property
     def uses_fruit(self) -> bool:
         """Whether the fruit term is part of the strategy."""
-        return "fruit" in self.strategy
+        return 'fruit' in self.strategy
 
     @property
     def uses_hint(self) -> bool:
         """Whether the hint term is part of the strategy."""
-        return "hint" in self.strategy
+        return 'hint' in self.strategy
 
     @property
     def needs_teacher(self) -> bool:
         """Whether the loss needs the teacher's outputs."""
-        return self.strategy != "none"
+        return self.strategy != 'none'
 
     def __call__(
         self,
@@ -145,32 +144,32 @@ class KufeLoss:
         """
         task_s = task_loss_per_sample(student_out, target, self.task_kind)
         loss = task_s.mean()
-        parts = {"task": float(loss.detach()), "teacher_task": float("nan"),
-                 "fruit": 0.0, "hint": 0.0, "active": 0.0}
+        parts = {'task': float(loss.detach()), 'teacher_task': float('nan'),
+                 'fruit': 0.0, 'hint': 0.0, 'active': 0.0}
         if not self.needs_teacher:
             return loss, parts
         if teacher_out is None:
-            raise ValueError(f"KufeLoss: strategy {self.strategy!r} needs teacher_out")
+            raise ValueError(f'KufeLoss: strategy {self.strategy!r} needs teacher_out')
         if self.uses_hint and (student_feats is None or teacher_feats is None):
-            raise ValueError(f"KufeLoss: strategy {self.strategy!r} needs student_feats and "
-                             "teacher_feats")
+            raise ValueError(f'KufeLoss: strategy {self.strategy!r} needs student_feats and '
+                             'teacher_feats')
         with torch.no_grad():
             task_t = task_loss_per_sample(teacher_out.detach(), target, self.task_kind)
-        parts["teacher_task"] = float(task_t.mean())
-        if self.granularity == "batch":
+        parts['teacher_task'] = float(task_t.mean())
+        if self.granularity == 'batch':
             mask = (task_s.detach().mean() > task_t.mean()).expand_as(task_s)
         else:
             mask = task_s.detach() > task_t
         active = mask.to(task_s.dtype)
-        parts["active"] = float(active.mean())
+        parts['active'] = float(active.mean())
         if self.uses_fruit:
             fruit = fruit_loss_per_sample(student_out, teacher_out)
-            parts["fruit"] = float(fruit.detach().mean())
+            parts['fruit'] = float(fruit.detach().mean())
             loss = loss + self.alpha * (fruit * active).mean()
         if self.uses_hint and bool(mask.any()):
             idx = mask.nonzero(as_tuple=True)[0]
             hint = hint_loss([f[idx] for f in student_feats], [f[idx] for f in teacher_feats],
                              self.mapping, self.kernel)
-            parts["hint"] = float(hint.detach())
+            parts['hint'] = float(hint.detach())
             loss = loss + self.beta * active.mean() * hint
         return loss, parts

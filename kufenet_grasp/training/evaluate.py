@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import torch
-
     from kufenet_grasp.grasp.rectangle import GraspRectangle
+    import torch
 
 #: angle thresholds of the report, degrees
 THRESHOLDS_DEG: tuple[int, ...] = (30, 25, 20, 15, 10)
@@ -24,13 +23,13 @@ def _rect_dict(rect: GraspRectangle | None) -> dict[str, float] | None:
     """JSON form of a rectangle: centre px, angle rad, opening/jaw px, quality."""
     if rect is None:
         return None
-    return {"x": float(rect.center[0]), "y": float(rect.center[1]), "angle": float(rect.angle),
-            "opening": float(rect.opening), "jaw": float(rect.jaw),
-            "quality": float(rect.quality)}
+    return {'x': float(rect.center[0]), 'y': float(rect.center[1]), 'angle': float(rect.angle),
+            'opening': float(rect.opening), 'jaw': float(rect.jaw),
+            'quality': float(rect.quality)}
 
 
 def _first(pred: Any) -> GraspRectangle | None:
-    """The top-1 rectangle of a prediction given as a rectangle, a ranked list or None."""
+    """Return the top-1 rectangle of a prediction given as a rectangle, a ranked list or None."""
     if isinstance(pred, (list, tuple)):
         return pred[0] if pred else None
     return pred
@@ -59,30 +58,30 @@ def evaluate_predictions(
     from kufenet_grasp.grasp.metric import top1_accuracy
 
     if len(predictions) != len(truths):
-        raise ValueError(f"evaluate_predictions: {len(predictions)} predictions but "
-                         f"{len(truths)} label sets")
+        raise ValueError(f'evaluate_predictions: {len(predictions)} predictions but '
+                         f'{len(truths)} label sets')
     if names is not None and len(names) != len(truths):
-        raise ValueError(f"evaluate_predictions: {len(names)} names for {len(truths)} images")
+        raise ValueError(f'evaluate_predictions: {len(names)} names for {len(truths)} images')
     tops = [_first(p) for p in predictions]
     result = top1_accuracy(tops, list(truths), [float(t) for t in thresholds_deg])
     per_image = []
-    for i, (top, item) in enumerate(zip(tops, result["per_image"])):
+    for i, (top, item) in enumerate(zip(tops, result['per_image'])):
         per_image.append({
-            "name": str(names[i]) if names is not None else str(i),
-            "predicted": _rect_dict(top),
-            "best_iou": float(item["best_iou"]),
-            "angle_diff_deg": float(item["angle_diff_deg"]) if top is not None else None,
-            "correct": bool(item["correct"]),
+            'name': str(names[i]) if names is not None else str(i),
+            'predicted': _rect_dict(top),
+            'best_iou': float(item['best_iou']),
+            'angle_diff_deg': float(item['angle_diff_deg']) if top is not None else None,
+            'correct': bool(item['correct']),
         })
-    by_angle = {str(k): float(v) for k, v in result["accuracy_by_angle"].items()}
-    return {"accuracy": float(result["accuracy"]), "accuracy_by_angle": by_angle,
-            "mean_iou": float(result["mean_iou"]), "n_images": len(truths),
-            "per_image": per_image}
+    by_angle = {str(k): float(v) for k, v in result['accuracy_by_angle'].items()}
+    return {'accuracy': float(result['accuracy']), 'accuracy_by_angle': by_angle,
+            'mean_iou': float(result['mean_iou']), 'n_images': len(truths),
+            'per_image': per_image}
 
 
 def _image_name(map_dataset: Any, item: int) -> str:
     """Name of item ``item`` of a GraspMapDataset (the reader's name if it has one)."""
-    names = getattr(map_dataset.dataset, "names", None)
+    names = getattr(map_dataset.dataset, 'names', None)
     index = map_dataset.indices[item]
     return str(names[index]) if names is not None else str(index)
 
@@ -91,8 +90,8 @@ def predict_and_score(
     model: torch.nn.Module,
     map_dataset: Any,
     batch_size: int = 8,
-    device: str | torch.device = "cpu",
-    loss_kind: str = "smooth_l1",
+    device: str | torch.device = 'cpu',
+    loss_kind: str = 'smooth_l1',
     max_batches: int | None = None,
     thresholds_deg: Sequence[float] = THRESHOLDS_DEG,
     plot_dir: str | Path | None = None,
@@ -104,15 +103,14 @@ def predict_and_score(
     :func:`evaluate_predictions` report plus ``'loss'`` (mean task loss against the target
     maps). With ``plot_dir`` a PNG per image shows labels (green) and the prediction (red).
     """
+    from kufenet_grasp.grasp.postprocess import maps_to_grasps
+    from kufenet_grasp.training.losses import task_loss_per_sample
     import numpy as np
     import torch
     from torch.utils.data import DataLoader
 
-    from kufenet_grasp.grasp.postprocess import maps_to_grasps
-    from kufenet_grasp.training.losses import task_loss_per_sample
-
     if len(map_dataset) == 0:
-        raise ValueError("evaluate: the dataset to evaluate has no images")
+        raise ValueError('evaluate: the dataset to evaluate has no images')
     device = torch.device(device)
     loader = DataLoader(map_dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     was_training = model.training
@@ -134,9 +132,9 @@ def predict_and_score(
     truths = [map_dataset.ground_truth(i) for i in items]
     names = [_image_name(map_dataset, i) for i in items]
     report = evaluate_predictions(preds, truths, names, thresholds_deg)
-    report["loss"] = loss_sum / len(items)
+    report['loss'] = loss_sum / len(items)
     if plot_dir is not None:
-        plot_results(map_dataset, items, preds, truths, names, report["per_image"], plot_dir)
+        plot_results(map_dataset, items, preds, truths, names, report['per_image'], plot_dir)
     return report
 
 
@@ -151,7 +149,6 @@ def plot_results(
 ) -> list[Path]:
     """Write ``plot_dir/<name>.png``: the model-input RGB crop with labels and prediction."""
     import cv2
-
     from kufenet_grasp.grasp.drawing import draw_grasps
 
     out_dir = Path(plot_dir)
@@ -161,10 +158,10 @@ def plot_results(
         rgb = map_dataset.sample(item).rgb.copy()
         image = draw_grasps(rgb, list(truth), color=(0, 200, 0))
         image = draw_grasps(image, list(pred[:1]), color=(255, 0, 0))
-        label = "OK" if res["correct"] else "X"
+        label = 'OK' if res['correct'] else 'X'
         cv2.putText(image, label, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        path = out_dir / f"{safe}.png"
+        safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)
+        path = out_dir / f'{safe}.png'
         cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
@@ -176,7 +173,7 @@ def evaluate_weights(
     split: str | None = None,
     input_size: int | None = None,
     batch_size: int = 8,
-    device: str = "cpu",
+    device: str = 'cpu',
     plot_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
@@ -196,17 +193,17 @@ def evaluate_weights(
     map_data = GraspMapDataset(data, None, input_size=size, augment=False)
     report = predict_and_score(model, map_data, batch_size=batch_size, device=device,
                                plot_dir=plot_dir)
-    report.update({"weights": str(weights), "dataset": dataset, "split": split,
-                   "input_size": size})
+    report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
+                   'input_size': size})
     return report
 
 
 def _meta_input_size(meta: Any) -> int | None:
     """``input_size`` from weights metadata (dict or object), or None."""
     if isinstance(meta, dict):
-        value = meta.get("input_size")
+        value = meta.get('input_size')
     else:
-        value = getattr(meta, "input_size", None)
+        value = getattr(meta, 'input_size', None)
     if isinstance(value, (list, tuple)):
         value = value[0]
     return int(value) if value else None

@@ -11,17 +11,17 @@ from __future__ import annotations
 import torch
 
 #: valid kernel names; ``'gaussian'`` is the default
-KERNELS: tuple[str, ...] = ("gaussian", "poly")
+KERNELS: tuple[str, ...] = ('gaussian', 'poly')
 
 
 def _check(x: torch.Tensor, y: torch.Tensor) -> None:
     """Raise ValueError unless x and y are ``(n, d)`` and ``(m, d)`` with n, m >= 1."""
-    for name, t in (("x", x), ("y", y)):
+    for name, t in (('x', x), ('y', y)):
         if not isinstance(t, torch.Tensor) or t.ndim != 2 or t.shape[0] < 1:
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t)
-            raise ValueError(f"mmd: {name} must be a non-empty (n, d) tensor, got {shape}")
+            raise ValueError(f'mmd: {name} must be a non-empty (n, d) tensor, got {shape}')
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"mmd: feature sizes differ: x has {x.shape[1]}, y has {y.shape[1]}")
+        raise ValueError(f'mmd: feature sizes differ: x has {x.shape[1]}, y has {y.shape[1]}')
 
 
 def gaussian_kernel(
@@ -47,7 +47,7 @@ def poly_kernel(z: torch.Tensor) -> torch.Tensor:
     return (z @ z.t()).pow(2)
 
 
-def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: str = "gaussian") -> torch.Tensor:
+def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: str = 'gaussian') -> torch.Tensor:
     """Biased MMD² estimate between samples ``x (n, d)`` and ``y (m, d)``.
 
     ``MMD² = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)``; ≈ 0 when both sets come from
@@ -55,10 +55,10 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: str = "gaussian") -> torch.Te
     """
     _check(x, y)
     if kernel not in KERNELS:
-        raise ValueError(f"mmd: kernel must be one of {KERNELS}, got {kernel!r}")
+        raise ValueError(f'mmd: kernel must be one of {KERNELS}, got {kernel!r}')
     n = x.shape[0]
     z = torch.cat([x, y], dim=0)
-    k = gaussian_kernel(z) if kernel == "gaussian" else poly_kernel(z)
+    k = gaussian_kernel(z) if kernel == 'gaussian' else poly_kernel(z)
     kxx = k[:n, :n].mean()
     kyy = k[n:, n:].mean()
     kxy = k[:n, n:].mean()

@@ -11,31 +11,30 @@ continues exactly as an uninterrupted run. Test data is never read.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
 import json
 import math
 import os
+from pathlib import Path
 import random
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import numpy as np
-import torch
-from torch.utils.data import DataLoader, RandomSampler
 
 from kufenet_grasp.training.config import ConfigError, TrainConfig
 from kufenet_grasp.training.distillation import KufeLoss
 from kufenet_grasp.training.evaluate import predict_and_score
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler
 
 #: columns of ``log.csv``
 LOG_COLUMNS: tuple[str, ...] = (
-    "epoch", "loss", "task", "teacher_task", "fruit", "hint", "active", "val_loss",
-    "val_accuracy", "val_iou", "lr", "images_per_s", "wall_s",
+    'epoch', 'loss', 'task', 'teacher_task', 'fruit', 'hint', 'active', 'val_loss',
+    'val_accuracy', 'val_iou', 'lr', 'images_per_s', 'wall_s',
 )
 #: options that may differ between the original run and ``--resume``
 RESUME_MUTABLE: frozenset[str] = frozenset(
-    {"epochs", "device", "workers", "threads", "progress", "tensorboard", "out"})
+    {'epochs', 'device', 'workers', 'threads', 'progress', 'tensorboard', 'out'})
 
 
 class TrainError(RuntimeError):
@@ -62,7 +61,7 @@ def seed_everything(seed: int) -> None:
 
 def enable_determinism() -> None:
     """Ask torch for deterministic kernels where they exist (warn, not fail, elsewhere)."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
@@ -86,8 +85,8 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
 
 def resolve_device(name: str) -> torch.device:
     """``'cpu'`` or ``'cuda[:N]'`` as a torch device; raise ConfigError if CUDA is missing."""
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train config: device {name!r} requested but CUDA is not available")
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ConfigError(f'train config: device {name!r} requested but CUDA is not available')
     return torch.device(name)
 
 
@@ -102,19 +101,19 @@ def split_sources(config: TrainConfig) -> tuple[Any, list[int], Any, list[int], 
     if config.train_split is not None:
         train_ds = open_dataset(config.dataset, split=config.train_split)
         val_ds = open_dataset(config.dataset, split=config.val_split)
-        info = {"train_split": config.train_split, "val_split": config.val_split}
+        info = {'train_split': config.train_split, 'val_split': config.val_split}
         return train_ds, list(range(len(train_ds))), val_ds, list(range(len(val_ds))), info
     dataset = open_dataset(config.dataset)
     parts = split_indices(dataset, config.split_mode, config.fractions, config.seed)
-    if "val" not in parts:
-        raise ConfigError("train config: fractions must have 3 values (train, val, test)")
-    if not parts["train"] or not parts["val"]:
-        raise TrainError(f"dataset {config.dataset!r}: {len(dataset)} images give an empty "
-                         f"train or val split with fractions {config.fractions}")
-    info = {"split_mode": config.split_mode, "fractions": list(config.fractions),
-            "split_seed": config.seed, "n_train": len(parts["train"]),
-            "n_val": len(parts["val"])}
-    return dataset, parts["train"], dataset, parts["val"], info
+    if 'val' not in parts:
+        raise ConfigError('train config: fractions must have 3 values (train, val, test)')
+    if not parts['train'] or not parts['val']:
+        raise TrainError(f'dataset {config.dataset!r}: {len(dataset)} images give an empty '
+                         f'train or val split with fractions {config.fractions}')
+    info = {'split_mode': config.split_mode, 'fractions': list(config.fractions),
+            'split_seed': config.seed, 'n_train': len(parts['train']),
+            'n_val': len(parts['val'])}
+    return dataset, parts['train'], dataset, parts['val'], info
 
 
 class Trainer:
@@ -136,7 +135,7 @@ class Trainer:
         train_src, train_idx, val_src, val_idx, self.split_info = split_sources(config)
         self.train_data = GraspMapDataset(train_src, train_idx, input_size=config.input_size,
                                           augment=config.augment, seed=config.seed,
-                                          augment_options={"zoom_range": config.zoom_range})
+                                          augment_options={'zoom_range': config.zoom_range})
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
                                         augment=False, seed=config.seed)
         self.model = build_model(config.model, **config.model_overrides).to(self.device)
@@ -144,7 +143,7 @@ class Trainer:
             init_model, _ = load_weights(config.init)
             self.model.load_state_dict(init_model.state_dict())
         self.teacher = None
-        if config.kd != "none":
+        if config.kd != 'none':
             self.teacher, _ = load_weights(config.teacher)
             self.teacher.to(self.device).eval()
             for p in self.teacher.parameters():
@@ -164,45 +163,45 @@ class Trainer:
     @property
     def last_path(self) -> Path:
         """The resume checkpoint ``RUN_DIR/last.pt``."""
-        return self.run_dir / "last.pt"
+        return self.run_dir / 'last.pt'
 
     def save_checkpoint(self) -> None:
         """Write ``last.pt`` atomically (tmp file + rename)."""
-        state = {"epoch": self.epoch, "model": self.model.state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "config": self.config.to_dict(),
-                 "best_accuracy": self.best_accuracy, "best_epoch": self.best_epoch,
-                 "history": self.history}
-        tmp = self.last_path.with_suffix(".pt.tmp")
+        state = {'epoch': self.epoch, 'model': self.model.state_dict(),
+                 'optimizer': self.optimizer.state_dict(), 'config': self.config.to_dict(),
+                 'best_accuracy': self.best_accuracy, 'best_epoch': self.best_epoch,
+                 'history': self.history}
+        tmp = self.last_path.with_suffix('.pt.tmp')
         torch.save(state, tmp)
         os.replace(tmp, self.last_path)
 
     def load_checkpoint(self) -> None:
         """Restore from ``last.pt``; raise TrainError if missing or from another config."""
         if not self.last_path.is_file():
-            raise TrainError(f"--resume: {self.last_path} not found")
+            raise TrainError(f'--resume: {self.last_path} not found')
         state = torch.load(self.last_path, map_location=self.device, weights_only=True)
-        saved = TrainConfig.from_dict(state["config"]).to_dict()
+        saved = TrainConfig.from_dict(state['config']).to_dict()
         mine = self.config.to_dict()
         diff = sorted(k for k in mine if k not in RESUME_MUTABLE and mine[k] != saved[k])
         if diff:
-            raise TrainError(f"--resume: {self.last_path} was written with different options "
-                             f"{diff}; start a new run folder instead")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
-        self.best_accuracy = float(state["best_accuracy"])
-        self.best_epoch = int(state["best_epoch"])
-        self.history = [dict(h) for h in state["history"]]
+            raise TrainError(f'--resume: {self.last_path} was written with different options '
+                             f'{diff}; start a new run folder instead')
+        self.model.load_state_dict(state['model'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.epoch = int(state['epoch'])
+        self.best_accuracy = float(state['best_accuracy'])
+        self.best_epoch = int(state['best_epoch'])
+        self.history = [dict(h) for h in state['history']]
 
     def save_best(self, metrics: dict[str, float]) -> None:
         """Write ``best.safetensors`` with training provenance and validation metrics."""
         from kufenet_grasp.models.weights import save_weights, write_manifest
 
-        trained_on = {"dataset": self.config.dataset, "seed": self.config.seed,
-                      "epochs": self.epoch, **self.split_info}
-        extra = {"kd": self.config.kd, "teacher": self.config.teacher or "",
-                 "config": json.dumps(self.config.to_dict(), sort_keys=True)}
-        save_weights(self.model, self.run_dir / "best.safetensors",
+        trained_on = {'dataset': self.config.dataset, 'seed': self.config.seed,
+                      'epochs': self.epoch, **self.split_info}
+        extra = {'kd': self.config.kd, 'teacher': self.config.teacher or '',
+                 'config': json.dumps(self.config.to_dict(), sort_keys=True)}
+        save_weights(self.model, self.run_dir / 'best.safetensors',
                      input_size=self.config.input_size, trained_on=trained_on,
                      metrics=metrics, extra=extra)
         write_manifest(self.run_dir)
@@ -210,11 +209,11 @@ class Trainer:
     # ---------------------------------------------------------------- logging
     def _write_log(self) -> None:
         """Rewrite ``log.csv`` from the history (so a resumed run has no duplicate rows)."""
-        with open(self.run_dir / "log.csv", "w", newline="") as handle:
+        with open(self.run_dir / 'log.csv', 'w', newline='') as handle:
             writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
             writer.writeheader()
             for row in self.history:
-                writer.writerow({k: row.get(k, "") for k in LOG_COLUMNS})
+                writer.writerow({k: row.get(k, '') for k in LOG_COLUMNS})
 
     def _tensorboard(self, row: dict[str, float]) -> None:
         """Log one epoch's scalars to ``RUN_DIR/tb``."""
@@ -225,11 +224,11 @@ class Trainer:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as exc:  # pragma: no cover - depends on the environment
                 raise TrainError("TensorBoard logging needs the 'tensorboard' package; "
-                                 "install it or disable TensorBoard logging") from exc
-            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+                                 'install it or disable TensorBoard logging') from exc
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / 'tb'))
         for key, value in row.items():
-            if key != "epoch" and isinstance(value, float) and math.isfinite(value):
-                self._writer.add_scalar(key, value, int(row["epoch"]))
+            if key != 'epoch' and isinstance(value, float) and math.isfinite(value):
+                self._writer.add_scalar(key, value, int(row['epoch']))
         self._writer.flush()
 
     # ---------------------------------------------------------------- epochs
@@ -243,7 +242,7 @@ class Trainer:
         return DataLoader(self.train_data, batch_size=cfg.batch_size, sampler=sampler,
                           num_workers=cfg.workers, worker_init_fn=worker_init,
                           generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1),
-                          pin_memory=self.device.type == "cuda", drop_last=False)
+                          pin_memory=self.device.type == 'cuda', drop_last=False)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch of optimisation; returns mean loss components and images/s."""
@@ -251,29 +250,29 @@ class Trainer:
 
         cfg = self.config
         seed_everything(cfg.seed * 1000 + epoch)
-        if hasattr(self.train_data, "set_epoch"):
+        if hasattr(self.train_data, 'set_epoch'):
             self.train_data.set_epoch(epoch)
         lr = lr_at(cfg, epoch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group['lr'] = lr
         self.model.train()
         sums: dict[str, float] = {}
         n_batches, n_images, start = 0, 0, time.perf_counter()
         bar = tqdm(self._loader(epoch), total=cfg.batches_per_epoch, disable=not cfg.progress,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+                   desc=f'epoch {epoch + 1}/{cfg.epochs}', leave=False)
         for x, y, _ in bar:
             x, y = x.to(self.device), y.to(self.device)
             loss, parts = self._step(x, y)
             n_batches += 1
             n_images += int(x.shape[0])
-            parts["loss"] = float(loss)
+            parts['loss'] = float(loss)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             rate = n_images / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", img_s=f"{rate:.1f}")
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", img_s=f'{rate:.1f}')
         means = {k: v / max(n_batches, 1) for k, v in sums.items()}
-        means["images_per_s"] = n_images / max(time.perf_counter() - start, 1e-9)
-        means["lr"] = lr
+        means['images_per_s'] = n_images / max(time.perf_counter() - start, 1e-9)
+        means['lr'] = lr
         return means
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -301,8 +300,8 @@ class Trainer:
         report = predict_and_score(self.model, self.val_data, batch_size=self.config.batch_size,
                                    device=self.device, loss_kind=self.config.loss,
                                    max_batches=self.config.val_batches)
-        return {"val_loss": report["loss"], "val_accuracy": report["accuracy"],
-                "val_iou": report["mean_iou"]}
+        return {'val_loss': report['loss'], 'val_accuracy': report['accuracy'],
+                'val_iou': report['mean_iou']}
 
     def run(self, resume: bool = False) -> TrainResult:
         """Train until ``config.epochs``; checkpoint each epoch; return the summary."""
@@ -310,26 +309,26 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         elif self.last_path.exists():
-            raise TrainError(f"{self.run_dir} already holds a run (last.pt); pass --resume to "
-                             "continue it or choose another --out")
-        (self.run_dir / "config.json").write_text(
+            raise TrainError(f'{self.run_dir} already holds a run (last.pt); pass --resume to '
+                             'continue it or choose another --out')
+        (self.run_dir / 'config.json').write_text(
             json.dumps(self.config.to_dict(), indent=2, sort_keys=True))
-        wall0 = time.perf_counter() - (self.history[-1]["wall_s"] if self.history else 0.0)
+        wall0 = time.perf_counter() - (self.history[-1]['wall_s'] if self.history else 0.0)
         try:
             while self.epoch < self.config.epochs:
                 train_stats = self.train_epoch(self.epoch)
                 val_stats = self.validate()
                 self.epoch += 1
-                row = {"epoch": float(self.epoch), **train_stats, **val_stats,
-                       "wall_s": time.perf_counter() - wall0}
+                row = {'epoch': float(self.epoch), **train_stats, **val_stats,
+                       'wall_s': time.perf_counter() - wall0}
                 self.history.append(row)
-                if val_stats["val_accuracy"] > self.best_accuracy:
-                    self.best_accuracy = val_stats["val_accuracy"]
+                if val_stats['val_accuracy'] > self.best_accuracy:
+                    self.best_accuracy = val_stats['val_accuracy']
                     self.best_epoch = self.epoch
-                    self.save_best({"val_accuracy": val_stats["val_accuracy"],
-                                    "val_iou": val_stats["val_iou"],
-                                    "val_loss": val_stats["val_loss"],
-                                    "epoch": float(self.epoch)})
+                    self.save_best({'val_accuracy': val_stats['val_accuracy'],
+                                    'val_iou': val_stats['val_iou'],
+                                    'val_loss': val_stats['val_loss'],
+                                    'epoch': float(self.epoch)})
                 self.save_checkpoint()
                 self._write_log()
                 self._tensorboard(row)

@@ -18,7 +18,7 @@ def expected_messages() -> tuple[GraspRectangle, PoseStamped]:
     grasp = GraspRectangle()
     grasp.header.stamp.sec = 1234
     grasp.header.stamp.nanosec = 567890
-    grasp.header.frame_id = "camera_color_optical_frame"
+    grasp.header.frame_id = 'camera_color_optical_frame'
     grasp.center_x = 320.25
     grasp.center_y = 240.75
     grasp.angle = -0.7853981633974483
@@ -30,7 +30,7 @@ def expected_messages() -> tuple[GraspRectangle, PoseStamped]:
     pose = PoseStamped()
     pose.header.stamp.sec = 1234
     pose.header.stamp.nanosec = 567890
-    pose.header.frame_id = "base_link"
+    pose.header.frame_id = 'base_link'
     pose.pose.position.x = 0.45
     pose.pose.position.y = -0.125
     pose.pose.position.z = 0.0625
@@ -44,11 +44,11 @@ def expected_messages() -> tuple[GraspRectangle, PoseStamped]:
 def main(seconds: float) -> int:
     """Publish until ``seconds`` have passed."""
     rclpy.init()
-    node = rclpy.create_node("test_grasp_publisher")
+    node = rclpy.create_node('test_grasp_publisher')
     qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    grasp_pub = node.create_publisher(GraspRectangle, "/kufenet/grasp", qos)
-    pose_pub = node.create_publisher(PoseStamped, "/kufenet/grasp_pose", qos)
+    grasp_pub = node.create_publisher(GraspRectangle, '/kufenet/grasp', qos)
+    pose_pub = node.create_publisher(PoseStamped, '/kufenet/grasp_pose', qos)
     grasp, pose = expected_messages()
     deadline = time.monotonic() + seconds
     try:
@@ -62,5 +62,5 @@ def main(seconds: float) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main(float(sys.argv[1]) if len(sys.argv) > 1 else 20.0))
