@@ -16,8 +16,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--plot', metavar='DIR', help='write a PNG per image to DIR')
     parser.add_argument('--input-size', type=int, default=None,
                         help='model input side in px (default: from the weights metadata)')
+    parser.add_argument('--crop-px', type=_crop_px, default=None, metavar='N',
+                        help="evaluate on the central N x N window of each source image, "
+                             "resized to the model input, as the literature does (224 as "
+                             "GR-ConvNet, 300 as GG-CNN); weights with a metric input centre "
+                             "their window there. Default: the dataset's usual window")
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+
+
+def _crop_px(text: str) -> int:
+    """Parse ``--crop-px``: a whole number of pixels >= 8."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number of pixels, got {text!r}'
+                                         ) from None
+    if value < 8:
+        raise argparse.ArgumentTypeError(f'must be >= 8 px, got {value}')
+    return value
 
 
 def format_report(report: dict) -> str:
@@ -41,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = evaluate_weights(args.weights, args.dataset, split=args.split,
                                   input_size=args.input_size, batch_size=args.batch_size,
-                                  device=args.device, plot_dir=args.plot)
+                                  device=args.device, plot_dir=args.plot,
+                                  crop_px=args.crop_px)
     except (ValueError, FileNotFoundError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2

@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='augmentation zoom: window/image side, < 1 zooms in, > 1 zooms '
                              'out (default 0.5,1.0 as GR-ConvNet; 0.6,1.6 also shows objects '
                              'smaller, as a 640x480 camera at 0.6 m does)')
+    parser.add_argument('--window-m', type=float, default=None, metavar='M',
+                        help='metric input: a window of M metres at the support (needs '
+                             'intrinsics in the data); default: the pixel crop')
+    parser.add_argument('--support-plane', action='store_true',
+                        help='feed depth relative to the fitted support plane')
     parser.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -79,7 +84,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         kernel=args.kernel, granularity=args.granularity, loss=args.loss, epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
-        augment=args.augment, zoom_range=args.zoom_range, workers=args.workers,
+        augment=args.augment, zoom_range=args.zoom_range, window_m=args.window_m,
+        support_plane=args.support_plane, workers=args.workers,
         device=args.device, threads=args.threads,
         init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
 

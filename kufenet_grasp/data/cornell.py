@@ -26,6 +26,7 @@ from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.image_io import read_depth_tiff, read_rgb
 from kufenet_grasp.data.pcd import pcd_to_depth
 from kufenet_grasp.data.sample import DatasetError, GraspSample
+from kufenet_grasp.geometry.camera import PinholeCamera
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -33,6 +34,17 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 DEPTH_SOURCES = ('auto', 'tiff', 'pcd')
 _RGB_PATTERN = re.compile(r'^pcd(\d+)r\.png$')
+
+
+def kinect_v1_camera(width: int = 640, height: int = 480) -> PinholeCamera:
+    """Nominal intrinsics of Cornell's Kinect v1 colour camera (fx = fy = 525 px at 640x480).
+
+    The release has no calibration; 525 px is the OpenNI default for that sensor. Its depth
+    images hold each point's distance, not its z: ``depth_is_range`` in the samples.
+    """
+    scale = width / 640.0
+    return PinholeCamera(525.0 * scale, 525.0 * scale, (width - 1) / 2.0, (height - 1) / 2.0,
+                         width, height, 'kinect_rgb_optical_frame')
 
 
 def read_object_map(path: str | Path) -> dict[str, str]:
@@ -162,4 +174,6 @@ class CornellDataset(GraspDataset):
             object_id=self._object_ids[index],
             name=self._names[index],
             mask=None,
+            camera=kinect_v1_camera(rgb.shape[1], rgb.shape[0]),
+            depth_is_range=True,
         )

@@ -11,12 +11,14 @@ Hidden folders (such as the generator's half-written ``.tmp-*`` scenes) are skip
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.image_io import read_depth_tiff, read_mask, read_rgb
 from kufenet_grasp.data.sample import DatasetError, GraspSample
+from kufenet_grasp.geometry.camera import PinholeCamera
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -105,4 +107,21 @@ class JacquardDataset(GraspDataset):
             object_id=self._object_ids[index],
             name=self._names[index],
             mask=mask,
+            camera=self.load_camera(index),
         )
+
+    def load_camera(self, index: int) -> PinholeCamera | None:
+        """Intrinsics of image ``index`` from the synthetic scene's ``scene.json``, or None.
+
+        The real Jacquard release has no intrinsics; the project's generator records them.
+        """
+        path = self._prefixes[self._check_index(index)].parent / 'scene.json'
+        if not path.is_file():
+            return None
+        try:
+            intrinsics = json.loads(path.read_text())['camera']['intrinsics']
+            return PinholeCamera(float(intrinsics['fx']), float(intrinsics['fy']),
+                                 float(intrinsics['cx']), float(intrinsics['cy']),
+                                 int(intrinsics['width']), int(intrinsics['height']))
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise DatasetError(f'{path}: no usable camera intrinsics ({exc})') from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kufenet_grasp.geometry.camera import PinholeCamera
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -26,6 +27,8 @@ class GraspSample:
         object_id: identifier of the object (or scene) shown; used for object-wise splits.
         name: identifier of the image (e.g. ``pcd0100`` or ``0_1a2b``).
         mask: optional H×W object mask (``uint8``, non-zero = object), or None.
+        camera: intrinsics of this image when the dataset knows them, else None.
+        depth_is_range: the depth is the distance from the camera centre (Cornell's), not z.
     """
 
     rgb: np.ndarray
@@ -34,6 +37,8 @@ class GraspSample:
     object_id: str = ''
     name: str = ''
     mask: np.ndarray | None = None
+    camera: PinholeCamera | None = None
+    depth_is_range: bool = False
 
     def __post_init__(self) -> None:
         """Check the array shapes and types agree."""

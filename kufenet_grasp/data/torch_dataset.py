@@ -11,11 +11,20 @@ pixels exactly as at inference (``make_crop``/``apply_crop`` of
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TYPE_CHECKING
 
 import cv2
 from kufenet_grasp.data.augment import random_augment_matrix, warp_sample
 from kufenet_grasp.data.sample import GraspSample
+from kufenet_grasp.grasp.model_input import (
+    choose_window,
+    flatten_support,
+    InputSpec,
+    InputWindow,
+    LEGACY_INPUT,
+    range_to_z,
+)
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -35,6 +44,25 @@ def rectangle_points_mean(rects: Sequence[GraspRectangle]) -> tuple[float, float
     return float(mean[0]), float(mean[1])
 
 
+def window_center_side(shape: tuple[int, int], rects: Sequence[GraspRectangle], out_size: int,
+                       mode: str = 'center', side: int | None = None
+                       ) -> tuple[tuple[float, float] | None, int | None]:
+    """Centre (source px, None = image centre) and side (px) of the window of a crop mode.
+
+    ``'center'``: the centred square of side ``min(H, W)`` (or ``side``). ``'labels'``: a
+    square of ``out_size`` source pixels (or ``side``) centred on the mean of the rectangle
+    corners (the Cornell convention of GR-ConvNet; image centre when there are no labels).
+    ``'full'``: ``(None, None)``, the whole image (see :func:`make_crop_window`).
+    """
+    if mode not in CROP_MODES:
+        raise ValueError(f'crop mode must be one of {CROP_MODES}, got {mode!r}')
+    if mode == 'labels':
+        return rectangle_points_mean(rects), min(int(side or out_size), *shape)
+    if mode == 'full':
+        return None, None
+    return None, None if side is None else int(side)
+
+
 def make_crop_window(
     shape: tuple[int, int],
     rects: Sequence[GraspRectangle],
@@ -42,26 +70,18 @@ def make_crop_window(
     mode: str = 'center',
     side: int | None = None,
 ) -> CropTransform:
-    """Choose the square window of an image of ``shape = (H, W)`` px fed to the model.
+    """Choose the square pixel window of an image of ``shape = (H, W)`` px fed to the model.
 
-    ``'center'``: the centred square of side ``min(H, W)``, resized to ``out_size`` (the
-    whole image for Jacquard). ``'labels'``: a square centred on the mean of the rectangle
-    corners (the Cornell convention of GR-ConvNet) of side ``out_size`` source pixels, i.e.
-    no resize, shifted to stay inside the image (image centre when there are no labels).
-    ``'full'``: the ``max(H, W)`` square holding the whole image (padded). ``side``
-    overrides the window side in source pixels for ``'center'`` and ``'labels'``.
+    See :func:`window_center_side`; ``'full'`` is the ``max(H, W)`` square holding the whole
+    image (padded). This is the window of the legacy input; :class:`GraspMapDataset` goes
+    through :func:`~kufenet_grasp.grasp.model_input.choose_window`, which uses it too.
     """
     from kufenet_grasp.grasp.preprocess import make_crop
 
-    if mode not in CROP_MODES:
-        raise ValueError(f'crop mode must be one of {CROP_MODES}, got {mode!r}')
+    center, size = window_center_side(shape, rects, out_size, mode, side)
     if mode == 'full':
         return make_crop(shape, out_size, 'full')
-    if mode == 'labels':
-        side = min(int(side or out_size), *shape)
-        return make_crop(shape, out_size, 'center', center_xy=rectangle_points_mean(rects),
-                         side=side)
-    return make_crop(shape, out_size, 'center', side=None if side is None else int(side))
+    return make_crop(shape, out_size, 'center', center_xy=center, side=size)
 
 
 def crop_matrix(crop: CropTransform) -> np.ndarray:
@@ -106,6 +126,8 @@ class GraspMapDataset:
         crop: ``'center'``, ``'labels'`` or ``'full'`` (see :func:`make_crop_window`).
         crop_side: window side in source pixels (default: see :func:`make_crop_window`).
         augment_options: keyword options of :func:`random_augment_matrix`.
+        input_spec: how the model input is made (metric window, support plane); default the
+            legacy pixel crop. Depth that is range is turned into z first.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -122,6 +144,7 @@ class GraspMapDataset:
         crop: str = 'center',
         crop_side: int | None = None,
         augment_options: dict[str, Any] | None = None,
+        input_spec: InputSpec | None = None,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -140,6 +163,7 @@ class GraspMapDataset:
         self.crop = crop
         self.crop_side = crop_side
         self.augment_options = dict(augment_options or {})
+        self.input_spec = input_spec or LEGACY_INPUT
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -150,19 +174,29 @@ class GraspMapDataset:
         """Select the augmentation draw of ``epoch`` (call once per training epoch)."""
         self.epoch = int(epoch)
 
-    def _crop(self, sample: GraspSample) -> CropTransform:
-        """Crop of a loaded source sample."""
-        return make_crop_window(sample.shape, sample.rectangles, self.input_size, self.crop,
-                                self.crop_side)
+    def _window(self, sample: GraspSample) -> InputWindow:
+        """Input window of a loaded source sample (its depth already z)."""
+        center, side = window_center_side(sample.shape, sample.rectangles, self.input_size,
+                                          self.crop, self.crop_side)
+        return choose_window(sample.depth, self.input_spec, self.input_size, sample.camera,
+                             center, side, self.crop)
+
+    def _source(self, index: int) -> GraspSample:
+        """Source sample of item ``index`` with z-depth (range converted)."""
+        sample = self.dataset[self.indices[self._item_index(index)]]
+        if sample.depth_is_range and sample.camera is not None:
+            sample = replace(sample, depth=range_to_z(sample.depth, sample.camera),
+                             depth_is_range=False)
+        return sample
 
     def crop_transform(self, index: int) -> CropTransform:
         """Crop (source px → model-input px) of item ``index``, without augmentation."""
-        return self._crop(self.dataset[self.indices[self._item_index(index)]])
+        return self._window(self._source(index)).crop
 
     def ground_truth(self, index: int) -> list[GraspRectangle]:
         """Labels of item ``index`` in model-input pixels, without augmentation."""
-        sample = self.dataset[self.indices[self._item_index(index)]]
-        crop = self._crop(sample)
+        sample = self._source(index)
+        crop = self._window(sample).crop
         return [crop.rect_to_model(r) for r in sample.rectangles]
 
     def augment_matrix(self, index: int) -> np.ndarray | None:
@@ -180,10 +214,17 @@ class GraspMapDataset:
         return int(index) % len(self)
 
     def sample(self, index: int) -> GraspSample:
-        """Item ``index`` as a cropped (and, if enabled, augmented) S×S sample."""
+        """Item ``index`` as a cropped (and, if enabled, augmented) S×S sample.
+
+        With a non-legacy input spec its depth is the virtual top-down depth of
+        :func:`~kufenet_grasp.grasp.model_input.flatten_support`.
+        """
         index = self._item_index(index)
-        source = self.dataset[self.indices[index]]
-        item = crop_sample(source, self._crop(source))
+        source = self._source(index)
+        window = self._window(source)
+        item = crop_sample(source, window.crop)
+        if not self.input_spec.is_legacy:
+            item.depth = flatten_support(item.depth, window, source.shape, source.camera)
         matrix = self.augment_matrix(index)
         return item if matrix is None else warp_sample(item, matrix)
 

@@ -21,14 +21,14 @@ from kufenet_grasp.geometry.finger_clearance import FingerModel, fingers_clear
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
-from kufenet_grasp.grasp.postprocess import maps_to_grasps
-from kufenet_grasp.grasp.preprocess import (
-    apply_crop,
-    CROP_MODES,
-    CropTransform,
-    make_crop,
-    normalise_rgbd,
+from kufenet_grasp.grasp.model_input import (
+    InputSpec,
+    LEGACY_INPUT,
+    prepare_input,
+    range_to_z,
 )
+from kufenet_grasp.grasp.postprocess import maps_to_grasps
+from kufenet_grasp.grasp.preprocess import CROP_MODES, CropTransform
 from kufenet_grasp.grasp.rectangle import GraspRectangle
 import numpy as np
 
@@ -56,6 +56,12 @@ class DetectorConfig:
     fit_width_to_object: bool = True
     #: reject grasps whose finger footprints are not free in depth; None = no check
     fingers: FingerModel | None = None
+    #: how the network input is made (from the weights metadata); legacy = pixel crop
+    input_spec: InputSpec = LEGACY_INPUT
+    #: region of interest (x_min, y_min, x_max, y_max) in image px; None = the whole image
+    roi_px: tuple[float, float, float, float] | None = None
+    #: the depth image holds range (distance from the camera centre), not z; needs intrinsics
+    depth_is_range: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.input_size, bool) or int(self.input_size) != self.input_size \
@@ -78,6 +84,16 @@ class DetectorConfig:
         if not 0 <= lo < hi:
             raise ValueError(f'DetectorConfig.depth_range_m must be (lo, hi) with '
                              f'0 <= lo < hi m, got {self.depth_range_m!r}')
+        if not isinstance(self.input_spec, InputSpec):
+            raise ValueError(f'DetectorConfig.input_spec must be an InputSpec, '
+                             f'got {type(self.input_spec).__name__}')
+        if self.roi_px is not None:
+            roi = tuple(float(v) for v in self.roi_px)
+            if len(roi) != 4 or not all(np.isfinite(roi)) or roi[2] <= roi[0] \
+                    or roi[3] <= roi[1]:
+                raise ValueError(f'DetectorConfig.roi_px must be (x_min, y_min, x_max, y_max) '
+                                 f'px with x_max > x_min and y_max > y_min, got {self.roi_px!r}')
+            object.__setattr__(self, 'roi_px', roi)
         if not (0 <= self.min_width_m <= self.max_width_m) or self.width_margin_m < 0:
             raise ValueError(f'DetectorConfig: need 0 <= min_width_m <= max_width_m and '
                              f'width_margin_m >= 0, got {self.min_width_m}, '
@@ -112,6 +128,9 @@ class DetectionResult:
     grasps: list[DetectedGrasp] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)  #: reason → number of peaks
+    #: support plane of the input: 'plane' (fitted), 'none' (not found: fallback), 'off'
+    support: str = 'off'
+    plane_inliers: float = 0.0  #: share of the valid pixels on the best plane, [0, 1]
 
     @property
     def ok(self) -> bool:
@@ -187,12 +206,19 @@ class GraspDetector:
 
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        crop = make_crop(depth_m.shape, cfg.input_size, cfg.crop_mode)
-        rgb_in, depth_in = apply_crop(rgb, depth_m, crop)
+        if cfg.depth_is_range:
+            if camera is None:
+                return DetectionResult(GraspStatus.BAD_INPUT, 'depth given as range needs the '
+                                       'camera intrinsics to become z-depth')
+            depth_m = range_to_z(depth_m, camera)
+        center, side = self._roi_window()
         try:
-            x = normalise_rgbd(rgb_in, depth_in)[None]
+            prepared = prepare_input(rgb, depth_m, cfg.input_spec, cfg.input_size, camera,
+                                     center, side, cfg.crop_mode)
         except ValueError as exc:  # e.g. no valid depth inside the crop
             return DetectionResult(GraspStatus.NO_DATA, f'cannot pre-process the frame: {exc}')
+        crop, window = prepared.window.crop, prepared.window
+        x = prepared.x[None]
         timings['preprocess'] = _ms_since(start)
 
         start = time.perf_counter()
@@ -207,7 +233,19 @@ class GraspDetector:
         peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera,
                                                         on_best)
         timings['postprocess'] = _ms_since(start)
-        return self._result(peaks, grasps, rejected, timings, camera)
+        result = self._result(peaks, grasps, rejected, timings, camera)
+        result.support, result.plane_inliers = window.support, window.plane_inliers
+        if window.notes:
+            result.message += '; ' + '; '.join(window.notes)
+        return result
+
+    def _roi_window(self) -> tuple[tuple[float, float] | None, int | None]:
+        """Centre (px) and side (px) of the region of interest; (None, None) = whole image."""
+        roi = self.config.roi_px
+        if roi is None:
+            return None, None
+        x0, y0, x1, y1 = roi
+        return ((x0 + x1) / 2.0, (y0 + y1) / 2.0), max(1, round(max(x1 - x0, y1 - y0)))
 
     def grasps_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
                          camera: PinholeCamera | None,
@@ -224,8 +262,15 @@ class GraspDetector:
                                quality_threshold=cfg.quality_threshold)
         grasps: list[DetectedGrasp] = []
         rejected: dict[str, int] = {}
+        roi = cfg.roi_px
         for peak in peaks:
-            grasp, reason = self._to_metric(crop.rect_to_image(peak), depth_m, camera)
+            rect = crop.rect_to_image(peak)
+            if roi is not None and not (roi[0] <= rect.center[0] <= roi[2]
+                                        and roi[1] <= rect.center[1] <= roi[3]):
+                rejected['outside the region of interest'] = \
+                    rejected.get('outside the region of interest', 0) + 1
+                continue
+            grasp, reason = self._to_metric(rect, depth_m, camera)
             if grasp is None:
                 rejected[reason] = rejected.get(reason, 0) + 1
                 continue

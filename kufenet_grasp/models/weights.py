@@ -18,6 +18,7 @@ import struct
 from typing import Any
 import warnings
 
+from kufenet_grasp.grasp.model_input import InputSpec
 from kufenet_grasp.models.base import GraspModel
 from kufenet_grasp.models.registry import build_from_config
 import torch
@@ -60,6 +61,8 @@ class WeightsMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     torch_version: str = ''
+    #: how the input is made (grasp.model_input.InputSpec as a dict); {} = legacy pixel crop
+    input_spec: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the fields as a plain dict."""
@@ -93,7 +96,7 @@ def sha256_file(path: str | Path) -> str:
 
 def save_weights(model: GraspModel, path: str | Path, *, input_size: int = 224,
                  trained_on: dict | None = None, metrics: dict | None = None,
-                 extra: dict | None = None) -> None:
+                 extra: dict | None = None, input_spec: dict | None = None) -> None:
     """Write ``model``'s state dict and kufenet metadata to the safetensors file ``path``.
 
     ``input_size`` is the square input side in pixels the weights were trained for.
@@ -111,6 +114,8 @@ def save_weights(model: GraspModel, path: str | Path, *, input_size: int = 224,
         'metrics': json.dumps(metrics or {}), 'extra': json.dumps(extra or {}),
         'torch_version': torch.__version__,
     }
+    if input_spec:
+        metadata['input_spec'] = json.dumps(input_spec)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=metadata)
@@ -156,6 +161,19 @@ def _check_file(path: Path) -> dict[str, Any]:
     return header
 
 
+def _decode_input_spec(raw: str | None) -> dict[str, Any]:
+    """The ``input_spec`` metadata, checked against grasp.model_input.InputSpec; {} if absent."""
+    if not raw:
+        return {}
+    spec = InputSpec.from_dict(json.loads(raw))  # ValueError on unknown fields or values
+    return spec.to_dict()
+
+
+def input_spec_of(metadata: WeightsMetadata) -> InputSpec:
+    """How the network input of these weights is made (legacy crop when not recorded)."""
+    return InputSpec.from_dict(metadata.input_spec)
+
+
 def _decode_metadata(path: Path, raw: dict[str, str] | None) -> WeightsMetadata:
     """Turn safetensors string metadata into :class:`WeightsMetadata`."""
     if not raw or raw.get('format') != FORMAT_VERSION:
@@ -172,7 +190,8 @@ def _decode_metadata(path: Path, raw: dict[str, str] | None) -> WeightsMetadata:
             trained_on=json.loads(raw.get('trained_on', '{}')),
             metrics=json.loads(raw.get('metrics', '{}')),
             extra=json.loads(raw.get('extra', '{}')),
-            torch_version=raw.get('torch_version', ''))
+            torch_version=raw.get('torch_version', ''),
+            input_spec=_decode_input_spec(raw.get('input_spec')))
     except (KeyError, ValueError) as exc:
         raise WeightsError(f'weights file {path}: invalid kufenet metadata ({exc!r})') from exc
 

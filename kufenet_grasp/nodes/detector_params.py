@@ -33,6 +33,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('input_size', 224, 'square network input side (px)', 8, 1024, read_only=True),
     ParamSpec('crop_mode', 'center', 'center: square centre crop then resize; full: resize the '
               'whole image to the square input', choices=CROP_MODES, read_only=True),
+    ParamSpec('roi_px', [0.0, 0.0, 0.0, 0.0], 'region of interest [x_min, y_min, x_max, '
+              'y_max] in colour-image px: the network input window is centred on it and grasps '
+              'outside it are rejected; all zeros = the whole image'),
     ParamSpec('quality_threshold', 0.3, 'minimum grasp quality in [0, 1]', 0.0, 1.0),
     ParamSpec('top_k', 5, 'grasps published / returned at most (best first)', 1, 100),
     ParamSpec('min_peak_distance_px', 10, 'minimum distance between two grasp centres (px of '
@@ -129,6 +132,12 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
         return problem
     if name in ('tcp_offset.xyz', 'static_transform.translation') and len(list(value)) != 3:
         return f'{name} must hold 3 numbers (x, y, z metres), got {list(value)!r}'
+    if name == 'roi_px':
+        roi = [float(v) for v in value]
+        if len(roi) != 4 or not all(math.isfinite(v) for v in roi) or (
+                any(roi) and not (roi[2] > roi[0] >= 0 and roi[3] > roi[1] >= 0)):
+            return (f'{name} must be [x_min, y_min, x_max, y_max] px with x_max > x_min >= 0 '
+                    f'and y_max > y_min >= 0, or all zeros; got {roi!r}')
     if name == 'static_transform.rotation':
         q = [float(v) for v in value]
         if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:

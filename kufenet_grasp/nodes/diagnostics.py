@@ -27,6 +27,8 @@ class StatsSnapshot:
     frames_rejected: int
     model_loaded: bool
     last_status: str
+    #: support plane of the last frame: 'plane', 'none' (fallback), 'off', '' (no frame)
+    last_support: str = ''
 
 
 class DetectorStats:
@@ -40,21 +42,24 @@ class DetectorStats:
         self.received = self.processed = self.dropped = self.rejected = 0
         self.model_loaded = False
         self.last_status = 'no frame yet'
+        self.last_support = ''
 
     def frame_in(self, now_s: float) -> None:
-        """Return a synchronised frame arrived at monotonic time ``now_s`` (seconds)."""
+        """Count a synchronised frame arrived at monotonic time ``now_s`` (seconds)."""
         with self._lock:
             self.received += 1
             self._inputs.append(now_s)
 
     def frame_dropped(self) -> None:
-        """Return a frame was overwritten in the latest-only slot before the worker took it."""
+        """Count a frame overwritten in the latest-only slot before the worker took it."""
         with self._lock:
             self.dropped += 1
 
-    def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool) -> None:
-        """Return the worker finished one frame (``ok`` False when it was rejected)."""
+    def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool,
+                   support: str = '') -> None:
+        """Count one finished frame (``ok`` False when it was rejected)."""
         with self._lock:
+            self.last_support = support
             self.processed += 1
             self.rejected += 0 if ok else 1
             self._outputs.append(now_s)
@@ -73,7 +78,7 @@ class DetectorStats:
             latency = sum(self._latencies) / len(self._latencies) if self._latencies else 0.0
             return StatsSnapshot(self._rate(self._inputs), self._rate(self._outputs), latency,
                                  self.received, self.processed, self.dropped, self.rejected,
-                                 self.model_loaded, self.last_status)
+                                 self.model_loaded, self.last_status, self.last_support)
 
 
 def diagnostic_array(snap: StatsSnapshot, node_name: str, stamp: Time,
@@ -105,6 +110,8 @@ def diagnostic_array(snap: StatsSnapshot, node_name: str, stamp: Time,
         'frames rejected': str(snap.frames_rejected),
         'model loaded': str(snap.model_loaded).lower(),
         'last status': snap.last_status,
+        'support plane': {'plane': 'found', 'none': 'not found: depth used as seen',
+                          'off': 'not used by this model'}.get(snap.last_support, 'no frame yet'),
     }
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     out = DiagnosticArray()

@@ -18,6 +18,7 @@ from typing import Any
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.detection import validation
 from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+from kufenet_grasp.grasp.model_input import LEGACY_INPUT
 from kufenet_grasp.nodes.image_encoding import image_to_numpy, ImageEncodingError
 from kufenet_grasp.nodes.ros_conversions import (
     camera_from_info,
@@ -65,6 +66,8 @@ class FrameOutcome:
     pixel_rects: list[Any] = field(default_factory=list)
     #: rects[0] (and poses[0], if any) already went out through ``process``'s ``on_best``
     best_published: bool = False
+    #: support plane of the input: 'plane', 'none' (not found, depth used as seen), 'off', ''
+    support: str = ''
 
     def array(self, count: int | None = None) -> GraspRectangleArray:
         """Return the ranked rectangles (at most ``count``) as a GraspRectangleArray."""
@@ -142,8 +145,11 @@ class _BestFirst:
         self.sent = True
 
 
-def detector_config(settings: dict[str, Any]) -> Any:
-    """``DetectorConfig`` (kufenet_grasp.detection.detector) from the node's parameter values."""
+def detector_config(settings: dict[str, Any], input_spec: Any = None) -> Any:
+    """``DetectorConfig`` (kufenet_grasp.detection.detector) from the node's parameter values.
+
+    ``input_spec`` (a ``grasp.model_input.InputSpec``) comes from the weights metadata.
+    """
     from kufenet_grasp.detection.detector import DetectorConfig
     from kufenet_grasp.geometry.finger_clearance import FingerModel
 
@@ -167,7 +173,15 @@ def detector_config(settings: dict[str, Any]) -> Any:
         width_margin_m=float(settings['gripper.width_margin_m']),
         fit_width_to_object=bool(settings['gripper.fit_width_to_object']),
         fingers=fingers,
+        input_spec=input_spec or LEGACY_INPUT,
+        roi_px=_roi(settings.get('roi_px')),
     )
+
+
+def _roi(value: Any) -> tuple[float, float, float, float] | None:
+    """The ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
+    roi = tuple(float(v) for v in (value or ()))
+    return None if not any(roi) else roi  # type: ignore[return-value]
 
 
 def _tcp_offset(settings: dict[str, Any]) -> RigidTransform:
@@ -178,7 +192,8 @@ def _tcp_offset(settings: dict[str, Any]) -> RigidTransform:
 class FrameProcessor:
     """Wraps ``GraspDetector`` for message frames; thread-safe (one detection at a time)."""
 
-    def __init__(self, infer_fn: Any, settings: dict[str, Any], source: str) -> None:
+    def __init__(self, infer_fn: Any, settings: dict[str, Any], source: str,
+                 input_spec: Any = None) -> None:
         from kufenet_grasp.detection.detector import GraspDetector
 
         self._lock = threading.Lock()
@@ -186,19 +201,23 @@ class FrameProcessor:
         self._infer_fn = infer_fn
         self._source = source
         self._settings = dict(settings)
-        self._detector = GraspDetector(infer_fn, detector_config(settings))
+        self._input_spec = input_spec or LEGACY_INPUT
+        self._detector = GraspDetector(infer_fn, detector_config(settings, self._input_spec))
         self._offset = _tcp_offset(settings)
 
     def describe(self) -> str:
         """One line: model source and input size."""
-        return (f"model {self._source} at {self._settings['input_size']} px "
-                f"({self._settings['crop_mode']} crop)")
+        spec = self._input_spec
+        window = (f'{spec.window_m:.2f} m window' if spec.window_m is not None
+                  else f"{self._settings['crop_mode']} crop")
+        plane = ', support plane removed' if spec.support_plane else ''
+        return f"model {self._source} at {self._settings['input_size']} px ({window}{plane})"
 
     def update_settings(self, settings: dict[str, Any]) -> None:
         """Apply changed run-time parameters (thresholds, top_k, depth range, gripper)."""
         from kufenet_grasp.detection.detector import GraspDetector
 
-        detector = GraspDetector(self._infer_fn, detector_config(settings))
+        detector = GraspDetector(self._infer_fn, detector_config(settings, self._input_spec))
         offset = _tcp_offset(settings)
         with self._lock:
             self._settings, self._detector, self._offset = dict(settings), detector, offset
@@ -259,7 +278,8 @@ class FrameProcessor:
         with self._detect_lock:
             result = detector.detect(rgb, depth_m, camera, on_best=best)
         outcome = FrameOutcome(int(result.status), result.message, header, warnings=warnings,
-                               rgb=rgb, best_published=best is not None and best.sent)
+                               rgb=rgb, best_published=best is not None and best.sent,
+                               support=result.support)
         self._fill(outcome, result.grasps, tf, offset, best.where if best else None)
         return outcome
 

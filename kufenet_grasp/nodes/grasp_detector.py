@@ -20,6 +20,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
+from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.camera_inputs import CameraInputs, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
@@ -58,6 +59,15 @@ def create_default_backend(name: str, source: str, input_size: int, threads: int
 
 
 BACKEND_FACTORY: BackendFactory = create_default_backend
+
+
+def input_spec_of_source(source: str) -> InputSpec:
+    """Input spec recorded in a ``.safetensors`` weights file; the legacy input otherwise."""
+    if not source.endswith('.safetensors'):
+        return LEGACY_INPUT
+    from kufenet_grasp.models.weights import input_spec_of, read_metadata
+
+    return input_spec_of(read_metadata(source))
 
 
 def default_weights() -> tuple[str, bool]:
@@ -197,7 +207,7 @@ class GraspDetectorNode(Node):
                              f'output has shape {warm.shape} (expected (1, 4, {size}, {size}) '
                              f'finite maps)')
         settings = {spec.name: self.param(spec.name) for spec in detector_params.PARAMETERS}
-        return FrameProcessor(backend.infer, settings, weights)
+        return FrameProcessor(backend.infer, settings, weights, input_spec_of_source(weights))
 
     def _make_tf(self) -> CameraToBase:
         base = str(self.param('base_frame'))
@@ -318,7 +328,8 @@ class GraspDetectorNode(Node):
         outcome = processor.process(frame, self.get_clock().now().nanoseconds * 1e-9, tf,
                                     max_age_s, on_best)
         self._stats.frame_done(time.monotonic(), 1e3 * (time.monotonic() - started),
-                               outcome.summary, outcome.code == GraspStatus.OK)
+                               outcome.summary, outcome.code == GraspStatus.OK,
+                               outcome.support)
         for text in outcome.warnings:
             self.get_logger().warn(text, throttle_duration_sec=5.0)
         if outcome.code not in (GraspStatus.OK, GraspStatus.NO_GRASP):

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from kufenet_grasp.data.splits import SPLIT_MODES
+from kufenet_grasp.grasp.model_input import InputSpec
 from kufenet_grasp.training.attention import MAPPINGS
 from kufenet_grasp.training.distillation import GRANULARITIES, STRATEGIES
 from kufenet_grasp.training.losses import LOSS_KINDS
@@ -58,6 +59,10 @@ class TrainConfig:
     #: augmentation zoom factors (window / image side): < 1 zooms in, > 1 zooms out (objects
     #: smaller, borders replicated); GR-ConvNet used (0.5, 1.0)
     zoom_range: tuple[float, float] = (0.5, 1.0)
+    #: input window side at the support (m), None = the pixel crop (grasp.model_input)
+    window_m: float | None = None
+    #: feed depth relative to the fitted support plane
+    support_plane: bool = False
     workers: int = 0
     device: str = 'cpu'
     threads: int | None = None
@@ -90,6 +95,10 @@ class TrainConfig:
         if not 0 < self.lr_final_factor <= 1:
             raise ConfigError(
                 f'train config: lr_final_factor must be in (0, 1], got {self.lr_final_factor}')
+        try:
+            self.input_spec()
+        except ValueError as exc:
+            raise ConfigError(f'train config: {exc}') from None
         if (self.train_split is None) != (self.val_split is None):
             raise ConfigError('train config: give both train_split and val_split, or neither')
         if self.kd != 'none' and not self.teacher:
@@ -97,6 +106,10 @@ class TrainConfig:
         if not (self.device == 'cpu' or self.device.startswith('cuda')):
             raise ConfigError(f"train config: device must be 'cpu' or 'cuda[:N]', got "
                               f'{self.device!r}')
+
+    def input_spec(self) -> InputSpec:
+        """How the network input is made (stored in the weights metadata)."""
+        return InputSpec(window_m=self.window_m, support_plane=self.support_plane)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (JSON / torch.save(weights_only) safe)."""

@@ -175,26 +175,33 @@ def evaluate_weights(
     batch_size: int = 8,
     device: str = 'cpu',
     plot_dir: str | Path | None = None,
+    crop_px: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
 
     ``split`` reads the sub-folder ``PATH/<split>`` instead. ``input_size`` defaults to the
-    size stored in the weights metadata (else 224 px). The report also has ``weights``,
-    ``dataset``, ``split`` and ``input_size``.
+    size stored in the weights metadata (else 224 px). ``crop_px`` evaluates on the central
+    ``crop_px``-square window of each image (the literature's protocol) instead of the
+    dataset's usual window. The input is made as the weights' input spec says. The report
+    also has ``weights``, ``dataset``, ``split``, ``input_size``, ``crop_px`` and
+    ``input_spec``.
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
-    from kufenet_grasp.models.weights import load_weights
+    from kufenet_grasp.models.weights import input_spec_of, load_weights
 
     model, meta = load_weights(weights)
+    spec = input_spec_of(meta)
     size = int(input_size or _meta_input_size(meta) or 224)
     data = open_dataset(dataset, split=split)
     model.to(device)
-    map_data = GraspMapDataset(data, None, input_size=size, augment=False)
+    crop = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
+    map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,
+                               **crop)
     report = predict_and_score(model, map_data, batch_size=batch_size, device=device,
                                plot_dir=plot_dir)
     report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
-                   'input_size': size})
+                   'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict()})
     return report
 
 

@@ -133,11 +133,13 @@ class Trainer:
         enable_determinism()
         seed_everything(config.seed)
         train_src, train_idx, val_src, val_idx, self.split_info = split_sources(config)
+        spec = config.input_spec()
         self.train_data = GraspMapDataset(train_src, train_idx, input_size=config.input_size,
                                           augment=config.augment, seed=config.seed,
-                                          augment_options={'zoom_range': config.zoom_range})
+                                          augment_options={'zoom_range': config.zoom_range},
+                                          input_spec=spec)
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
-                                        augment=False, seed=config.seed)
+                                        augment=False, seed=config.seed, input_spec=spec)
         self.model = build_model(config.model, **config.model_overrides).to(self.device)
         if config.init:
             init_model, _ = load_weights(config.init)
@@ -203,7 +205,9 @@ class Trainer:
                  'config': json.dumps(self.config.to_dict(), sort_keys=True)}
         save_weights(self.model, self.run_dir / 'best.safetensors',
                      input_size=self.config.input_size, trained_on=trained_on,
-                     metrics=metrics, extra=extra)
+                     metrics=metrics, extra=extra,
+                     input_spec=None if self.config.input_spec().is_legacy
+                     else self.config.input_spec().to_dict())
         write_manifest(self.run_dir)
 
     # ---------------------------------------------------------------- logging

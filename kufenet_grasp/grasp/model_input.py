@@ -1,0 +1,288 @@
+"""The network input of one RGB-D frame, made the same way wherever the camera is mounted.
+
+:class:`InputSpec` says how a model's input was made in training (it is stored in the
+weights metadata) and :func:`prepare_input` makes it from a camera frame:
+
+1. depth that is range (distance from the camera centre, as Cornell's) becomes z-depth;
+2. **metric window**: the square of ``window_m`` metres at the support, centred on the
+   region of interest, from the intrinsics and the support depth, so that an object covers
+   the same number of input pixels at 0.3 m and at 1.5 m;
+3. **support plane**: a robust fit of the dominant plane (:mod:`kufenet_grasp.geometry.
+   support_plane`); the network sees the virtual depth of a camera looking straight down at
+   it (plane depth at the window centre minus each point's height above the plane), so the
+   camera's tilt no longer shows in the input. Without a dominant plane the frame's own
+   depth is used and the outcome says so.
+
+A spec without a window and without the plane is the legacy input (a square crop in pixels,
+depth relative to its mean): weights files written before specs existed get it.
+Frames: source-image pixels ``(x, y)``, model-input pixels ``(u, v)``; depth in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import math
+from typing import Any
+
+from kufenet_grasp.geometry.camera import PinholeCamera
+from kufenet_grasp.geometry.support_plane import fit_support_plane, SupportPlane
+from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
+import numpy as np
+
+#: version tag of the ``input_spec`` metadata of a weights file
+INPUT_SPEC_FORMAT = 'kufenet-input/1'
+#: smallest and largest metric window side, source pixels (a far camera, a near one)
+MIN_WINDOW_PX = 32
+#: support states reported in a detection outcome
+SUPPORT_STATES = ('plane', 'none', 'off')
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a model's input is made from a frame (see the module docstring).
+
+    Attributes:
+        window_m: side of the metric input window at the support, metres; None: a square
+            crop in pixels (legacy).
+        support_plane: feed depth relative to the fitted support plane.
+        min_plane_inliers: least share of valid pixels on the plane for it to count as the
+            support, [0, 1].
+
+    """
+
+    window_m: float | None = None
+    support_plane: bool = False
+    min_plane_inliers: float = 0.3
+    format: str = field(default=INPUT_SPEC_FORMAT)  # noqa: A003 (the metadata key's name)
+
+    def __post_init__(self) -> None:
+        """Validate the fields."""
+        if self.window_m is not None and not (isinstance(self.window_m, (int, float))
+                                              and 0.02 <= float(self.window_m) <= 5.0):
+            raise ValueError(f'InputSpec.window_m must be None or in [0.02, 5] m, '
+                             f'got {self.window_m!r}')
+        if not 0.0 <= float(self.min_plane_inliers) <= 1.0:
+            raise ValueError(f'InputSpec.min_plane_inliers must be in [0, 1], '
+                             f'got {self.min_plane_inliers!r}')
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for the pixel-crop input without plane handling."""
+        return self.window_m is None and not self.support_plane
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``input_spec`` metadata of a weights file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> InputSpec:
+        """Read the ``input_spec`` metadata; None or ``{}`` gives the legacy input.
+
+        Raises:
+            ValueError: an unknown format or field, or bad values.
+
+        """
+        if not data:
+            return LEGACY_INPUT
+        if not isinstance(data, dict):
+            raise ValueError(f'input_spec must be a mapping, got {type(data).__name__}')
+        fmt = data.get('format', INPUT_SPEC_FORMAT)
+        if fmt != INPUT_SPEC_FORMAT:
+            raise ValueError(f'input_spec format {fmt!r} is not {INPUT_SPEC_FORMAT!r}')
+        unknown = set(data) - {'window_m', 'support_plane', 'min_plane_inliers', 'format'}
+        if unknown:
+            raise ValueError(f'input_spec has unknown fields {sorted(unknown)}')
+        window = data.get('window_m')
+        return cls(window_m=None if window is None else float(window),
+                   support_plane=bool(data.get('support_plane', False)),
+                   min_plane_inliers=float(data.get('min_plane_inliers', 0.3)))
+
+
+#: the input of weights files without an ``input_spec`` (pixel crop, depth minus its mean)
+LEGACY_INPUT = InputSpec()
+#: the input the shipped weights are trained with: a 0.4 m window, support plane removed
+METRIC_INPUT = InputSpec(window_m=0.4, support_plane=True)
+
+
+@dataclass
+class InputWindow:
+    """Where the network looks in a frame and what it found there.
+
+    Attributes:
+        crop: source pixels → model-input pixels.
+        plane: the support plane in source pixels, or None.
+        support: ``'plane'`` (fitted), ``'none'`` (looked for, not found) or ``'off'``.
+        plane_inliers: share of valid pixels on the best plane candidate, [0, 1].
+        reference_depth_m: depth (m) the virtual top-down camera sees the support at.
+        notes: what fell back, in words (empty when all went as specified).
+
+    """
+
+    crop: CropTransform
+    plane: SupportPlane | None
+    support: str
+    plane_inliers: float
+    reference_depth_m: float
+    notes: list[str] = field(default_factory=list)
+
+
+def range_to_z(depth_range_m: np.ndarray, camera: PinholeCamera) -> np.ndarray:
+    """Convert range (m, distance from the camera centre) to z-depth (m, along the axis)."""
+    depth = np.asarray(depth_range_m, dtype=np.float32)
+    height, width = depth.shape
+    xs = (np.arange(width, dtype=np.float32) - camera.cx) / camera.fx
+    ys = (np.arange(height, dtype=np.float32) - camera.cy) / camera.fy
+    norm = np.sqrt(1.0 + xs[None, :] ** 2 + ys[:, None] ** 2)
+    return (depth / norm).astype(np.float32)
+
+
+def _valid(depth: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid='ignore'):
+        return np.isfinite(depth) & (depth > 0)
+
+
+def _median_depth(depth: np.ndarray, crop: CropTransform) -> float | None:
+    """Median valid depth (m) inside the source window of ``crop``."""
+    height, width = depth.shape
+    x0, y0 = max(crop.x0, 0), max(crop.y0, 0)
+    x1, y1 = min(crop.x0 + crop.side, width), min(crop.y0 + crop.side, height)
+    region = depth[y0:y1, x0:x1]
+    values = region[_valid(region)]
+    return float(np.median(values)) if values.size else None
+
+
+def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
+                  ) -> tuple[SupportPlane | None, float]:
+    """Fit the support plane in the part of ``depth`` inside ``region`` (source pixels)."""
+    height, width = depth.shape
+    x0, y0 = max(region.x0, 0), max(region.y0, 0)
+    x1, y1 = min(region.x0 + region.side, width), min(region.y0 + region.side, height)
+    plane, fraction = fit_support_plane(depth[y0:y1, x0:x1], min_inlier_fraction=min_inliers)
+    if plane is None:
+        return None, fraction
+    # back to the pixels of the whole image: x_region = x - x0
+    shifted = SupportPlane(plane.a, plane.b, plane.c - plane.a * x0 - plane.b * y0,
+                           plane.inlier_fraction)
+    return shifted, fraction
+
+
+def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
+                 spec: InputSpec, camera: PinholeCamera, depth_m: float) -> CropTransform:
+    """The square of ``spec.window_m`` metres at ``depth_m`` around ``center`` px."""
+    side = max(MIN_WINDOW_PX, round(float(spec.window_m) * camera.fx / depth_m))
+    return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
+
+
+def _reference_depth(depth: np.ndarray, crop: CropTransform, plane: SupportPlane | None
+                     ) -> float | None:
+    """Support depth (m) at the centre of ``crop``: the plane's, else the median depth."""
+    if plane is not None:
+        value = float(plane.depth_m(crop.x0 + (crop.side - 1) / 2.0,
+                                    crop.y0 + (crop.side - 1) / 2.0))
+        if math.isfinite(value) and value > 0:
+            return value
+    return _median_depth(depth, crop)
+
+
+def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
+                  camera: PinholeCamera | None = None,
+                  center_xy: tuple[float, float] | None = None,
+                  side_px: int | None = None, crop_mode: str = 'center') -> InputWindow:
+    """Choose the input window of a z-depth frame (m) and fit its support plane.
+
+    ``center_xy`` (source px, default the image centre) is the centre of the region of
+    interest; ``side_px`` and ``crop_mode`` give the pixel window of the legacy input (see
+    :func:`~kufenet_grasp.grasp.preprocess.make_crop`) and the region the plane is fitted
+    in. A metric window needs ``camera``; without it the pixel window is used and the
+    notes say so.
+    """
+    depth = np.asarray(depth_z, dtype=np.float32)
+    notes: list[str] = []
+    if crop_mode == 'full' and center_xy is None and side_px is None:
+        region = make_crop(depth.shape, out_size, 'full')
+    else:
+        region = make_crop(depth.shape, out_size, 'center', center_xy=center_xy, side=side_px)
+    center = (region.x0 + (region.side - 1) / 2.0, region.y0 + (region.side - 1) / 2.0)
+    metric = spec.window_m is not None and camera is not None
+    if spec.window_m is not None and camera is None:
+        notes.append('no camera intrinsics: the input window is in pixels, not metres')
+    if metric:  # a first guess of the window from the median depth, to fit the plane in
+        guess = _median_depth(depth, region)
+        if guess is None:
+            notes.append('no valid depth near the region of interest: window in pixels')
+            metric = False
+        else:
+            region = _metric_crop(depth.shape, out_size, center, spec, camera, guess)
+    plane, fraction = None, 0.0
+    if spec.support_plane:
+        plane, fraction = _region_plane(depth, region, spec.min_plane_inliers)
+        if plane is None:
+            notes.append(f'no support plane (best candidate holds {100 * fraction:.0f}% of '
+                         f'the valid pixels, needs {100 * spec.min_plane_inliers:.0f}%): '
+                         f'depth used as seen')
+    reference = _reference_depth(depth, region, plane)
+    crop = region
+    if metric and reference is not None:
+        crop = _metric_crop(depth.shape, out_size, center, spec, camera, reference)
+        reference = _reference_depth(depth, crop, plane)
+    support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
+    return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
+
+
+def _source_grid(crop: CropTransform) -> tuple[np.ndarray, np.ndarray]:
+    """Source pixel coordinates ``(x, y)`` of every model-input pixel centre (S×S each)."""
+    u = np.arange(crop.out_size, dtype=np.float64)
+    src = (u + 0.5) / crop.scale - 0.5
+    return np.meshgrid(src + crop.x0, src + crop.y0)
+
+
+def flatten_support(depth_in: np.ndarray, window: InputWindow,
+                    image_hw: tuple[int, int], camera: PinholeCamera | None = None
+                    ) -> np.ndarray:
+    """Virtual top-down depth (m) of a cropped depth image ``depth_in`` (S×S, z metres).
+
+    With a plane: ``reference depth - height above the plane`` (outside the source image: the
+    plane itself); without one, ``depth_in`` with the outside filled by the reference depth.
+    In-image invalid pixels stay NaN (inpainted by :func:`normalise_rgbd`).
+    """
+    crop = window.crop
+    xs, ys = _source_grid(crop)
+    height, width = image_hw
+    outside = (xs < -0.5) | (ys < -0.5) | (xs > width - 0.5) | (ys > height - 0.5)
+    depth = np.asarray(depth_in, dtype=np.float64)
+    if window.plane is None:
+        out = depth.copy()
+    else:
+        heights = window.plane.height_m(depth, xs, ys, camera)
+        out = window.reference_depth_m - heights
+        with np.errstate(invalid='ignore'):
+            out[~(out > 0)] = np.nan  # a point 'above' the virtual camera: treat as invalid
+    if window.reference_depth_m > 0:
+        out[outside] = window.reference_depth_m
+    return out.astype(np.float32)
+
+
+@dataclass
+class ModelInput:
+    """A frame made into the network input: ``x`` (4, S, S) float32 plus its window."""
+
+    x: np.ndarray
+    window: InputWindow
+
+
+def prepare_input(rgb: np.ndarray, depth_z: np.ndarray, spec: InputSpec, out_size: int,
+                  camera: PinholeCamera | None = None,
+                  center_xy: tuple[float, float] | None = None, side_px: int | None = None,
+                  crop_mode: str = 'center') -> ModelInput:
+    """Crop, flatten and normalise one frame (uint8 RGB, z-depth m) as ``spec`` says.
+
+    Raises:
+        ValueError: bad images (see :func:`~kufenet_grasp.grasp.preprocess.apply_crop`) or
+            no valid depth inside the window.
+
+    """
+    window = choose_window(depth_z, spec, out_size, camera, center_xy, side_px, crop_mode)
+    rgb_in, depth_in = apply_crop(rgb, depth_z, window.crop)
+    if not spec.is_legacy:
+        depth_in = flatten_support(depth_in, window, np.asarray(depth_z).shape, camera)
+    return ModelInput(normalise_rgbd(rgb_in, depth_in), window)

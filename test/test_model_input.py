@@ -1,0 +1,254 @@
+"""Camera-independent network input: support plane, metric window, range depth, input spec."""
+
+import math
+
+from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
+from kufenet_grasp.geometry.camera import PinholeCamera
+from kufenet_grasp.geometry.support_plane import fit_support_plane
+from kufenet_grasp.grasp.model_input import (
+    choose_window,
+    InputSpec,
+    LEGACY_INPUT,
+    METRIC_INPUT,
+    prepare_input,
+    range_to_z,
+)
+from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
+import numpy as np
+import pytest
+from scene_raycast import look_at, render_depth
+
+CAMERA = PinholeCamera(520.0, 520.0, 319.5, 239.5, 640, 480)
+BOX = (-0.03, -0.02, 0.03, 0.02, 0.04)  # 6 x 4 cm, 4 cm tall, on the table at the origin
+
+
+def _frame(distance_m, tilt_deg, boxes=(BOX,), camera=CAMERA):
+    eye, rotation = look_at(distance_m, tilt_deg)
+    depth = render_depth(camera, eye, rotation, boxes)
+    rgb = np.full(depth.shape + (3,), 120, np.uint8)
+    return rgb, depth
+
+
+def _box_pixels(depth_with, depth_without):
+    """Pixels where the box hides the table."""
+    return np.abs(depth_with - depth_without) > 0.005
+
+
+@pytest.mark.parametrize('distance_m, tilt_deg', [(0.3, 0.0), (0.6, 25.0), (1.0, 45.0),
+                                                   (1.5, 50.0)])
+def test_plane_fit_measures_the_box_height_at_any_camera_pose(distance_m, tilt_deg):
+    _, depth = _frame(distance_m, tilt_deg)
+    plane, fraction = fit_support_plane(depth)
+    assert plane is not None and fraction > 0.8
+    assert plane.tilt_deg(CAMERA) == pytest.approx(tilt_deg, abs=1.0)
+    ys, xs = np.mgrid[0:depth.shape[0], 0:depth.shape[1]].astype(float)
+    heights = plane.height_m(depth, xs, ys, CAMERA)
+    _, table_only = _frame(distance_m, tilt_deg, boxes=())
+    box = _box_pixels(depth, table_only)
+    assert box.sum() > 20
+    tops = heights[box]
+    # the box's top face (4 cm) dominates what the camera sees of it; sides lie in between
+    assert np.percentile(tops, 90) == pytest.approx(0.04, abs=0.003)
+    table = np.abs(heights[~box & np.isfinite(depth)])
+    assert np.percentile(table, 99.5) < 0.001 and table.max() < 0.005  # box base edges
+
+
+def test_plane_fit_survives_depth_noise_and_holes():
+    _, depth = _frame(1.1, 45.0)
+    rng = np.random.default_rng(3)
+    noisy = depth + rng.normal(0.0, 0.003, depth.shape).astype(np.float32)
+    noisy[rng.random(depth.shape) < 0.2] = np.nan
+    plane, _ = fit_support_plane(noisy)
+    assert plane is not None
+    assert plane.tilt_deg(CAMERA) == pytest.approx(45.0, abs=2.0)
+
+
+def test_a_large_box_face_in_front_of_the_table_is_not_the_support():
+    big = (-0.12, -0.1, 0.12, 0.1, 0.15)  # its top face fills much of a near camera's view
+    _, depth = _frame(0.55, 0.0, boxes=(big,))
+    plane, _ = fit_support_plane(depth)
+    assert plane is not None
+    assert float(plane.depth_m(5.0, 5.0)) == pytest.approx(0.55, abs=0.01)  # the table
+
+
+def test_no_dominant_plane_is_reported_not_invented():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.3, 1.2, (120, 160)).astype(np.float32)  # clutter with no surface
+    plane, fraction = fit_support_plane(depth)
+    assert plane is None and 0.0 <= fraction < 0.3
+    window = choose_window(depth, METRIC_INPUT, 64, PinholeCamera(150, 150, 79.5, 59.5, 160,
+                                                                  120))
+    assert window.support == 'none'
+    assert any('no support plane' in note for note in window.notes)
+
+
+def test_plane_fit_needs_enough_valid_pixels():
+    depth = np.full((50, 50), np.nan, np.float32)
+    depth[0, :5] = 0.5
+    assert fit_support_plane(depth) == (None, 0.0)
+    with pytest.raises(ValueError, match='H×W'):
+        fit_support_plane(np.zeros(5))
+
+
+def test_range_to_z_undoes_the_distance_along_each_ray():
+    _, depth = _frame(0.8, 30.0)
+    ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)
+    ranges = depth * np.sqrt(1 + ((xs - CAMERA.cx) / CAMERA.fx) ** 2
+                             + ((ys - CAMERA.cy) / CAMERA.fy) ** 2)
+    np.testing.assert_allclose(range_to_z(ranges, CAMERA), depth, rtol=1e-5, equal_nan=True)
+
+
+def _box_width_in_input_px(distance_m, tilt_deg=0.0, spec=METRIC_INPUT):
+    rgb, depth = _frame(distance_m, tilt_deg)
+    prepared = prepare_input(rgb, depth, spec, 224, CAMERA)
+    column = prepared.x[0][112]  # the row through the box centre
+    return int((column < column.max() - 0.5 * np.ptp(column)).sum()), prepared
+
+
+def test_metric_window_shows_an_object_at_the_same_size_from_0_3_to_1_5_m():
+    distances = (0.3, 0.6, 1.0, 1.5)
+    widths = [_box_width_in_input_px(d)[0] for d in distances]
+    for distance, width in zip(distances, widths):
+        # the box is 4 cm across the image rows; its top face is 4 cm nearer than the table
+        expected = 0.04 / METRIC_INPUT.window_m * 224 * distance / (distance - 0.04)
+        assert width == pytest.approx(expected, abs=2), widths
+    legacy = [_box_width_in_input_px(d, spec=LEGACY_INPUT)[0] for d in (0.3, 1.5)]
+    assert legacy[0] > 3 * legacy[1]  # without it, size follows the distance
+
+
+def test_flattened_depth_does_not_show_the_camera_tilt():
+    _, straight = _box_width_in_input_px(0.7, 0.0)
+    _, tilted = _box_width_in_input_px(0.7, 45.0)
+    for prepared in (straight, tilted):
+        depth_channel = prepared.x[0]
+        table = np.concatenate([depth_channel[:20].ravel(), depth_channel[-20:].ravel()])
+        assert np.ptp(table) < 0.01  # the table is flat in the input, tilted or not
+        assert prepared.window.support == 'plane'
+    # the box stands 4 cm above the table in both
+    for prepared in (straight, tilted):
+        channel = prepared.x[0]
+        assert channel.min() == pytest.approx(np.median(channel) - 0.04, abs=0.004)
+
+
+def test_legacy_spec_is_todays_crop_and_normalisation():
+    rgb, depth = _frame(0.6, 20.0)
+    rgb = np.random.default_rng(1).integers(0, 255, rgb.shape, dtype=np.uint8)
+    prepared = prepare_input(rgb, depth, LEGACY_INPUT, 224)
+    crop = make_crop(depth.shape, 224, 'center')
+    expected = normalise_rgbd(*apply_crop(rgb, depth, crop))
+    assert prepared.window.crop == crop and prepared.window.support == 'off'
+    np.testing.assert_array_equal(prepared.x, expected)
+
+
+def test_metric_window_without_intrinsics_falls_back_to_pixels_and_says_so():
+    rgb, depth = _frame(0.6, 0.0)
+    prepared = prepare_input(rgb, depth, METRIC_INPUT, 224, camera=None)
+    assert prepared.window.crop == make_crop(depth.shape, 224, 'center')
+    assert any('no camera intrinsics' in note for note in prepared.window.notes)
+
+
+def test_a_window_larger_than_the_image_is_padded_with_the_support():
+    rgb, depth = _frame(0.3, 0.0, camera=PinholeCamera(300, 300, 159.5, 119.5, 320, 240))
+    prepared = prepare_input(rgb, depth, InputSpec(window_m=0.6, support_plane=True), 224,
+                             PinholeCamera(300, 300, 159.5, 119.5, 320, 240))
+    assert prepared.window.crop.side > 320
+    corner = prepared.x[0][:5, :5]
+    assert np.all(np.isfinite(corner)) and np.ptp(corner) < 1e-6  # plane level, not holes
+
+
+def test_input_spec_round_trips_and_refuses_what_it_does_not_know():
+    assert InputSpec.from_dict(METRIC_INPUT.to_dict()) == METRIC_INPUT
+    assert InputSpec.from_dict({}) is LEGACY_INPUT and InputSpec.from_dict(None).is_legacy
+    with pytest.raises(ValueError, match='unknown fields'):
+        InputSpec.from_dict({'window_m': 0.4, 'tiles': 3})
+    with pytest.raises(ValueError, match='format'):
+        InputSpec.from_dict({'format': 'kufenet-input/99'})
+    with pytest.raises(ValueError, match='window_m'):
+        InputSpec(window_m=-1.0)
+    with pytest.raises(ValueError, match='min_plane_inliers'):
+        InputSpec(min_plane_inliers=2.0)
+
+
+def _top_grasp_maps(x):
+    """An infer function whose best peak lies on the highest point of the depth channel."""
+    quality = np.clip(-(x[0, 0] - x[0, 0].max()) * -10.0 + 1.0, 0.0, 1.0)
+    maps = np.zeros((1, 4) + x.shape[2:], np.float32)
+    maps[0, 0] = quality
+    maps[0, 1] = 1.0
+    maps[0, 3] = 0.2
+    return maps
+
+
+def test_detector_reports_the_support_and_respects_the_roi():
+    rgb, depth = _frame(0.8, 30.0)
+    detector = GraspDetector(_top_grasp_maps, DetectorConfig(input_spec=METRIC_INPUT,
+                                                             quality_threshold=0.5))
+    result = detector.detect(rgb, depth, CAMERA)
+    assert result.support == 'plane' and result.plane_inliers > 0.5
+    roi = GraspDetector(_top_grasp_maps, DetectorConfig(input_spec=METRIC_INPUT,
+                                                        quality_threshold=0.5,
+                                                        roi_px=(0.0, 0.0, 100.0, 100.0)))
+    far = roi.detect(rgb, depth, CAMERA)
+    assert not far.grasps and 'outside the region of interest' in far.rejected
+    rng = np.random.default_rng(0)
+    clutter = rng.uniform(0.3, 1.2, depth.shape).astype(np.float32)
+    fallback = detector.detect(rgb, clutter, CAMERA)
+    assert fallback.support == 'none' and 'no support plane' in fallback.message
+
+
+def test_range_depth_needs_intrinsics_in_the_detector():
+    rgb, depth = _frame(0.6, 0.0)
+    detector = GraspDetector(_top_grasp_maps, DetectorConfig(depth_is_range=True))
+    result = detector.detect(rgb, depth, None)
+    assert result.status.name == 'BAD_INPUT' and 'range' in result.message
+    with pytest.raises(ValueError, match='roi_px'):
+        DetectorConfig(roi_px=(10.0, 10.0, 5.0, 20.0))
+    assert math.isfinite(detector.detect(rgb, depth, CAMERA).plane_inliers)
+
+
+def test_weights_carry_their_input_spec(tmp_path):
+    from kufenet_grasp.models.registry import build_model
+    from kufenet_grasp.models.weights import (
+        input_spec_of,
+        read_metadata,
+        save_weights,
+        WeightsError,
+    )
+
+    model = build_model('kufenet-15k')
+    save_weights(model, tmp_path / 'metric.safetensors', input_spec=METRIC_INPUT.to_dict())
+    save_weights(model, tmp_path / 'legacy.safetensors')
+    assert input_spec_of(read_metadata(tmp_path / 'metric.safetensors')) == METRIC_INPUT
+    assert input_spec_of(read_metadata(tmp_path / 'legacy.safetensors')).is_legacy
+    save_weights(model, tmp_path / 'bad.safetensors', input_spec={'window_m': 0.4, 'x': 1})
+    with pytest.raises(WeightsError, match='input_spec|unknown fields'):
+        read_metadata(tmp_path / 'bad.safetensors')
+
+
+def test_map_dataset_makes_the_metric_input_from_the_sample_intrinsics(tmp_path):
+    from dataset_fixtures import write_cornell_fixture
+    from kufenet_grasp.data.cornell import CornellDataset
+    from kufenet_grasp.data.torch_dataset import GraspMapDataset
+
+    write_cornell_fixture(tmp_path, n_images=2)
+    data = CornellDataset(tmp_path)
+    sample = data[0]
+    assert sample.depth_is_range and sample.camera is not None
+    metric = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT)
+    legacy = GraspMapDataset(data, input_size=64, crop_side=100)
+    z = range_to_z(sample.depth, sample.camera)
+    plane_or_median = np.nanmedian(z)
+    side = metric.crop_transform(0).side
+    assert side == pytest.approx(0.4 * sample.camera.fx / plane_or_median, rel=0.15)
+    assert legacy.crop_transform(0).side == 100
+    x, y, _ = metric[0]
+    assert tuple(x.shape) == (4, 64, 64) and bool(np.isfinite(x.numpy()).all())
+
+
+def test_eval_crop_px_refuses_bad_values_in_one_line(capsys):
+    from kufenet_grasp.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(['eval', 'w.safetensors', '--dataset', 'cornell:x', '--crop-px', 'four'])
+    assert exit_info.value.code == 2
+    assert 'expected a whole number of pixels' in capsys.readouterr().err
