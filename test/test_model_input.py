@@ -34,8 +34,8 @@ def _box_pixels(depth_with, depth_without):
     return np.abs(depth_with - depth_without) > 0.005
 
 
-@pytest.mark.parametrize('distance_m, tilt_deg', [(0.3, 0.0), (0.6, 25.0), (1.0, 45.0),
-                                                   (1.5, 50.0)])
+@pytest.mark.parametrize('distance_m, tilt_deg',
+                         [(0.3, 0.0), (0.6, 25.0), (1.0, 45.0), (1.5, 50.0)])
 def test_plane_fit_measures_the_box_height_at_any_camera_pose(distance_m, tilt_deg):
     _, depth = _frame(distance_m, tilt_deg)
     plane, fraction = fit_support_plane(depth)
@@ -170,7 +170,7 @@ def test_input_spec_round_trips_and_refuses_what_it_does_not_know():
 
 
 def _top_grasp_maps(x):
-    """An infer function whose best peak lies on the highest point of the depth channel."""
+    """Map frames to grasp maps whose best peak lies on the highest point of the depth channel."""
     quality = np.clip(-(x[0, 0] - x[0, 0].max()) * -10.0 + 1.0, 0.0, 1.0)
     maps = np.zeros((1, 4) + x.shape[2:], np.float32)
     maps[0, 0] = quality

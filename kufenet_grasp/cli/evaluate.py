@@ -17,10 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--input-size', type=int, default=None,
                         help='model input side in px (default: from the weights metadata)')
     parser.add_argument('--crop-px', type=_crop_px, default=None, metavar='N',
-                        help="evaluate on the central N x N window of each source image, "
-                             "resized to the model input, as the literature does (224 as "
-                             "GR-ConvNet, 300 as GG-CNN); weights with a metric input centre "
+                        help='evaluate on the central N x N window of each source image, '
+                             'resized to the model input, as the literature does (224 as '
+                             'GR-ConvNet, 300 as GG-CNN); weights with a metric input centre '
                              "their window there. Default: the dataset's usual window")
+    parser.add_argument('--depth', choices=('perfect', 'stereo'), default=None,
+                        help='Jacquard-layout depth file (default perfect)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_weights(args.weights, args.dataset, split=args.split,
                                   input_size=args.input_size, batch_size=args.batch_size,
                                   device=args.device, plot_dir=args.plot,
-                                  crop_px=args.crop_px)
+                                  crop_px=args.crop_px, depth=args.depth)
     except (ValueError, FileNotFoundError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2

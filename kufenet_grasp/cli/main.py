@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     'show-dataset': 'show_dataset',
     'train': 'train',
     'eval': 'evaluate',
+    'camera-sweep': 'camera_sweep',
     'ablation': 'ablation',
     'export': 'export',
     'bench': 'bench',

@@ -78,8 +78,8 @@ class SupportPlane:
         return float(np.degrees(np.arccos(min(1.0, abs(m[2]) / np.linalg.norm(m)))))
 
 
-def _sample_points(depth: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
+def _sample_points(depth: np.ndarray,
+                   max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel columns, rows and depths of a regular subsample of the valid pixels."""
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(depth) & (depth > 0)

@@ -168,7 +168,7 @@ def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
 
 def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
                  spec: InputSpec, camera: PinholeCamera, depth_m: float) -> CropTransform:
-    """The square of ``spec.window_m`` metres at ``depth_m`` around ``center`` px."""
+    """Return the square of ``spec.window_m`` metres at ``depth_m`` around ``center`` px."""
     side = max(MIN_WINDOW_PX, round(float(spec.window_m) * camera.fx / depth_m))
     return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
 

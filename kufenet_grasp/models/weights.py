@@ -162,7 +162,7 @@ def _check_file(path: Path) -> dict[str, Any]:
 
 
 def _decode_input_spec(raw: str | None) -> dict[str, Any]:
-    """The ``input_spec`` metadata, checked against grasp.model_input.InputSpec; {} if absent."""
+    """Decode the ``input_spec`` metadata, checked against InputSpec; {} if absent."""
     if not raw:
         return {}
     spec = InputSpec.from_dict(json.loads(raw))  # ValueError on unknown fields or values

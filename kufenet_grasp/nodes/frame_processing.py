@@ -179,7 +179,7 @@ def detector_config(settings: dict[str, Any], input_spec: Any = None) -> Any:
 
 
 def _roi(value: Any) -> tuple[float, float, float, float] | None:
-    """The ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
+    """Return the ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
     roi = tuple(float(v) for v in (value or ()))
     return None if not any(roi) else roi  # type: ignore[return-value]
 

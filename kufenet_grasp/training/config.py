@@ -63,6 +63,8 @@ class TrainConfig:
     window_m: float | None = None
     #: feed depth relative to the fitted support plane
     support_plane: bool = False
+    #: Jacquard-layout depth file: 'perfect' or 'stereo' (the sensor-modelled one)
+    depth: str = 'perfect'
     workers: int = 0
     device: str = 'cpu'
     threads: int | None = None
@@ -95,6 +97,9 @@ class TrainConfig:
         if not 0 < self.lr_final_factor <= 1:
             raise ConfigError(
                 f'train config: lr_final_factor must be in (0, 1], got {self.lr_final_factor}')
+        if self.depth not in ('perfect', 'stereo'):
+            raise ConfigError(f"train config: depth must be 'perfect' or 'stereo', "
+                              f'got {self.depth!r}')
         try:
             self.input_spec()
         except ValueError as exc:
@@ -106,6 +111,10 @@ class TrainConfig:
         if not (self.device == 'cpu' or self.device.startswith('cuda')):
             raise ConfigError(f"train config: device must be 'cpu' or 'cuda[:N]', got "
                               f'{self.device!r}')
+
+    def reader_options(self) -> dict[str, Any]:
+        """Keyword options of the dataset reader (the depth file for the Jacquard layout)."""
+        return {'depth': self.depth} if self.dataset.lower().startswith('jacquard:') else {}
 
     def input_spec(self) -> InputSpec:
         """How the network input is made (stored in the weights metadata)."""

@@ -176,6 +176,7 @@ def evaluate_weights(
     device: str = 'cpu',
     plot_dir: str | Path | None = None,
     crop_px: int | None = None,
+    depth: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
 
@@ -184,7 +185,7 @@ def evaluate_weights(
     ``crop_px``-square window of each image (the literature's protocol) instead of the
     dataset's usual window. The input is made as the weights' input spec says. The report
     also has ``weights``, ``dataset``, ``split``, ``input_size``, ``crop_px`` and
-    ``input_spec``.
+    ``input_spec``. ``depth`` picks the Jacquard-layout depth file ('perfect', 'stereo').
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
@@ -193,7 +194,7 @@ def evaluate_weights(
     model, meta = load_weights(weights)
     spec = input_spec_of(meta)
     size = int(input_size or _meta_input_size(meta) or 224)
-    data = open_dataset(dataset, split=split)
+    data = open_dataset(dataset, split=split, **({} if depth is None else {'depth': depth}))
     model.to(device)
     crop = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
     map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,

@@ -99,11 +99,12 @@ def split_sources(config: TrainConfig) -> tuple[Any, list[int], Any, list[int], 
     from kufenet_grasp.data.splits import split_indices
 
     if config.train_split is not None:
-        train_ds = open_dataset(config.dataset, split=config.train_split)
-        val_ds = open_dataset(config.dataset, split=config.val_split)
+        train_ds = open_dataset(config.dataset, split=config.train_split,
+                                **config.reader_options())
+        val_ds = open_dataset(config.dataset, split=config.val_split, **config.reader_options())
         info = {'train_split': config.train_split, 'val_split': config.val_split}
         return train_ds, list(range(len(train_ds))), val_ds, list(range(len(val_ds))), info
-    dataset = open_dataset(config.dataset)
+    dataset = open_dataset(config.dataset, **config.reader_options())
     parts = split_indices(dataset, config.split_mode, config.fractions, config.seed)
     if 'val' not in parts:
         raise ConfigError('train config: fractions must have 3 values (train, val, test)')

@@ -1,0 +1,68 @@
+"""``kufenet camera-sweep``: accuracy per camera distance and tilt on synthetic test objects."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = 'Accuracy of weights per camera distance and tilt (synthetic test objects).'
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """Parse a comma-separated list of numbers."""
+    try:
+        values = tuple(float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected numbers separated by commas, got {text!r}'
+                                         ) from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f'expected non-negative numbers, got {text!r}')
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``kufenet camera-sweep``."""
+    parser.add_argument('weights', nargs='+', help='weights files (.safetensors)')
+    parser.add_argument('--out', required=True,
+                        help='folder for the rendered cells (reused by later runs)')
+    parser.add_argument('--scenes', type=int, default=20, help='scenes per cell')
+    parser.add_argument('--distances', type=_floats, default=None, metavar='M,M,...',
+                        help='camera distances from the support (m), default 0.3,0.6,1.0,1.5')
+    parser.add_argument('--tilts', type=_floats, default=None, metavar='DEG,DEG,...',
+                        help='camera tilts from vertical (degrees), default 0,25,45')
+    parser.add_argument('--seed', type=int, default=7, help='generator seed of the cells')
+    parser.add_argument('--workers', type=int, default=1, help='generator processes')
+    parser.add_argument('--json', action='store_true', help='print the results as JSON')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the cells, evaluate every weights file, print a table per file."""
+    import json
+    import sys
+
+    from kufenet_grasp.models.weights import WeightsError
+    from kufenet_grasp.sim.datagen import DatagenError
+    from kufenet_grasp.training.camera_sweep import (
+        DISTANCES_M,
+        markdown_table,
+        run_sweep,
+        sweep_cells,
+        TILTS_DEG,
+    )
+
+    if args.scenes < 1:
+        print('kufenet camera-sweep: error: --scenes must be >= 1', file=sys.stderr)
+        return 2
+    cells = sweep_cells(args.distances or DISTANCES_M, args.tilts or TILTS_DEG)
+    try:
+        results = run_sweep(args.weights, args.out, args.scenes, args.seed, args.workers,
+                            cells)
+    except (ValueError, FileNotFoundError, WeightsError, DatagenError) as exc:
+        print(f'kufenet camera-sweep: error: {exc}', file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    for weights in args.weights:
+        print(f'{weights}: top-1 accuracy (images) per camera distance and tilt')
+        print(markdown_table(results, weights))
+    return 0
