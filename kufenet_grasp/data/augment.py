@@ -174,3 +174,21 @@ def random_augment(sample: GraspSample, rng: np.random.Generator, **options: obj
     h, w = sample.shape
     matrix = random_augment_matrix(rng, (w, h), **options)  # type: ignore[arg-type]
     return warp_sample(sample, matrix)
+
+
+def bend_depth(depth_m: np.ndarray, rng: np.random.Generator, amplitude_m: float = 0.015
+               ) -> np.ndarray:
+    """Add a random smooth surface (m) to a square depth image: a tilt and a bowl or saddle.
+
+    Teaches a network fed support-relative depth that a support never comes out exactly flat
+    (depth distortion of real sensors, a slightly wrong calibration): each of the five terms
+    ``u, v, u², v², uv`` (``u, v`` in [-1, 1] across the image) gets a coefficient drawn from
+    ``±amplitude_m / 2``. NaN pixels stay NaN.
+    """
+    if amplitude_m < 0:
+        raise ValueError(f'bend_depth: amplitude_m must be >= 0, got {amplitude_m}')
+    height, width = depth_m.shape
+    v, u = np.mgrid[-1:1:complex(0, height), -1:1:complex(0, width)]
+    c = rng.uniform(-amplitude_m / 2, amplitude_m / 2, 5)
+    surface = c[0] * u + c[1] * v + c[2] * u * u + c[3] * v * v + c[4] * u * v
+    return (depth_m + surface).astype(np.float32)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, TYPE_CHECKING
 
 import cv2
-from kufenet_grasp.data.augment import random_augment_matrix, warp_sample
+from kufenet_grasp.data.augment import bend_depth, random_augment_matrix, warp_sample
 from kufenet_grasp.data.sample import GraspSample
 from kufenet_grasp.grasp.model_input import (
     choose_window,
@@ -225,6 +225,10 @@ class GraspMapDataset:
         item = crop_sample(source, window.crop)
         if not self.input_spec.is_legacy:
             item.depth = flatten_support(item.depth, window, source.shape, source.camera)
+            if self.augment:  # the support is never exactly flat on a real camera
+                rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+                if rng.random() < 0.5:
+                    item.depth = bend_depth(item.depth, rng)
         matrix = self.augment_matrix(index)
         return item if matrix is None else warp_sample(item, matrix)
 

@@ -6,7 +6,10 @@ the optical axis). Fitting that form needs no intrinsics and is exact for any ca
 the same fit serves a wrist camera above the table and a head camera looking down at 45°.
 
 The fit is RANSAC (all hypotheses scored at once with numpy) followed by a least-squares refit
-on the inliers. A candidate is scored by its inliers minus twice the points *behind* it: a
+on the inliers that adds small quadratic terms: real depth is not exactly a pinhole's (lens and
+stereo distortion bend a flat table by millimetres to centimetres, and depth made from point
+clouds, as Cornell's, is not z at all), and a flat support in the network input matters more
+than the exact shape of the fit. A candidate is scored by its inliers minus twice the points *behind* it: a
 support carries things, it does not hide them, so the top face of a large box in front of the
 table loses to the table.
 """
@@ -38,9 +41,13 @@ def inlier_tolerance_m(z_m: np.ndarray | float) -> np.ndarray | float:
 class SupportPlane:
     """A plane ``1/z = a*x + b*y + c`` in the pixels of the image it was fitted in.
 
+    The optional ``curvature`` ``(d, e, f)`` adds ``d u² + e v² + f u v`` with ``u = x / scale``,
+    ``v = y / scale`` (the correction of distorted depth); height and tilt use the plane part.
+
     Attributes:
         a, b: inverse-depth slope, 1/(m px); c: inverse depth at pixel (0, 0), 1/m.
         inlier_fraction: share of the fitted valid pixels within :func:`inlier_tolerance_m`.
+        curvature: quadratic terms (1/m) in coordinates divided by ``scale`` (px).
 
     """
 
@@ -48,10 +55,33 @@ class SupportPlane:
     b: float
     c: float
     inlier_fraction: float
+    curvature: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: float = 1.0
+
+    def shifted(self, x0: float, y0: float) -> SupportPlane:
+        """The same surface in the pixels of an image whose pixel (0, 0) is (x0, y0) here."""
+        d, e, f = self.curvature
+        k = 1.0 / self.scale
+        u0, v0 = x0 * k, y0 * k
+        # w(x + x0, y + y0): expand the quadratic around (u0, v0)
+        a = self.a + (2 * d * u0 + f * v0) * k
+        b = self.b + (2 * e * v0 + f * u0) * k
+        c = (self.c + self.a * x0 + self.b * y0 + d * u0 * u0 + e * v0 * v0 + f * u0 * v0)
+        return SupportPlane(a, b, c, self.inlier_fraction, self.curvature, self.scale)
+
+    def inverse_depth(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
+        """Inverse depth (1/m) of the surface at pixels ``(x, y)``."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        inverse = self.a * x + self.b * y + self.c
+        if any(self.curvature):
+            d, e, f = self.curvature
+            u, v = x / self.scale, y / self.scale
+            inverse = inverse + d * u * u + e * v * v + f * u * v
+        return inverse
 
     def depth_m(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
-        """Depth of the plane (m, along the optical axis) at pixels ``(x, y)``; NaN behind."""
-        inverse = self.a * np.asarray(x, float) + self.b * np.asarray(y, float) + self.c
+        """Depth of the support (m, along the optical axis) at pixels ``(x, y)``; NaN behind."""
+        inverse = self.inverse_depth(x, y)
         with np.errstate(divide='ignore', invalid='ignore'):
             return np.where(inverse > 0, 1.0 / inverse, np.nan)
 
@@ -129,16 +159,19 @@ def fit_support_plane(depth_m: np.ndarray, *, min_inlier_fraction: float = 0.3,
     score = inliers.sum(axis=1) - 2 * behind.sum(axis=1)
     best = int(np.argmax(score))
     mask = inliers[best]
-    for _ in range(2):  # refit on the inliers, then re-select them with the refined plane
-        if mask.sum() < 3:
+    scale = float(max(depth.shape))
+    quadratic = np.concatenate([design, np.stack([(xs / scale) ** 2, (ys / scale) ** 2,
+                                                  xs * ys / scale ** 2], axis=1)], axis=1)
+    coef = params[best]
+    for columns in (3, 6, 6):  # refit the plane, then add the quadratic terms, twice
+        if mask.sum() < 2 * columns:
             break
-        coef = _refit(design[mask], inverse[mask])
-        plane_inverse = design @ coef
-        with np.errstate(divide='ignore', invalid='ignore'):
-            refit_z = np.where(plane_inverse > 0, 1.0 / plane_inverse, np.inf)
-        mask = np.abs(zs - refit_z) <= tolerance
+        coef = _refit(quadratic[mask, :columns], inverse[mask])
+        residual = zs * (zs * (quadratic[:, :columns] @ coef) - 1.0)
+        mask = np.abs(residual) <= tolerance
     fraction = float(mask.mean())
-    if fraction < min_inlier_fraction or mask.sum() < 3:
+    if fraction < min_inlier_fraction or mask.sum() < 12:
         return None, fraction
-    coef = _refit(design[mask], inverse[mask])
-    return SupportPlane(float(coef[0]), float(coef[1]), float(coef[2]), fraction), fraction
+    coef = np.concatenate([coef, np.zeros(6 - coef.size)])
+    return SupportPlane(float(coef[0]), float(coef[1]), float(coef[2]), fraction,
+                        (float(coef[3]), float(coef[4]), float(coef[5])), scale), fraction

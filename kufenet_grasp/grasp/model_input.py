@@ -160,10 +160,7 @@ def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
     plane, fraction = fit_support_plane(depth[y0:y1, x0:x1], min_inlier_fraction=min_inliers)
     if plane is None:
         return None, fraction
-    # back to the pixels of the whole image: x_region = x - x0
-    shifted = SupportPlane(plane.a, plane.b, plane.c - plane.a * x0 - plane.b * y0,
-                           plane.inlier_fraction)
-    return shifted, fraction
+    return plane.shifted(-x0, -y0), fraction  # back to the pixels of the whole image
 
 
 def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
