@@ -252,3 +252,29 @@ def test_eval_crop_px_refuses_bad_values_in_one_line(capsys):
         main(['eval', 'w.safetensors', '--dataset', 'cornell:x', '--crop-px', 'four'])
     assert exit_info.value.code == 2
     assert 'expected a whole number of pixels' in capsys.readouterr().err
+
+
+def test_a_bowl_shaped_depth_distortion_is_flattened_too():
+    rgb, depth = _frame(0.9, 30.0)
+    ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)
+    bowl = 0.015 * (((xs - 320) / 320) ** 2 + ((ys - 240) / 240) ** 2)  # up to 3 cm
+    prepared = prepare_input(rgb, depth + bowl, METRIC_INPUT, 224, CAMERA)
+    channel = prepared.x[0]
+    border = np.concatenate([channel[:8].ravel(), channel[-8:].ravel(), channel[:, :8].ravel(),
+                             channel[:, -8:].ravel()])
+    assert np.ptp(border) < 0.003  # the table is flat in the input again, not bent by 3 cm
+    assert channel.min() == pytest.approx(np.median(channel) - 0.04, abs=0.006)
+
+
+def test_bend_depth_adds_a_smooth_surface_and_keeps_holes():
+    from kufenet_grasp.data.augment import bend_depth
+
+    depth = np.full((64, 64), 0.6, np.float32)
+    depth[10, 10] = np.nan
+    bent = bend_depth(depth, np.random.default_rng(0), amplitude_m=0.02)
+    assert np.isnan(bent[10, 10]) and 0 < np.nanmax(np.abs(bent - 0.6)) <= 2.5 * 0.02
+    assert np.nanmax(np.abs(np.diff(bent, axis=1))) < 0.002  # smooth: no step between pixels
+    np.testing.assert_array_equal(bend_depth(depth, np.random.default_rng(0), 0.0)[11:],
+                                  depth[11:])
+    with pytest.raises(ValueError):
+        bend_depth(depth, np.random.default_rng(0), -1.0)

@@ -9,9 +9,9 @@ The fit is RANSAC (all hypotheses scored at once with numpy) followed by a least
 on the inliers that adds small quadratic terms: real depth is not exactly a pinhole's (lens and
 stereo distortion bend a flat table by millimetres to centimetres, and depth made from point
 clouds, as Cornell's, is not z at all), and a flat support in the network input matters more
-than the exact shape of the fit. A candidate is scored by its inliers minus twice the points *behind* it: a
-support carries things, it does not hide them, so the top face of a large box in front of the
-table loses to the table.
+than the exact shape of the fit. A candidate is scored by its inliers minus twice the points
+*behind* it: a support carries things, it does not hide them, so the top face of a large box in
+front of the table loses to the table.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class SupportPlane:
     scale: float = 1.0
 
     def shifted(self, x0: float, y0: float) -> SupportPlane:
-        """The same surface in the pixels of an image whose pixel (0, 0) is (x0, y0) here."""
+        """Return the surface in the pixels of an image whose pixel (0, 0) is (x0, y0) here."""
         d, e, f = self.curvature
         k = 1.0 / self.scale
         u0, v0 = x0 * k, y0 * k
