@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--depth', choices=('perfect', 'stereo'), default='perfect',
                         help="Jacquard-layout depth file: 'stereo' is the sensor-modelled one "
                              '(Kinect / RealSense / perfect, drawn per scene by the generator)')
+    parser.add_argument('--label-margin-m', type=float, default=0.0, metavar='M',
+                        help="add M metres to each label's opening in the targets (metric "
+                             "input only): rectangles show the fingers' pre-grasp opening")
     parser.add_argument('--support-plane', action='store_true',
                         help='feed depth relative to the fitted support plane')
     parser.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
@@ -88,7 +91,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
         augment=args.augment, zoom_range=args.zoom_range, window_m=args.window_m,
-        support_plane=args.support_plane, depth=args.depth, workers=args.workers,
+        support_plane=args.support_plane, depth=args.depth,
+        label_margin_m=args.label_margin_m, workers=args.workers,
         device=args.device, threads=args.threads,
         init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
 

@@ -128,6 +128,9 @@ class GraspMapDataset:
         augment_options: keyword options of :func:`random_augment_matrix`.
         input_spec: how the model input is made (metric window, support plane); default the
             legacy pixel crop. Depth that is range is turned into z first.
+        label_margin_m: added to every label's opening in the targets (m; metric input only):
+            the rectangle then shows the fingers' opening before they close, as human labels
+            (Cornell's) draw it, rather than the opening at contact.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -145,6 +148,7 @@ class GraspMapDataset:
         crop_side: int | None = None,
         augment_options: dict[str, Any] | None = None,
         input_spec: InputSpec | None = None,
+        label_margin_m: float = 0.0,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -164,6 +168,10 @@ class GraspMapDataset:
         self.crop_side = crop_side
         self.augment_options = dict(augment_options or {})
         self.input_spec = input_spec or LEGACY_INPUT
+        if label_margin_m < 0 or (label_margin_m and self.input_spec.window_m is None):
+            raise ValueError(f'GraspMapDataset: label_margin_m must be >= 0 m and needs a '
+                             f'metric input spec, got {label_margin_m}')
+        self.label_margin_m = float(label_margin_m)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -241,7 +249,11 @@ class GraspMapDataset:
         index = self._item_index(index)
         item = self.sample(index)
         x = normalise_rgbd(item.rgb, item.depth)
-        y = rasterise_grasps(item.rectangles, (self.input_size, self.input_size))
+        rects = item.rectangles
+        if self.label_margin_m:
+            extra_px = self.label_margin_m * self.input_size / float(self.input_spec.window_m)
+            rects = [replace(r, opening=r.opening + extra_px) for r in rects]
+        y = rasterise_grasps(rects, (self.input_size, self.input_size))
         x_t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
         y_t = torch.as_tensor(np.ascontiguousarray(y), dtype=torch.float32)
         return x_t, y_t, int(index)

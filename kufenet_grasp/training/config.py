@@ -65,6 +65,8 @@ class TrainConfig:
     support_plane: bool = False
     #: Jacquard-layout depth file: 'perfect' or 'stereo' (the sensor-modelled one)
     depth: str = 'perfect'
+    #: added to each label's opening in the targets (m, metric input only): pre-grasp opening
+    label_margin_m: float = 0.0
     workers: int = 0
     device: str = 'cpu'
     threads: int | None = None
@@ -100,6 +102,9 @@ class TrainConfig:
         if self.depth not in ('perfect', 'stereo'):
             raise ConfigError(f"train config: depth must be 'perfect' or 'stereo', "
                               f'got {self.depth!r}')
+        if self.label_margin_m < 0 or (self.label_margin_m and self.window_m is None):
+            raise ConfigError(f'train config: label_margin_m must be >= 0 m and needs window_m, '
+                              f'got {self.label_margin_m}')
         try:
             self.input_spec()
         except ValueError as exc:

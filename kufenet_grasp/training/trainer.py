@@ -138,9 +138,10 @@ class Trainer:
         self.train_data = GraspMapDataset(train_src, train_idx, input_size=config.input_size,
                                           augment=config.augment, seed=config.seed,
                                           augment_options={'zoom_range': config.zoom_range},
-                                          input_spec=spec)
+                                          input_spec=spec, label_margin_m=config.label_margin_m)
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
-                                        augment=False, seed=config.seed, input_spec=spec)
+                                        augment=False, seed=config.seed, input_spec=spec,
+                                        label_margin_m=config.label_margin_m)
         self.model = build_model(config.model, **config.model_overrides).to(self.device)
         if config.init:
             init_model, _ = load_weights(config.init)
