@@ -140,16 +140,30 @@ def sample_camera_pose(
     distance: tuple[float, float] = (0.4, 0.8),
     max_tilt_deg: float = 25.0,
     target_jitter: float = 0.03,
+    tilt_deg: tuple[float, float] | None = None,
 ) -> CameraPose:
     """Random camera looking down at ``target`` (world, m) from ``distance`` metres.
 
-    Its optical axis is tilted up to ``max_tilt_deg`` from vertical, with a random yaw about the
-    axis.
+    Its optical axis is tilted from vertical within ``tilt_deg`` (lo, hi degrees; default
+    (0, ``max_tilt_deg``)), uniform over the spherical band for small tilts, with a random
+    azimuth and a random roll about the axis. The look-at point is ``target`` moved by up to
+    ±``target_jitter`` m in x and y.
     """
     if not 0 < distance[0] <= distance[1]:
         raise ValueError(f'sample_camera_pose: distance must be 0 < lo <= hi (m), got {distance}')
+    lo, hi = tilt_deg if tilt_deg is not None else (0.0, max_tilt_deg)
+    if not 0.0 <= lo <= hi < 90.0:
+        raise ValueError(f'sample_camera_pose: tilt must be 0 <= lo <= hi < 90 deg, got '
+                         f'{(lo, hi)}')
     dist = rng.uniform(*distance)
-    tilt = math.radians(max_tilt_deg) * math.sqrt(rng.random())
+    # sqrt of a uniform number: even density over the disc (band) of tilts; lo = 0 is written
+    # as before so that earlier datasets regenerate bit for bit
+    u = rng.random()
+    if lo == 0.0:
+        tilt = math.radians(hi) * math.sqrt(u)
+    else:
+        lo2, hi2 = math.radians(lo) ** 2, math.radians(hi) ** 2
+        tilt = math.sqrt(lo2 + (hi2 - lo2) * u)
     azimuth = rng.uniform(-math.pi, math.pi)
     tgt = np.asarray(target, dtype=float) + np.append(rng.uniform(-1, 1, 2) * target_jitter, 0.0)
     eye = tgt + dist * np.array([math.sin(tilt) * math.cos(azimuth),

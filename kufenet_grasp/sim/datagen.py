@@ -3,8 +3,10 @@
 Scene ``k`` of a run with seed ``s`` depends only on ``(s, k)``. It is written to
 ``<out>/<split>/<scene_id>/`` as ``0_<scene_id>_{RGB.png, perfect_depth.tiff,
 stereo_depth.tiff, mask.png, grasps.txt}`` plus ``scene.json`` (everything needed to replay
-it). Depth TIFFs are float32 z-depth in metres, -1 where invalid. A scene is finished when its
-folder holds ``scene.json``; folders are written under a temporary name and renamed.
+it). Depth TIFFs are float32 z-depth in metres, -1 where invalid; ``stereo_depth.tiff`` is the
+depth of the scene's drawn sensor (Kinect v1, RealSense D4xx or perfect, named in
+``scene.json`` under ``depth_sensor``). A scene is finished when its folder holds
+``scene.json``; folders are written under a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -28,18 +30,31 @@ class DatagenError(RuntimeError):
 
 @dataclass(frozen=True)
 class DatagenConfig:
-    """Generator settings (image size px, fractions, counts, camera ranges in m and deg)."""
+    """Generator settings (image size px, fractions, counts, camera ranges in m and deg).
 
-    size: int = 320
+    ``distance`` is from the camera to its look-at point on the support, ``tilt_deg`` the
+    angle of the optical axis from vertical, ``hfov_deg`` the horizontal field of view.
+    ``split_only`` makes every scene use that split's objects (e.g. a camera sweep of the test
+    objects). ``family_weights`` share objects between random_urdfs, procedural shapes and
+    pybullet_data meshes; ``sensor_weights`` between Kinect v1, RealSense D4xx and perfect
+    depth; ``textures`` lets objects and tables take procedural textures and photographs.
+    """
+
+    size: int = 400
     clutter_fraction: float = 0.3
     tray_fraction: float = 0.5
     objects_per_clutter: tuple[int, int] = (3, 6)
     max_candidates: int = 64
-    hfov_deg: tuple[float, float] = (28.0, 45.0)
-    distance: tuple[float, float] = (0.4, 0.8)
-    max_tilt_deg: float = 25.0
+    hfov_deg: tuple[float, float] = (40.0, 90.0)
+    distance: tuple[float, float] = (0.3, 1.5)
+    tilt_deg: tuple[float, float] = (0.0, 50.0)
     attempts: int = 3
     split_fractions: tuple[float, float, float] = assets.DEFAULT_FRACTIONS
+    split_only: str | None = None
+    family_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    sensor_weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    textures: bool = True
+    target_jitter: float = 0.04
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 2048:
@@ -53,6 +68,27 @@ class DatagenConfig:
                                f'{self.objects_per_clutter}')
         if self.max_candidates < 1 or self.attempts < 1:
             raise DatagenError('max_candidates and attempts must be >= 1')
+        _check_range('distance', self.distance, 0.05, 5.0, 'm')
+        _check_range('tilt_deg', self.tilt_deg, 0.0, 80.0, 'deg')
+        _check_range('hfov_deg', self.hfov_deg, 5.0, 150.0, 'deg')
+        if self.split_only is not None and self.split_only not in assets.SPLITS:
+            raise DatagenError(f"split_only must be one of {', '.join(assets.SPLITS)}, got "
+                               f'{self.split_only!r}')
+        for name in ('family_weights', 'sensor_weights'):
+            w = getattr(self, name)
+            if len(w) != 3 or min(w) < 0 or sum(w) <= 0:
+                raise DatagenError(f'{name} must be 3 non-negative numbers with a positive sum, '
+                                   f'got {w}')
+        if not 0.0 <= self.target_jitter <= 0.5:
+            raise DatagenError(f'target_jitter must be in [0, 0.5] m, got {self.target_jitter}')
+
+
+def _check_range(name: str, value: tuple[float, float], lo: float, hi: float, unit: str
+                 ) -> None:
+    """Raise DatagenError unless ``value`` is (a, b) with lo <= a <= b <= hi."""
+    if len(value) != 2 or not lo <= value[0] <= value[1] <= hi:
+        raise DatagenError(f'{name} must be LO,HI with {lo} <= LO <= HI <= {hi} {unit}, got '
+                           f'{tuple(value)}')
 
 
 def scene_id(index: int) -> str:
@@ -114,7 +150,7 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
         sample_camera_pose,
         sample_lighting,
     )
-    from kufenet_grasp.sim.depth_noise import add_stereo_noise, sample_stereo_noise
+    from kufenet_grasp.sim.depth_sensors import sample_depth_sensor, sensor_depth
     from kufenet_grasp.sim.gripper import ParallelGripper
     from kufenet_grasp.sim.labelling import format_grasps, label_grasps, LabelSettings
     from kufenet_grasp.sim.rgb_noise import add_rgb_noise, sample_rgb_noise
@@ -127,8 +163,10 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
     import pybullet as p
 
     rng = scene_rng(seed, index)
-    splits = assets.split_object_ids(fractions=config.split_fractions)
+    catalogue = assets.split_catalogue(fractions=config.split_fractions)
     split = str(rng.choice(assets.SPLITS, p=list(config.split_fractions)))
+    if config.split_only is not None:
+        split = config.split_only
     sid = scene_id(index)
     record: dict = {'format': DATASET_FORMAT, 'seed': int(seed), 'index': int(index),
                     'scene_id': sid, 'split': split, 'status': 'skipped', 'attempts': []}
@@ -138,12 +176,13 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
         tray = bool(rng.random() < config.tray_fraction)
         count = int(rng.integers(config.objects_per_clutter[0],
                                  config.objects_per_clutter[1] + 1)) if clutter else 1
-        ids = [int(i) for i in rng.choice(splits[split], size=count, replace=False)]
-        scene = build_scene(client, sample_scene_spec(rng, ids, tray))
+        ids = assets.sample_object_ids(rng, catalogue[split], count, config.family_weights)
+        scene = build_scene(client, sample_scene_spec(rng, ids, tray,
+                                                      textures=config.textures))
         keep = objects_in_workspace(scene)
         intr = CameraIntrinsics.from_fov(config.size, config.size, rng.uniform(*config.hfov_deg))
-        cam = sample_camera_pose(rng, target=(0.0, 0.0, scene.support_z),
-                                 distance=config.distance, max_tilt_deg=config.max_tilt_deg)
+        cam = sample_camera_pose(rng, target=_look_at(scene, keep), distance=config.distance,
+                                 tilt_deg=config.tilt_deg, target_jitter=config.target_jitter)
         settings = RenderSettings(lighting=sample_lighting(rng))
         rgb, depth, seg = render(client, intr, cam, settings)
         gripper = ParallelGripper(client)
@@ -166,8 +205,10 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
     tmp.mkdir()
     if result is not None:
         scene, keep, intr, cam, settings, rgb, depth, seg, grasps, trials = result
-        noise = sample_stereo_noise(rng)
-        stereo = add_stereo_noise(depth, rng, noise, fx=intr.fx)
+        # along the optical axis from the camera to the support plane (m)
+        distance = float((cam.t[2] - scene.support_z) / max(-cam.R[2, 2], 1e-6))
+        sensor = sample_depth_sensor(rng, distance, config.sensor_weights)
+        stereo = sensor_depth(sensor, depth, rgb, rng, intr)
         colour_noise = sample_rgb_noise(rng)
         rgb = add_rgb_noise(rgb, rng, colour_noise)
         graspable = [scene.objects[i] for i in keep]
@@ -180,7 +221,7 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
             'graspable': [int(i) for i in keep], 'camera': {
                 'intrinsics': intr.to_dict(), 'pose': cam.to_dict(),
                 'near': settings.near, 'far': settings.far},
-            'lighting': settings.lighting.to_dict(), 'stereo_noise': noise.to_dict(),
+            'lighting': settings.lighting.to_dict(), 'depth_sensor': sensor.to_dict(),
             'rgb_noise': colour_noise.to_dict(),
             'trials': trials, 'grasps': for_json,
         })
@@ -189,6 +230,18 @@ def generate_scene(client: int, out: Path, seed: int, index: int, config: Datage
     return {'split': split, 'status': record['status'],
             'grasps': len(record.get('grasps', [])),
             'trials': sum(a['trials'] for a in record['attempts'])}
+
+
+def _look_at(scene, keep: list[int]) -> tuple[float, float, float]:
+    """Point on the support (world, m) below the mean position of the kept objects."""
+    import pybullet as p
+
+    if not keep:
+        return (0.0, 0.0, scene.support_z)
+    xy = np.mean([p.getBasePositionAndOrientation(scene.objects[i],
+                                                  physicsClientId=scene.client)[0][:2]
+                  for i in keep], axis=0)
+    return (float(xy[0]), float(xy[1]), scene.support_z)
 
 
 _WORKER: dict = {}

@@ -50,7 +50,7 @@ def axial_sigma(depth: np.ndarray, params: StereoNoise) -> np.ndarray:
     return params.sigma_base + params.sigma_z2 * np.square(depth)
 
 
-def _occlusion_mask(depth: np.ndarray, fx: float, baseline: float) -> np.ndarray:
+def occlusion_mask(depth: np.ndarray, fx: float, baseline: float) -> np.ndarray:
     """Pixels seen by the left camera but hidden from the right one (disparity shadow)."""
     valid = np.isfinite(depth)
     disp = np.where(valid, fx * baseline / np.where(valid, depth, 1.0), 0.0)
@@ -90,7 +90,7 @@ def add_stereo_noise(
         smooth = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
         noisy += smooth * pr.correlated_sigma * np.square(filled)
 
-    invalid = ~valid | _occlusion_mask(np.where(valid, d, np.nan), fx, pr.baseline)
+    invalid = ~valid | occlusion_mask(np.where(valid, d, np.nan), fx, pr.baseline)
     # edge dropouts: pixels next to a depth jump, dilated, dropped with a probability
     gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
     gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))

@@ -1,7 +1,9 @@
 """PyBullet tabletop scenes, deterministic for a given ``SceneSpec``.
 
-A coloured/textured ground plane as the table, an optional tray and one or several random
-objects dropped and settled.
+A coloured/textured ground plane as the table, an optional tray and one or several catalogue
+objects (:mod:`kufenet_grasp.sim.assets`) dropped and settled. Texture indices count the
+``NUM_TEXTURES`` procedural textures first, then the photographs of
+``assets.PHOTO_TEXTURES``.
 
 World frame: z up, metres, the table surface is the plane z = 0, the workspace centre is the
 origin. Orientations are quaternions (x, y, z, w).
@@ -26,13 +28,17 @@ _TEXTURE_SEED = 7
 
 @dataclass
 class ObjectSpec:
-    """One object instance: catalogue id, global scale, colour and pose (world, m, xyzw)."""
+    """One object instance: catalogue id, global scale, colour, pose (world, m, xyzw), texture.
+
+    ``texture`` is a texture index, -1 for the plain colour ``rgba``.
+    """
 
     object_id: int
     scale: float
     rgba: tuple[float, float, float, float]
     position: tuple[float, float, float]
     orientation: tuple[float, float, float, float]
+    texture: int = -1
 
 
 @dataclass
@@ -46,7 +52,7 @@ class SceneSpec:
     objects: list[ObjectSpec]
     tray: bool = False
     surface_rgba: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
-    surface_texture: int = -1  #: index into the procedural textures, -1 for plain colour
+    surface_texture: int = -1  #: texture index, -1 for plain colour
     tray_rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     settled: bool = False
 
@@ -59,7 +65,8 @@ class SceneSpec:
         """Inverse of :meth:`to_dict`."""
         try:
             objs = [ObjectSpec(int(o['object_id']), float(o['scale']), tuple(o['rgba']),
-                               tuple(o['position']), tuple(o['orientation']))
+                               tuple(o['position']), tuple(o['orientation']),
+                               int(o.get('texture', -1)))
                     for o in data['objects']]
             rest = {k: data[k] for k in ('tray', 'surface_rgba', 'surface_texture', 'tray_rgba',
                                          'settled') if k in data}
@@ -91,13 +98,17 @@ def sample_scene_spec(
     rng: np.random.Generator,
     object_ids: list[int],
     tray: bool,
-    scale_range: tuple[float, float] = (0.8, 1.3),
+    scale_range: tuple[float, float] | None = None,
     spread: float | None = None,
+    textures: bool = False,
 ) -> SceneSpec:
     """Random drop poses, scales and colours for ``object_ids``.
 
     Objects fall from 5–15 cm above the support within ±``spread`` m of the origin (default
-    grows with the count).
+    grows with the count). ``scale_range`` defaults to each object's own
+    (:func:`assets.scale_range`). With ``textures``, a quarter of the objects and half of the
+    tables get a procedural texture or a photograph; without, tables get procedural textures
+    only and objects plain colours (the draws of earlier datasets).
     """
     if not object_ids:
         raise ValueError('sample_scene_spec: object_ids must not be empty')
@@ -110,12 +121,48 @@ def sample_scene_spec(
         quat /= np.linalg.norm(quat)
         pos = (float(rng.uniform(-spread, spread)), float(rng.uniform(-spread, spread)),
                float(base_z + 0.05 + 0.04 * i + rng.uniform(0, 0.05)))
-        objs.append(ObjectSpec(int(oid), float(rng.uniform(*scale_range)),
-                               assets.random_object_rgba(rng), pos,
-                               tuple(float(q) for q in quat)))
-    texture = int(rng.integers(NUM_TEXTURES)) if rng.random() < 0.5 else -1
+        scales = scale_range or assets.scale_range(oid)
+        obj = ObjectSpec(int(oid), float(rng.uniform(*scales)), assets.random_object_rgba(rng),
+                         pos, tuple(float(q) for q in quat))
+        if textures and rng.random() < 0.25:
+            obj.texture = _random_texture(rng)
+        objs.append(obj)
+    if textures:
+        texture = _random_texture(rng) if rng.random() < 0.5 else -1
+    else:
+        texture = int(rng.integers(NUM_TEXTURES)) if rng.random() < 0.5 else -1
     return SceneSpec(objects=objs, tray=tray, surface_rgba=assets.random_surface_rgba(rng),
                      surface_texture=texture, tray_rgba=assets.random_surface_rgba(rng))
+
+
+def _random_texture(rng: np.random.Generator) -> int:
+    """Texture index: a procedural texture or a photograph, half and half."""
+    if rng.random() < 0.5:
+        return int(rng.integers(NUM_TEXTURES))
+    return NUM_TEXTURES + int(rng.integers(len(assets.PHOTO_TEXTURES)))
+
+
+def texture_file(index: int) -> str:
+    """Image file of texture ``index`` (procedural first, then the photographs)."""
+    if index < NUM_TEXTURES:
+        return texture_files()[index]
+    photos = assets.photo_texture_files()
+    if index >= NUM_TEXTURES + len(photos):
+        raise ValueError(f'texture_file: index must be < {NUM_TEXTURES + len(photos)}, '
+                         f'got {index}')
+    return photos[index - NUM_TEXTURES]
+
+
+def _apply_texture(client: int, body: int, index: int, cache: dict[int, int]) -> None:
+    """Put texture ``index`` on every link of ``body`` (loaded once per build)."""
+    import pybullet as p
+
+    kw = {'physicsClientId': client}
+    if index not in cache:
+        cache[index] = p.loadTexture(texture_file(index), **kw)
+    for link in range(-1, p.getNumJoints(body, **kw)):
+        p.changeVisualShape(body, link, textureUniqueId=cache[index], rgbaColor=[1, 1, 1, 1],
+                            **kw)
 
 
 def texture_files() -> list[str]:
@@ -146,9 +193,9 @@ def build_scene(client: int, spec: SceneSpec, max_settle_steps: int = 480) -> Sc
     p.setPhysicsEngineParameter(numSolverIterations=50, deterministicOverlappingPairs=1, **kw)
     root = assets.data_path()
     plane = p.loadURDF(str(root / 'plane.urdf'), **kw)
+    loaded: dict[int, int] = {}
     if spec.surface_texture >= 0:
-        tex = p.loadTexture(texture_files()[spec.surface_texture % NUM_TEXTURES], **kw)
-        p.changeVisualShape(plane, -1, textureUniqueId=tex, rgbaColor=[1, 1, 1, 1], **kw)
+        _apply_texture(client, plane, spec.surface_texture, loaded)
     else:
         p.changeVisualShape(plane, -1, textureUniqueId=-1, rgbaColor=list(spec.surface_rgba), **kw)
     tray = None
@@ -157,9 +204,12 @@ def build_scene(client: int, spec: SceneSpec, max_settle_steps: int = 480) -> Sc
         p.changeVisualShape(tray, -1, rgbaColor=list(spec.tray_rgba), **kw)
     scene = Scene(client=client, spec=spec, plane=plane, tray=tray)
     for obj in spec.objects:
-        body = p.loadURDF(assets.object_urdf(obj.object_id), list(obj.position),
-                          list(obj.orientation), globalScaling=obj.scale, **kw)
-        assets.colour_body(client, body, obj.rgba)
+        body = assets.load_object(client, obj.object_id, obj.position, obj.orientation,
+                                  obj.scale)
+        if obj.texture >= 0:
+            _apply_texture(client, body, obj.texture, loaded)
+        else:
+            assets.colour_body(client, body, obj.rgba)
         p.changeDynamics(body, -1, lateralFriction=1.0, rollingFriction=0.0005,
                          spinningFriction=0.001, **kw)
         scene.objects.append(body)
@@ -195,7 +245,8 @@ def settled_spec(scene: Scene) -> SceneSpec:
     for spec_obj, body in zip(scene.spec.objects, scene.objects):
         pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=scene.client)
         objs.append(ObjectSpec(spec_obj.object_id, spec_obj.scale, spec_obj.rgba,
-                               tuple(float(v) for v in pos), tuple(float(v) for v in orn)))
+                               tuple(float(v) for v in pos), tuple(float(v) for v in orn),
+                               spec_obj.texture))
     d = scene.spec.to_dict()
     d['objects'] = [asdict(o) for o in objs]
     d['settled'] = True
