@@ -26,7 +26,8 @@ help:
 
 setup: $(STAMPS)/build
 
-$(STAMPS)/venv: requirements/ros-jazzy.txt requirements/python.txt requirements/constraints.txt
+$(STAMPS)/venv: requirements/ros-jazzy.txt requirements/python.txt requirements/ros-pip.txt \
+		requirements/constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -c requirements/constraints.txt \
 		-r requirements/ros-jazzy.txt -r requirements/python.txt
