@@ -133,7 +133,8 @@ def test_stages_are_timed() -> None:
     from kufenet_grasp.deploy.stages import time_stages
 
     rows = time_stages([64], repeats=2, warmup=1)
-    assert {r['stage'] for r in rows} == {'preprocess', 'postprocess', 'grasps'}
+    assert {r['stage'] for r in rows} == {'preprocess', 'preprocess_metric', 'postprocess',
+                                          'grasps'}
     assert all(r['median_ms'] > 0 and r['size'] == 64 for r in rows)
 
 

@@ -278,3 +278,20 @@ def test_bend_depth_adds_a_smooth_surface_and_keeps_holes():
                                   depth[11:])
     with pytest.raises(ValueError):
         bend_depth(depth, np.random.default_rng(0), -1.0)
+
+
+def test_camera_sweep_renders_a_cell_and_scores_weights(tmp_path):
+    from kufenet_grasp.models.registry import build_model
+    from kufenet_grasp.models.weights import save_weights
+    from kufenet_grasp.training.camera_sweep import markdown_table, run_sweep, SweepCell
+
+    weights = tmp_path / 'random.safetensors'
+    save_weights(build_model('kufenet-15k'), weights, input_spec=METRIC_INPUT.to_dict())
+    seen = []
+    results = run_sweep([str(weights)], tmp_path / 'sweep', scenes=1,
+                        cells=[SweepCell(0.6, 25.0)], on_cell=lambda *a: seen.append(a))
+    cell = results[str(weights)]['d0.60_t25']
+    assert cell['n_images'] == 1 and 0.0 <= cell['accuracy'] <= 1.0 and len(seen) == 1
+    assert (tmp_path / 'sweep' / 'd0.60_t25' / 'test').is_dir()
+    table = markdown_table(results, str(weights))
+    assert '| 0.6 m |' in table and '25°' in table

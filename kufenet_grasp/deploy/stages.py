@@ -100,7 +100,14 @@ def _time(run: Callable[[], object], repeats: int, warmup: int) -> list[float]:
 
 def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
                 ) -> list[dict[str, float | int | str]]:
-    """Median / p95 / mean / min ms of 'preprocess', 'postprocess' and 'grasps' for each S."""
+    """Median / p95 / mean / min ms of each stage for each S.
+
+    'preprocess' is the legacy input (pixel crop), 'preprocess_metric' the shipped weights'
+    (0.5 m window at the support, support plane fitted and removed), 'postprocess' the peak
+    search and 'grasps' the metric post-processing of five grasps.
+    """
+    from kufenet_grasp.geometry.camera import PinholeCamera
+    from kufenet_grasp.grasp.model_input import InputSpec, prepare_input
     from kufenet_grasp.grasp.postprocess import maps_to_grasps
     from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
 
@@ -115,6 +122,12 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
             rgb_crop, depth_crop = apply_crop(rgb, depth, crop)
             return normalise_rgbd(rgb_crop, depth_crop)[None]
 
+        camera = PinholeCamera(615.0, 615.0, 319.5, 239.5, FRAME_HW[1], FRAME_HW[0])
+        metric = InputSpec(window_m=0.5, support_plane=True)
+
+        def preprocess_metric(s: int = size) -> np.ndarray:
+            return prepare_input(rgb, depth, metric, s, camera).x[None]
+
         maps = synthetic_maps(size)
         grasp_inputs = grasp_stage_inputs(size, depth)
 
@@ -122,7 +135,8 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
             detector, *args = inputs
             return detector.grasps_from_maps(*args)
 
-        stages = {'preprocess': preprocess, 'postprocess': lambda m=maps: maps_to_grasps(m),
+        stages = {'preprocess': preprocess, 'preprocess_metric': preprocess_metric,
+                  'postprocess': lambda m=maps: maps_to_grasps(m),
                   'grasps': grasps}
         for stage, run in stages.items():
             stats = summarise(_time(run, repeats, warmup))
