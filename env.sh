@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 # Source this file from the repository root (bash or zsh) after `make setup`:
 #     . ./env.sh
 # It activates the project's virtual environment (ROS 2 Jazzy wheels, PyTorch), makes the

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """ament_python package kufenet_grasp: KufeNet grasp detection for ROS 2."""
 
 from glob import glob

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Bring up KufeNet grasp detection: grasp_detector, optionally grasp_executor, sim_world, RViz.
 
 Example (RealSense, depth aligned to colour)::

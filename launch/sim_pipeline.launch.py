@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Simulation pipeline: sim_world (PyBullet Panda + camera, hosting grasp_executor) + detector.
 
 Mirrors ``kufenet demo`` (kufenet_grasp/demo/run_demo.py), which runs the same three nodes in

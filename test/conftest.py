@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Test-session settings shared by every test.
 
 Tests that start rclpy nodes talk over DDS: each pytest run gets its own ROS domain and

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Tiny Cornell and Jacquard datasets written in the exact on-disk formats, for tests.
 
 Each scene shows a bright bar (the "object") on a grey table; its grasp labels cross the bar

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A recording MotionBackend for tests: states are tool poses, plans always succeed unless told.
 
 Every call is appended to ``calls`` as a tuple; ``commanded`` holds every tool-link pose sent

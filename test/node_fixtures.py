@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Test fixtures for the grasp_detector node: a synthetic RGB-D camera and an oracle backend.
 
 The scene: a box on a table plane, seen by a camera looking straight down, rendered

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Ray-cast z-depth of boxes on a table for tests: any camera pose, no renderer needed.
 
 World frame: the table is the plane z = 0, boxes are axis-aligned ``(x0, y0, x1, y1, height)``

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The three CPU inference backends agree with PyTorch; create_backend validates its input."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark helpers, the ``kufenet bench`` JSON output, memory probes and the profiler."""
 
 from __future__ import annotations

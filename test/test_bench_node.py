@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet bench-node``: latency book-keeping and a short run against a detector process."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet info``: JSON output for presets and weights files, errors on a bad MODEL."""
 
 import json

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The Cornell reader on fixtures written in the released on-disk format."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The Jacquard reader and the dataset registry on fixtures in the released layout."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Splits, geometric augmentation and the PyTorch map dataset."""
 
 import math

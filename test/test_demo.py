@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The demo: a short run writes report.json and the contact sheet; report helpers; the CLI."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """BatchNorm folding and ONNX / OpenVINO export parity with PyTorch."""
 
 from __future__ import annotations

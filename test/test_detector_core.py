@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ROS-free GraspDetector on analytic scenes with a fake network that knows the answer."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Tests of the top-1 evaluation report (labels fed back as predictions)."""
 
 import dataclasses

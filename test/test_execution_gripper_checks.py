@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Gripper mapping (both directions, clamping, YAML) and the pure pre-planning checks."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """MoveItBackend against a fake ``moveit`` package injected into sys.modules (records calls)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_executor parameters: YAML defaults, validation and the PickConfig built from them."""
 
 import math

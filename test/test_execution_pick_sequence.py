@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ROS-free pick sequence over the recording fake backend (test/fake_motion.py)."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """FrameProcessor: the best grasp is handed out early, and a failed transform lookup."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Approximate-time synchronisation of colour, depth and info with newest-frame delivery."""
 
 from __future__ import annotations

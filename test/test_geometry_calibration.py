@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Loading and validating camera mount calibration files."""
 
 from __future__ import annotations

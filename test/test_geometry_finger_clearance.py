@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The finger collision check in depth: free support passes, a neighbour or a wide top fails."""
 
 from dataclasses import dataclass

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera model, rigid transforms and the grasp frame, checked on analytic scenes."""
 
 from __future__ import annotations

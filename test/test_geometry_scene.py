@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Analytic RGB-D scenes for the geometry and detector tests, and checks of the renderer.
 
 A table plane z = 0 in the base frame with one box on it, seen by a pinhole camera whose

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Depth look-ups, depth-frame checks and the grasp width in metres."""
 
 from __future__ import annotations

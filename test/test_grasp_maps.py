@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Rasterising rectangles into target maps and post-processing maps back into grasps."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The rectangle metric: IoU, angle difference, correctness and top-1 accuracy."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """GraspRectangle geometry and the Cornell / Jacquard label round trips."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Image message ↔ numpy conversion for every supported encoding."""
 
 from __future__ import annotations

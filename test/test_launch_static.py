@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Launch files checked without importing launch: executables, config files, arguments, RViz.
 
 Plus a real launch test that runs only where the ``launch`` package is installed.

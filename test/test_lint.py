@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ROS 2 Python linters (ament_flake8, ament_pep257) pass on the project's Python code.
 
 Each linter runs in a fresh interpreter: flake8 forks worker processes, and forking a test

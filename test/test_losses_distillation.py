@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Tests of the task loss, attention maps, MMD and the conditional KD loss."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera-independent network input: support plane, metric window, range depth, input spec."""
 
 import math

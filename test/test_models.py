@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Model family: output sizes, parameter budgets, gradients, hint features, ablation switches."""
 
 from kufenet_grasp.models.base import GraspModel

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A GraspRectangle and a PoseStamped cross a process boundary over DDS with every field intact."""
 
 import os

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Bad camera input never kills grasp_detector nor yields a silent wrong grasp.
 
 After each refused frame, a good frame still gives a grasp.

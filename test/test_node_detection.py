@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_detector over DDS: grasps on the box, pose in base_link, service, debug outputs."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The grasp_executor node over DDS: PickAndPlace with a fake backend and a fake detector."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_detector lifecycle transitions over the lifecycle services.
 
 No processing while inactive; configure fails on corrupt or mismatched weights; a slow model

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reliable and best-effort cameras both reach grasp_detector.
 
 Two detectors in two namespaces run side by side, each on its own topics and service.

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Node helpers without a running graph.
 
 Parameters and YAML config, latest-only worker, markers, diagnostics, QoS, conversions.

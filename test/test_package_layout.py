@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The repository is a well-formed ament_python package beside an ament_cmake interface package."""
 
 import pathlib

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Depth inpainting, RGB-D normalisation and the square crop transform."""
 
 import math

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Every dependency in the two package.xml files resolves with rosdep on ROS 2 Jazzy.
 
 ``rosdep install --from-paths src --ignore-src`` stops at the first key it cannot locate, so a

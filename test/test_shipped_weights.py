@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The weights shipped in models/: listed in SHA256SUMS, load safely, tampering is refused."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet show-dataset`` writes a readable PNG contact sheet."""
 
 import cv2

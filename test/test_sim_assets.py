@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Object catalogue: disjoint, complete, deterministic splits; colours in range."""
 
 import os

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera model and rendering: metric z-depth and pixel projection match known geometry."""
 
 import math

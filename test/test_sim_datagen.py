@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Synthetic dataset generator tests.
 
 Jacquard layout, determinism, resumability, disjoint splits, label re-execution and the two CLI

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Stereo depth noise model: z²-growing sigma, holes, quantisation, occlusion shadows."""
 
 from kufenet_grasp.sim.depth_noise import add_stereo_noise, sample_stereo_noise, StereoNoise

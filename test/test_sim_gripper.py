@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Parallel-jaw gripper: a known box is grasped, empty air and a too-narrow opening are not."""
 
 from kufenet_grasp.sim.gripper import GraspPose, ParallelGripper, try_grasp

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Physics-checked labelling on a known box seen from straight above."""
 
 import math

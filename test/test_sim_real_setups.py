@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Real set-ups in the synthetic data: cameras, depth sensors, object families and textures."""
 
 import json

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Colour camera noise: gain, noise level and input validation."""
 
 from kufenet_grasp.sim.rgb_noise import add_rgb_noise, RgbNoise, sample_rgb_noise

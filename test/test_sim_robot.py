@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The simulated Panda: IK round trip, planning checks, trajectory tracking, gripper, a pick."""
 
 from __future__ import annotations

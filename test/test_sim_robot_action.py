@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A pick of a known box in simulation THROUGH the PickAndPlace action over DDS."""
 
 from __future__ import annotations

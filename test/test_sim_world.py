@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The simulated world: scene contents, the camera's depth and noise, object checks, config."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The sim_world node over DDS: the three camera topics as the RealSense driver publishes them."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The Python status enum and the GraspStatus message define the same codes."""
 
 import pathlib

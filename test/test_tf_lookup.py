@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """CameraToBase with tf2_ros: the listener gets its own node and thread (tf2_ros is faked).
 
 tf2_ros is not installable here; a stand-in module records how the project calls it, so the

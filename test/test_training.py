@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of training, resume, evaluation and the CLI (tiny data and model)."""
 
 import csv

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Weights files: round trip, metadata, refusal of pickles, corruption, arch and manifest."""
 
 import json

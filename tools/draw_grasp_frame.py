@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Draw docs/grasp_frame.png: the image rectangle convention and the 3D grasp frame.
 
 Run: ``python tools/draw_grasp_frame.py [OUT.png]`` (matplotlib, no ROS).

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Point the ROS 2 wheels' CMake export files at this interpreter's include folders.
 
 The PyPI ROS 2 wheels were built under /opt/python/cp311-cp311; their exported CMake

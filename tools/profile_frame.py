@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Where one frame's time goes inside grasp_detector, without DDS (a profiling aid).
 
 Renders the same PyBullet clutter scenes as ``kufenet bench-node`` (640×480 rgb8 + 16UC1

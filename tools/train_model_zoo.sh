@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 # Re-create every run behind models/README.md: the synthetic dataset, then the trainings.
 # Usage: tools/train_model_zoo.sh [STEP ...]   (no STEP = all, in order)
 # Steps: data 80k 15k 263k 80k-kd 80k-zoom ggcnn grconvnet 80k-8ep, and the two ablation tables

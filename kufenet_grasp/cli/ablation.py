@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet ablation``: reproduce the poster's Table V (KD) or Table VI (architecture)."""
 
 from __future__ import annotations

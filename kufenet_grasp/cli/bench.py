@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet bench``: latency / throughput / memory of models x backends x sizes x threads."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet bench-node``: end-to-end latency of the grasp_detector node (frame stamp to grasp)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet camera-sweep``: accuracy per camera distance and tilt on synthetic test objects."""
 
 from __future__ import annotations

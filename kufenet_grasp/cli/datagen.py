@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet datagen``: generate the synthetic PyBullet grasp dataset (Jacquard layout)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet demo``: pick held-out objects with the simulated Panda, the detector and executor."""
 
 from __future__ import annotations

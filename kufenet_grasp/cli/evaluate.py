@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet eval``: top-1 rectangle-metric accuracy of a weights file on a dataset."""
 
 from __future__ import annotations

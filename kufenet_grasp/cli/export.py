@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet export``: write a model as ONNX (with metadata) or OpenVINO IR, then verify it."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet info``: parameters, FLOPs and CPU latency of a preset or a weights file."""
 
 from __future__ import annotations

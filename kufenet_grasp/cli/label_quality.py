@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet label-quality``: re-execute a sample of synthetic labels in physics, perturbed."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ``kufenet`` command line: one entry point, one module per subcommand.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)``

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet show-dataset``: write a contact sheet (PNG grid) of a grasp dataset."""
 
 from __future__ import annotations

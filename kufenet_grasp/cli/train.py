@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet train``: train a grasp network, optionally distilled from a teacher."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Grasp datasets: Cornell and Jacquard readers, splits, augmentation, training tensors.
 
 Modules: ``sample`` (GraspSample), ``cornell``, ``jacquard`` and ``pcd`` (on-disk readers),

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Geometric augmentation of a :class:`GraspSample`, keeping the labels aligned.
 
 Every augmentation is a 2×3 affine matrix ``M`` in pixel coordinates (x right, y down) that

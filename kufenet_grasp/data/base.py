@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The interface shared by the on-disk grasp dataset readers."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Contact sheets: a PNG grid of dataset samples (colour with labels, and depth)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reader for the Cornell grasping dataset in its released on-disk layout.
 
 Files per image ``NNNN`` (official layout: folders ``01``..``10``, found recursively):

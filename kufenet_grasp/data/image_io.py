@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reading the image files of the grasp datasets (PNG colour, float TIFF depth, masks)."""
 
 from __future__ import annotations

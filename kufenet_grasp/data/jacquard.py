@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reader for the Jacquard dataset layout (also used by the project's synthetic dataset).
 
 For every ``<prefix>_grasps.txt`` found recursively under the root, the reader expects

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Depth images from the Cornell PCD v0.7 ASCII point clouds (``pcdNNNN.txt``)."""
 
 from __future__ import annotations

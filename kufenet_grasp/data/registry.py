@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Open a dataset from a ``format:PATH`` string such as ``cornell:/data/cornell``."""
 
 from __future__ import annotations

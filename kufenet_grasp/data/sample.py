@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """One labelled RGB-D image as the dataset readers return it."""
 
 from __future__ import annotations

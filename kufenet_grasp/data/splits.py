@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Deterministic train/val/test splits of a grasp dataset, image-wise or object-wise."""
 
 from __future__ import annotations

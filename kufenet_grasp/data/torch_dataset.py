@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch training dataset: (network input, target maps, index) from a grasp dataset.
 
 For sample ``i`` the image is cropped to a square window and resized to S×S model-input

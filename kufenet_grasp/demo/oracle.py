@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reference grasps for the demo without a trained model: the dataset's physics labeller.
 
 ``--grasps labeller`` measures the robot side of the pipeline (executor, motion backend,

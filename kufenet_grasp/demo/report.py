@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The demo's report: one record per pick attempt, the summary, report.json and a contact sheet.
 
 Grasps are in image pixels of the camera (GraspRectangle convention, ARCHITECTURE.md) and,

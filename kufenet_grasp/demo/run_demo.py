@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``make demo``: sim_world, grasp_detector and grasp_executor in ONE process, picking objects.
 
 The three nodes run on one rclpy ``MultiThreadedExecutor`` (``ros2 launch`` is not needed) in

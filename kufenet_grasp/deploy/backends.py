@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """CPU inference backends with one interface: PyTorch, ONNX Runtime and OpenVINO.
 
 Every backend takes one float32 frame ``x`` of shape (1, 4, S, S) (channels [depth, R, G, B],

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Latency, throughput and memory of every (model, backend, input size, threads) combination.
 
 All configurations are built first, then timed **interleaved**: each round runs a block of

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Export a grasp model to ONNX (with metadata) and to OpenVINO IR.
 
 The exported graph takes ``input`` float32 (B, 4, S, S), channels [depth, R, G, B], and

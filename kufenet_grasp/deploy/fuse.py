@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Fold BatchNorm layers into the convolutions that feed them (inference only).
 
 A BatchNorm in eval mode is an affine map per channel, so ``BN(conv(x))`` equals a single

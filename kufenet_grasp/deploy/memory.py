@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Resident memory of this process, from /proc/self/status (Linux) or getrusage.
 
 ``psutil`` is not a dependency. On Linux the peak (VmHWM) can be reset to the current

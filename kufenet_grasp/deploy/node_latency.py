@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end latency book-keeping of the detector node benchmark (no ROS imports).
 
 A replay camera stamps every frame with the wall clock when it publishes it; the detector

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Which operators and layers cost CPU time in one model, via ``torch.profiler``.
 
 Used to decide optimisations: run a few inferences of the BatchNorm-folded eval model on a

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Resolve what the user names (a model object, a weights file or a preset) into a model.
 
 Shared by export, the inference backends and the benchmark so that every entry point accepts

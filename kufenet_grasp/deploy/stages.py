@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Timing of the per-frame work around the network: pre- and post-processing.
 
 Pre-processing takes a synthetic 640×480 RGB-D frame (uint8 RGB, float32 depth in metres with

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Move the bias of depth-wise transposed convolutions into a separate per-channel layer.
 
 KufeNet's decoder up-samples with ``ConvTranspose2d(C, C, 4, stride=2, padding=1, groups=C)``

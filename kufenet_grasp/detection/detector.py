@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ROS-free grasp detector: validate frame → crop/normalise → infer → peaks → metric grasps.
 
 Inputs are a full-resolution RGB ``uint8 H×W×3`` image and a depth image ``float32 H×W`` in

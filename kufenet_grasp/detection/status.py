@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Outcome codes of grasp detection and execution, shared by the service, the action and CLI."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Consistency checks of one RGB-D frame before detection; each problem carries a status.
 
 Images are RGB ``uint8 H×W×3`` and depth ``float32 H×W`` metres (docs/ARCHITECTURE.md);

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Grasp candidates handed to the pick sequence: pose in the base frame, width, quality, stamp."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Pre-planning checks of a grasp: workspace, approach angle, age, quality, gripper width.
 
 Pure functions returning a :class:`CheckResult` ``(ok, status, message)``. Poses and points

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """How an opening in metres maps to a gripper's command: the ONE place that knows it.
 
 A :class:`GripperMapping` is linear between two calibration points (opening m -> command),

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The small interface every motion backend implements (MoveIt, PyBullet simulation).
 
 Frames: every pose is the pose of the arm's **tool link** (the TCP after ``tcp_offset``) in

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """MotionBackend over MoveIt 2's Python API (moveit_py's ``MoveItPy``).
 
 Frames: targets are tool-link (``tool_link``) poses in ``base_frame``, metres. States are

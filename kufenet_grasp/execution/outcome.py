@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Typed outcome of a pick-and-place attempt and the names of its stages (no ROS)."""
 
 from __future__ import annotations

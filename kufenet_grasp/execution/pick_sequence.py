@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ROS-free pick-and-place sequence: check, plan every stage, then execute.
 
 Frames: grasp and place poses are the grasp frame (z approach into the object, y closing

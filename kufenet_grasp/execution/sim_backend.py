@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """MotionBackend for the simulated Franka Panda (PyBullet, see ``kufenet_grasp.sim.panda``).
 
 Frames and units: targets are tool-link poses in the Panda base frame (``panda_link0`` =

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Static camera mount calibration (camera frame in a parent frame) loaded from YAML.
 
 File format (translation in metres; exactly one of the two rotation keys, radians)::

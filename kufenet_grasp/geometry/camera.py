@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Pinhole camera model in the REP-103 optical frame (x right, y down, z forward).
 
 Pixel coordinates follow docs/ARCHITECTURE.md: ``u`` = column (x, right), ``v`` = row (y, down),

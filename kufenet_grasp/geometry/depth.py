@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Depth-image look-ups and sanity checks.
 
 Depth images are float32 ``H×W`` in metres with NaN for invalid pixels (docs/ARCHITECTURE.md).

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Will the fingers reach the grasp? A collision check of the two finger tips in the depth image.
 
 A parallel-jaw grasp fails on the way down when a finger lands on something: a neighbour in

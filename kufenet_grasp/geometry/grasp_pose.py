@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 r"""The grasp frame of kufenet_grasp and the metric grasp pose of an image grasp rectangle.
 
 The ONE grasp frame used everywhere in the project (MoveIt's grasp convention)::

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The dominant support plane (table, shelf, bin floor) of a depth image, fitted robustly.
 
 A plane seen by a pinhole camera has an inverse depth that is linear in the pixel coordinates:

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Rigid transforms (rotation + translation in metres) with ROS quaternion order (x, y, z, w).
 
 ``T_a_b`` maps points expressed in frame ``b`` into frame ``a``: ``p_a = R @ p_b + t``.

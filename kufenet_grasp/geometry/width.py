@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Gripper opening in metres from a pixel grasp rectangle and the depth image."""
 
 from __future__ import annotations

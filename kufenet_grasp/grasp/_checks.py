@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Small argument checks shared by the grasp modules."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Draw grasp rectangles (image pixels) on an RGB image with OpenCV."""
 
 from __future__ import annotations

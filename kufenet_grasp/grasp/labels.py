@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Read and write grasp label files: Cornell ``cpos.txt`` and Jacquard ``_grasps.txt``.
 
 All coordinates are image pixels (x right, y down); angles in our convention (rad,

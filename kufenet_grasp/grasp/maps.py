@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Rasterise grasp rectangles into the 4-channel training target maps (GR-ConvNet style).
 
 Maps are ``float32 (4, H, W)`` in image pixels: ``[quality (0/1), cos 2θ, sin 2θ,

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The rectangle metric: IoU > 0.25 with some label and angle difference <= 30°.
 
 Rectangles are in one pixel frame; angles in rad. IoU is the exact polygon IoU (shapely);

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The network input of one RGB-D frame, made the same way wherever the camera is mounted.
 
 :class:`InputSpec` says how a model's input was made in training (it is stored in the

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Turn network output maps into ranked grasp rectangles (image pixels, radians).
 
 Input maps are ``(4, H, W)`` ``[quality, cos 2θ, sin 2θ, width]`` in model-input pixels, the

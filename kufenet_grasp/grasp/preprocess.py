@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Image pre-processing shared by training and the ROS node: inpainting, crop, normalise.
 
 Frames: source-image pixels ``(x, y)`` and model-input pixels ``(u, v)``, both with the

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The planar grasp rectangle (pixels, radians) used across the package.
 
 Frame: image pixels, ``x`` = column to the right, ``y`` = row downwards, origin at the top-left

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Grasp networks (KufeNet, teacher, GG-CNN, GR-ConvNet), registry, weights files, FLOPs.
 
 The public names below are imported lazily so that importing the package stays cheap.

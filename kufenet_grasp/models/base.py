@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The common base class of every grasp network.
 
 All models take the project's network input ``(B, 4, H, W)`` with channels

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Building blocks of KufeNet.
 
 Depth-wise separable convolutions, the RGB ("split") and D ("copy") multi-scale blocks,

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """FLOP counting and CPU latency measurement of a grasp model on one square frame."""
 
 from __future__ import annotations

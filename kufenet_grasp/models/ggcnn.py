@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """GG-CNN (Morrison et al. 2018), the depth-only baseline.
 
 Convs 32/16/8 with kernels 9/5/3 and strides 3/2/2, mirrored transposed convs, four 2×2 conv

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """GR-ConvNet (grconvnet3, Kumra et al. 2020), the baseline and the distillation teacher.
 
 Written from the description in KUFENET_SPEC.md §3.2: conv 9×9 (c) → conv 4/s2 (2c) →

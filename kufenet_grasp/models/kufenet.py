@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """KufeNet: a lightweight RGB-D grasp network with an unequal two-branch encoder.
 
 Layout (input padded to a multiple of 8 px, all sizes relative to it):

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Model presets by name, rebuilding a model from (arch, config), and parameter counting."""
 
 from __future__ import annotations

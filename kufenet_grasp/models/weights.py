@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Weights files: safetensors + kufenet metadata + an optional SHA-256 manifest.
 
 A weights file is a ``.safetensors`` file whose string metadata describe how to rebuild and

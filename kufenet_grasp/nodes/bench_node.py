@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end benchmark of the grasp_detector node (``kufenet bench-node``).
 
 A replay camera publishes rendered PyBullet frames (640×480 RGB + aligned depth + camera info,

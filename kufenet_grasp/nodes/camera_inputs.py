@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The detector's camera subscriptions and their approximate-time synchronisation.
 
 Subscribes to the RELATIVE topics ``color/image_raw``, ``depth/image_raw`` (aligned to colour)

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Parameters of the grasp detector node: names, defaults, ranges, descriptions, validation.
 
 The table :data:`PARAMETERS` is ROS-free (tests and docs read it); :func:`declare_all` turns it

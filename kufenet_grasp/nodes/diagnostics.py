@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Runtime statistics of the detector and their diagnostic_msgs/DiagnosticArray form.
 
 ``DetectorStats`` is ROS-free (monotonic seconds in, rates in Hz, latencies in milliseconds);

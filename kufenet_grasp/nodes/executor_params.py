@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Parameters of the grasp_executor node: names, defaults, ranges, descriptions, validation.
 
 The table :data:`PARAMETERS` is ROS-free; :func:`declare_all` declares it on an rclpy node with

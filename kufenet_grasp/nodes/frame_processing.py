@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """One synchronised RGB-D frame → ranked grasp messages (the node's per-frame work).
 
 Converts the Image / CameraInfo messages to arrays (``image_encoding``), checks the frame

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Approximate-time synchronisation of colour, depth and camera-info messages (no rclpy).
 
 A replacement for ``message_filters.ApproximateTimeSynchronizer`` (not on PyPI) tuned for a

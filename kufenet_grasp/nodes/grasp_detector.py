@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_detector: lifecycle node wrapping the ROS-free GraspDetector.
 
 Inputs (relative names, remap in launch): ``color/image_raw``, ``depth/image_raw`` (aligned to

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_executor: the PickAndPlace action server around the ROS-free PickSequence.
 
 Action ``kufenet/pick_and_place`` (kufenet_msgs/action/PickAndPlace): the goal's grasp when

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """sensor_msgs/Image ↔ numpy conversion without cv_bridge (pure Python, no rclpy import).
 
 Messages are duck-typed: anything with ``encoding``, ``height``, ``width``, ``step``, ``data``

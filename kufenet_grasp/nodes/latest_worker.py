@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A worker thread fed through a latest-only slot (ROS-free).
 
 Producers :meth:`LatestWorker.put` items from any thread; a newer item replaces one the worker

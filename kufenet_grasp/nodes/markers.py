@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """RViz markers of a grasp: the two gripper fingers and the approach arrow.
 
 Drawn in the grasp frame (see ``kufenet_grasp.geometry.grasp_pose``): origin between the

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Declarative node parameters: one table row per parameter, declared with a descriptor.
 
 Shared by ``detector_params`` and ``executor_params``. The table (:class:`ParamSpec`) is

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """QoS profiles of the grasp detector's topics (camera inputs, outputs)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Conversions between ROS messages and the project's ROS-free types.
 
 Pixels are full-resolution source-image pixels (x right, y down); poses are in metres with

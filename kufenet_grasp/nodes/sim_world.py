@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """sim_world: the PyBullet world (Panda, table, objects, tray) as a RealSense-like ROS camera.
 
 Publishes, like ``realsense2_camera`` with ``align_depth.enable``, one stamp and one frame id

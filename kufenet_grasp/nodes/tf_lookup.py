@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera-to-base transform for the detector: tf2 when installed, else a static mount.
 
 Order of preference:

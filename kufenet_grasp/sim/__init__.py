@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """PyBullet simulation (no ROS): the synthetic grasp dataset and reusable scene pieces.
 
 Modules: ``assets`` (object catalogue of three families, splits, colours/textures),

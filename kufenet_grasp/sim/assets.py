@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Object catalogue of the synthetic dataset: its three families, splits and looks.
 
 Object ids: 0..999 are ``pybullet_data/random_urdfs/NNN/NNN.urdf``; ``PROCEDURAL_BASE + k``

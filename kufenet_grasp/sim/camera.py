@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Pinhole camera for PyBullet: intrinsics, poses, rendering and lighting.
 
 Frames: the camera frame is OpenCV's (x right, y down, z forward along the optical axis);

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Synthetic grasp dataset generator in the Jacquard layout, parallel, resumable, deterministic.
 
 Scene ``k`` of a run with seed ``s`` depends only on ``(s, k)``. It is written to

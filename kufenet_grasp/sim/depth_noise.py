@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Active-stereo depth sensor noise (RealSense-like) applied to a perfect z-depth image.
 
 Input and output are ``float32`` H×W z-depth in metres, NaN invalid. The model, in order:

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The depth sensor of a synthetic scene: Kinect v1, RealSense D4xx or perfect depth.
 
 Each scene draws one sensor model and turns its perfect z-depth (m, NaN invalid) into what that

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A free-floating parallel-jaw gripper (Panda-hand-like) for testing grasps in PyBullet.
 
 Gripper frame: origin at the tool centre point (TCP, midway between the fingertips), z = the

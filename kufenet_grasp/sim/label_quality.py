@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Re-execute a random sample of written synthetic labels in physics, slightly perturbed.
 
 Each sampled grasp is rebuilt from its scene's ``scene.json`` (resting object poses, camera)

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Physics-checked planar grasp labels.
 
 Sample candidates on the rendered image, test them with the simulated gripper, keep the

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A Franka Emika Panda in PyBullet: kinematics (IK/FK, table collision) and the live robot.
 
 Frames: ``base`` is ``panda_link0`` (REP-105 ``base_link``), z up, metres. The **tool link**

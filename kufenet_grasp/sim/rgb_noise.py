@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Colour camera imperfections applied to a rendered RGB image (uint8 H×W×3, RGB order).
 
 Exposure and white-balance gain, mild defocus blur and per-pixel sensor noise.

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """PyBullet tabletop scenes, deterministic for a given ``SceneSpec``.
 
 A coloured/textured ground plane as the table, an optional tray and one or several catalogue

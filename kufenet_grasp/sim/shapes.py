@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Procedural household-like objects built from PyBullet primitives (compound shapes).
 
 Shape ``k`` (0 <= k < ``NUM_SHAPES``) is a kind, ``KINDS[k % len(KINDS)]``, with dimensions

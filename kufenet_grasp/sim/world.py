@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The simulated pick-and-place world: table, objects, a place tray, the Panda and a camera.
 
 World frame: z up, metres; the table surface is the plane z = 0 (``scene.py`` convention: the

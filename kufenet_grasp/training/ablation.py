@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Ablation studies of the poster: Table V (KD strategies) and Table VI (architecture).
 
 Each row is one training run in ``OUT/rows/<key>/`` (a normal run folder). Rows run one

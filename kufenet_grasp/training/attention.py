@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Spatial attention maps of feature tensors (Zagoruyko & Komodakis attention transfer).
 
 A feature map ``A`` of shape ``(B, C, H, W)`` (feature pixels) becomes one map ``(B, H, W)``

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera sweep: accuracy of weights on the synthetic test objects, per camera distance and tilt.
 
 Each cell renders held-out test objects with the camera at one distance from the support

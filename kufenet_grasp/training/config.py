@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Training configuration: one flat dataclass, stored in checkpoints and run folders."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Knowledge distillation for KufeNet: fruit loss, AT-hint MMD loss, conditional regulariser.
 
 ``L = H(y, p_S)`` if ``H(y, p_S) <= H(y, p_T)``, else ``H(y, p_S) + α L_fruit + β L_hint``

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Top-1 rectangle-metric evaluation of a grasp network on a labelled dataset.
 
 Predictions and labels are compared in model-input pixels (the S×S crop the network sees).

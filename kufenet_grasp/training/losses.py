@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Task loss H(y, p) of a grasp-map network: quality + angle (cos, sin) + width.
 
 Both tensors are ``(B, 4, H, W)`` in model pixels with channels

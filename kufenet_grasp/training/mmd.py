@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Maximum mean discrepancy (MMD²) between two sets of samples.
 
 In hint learning the samples are **the per-sample attention vectors of a batch**: the

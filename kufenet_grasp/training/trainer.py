@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The training loop: Adam + cosine schedule, optional KD teacher, per-epoch validation.
 
 A run folder holds ``last.pt`` (resume state; plain tensors and dicts, loaded with

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Publish one GraspRectangle and one PoseStamped until a subscriber has them (test helper).
 
 Run as a separate process: ``python test/ros_helpers/publish_grasp.py SECONDS``. It publishes
