@@ -297,3 +297,27 @@ def test_camera_sweep_renders_a_cell_and_scores_weights(tmp_path):
     assert (tmp_path / 'sweep' / 'd0.60_t25' / 'test').is_dir()
     table = markdown_table(results, str(weights))
     assert '| 0.6 m |' in table and '25°' in table
+
+
+def test_interpolated_weights_lie_between_their_parents(tmp_path, capsys):
+    from kufenet_grasp.cli.main import main
+    from kufenet_grasp.models.registry import build_model
+    from kufenet_grasp.models.weights import load_weights, save_weights
+    import torch
+
+    torch.manual_seed(0)
+    save_weights(build_model('kufenet-15k'), tmp_path / 'a.safetensors')
+    save_weights(build_model('kufenet-15k'), tmp_path / 'b.safetensors',
+                 input_spec=METRIC_INPUT.to_dict())
+    assert main(['interpolate', str(tmp_path / 'a.safetensors'), str(tmp_path / 'b.safetensors'),
+                 '--alpha', '0.25', '--out', str(tmp_path / 'mix.safetensors')]) == 0
+    (a, _), (b, _), (mix, meta) = (load_weights(tmp_path / f'{n}.safetensors')
+                                   for n in ('a', 'b', 'mix'))
+    key = next(k for k, v in a.state_dict().items() if v.is_floating_point() and v.numel() > 4)
+    expected = 0.75 * a.state_dict()[key] + 0.25 * b.state_dict()[key]
+    torch.testing.assert_close(mix.state_dict()[key], expected)
+    assert meta.input_spec == METRIC_INPUT.to_dict() and 'interpolated' in meta.extra
+    save_weights(build_model('kufenet-80k'), tmp_path / 'c.safetensors')
+    assert main(['interpolate', str(tmp_path / 'a.safetensors'), str(tmp_path / 'c.safetensors'),
+                 '--alpha', '0.5', '--out', str(tmp_path / 'bad.safetensors')]) == 2
+    assert 'not the same architecture' in capsys.readouterr().err

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     'train': 'train',
     'eval': 'evaluate',
     'camera-sweep': 'camera_sweep',
+    'interpolate': 'interpolate',
     'ablation': 'ablation',
     'export': 'export',
     'bench': 'bench',

@@ -324,3 +324,33 @@ def convert_state_dict(src: str | Path, dst: str | Path, name: str, *,
     _check_state(Path(src), model, obj)
     model.load_state_dict(obj)
     save_weights(model, dst, input_size=input_size, extra={'converted_from': Path(src).name})
+
+
+def interpolate_weights(base: str | Path, tuned: str | Path, alpha: float,
+                        out: str | Path) -> WeightsMetadata:
+    """Write ``(1 - alpha) * base + alpha * tuned`` (same architecture) to ``out``.
+
+    A weight-space ensemble of a model and its fine-tuned copy (WiSE-FT, Wortsman et al.,
+    CVPR 2022) keeps much of what the fine-tuning learnt and much of what it forgot, which helps
+    on data unlike either training set. The metadata are the tuned file's, with the recipe in
+    ``extra['interpolated']``. Raises :class:`WeightsError` for files that do not match.
+    """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise WeightsError(f'interpolate_weights: alpha must be in [0, 1], got {alpha!r}')
+    base_model, base_meta = load_weights(base)
+    tuned_model, tuned_meta = load_weights(tuned)
+    if (base_meta.arch, base_meta.config) != (tuned_meta.arch, tuned_meta.config):
+        raise WeightsError(f'interpolate_weights: {base} ({base_meta.arch}) and {tuned} '
+                           f'({tuned_meta.arch}) are not the same architecture')
+    base_state, tuned_state = base_model.state_dict(), tuned_model.state_dict()
+    mixed = {key: (base_state[key].double() * (1.0 - alpha)
+                   + value.double() * alpha).to(value.dtype)
+             if value.is_floating_point() else value for key, value in tuned_state.items()}
+    tuned_model.load_state_dict(mixed)
+    extra = dict(tuned_meta.extra)
+    extra['interpolated'] = json.dumps({'base': Path(base).name, 'tuned': Path(tuned).name,
+                                        'alpha': float(alpha)})
+    save_weights(tuned_model, out, input_size=tuned_meta.input_size,
+                 trained_on=tuned_meta.trained_on, metrics=tuned_meta.metrics, extra=extra,
+                 input_spec=tuned_meta.input_spec or None)
+    return read_metadata(out)
