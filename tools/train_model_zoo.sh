@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Re-create every run behind models/README.md: the synthetic dataset, then the trainings.
 # Usage: tools/train_model_zoo.sh [STEP ...]   (no STEP = all, in order)
-# Steps: data 80k 15k 263k 80k-kd 80k-zoom ggcnn grconvnet 80k-8ep, and the two ablation tables
+# Steps: data 80k 15k 263k 80k-kd 80k-zoom ggcnn grconvnet 80k-8ep; real-data real-80k real-15k
+# (the real-camera fine-tuning of models/README.md, not in the default list); the two ablation tables
 # at the reduced budget of models/README.md (ablation6, ablation5: not in the default list,
 # about 1.5-2.5 h each on 2 shared cores). Each writes runs/<name>/, a log
 # runs/<name>.log; a finished step (runs/<name>/.done) is skipped. Run from the
@@ -51,6 +52,23 @@ step() {
     ablation5) kufenet ablation table5 "${ABLATION[@]}" --model kufenet-15k \
                  --teacher models/kufenet-80k.safetensors --out runs/ablation-table5 \
                  > runs/ablation-table5.log 2>&1 ;;
+    # real-camera data: the current generator's defaults (camera 0.3-1.5 m, tilt 0-50 deg,
+    # Kinect / RealSense / perfect depth, household shapes, photo textures)
+    real-data) [[ -d datasets/synth-real2/train ]] || kufenet datagen --out datasets/synth-real2 \
+                 --scenes 1500 --seed 2 --workers 2 ;;
+    real-80k|real-15k)
+      local size=${1#real-}
+      REAL=(--dataset jacquard:datasets/synth-real2 --train-split train --val-split val
+            --batch-size 8 --batches-per-epoch 250 --val-batches 25 --threads 1 --no-progress
+            --zoom-range 0.8,1.25 --window-m 0.5 --support-plane --depth stereo
+            --label-margin-m 0.02 --lr 5e-4 --epochs 5 --seed 2)
+      mkdir -p runs
+      kufenet train --model "kufenet-${size}" "${REAL[@]}" --init "models/kufenet-${size}.safetensors" \
+        --out "runs/real-${size}" > "runs/real-${size}.log" 2>&1
+      if [[ $size == 80k ]]; then  # weight-space ensemble with the weights it started from
+        kufenet interpolate "models/kufenet-${size}.safetensors" "runs/real-${size}/best.safetensors" \
+          --alpha 0.7 --out "runs/real-${size}/interpolated.safetensors"
+      fi ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet interpolate``: weight-space ensemble of a model and its fine-tuned copy."""
 
 from __future__ import annotations
