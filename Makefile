@@ -3,6 +3,7 @@
 #   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
 #   make build   rebuild both packages
 #   make format  rewrite quotes and import order as ament_flake8 wants them (ruff)
+#   make colcon-test  the same suite through colcon test, then colcon test-result --verbose
 # On a machine with ROS 2 installed, see README.md for the rosdep/colcon route instead.
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -18,11 +19,15 @@ COLCON_BUILD := colcon build --symlink-install --base-paths . kufenet_msgs \
 BUILD_INPUTS := package.xml setup.py setup.cfg resource/kufenet_grasp \
 	$(shell find kufenet_msgs launch config models -type f 2>/dev/null | sort)
 PYTEST_ARGS ?=
+# colcon runs pytest on test/ with setup.cfg's [tool:pytest] and writes build/*/pytest.xml;
+# colcon test-result fails when any test did.
+COLCON_TEST := colcon test --base-paths . kufenet_msgs --packages-select kufenet_grasp kufenet_msgs \
+	--event-handlers console_cohesion- summary+
 
-.PHONY: help setup build test lint format freeze clean demo
+.PHONY: help setup build test colcon-test lint format freeze clean demo
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
 
 setup: $(STAMPS)/build
 
@@ -44,6 +49,9 @@ build:
 
 test: setup
 	. ./env.sh && python -m pytest test $(PYTEST_ARGS)
+
+colcon-test: setup
+	. ./env.sh && $(COLCON_TEST) && colcon test-result --verbose
 
 demo: setup
 	. ./env.sh && kufenet demo $(DEMO_ARGS)

@@ -34,7 +34,8 @@ setup(
     ],
     install_requires=['setuptools'],
     extras_require={
-        'test': ['pytest', 'hypothesis'],
+        # what test/ needs beyond the runtime dependencies (colcon test runs it with pytest)
+        'test': ['pytest', 'pytest-timeout', 'hypothesis', 'lxml', 'mypy'],
     },
     zip_safe=False,
     maintainer='kufenet_grasp maintainers',
