@@ -19,7 +19,8 @@ from typing import Any
 
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.detection import validation
-from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+from kufenet_grasp.detection.builder import build_detector, tcp_offset
+from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.model_input import LEGACY_INPUT
 from kufenet_grasp.nodes.image_encoding import image_to_numpy, ImageEncodingError
 from kufenet_grasp.nodes.ros_conversions import (
@@ -147,65 +148,19 @@ class _BestFirst:
         self.sent = True
 
 
-def detector_config(settings: dict[str, Any], input_spec: Any = None) -> Any:
-    """``DetectorConfig`` (kufenet_grasp.detection.detector) from the node's parameter values.
-
-    ``input_spec`` (a ``grasp.model_input.InputSpec``) comes from the weights metadata.
-    """
-    from kufenet_grasp.detection.detector import DetectorConfig
-    from kufenet_grasp.geometry.finger_clearance import FingerModel
-
-    fingers = FingerModel(
-        thickness_m=float(settings['gripper.finger_thickness_m']),
-        width_m=float(settings['gripper.finger_width_m']),
-        clearance_m=float(settings['gripper.finger_clearance_m']),
-        max_blocked_fraction=float(settings['gripper.finger_max_blocked_fraction']),
-        opening_margin_m=float(settings['gripper.approach_margin_m']),
-    ) if bool(settings['gripper.finger_check']) else None
-    return DetectorConfig(
-        input_size=int(settings['input_size']),
-        crop_mode=str(settings['crop_mode']),
-        quality_threshold=float(settings['quality_threshold']),
-        top_k=int(settings['top_k']),
-        min_distance_px=int(settings['min_peak_distance_px']),
-        depth_range_m=(float(settings['depth_min_m']), float(settings['depth_max_m'])),
-        depth_search_radius_px=int(settings['depth_search_radius_px']),
-        min_width_m=float(settings['gripper.min_width_m']),
-        max_width_m=float(settings['gripper.max_width_m']),
-        width_margin_m=float(settings['gripper.width_margin_m']),
-        fit_width_to_object=bool(settings['gripper.fit_width_to_object']),
-        fingers=fingers,
-        input_spec=input_spec or LEGACY_INPUT,
-        roi_px=_roi(settings.get('roi_px')),
-    )
-
-
-def _roi(value: Any) -> tuple[float, float, float, float] | None:
-    """Return the ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
-    roi = tuple(float(v) for v in (value or ()))
-    return None if not any(roi) else roi  # type: ignore[return-value]
-
-
-def _tcp_offset(settings: dict[str, Any]) -> RigidTransform:
-    """T_grasp_tool from the ``tcp_offset.xyz`` (m) and ``tcp_offset.yaw`` (rad) parameters."""
-    return from_xyz_yaw(list(settings['tcp_offset.xyz']), float(settings['tcp_offset.yaw']))
-
-
 class FrameProcessor:
     """Wraps ``GraspDetector`` for message frames; thread-safe (one detection at a time)."""
 
     def __init__(self, infer_fn: Any, settings: dict[str, Any], source: str,
                  input_spec: Any = None) -> None:
-        from kufenet_grasp.detection.detector import GraspDetector
-
         self._lock = threading.Lock()
         self._detect_lock = threading.Lock()  # one inference at a time (worker vs service)
         self._infer_fn = infer_fn
         self._source = source
         self._settings = dict(settings)
         self._input_spec = input_spec or LEGACY_INPUT
-        self._detector = GraspDetector(infer_fn, detector_config(settings, self._input_spec))
-        self._offset = _tcp_offset(settings)
+        self._detector = build_detector(infer_fn, settings, self._input_spec)
+        self._offset = tcp_offset(settings)
 
     def describe(self) -> str:
         """One line: model source and input size."""
@@ -217,10 +172,8 @@ class FrameProcessor:
 
     def update_settings(self, settings: dict[str, Any]) -> None:
         """Apply changed run-time parameters (thresholds, top_k, depth range, gripper)."""
-        from kufenet_grasp.detection.detector import GraspDetector
-
-        detector = GraspDetector(self._infer_fn, detector_config(settings, self._input_spec))
-        offset = _tcp_offset(settings)
+        detector = build_detector(self._infer_fn, settings, self._input_spec)
+        offset = tcp_offset(settings)
         with self._lock:
             self._settings, self._detector, self._offset = dict(settings), detector, offset
 

@@ -13,7 +13,6 @@ subscribes and starts the latest-only worker; deactivate unsubscribes and stops 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
-from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
+from kufenet_grasp.detection import builder
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.camera_inputs import CameraInputs, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
@@ -38,7 +37,6 @@ from kufenet_grasp.nodes.qos import input_qos, output_qos
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, StaticCameraMount
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -47,29 +45,9 @@ from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
-#: builds an inference backend: (backend name, weights source, input_size px, threads) -> object
-#: with ``infer(x (1,4,S,S) float32) -> (1,4,S,S)``. Tests replace it with an oracle backend.
-BackendFactory = Callable[[str, str, int, int], Any]
-DEFAULT_PRESET = 'kufenet-80k'
-
-
-def create_default_backend(name: str, source: str, input_size: int, threads: int) -> Any:
-    """Return the project's backends (``kufenet_grasp.deploy.backends.create_backend``)."""
-    from kufenet_grasp.deploy.backends import create_backend
-
-    return create_backend(name, source, input_size=input_size, threads=threads)
-
-
-BACKEND_FACTORY: BackendFactory = create_default_backend
-
-
-def input_spec_of_source(source: str) -> InputSpec:
-    """Input spec recorded in a ``.safetensors`` weights file; the legacy input otherwise."""
-    if not source.endswith('.safetensors'):
-        return LEGACY_INPUT
-    from kufenet_grasp.models.weights import input_spec_of, read_metadata
-
-    return input_spec_of(read_metadata(source))
+DEFAULT_PRESET = builder.DEFAULT_PRESET
+#: builds the inference backend (see kufenet_grasp.detection.builder.BackendFactory)
+BACKEND_FACTORY: builder.BackendFactory = builder.create_default_backend
 
 
 def default_weights() -> tuple[str, bool]:
@@ -77,11 +55,10 @@ def default_weights() -> tuple[str, bool]:
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        share = Path(get_package_share_directory('kufenet_grasp'))
+        share: Path | None = Path(get_package_share_directory('kufenet_grasp'))
     except (ImportError, LookupError, ValueError):  # not installed: use the source tree
-        share = Path(__file__).resolve().parents[2]
-    path = share / 'models' / f'{DEFAULT_PRESET}.safetensors'
-    return (str(path), False) if path.is_file() else (DEFAULT_PRESET, True)
+        share = None
+    return builder.shipped_weights(share)
 
 
 @dataclass
@@ -98,7 +75,7 @@ class GraspDetectorNode(Node):
     """Lifecycle node: synchronised RGB-D in, ranked grasps and grasp poses out."""
 
     def __init__(self, node_name: str = 'grasp_detector', *,
-                 backend_factory: BackendFactory | None = None,
+                 backend_factory: builder.BackendFactory | None = None,
                  parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._backend_factory = backend_factory
@@ -197,19 +174,9 @@ class GraspDetectorNode(Node):
                     'NO TRAINED WEIGHTS: models/kufenet-80k.safetensors is not installed, '
                     'using the kufenet-80k preset with RANDOM weights; grasps are meaningless. '
                     "Set the 'weights' parameter to a trained .safetensors file.")
-        size = int(self.param('input_size'))
-        import cv2  # resizing and smoothing get the same thread budget as the model
-
-        cv2.setNumThreads(int(self.param('threads')))
-        factory = self._backend_factory or BACKEND_FACTORY
-        backend = factory(str(self.param('backend')), weights, size, int(self.param('threads')))
-        warm = np.asarray(backend.infer(np.zeros((1, 4, size, size), np.float32)))
-        if warm.shape != (1, 4, size, size) or not np.all(np.isfinite(warm)):
-            raise ValueError(f"model '{weights}' does not match input_size {size}: warm-up "
-                             f'output has shape {warm.shape} (expected (1, 4, {size}, {size}) '
-                             f'finite maps)')
         settings = {spec.name: self.param(spec.name) for spec in detector_params.PARAMETERS}
-        return FrameProcessor(backend.infer, settings, weights, input_spec_of_source(weights))
+        infer = builder.load_model(settings, weights, self._backend_factory or BACKEND_FACTORY)
+        return FrameProcessor(infer, settings, weights, builder.input_spec_of_source(weights))
 
     def _make_tf(self) -> CameraToBase:
         base = str(self.param('base_frame'))

@@ -1,0 +1,131 @@
+"""Build the grasp detector from the detector's parameters: weights, backend, warm-up, config.
+
+Shared by the ``grasp_detector`` node and ``kufenet detect`` so that both run the same model
+with the same settings. ``settings`` is a flat dict of the detector's parameter values keyed
+by their dotted names (``quality_threshold``, ``gripper.max_width_m``, ...), as declared in
+``kufenet_grasp/nodes/detector_params.py`` and written in ``config/detector.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
+from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
+import numpy as np
+
+#: builds an inference backend: (backend name, weights source, input_size px, threads) -> object
+#: with ``infer(x (1,4,S,S) float32) -> (1,4,S,S)``. Tests replace it with an oracle backend.
+BackendFactory = Callable[[str, str, int, int], Any]
+DEFAULT_PRESET = 'kufenet-80k'
+#: the package's source tree (models/ and config/ sit there, and in the installed share)
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_default_backend(name: str, source: str, input_size: int, threads: int) -> Any:
+    """Return the project's backends (``kufenet_grasp.deploy.backends.create_backend``)."""
+    from kufenet_grasp.deploy.backends import create_backend
+
+    return create_backend(name, source, input_size=input_size, threads=threads)
+
+
+def shipped_weights(share_dir: Path | None = None) -> tuple[str, bool]:
+    """(source, is_random): ``models/kufenet-80k.safetensors`` under ``share_dir``, or the preset.
+
+    ``share_dir`` is the installed package share (None: the source tree). Without the file the
+    source is the ``kufenet-80k`` preset name, which builds a model with RANDOM weights.
+    """
+    root = SOURCE_ROOT if share_dir is None else Path(share_dir)
+    path = root / 'models' / f'{DEFAULT_PRESET}.safetensors'
+    return (str(path), False) if path.is_file() else (DEFAULT_PRESET, True)
+
+
+def input_spec_of_source(source: str) -> InputSpec:
+    """Input spec recorded in a ``.safetensors`` weights file; the legacy input otherwise."""
+    if not str(source).endswith('.safetensors'):
+        return LEGACY_INPUT
+    from kufenet_grasp.models.weights import input_spec_of, read_metadata
+
+    return input_spec_of(read_metadata(source))
+
+
+def detector_config(settings: dict[str, Any], input_spec: InputSpec | None = None
+                    ) -> DetectorConfig:
+    """``DetectorConfig`` from the detector's parameter values (see the module docstring).
+
+    ``input_spec`` (how the network input is made) comes from the weights metadata
+    (:func:`input_spec_of_source`); None = the legacy pixel crop.
+    """
+    fingers = FingerModel(
+        thickness_m=float(settings['gripper.finger_thickness_m']),
+        width_m=float(settings['gripper.finger_width_m']),
+        clearance_m=float(settings['gripper.finger_clearance_m']),
+        max_blocked_fraction=float(settings['gripper.finger_max_blocked_fraction']),
+        opening_margin_m=float(settings['gripper.approach_margin_m']),
+    ) if bool(settings['gripper.finger_check']) else None
+    return DetectorConfig(
+        input_size=int(settings['input_size']),
+        crop_mode=str(settings['crop_mode']),
+        quality_threshold=float(settings['quality_threshold']),
+        top_k=int(settings['top_k']),
+        min_distance_px=int(settings['min_peak_distance_px']),
+        depth_range_m=(float(settings['depth_min_m']), float(settings['depth_max_m'])),
+        depth_search_radius_px=int(settings['depth_search_radius_px']),
+        min_width_m=float(settings['gripper.min_width_m']),
+        max_width_m=float(settings['gripper.max_width_m']),
+        width_margin_m=float(settings['gripper.width_margin_m']),
+        fit_width_to_object=bool(settings['gripper.fit_width_to_object']),
+        fingers=fingers,
+        input_spec=input_spec or LEGACY_INPUT,
+        roi_px=_roi(settings.get('roi_px')),
+    )
+
+
+def _roi(value: Any) -> tuple[float, float, float, float] | None:
+    """Return the ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
+    roi = tuple(float(v) for v in (value or ()))
+    return None if not any(roi) else roi  # type: ignore[return-value]
+
+
+def load_model(settings: dict[str, Any], source: str,
+               factory: BackendFactory | None = None) -> InferFn:
+    """Build the inference backend for ``source`` and warm it up; return its ``infer``.
+
+    Uses the ``backend``, ``input_size`` (px) and ``threads`` settings; OpenCV's resizing and
+    smoothing get the same thread budget as the model.
+
+    Raises:
+        ValueError: the model's output does not match ``input_size`` (or is not finite);
+            the factory's own errors (missing file, refused pickle, ...) pass through.
+
+    """
+    import cv2
+
+    size, threads = int(settings['input_size']), int(settings['threads'])
+    cv2.setNumThreads(threads)
+    backend = (factory or create_default_backend)(str(settings['backend']), source, size,
+                                                  threads)
+    warm = np.asarray(backend.infer(np.zeros((1, 4, size, size), np.float32)))
+    if warm.shape != (1, 4, size, size) or not np.all(np.isfinite(warm)):
+        raise ValueError(f"model '{source}' does not match input_size {size}: warm-up "
+                         f'output has shape {warm.shape} (expected (1, 4, {size}, {size}) '
+                         f'finite maps)')
+    return backend.infer
+
+
+def build_detector(infer_fn: InferFn, settings: dict[str, Any],
+                   input_spec: InputSpec | None = None) -> GraspDetector:
+    """Return the ``GraspDetector`` that runs ``infer_fn`` with the given parameter values.
+
+    ``input_spec``: the model's, from :func:`input_spec_of_source` (None = legacy crop).
+    """
+    return GraspDetector(infer_fn, detector_config(settings, input_spec))
+
+
+def tcp_offset(settings: dict[str, Any]) -> RigidTransform:
+    """T_grasp_tool from the ``tcp_offset.xyz`` (m) and ``tcp_offset.yaw`` (rad) parameters."""
+    return from_xyz_yaw(list(settings['tcp_offset.xyz']), float(settings['tcp_offset.yaw']))
