@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     'bench': 'bench',
     'bench-node': 'bench_node',
     'demo': 'demo',
+    'detect': 'detect',
 }
 
 
