@@ -238,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
                   'is not installed, using RANDOM weights; grasps are meaningless',
                   file=sys.stderr)
     infer = builder.load_model(settings, weights)
-    detector = builder.build_detector(infer, settings)
+    detector = builder.build_detector(infer, settings, builder.input_spec_of_source(weights))
     offset = builder.tcp_offset(settings)
     extra = {'weights': weights, 'params_file': params_used}
     if mode == 'bag':

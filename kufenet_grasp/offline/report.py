@@ -75,6 +75,8 @@ def result_record(name: str, result: DetectionResult, offset: RigidTransform,
         'grasps': [grasp_record(i + 1, g, offset, frame_id)
                    for i, g in enumerate(result.grasps)],
         'rejected': [{'reason': why, 'count': n} for why, n in result.rejected.items()],
+        'support': result.support,
+        'plane_inliers': _number(result.plane_inliers, 3),
         'timings_ms': {k: _number(v, 3) for k, v in result.timings_ms.items()},
     }
 
