@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Frames and bags for the ``kufenet detect`` tests, written with numpy, OpenCV and rosbags.
 
 The scene: a table plane 0.6 m in front of a downward-looking 640x480 camera (fx = fy = 600

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet detect`` end to end with the shipped weights: files, dataset folders, bags, errors.
 
 The model is built once per module (the shipped kufenet-80k) and handed to every in-process

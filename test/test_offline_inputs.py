@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Readers behind ``kufenet detect``: depth and colour files, camera info YAML, params files."""
 
 from pathlib import Path

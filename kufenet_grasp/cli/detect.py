@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``kufenet detect``: the grasp_detector's pipeline on image files or a ROS 2 bag, no ROS graph.
 
 The detector is built as the node builds it (``kufenet_grasp.detection.builder``) from the same

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Build the grasp detector from the detector's parameters: weights, backend, warm-up, config.
 
 Shared by the ``grasp_detector`` node and ``kufenet detect`` so that both run the same model

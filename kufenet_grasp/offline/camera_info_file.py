@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera intrinsics from a YAML file, in either of the two layouts ROS tools write.
 
 * the calibration file of ``camera_calibration_parsers`` (what ``camera_calibration`` saves and

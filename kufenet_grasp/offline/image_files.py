@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Colour and depth image files for offline detection, and how pairs of them are found.
 
 Colour: any image OpenCV reads (8-bit; grey is repeated to RGB, alpha dropped), returned as

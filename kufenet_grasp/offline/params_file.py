@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Read a node's parameters from a ROS 2 parameters YAML file (``--params-file`` layout).
 
 The file maps node names to ``ros__parameters``; nested keys become dotted parameter names

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """One detection as a JSON-ready record and as an overlay image.
 
 Rectangles are in full-resolution image pixels (x right, y down); ``width_m`` (the commanded

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Detect grasps in colour + depth files; write ``<name>.png`` and ``<name>.json`` per frame.
 
 Every frame goes through ``GraspDetector.detect`` with the node's checks (image sizes,
