@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Synchronised RGB-D frames from a rosbag2 bag (mcap or sqlite3), read without ROS.
 
 ``rosbags`` reads the bag and deserialises the messages (types from the bag's own message

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """What a pass over a bag writes: overlay video, contact sheet, per-status summary.
 
 The video is MP4 (``mp4v``) through OpenCV's VideoWriter, or an animated GIF through Pillow
@@ -33,7 +35,8 @@ class OverlayVideo:
         self._writer: Any = None
         self._gif: list[Any] = []
 
-    def _fit(self, rgb: np.ndarray) -> np.ndarray:
+    def _fit(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """Return the frame at the video's size (width, height px) and that size."""
         if self._size is None:
             h, w = rgb.shape[:2]
             scale = min(1.0, self.max_side / max(h, w))
@@ -41,19 +44,19 @@ class OverlayVideo:
             self._size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
         if (rgb.shape[1], rgb.shape[0]) != self._size:
             rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
-        return rgb
+        return rgb, self._size
 
     def add(self, rgb: np.ndarray) -> None:
         """Append an RGB ``uint8 H×W×3`` frame."""
-        rgb = self._fit(rgb)
+        rgb, size = self._fit(rgb)
         if self.path.suffix.lower() == '.gif':
             from PIL import Image
 
             self._gif.append(Image.fromarray(rgb))
         else:
             if self._writer is None:
-                self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'),
-                                               self.fps, self._size)
+                self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*'mp4v'),
+                                               self.fps, size)
                 if not self._writer.isOpened():
                     raise OutputError(f'{self.path}: OpenCV cannot write MP4 here; pass a '
                                       f'.gif name instead')

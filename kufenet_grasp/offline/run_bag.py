@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Detect grasps in a bag's synchronised frames; write results, overlays and a summary.
 
 Outputs in ``out_dir``: ``frames.jsonl`` (one record per processed frame, bad frames
@@ -80,11 +82,11 @@ def detect_bag(request: BagRequest, detector: GraspDetector, offset: RigidTransf
                     break
                 bar.update(1)
                 fields = {'frame': frame.index, 'stamp_s': round(frame.stamp_s, 6)}
+                rgb = camera = None
                 try:
                     rgb, depth_m, camera = bag_frames.decode_frame(frame)
                 except bag_frames.FrameError as exc:
-                    result, camera, rgb = DetectionResult(GraspStatus.BAD_INPUT, str(exc)), \
-                        None, None
+                    result = DetectionResult(GraspStatus.BAD_INPUT, str(exc))
                 else:
                     start = time.perf_counter()
                     result = detector.detect(rgb, depth_m, camera)
