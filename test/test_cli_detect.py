@@ -105,23 +105,26 @@ def test_box_on_table_gives_a_grasp_on_the_box(tmp_path, capsys, reuse_backend):
 
 
 def test_the_input_spec_of_the_weights_reaches_the_detector(tmp_path, capsys):
-    # the same network saved with a metric window and support-plane removal in its metadata
-    from kufenet_grasp.models.weights import load_weights, save_weights, write_manifest
+    # the shipped network, and the same tensors saved without an input spec (the legacy pixel
+    # crop): the support-plane removal the metadata asks for is applied, or not
+    from kufenet_grasp.models.weights import load_weights, read_metadata, save_weights
+    from kufenet_grasp.models.weights import write_manifest
 
-    model = load_weights(WEIGHTS)
-    weights = tmp_path / 'spec.safetensors'
-    save_weights(model, weights, input_spec={'window_m': 0.3, 'support_plane': True})
+    assert read_metadata(WEIGHTS).input_spec.get('support_plane') is True
+    model, _ = load_weights(WEIGHTS)
+    legacy = tmp_path / 'legacy.safetensors'
+    save_weights(model, legacy)
     write_manifest(tmp_path)
     color, depth = _files(tmp_path)
     out = tmp_path / 'out'
-    for source, support in ((WEIGHTS, 'off'), (weights, 'plane')):
+    for source, support in ((WEIGHTS, 'plane'), (legacy, 'off')):
         rc = main(['detect', '--color', str(color), '--depth', str(depth), '--weights',
                    str(source), '--param', 'backend=torch', '--camera-info',
                    str(write_calibration_yaml(tmp_path / 'k.yaml')), '--out', str(out)])
         assert rc == 0, capsys.readouterr().err
         record = json.loads((out / 'box_color.json').read_text())
         assert record['weights'] == str(source)
-        assert record['support'] == support  # the table was found and removed, or not asked
+        assert record['support'] == support  # the table found and removed, or not asked for
 
 
 def test_params_file_and_overrides_reach_the_detector(tmp_path, capsys):
