@@ -287,3 +287,22 @@ def test_cli_camera_sweep_cell_on_test_objects(tmp_path):
             assert rec['camera']['intrinsics']['fx'] == pytest.approx(32 / math.tan(
                 math.radians(30)))
             assert rec['depth_sensor']['model'] in SENSORS
+
+
+def test_scene_spec_without_textures_keeps_the_earlier_draws():
+    from kufenet_grasp.sim.scene import sample_scene_spec
+
+    ids = [3, 14, 159]
+    plain = sample_scene_spec(np.random.default_rng(9), ids, tray=False)
+    explicit = sample_scene_spec(np.random.default_rng(9), ids, tray=False,
+                                 scale_range=assets.RANDOM_URDF_SCALE)
+    assert plain == explicit  # the simulated world and earlier datasets draw the same scenes
+    assert all(o.texture == -1 for o in plain.objects) and plain.surface_texture < NUM_TEXTURES
+    rng = np.random.default_rng(0)
+    textured = [sample_scene_spec(rng, [assets.PROCEDURAL_BASE], tray=False, textures=True)
+                for _ in range(200)]
+    photo = [s.surface_texture >= NUM_TEXTURES for s in textured]
+    assert 0.15 < np.mean(photo) < 0.35  # half textured, half of those photographs
+    assert 0.15 < np.mean([s.objects[0].texture >= 0 for s in textured]) < 0.35
+    scale = [s.objects[0].scale for s in textured]
+    assert assets.PROCEDURAL_SCALE[0] <= min(scale) and max(scale) <= assets.PROCEDURAL_SCALE[1]
