@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from kufenet_grasp.deploy import memory
-from kufenet_grasp.deploy.bench import (
+from kufenet_grasp.bench import memory
+from kufenet_grasp.bench.inference import (
     add_ratios,
     BenchConfig,
     BenchResult,
@@ -119,7 +119,7 @@ def test_cli_bench_rejects_unknown_backend(capsys) -> None:
 
 
 def test_profile_ranks_convolutions() -> None:
-    from kufenet_grasp.deploy.profile import format_profile, profile_model
+    from kufenet_grasp.bench.profile import format_profile, profile_model
 
     rows = profile_model('kufenet-15k', input_size=64, threads=1, runs=2, warmup=1, top=50)
     assert rows and rows == sorted(rows, key=lambda r: r.self_cpu_ms, reverse=True)
@@ -132,7 +132,7 @@ def test_profile_ranks_convolutions() -> None:
 
 
 def test_stages_are_timed() -> None:
-    from kufenet_grasp.deploy.stages import time_stages
+    from kufenet_grasp.bench.stages import time_stages
 
     rows = time_stages([64], repeats=2, warmup=1)
     assert {r['stage'] for r in rows} == {'preprocess', 'preprocess_metric', 'postprocess',
@@ -142,7 +142,7 @@ def test_stages_are_timed() -> None:
 
 @pytest.mark.parametrize('size', [224, 300])
 def test_grasp_stage_runs_every_peak_through_the_whole_path(size: int) -> None:
-    from kufenet_grasp.deploy.stages import grasp_stage_inputs, synthetic_frame
+    from kufenet_grasp.bench.stages import grasp_stage_inputs, synthetic_frame
 
     detector, *args = grasp_stage_inputs(size, synthetic_frame()[1])
     peaks, grasps, rejected = detector.grasps_from_maps(*args)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 
-from kufenet_grasp.deploy.node_latency import (
+from kufenet_grasp.bench.node_latency import (
     LatencyLedger,
     parse_rates,
     ProcessCpu,

@@ -211,7 +211,7 @@ def test_core_modules_import_no_ros():
 
 
 def test_best_grasp_is_handed_out_before_the_other_candidates_are_measured():
-    from kufenet_grasp.deploy.stages import grasp_stage_inputs, synthetic_frame
+    from kufenet_grasp.bench.stages import grasp_stage_inputs, synthetic_frame
 
     table = synthetic_frame()[1]
     detector, maps, crop, scene, camera = grasp_stage_inputs(224, table)

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Model family: output sizes, parameter budgets, gradients, hint features, ablation switches."""
 
+from kufenet_grasp.bench.model_latency import measure_latency_ms
 from kufenet_grasp.models.base import GraspModel
 from kufenet_grasp.models.blocks import (
     channel_shuffle,
@@ -9,7 +10,7 @@ from kufenet_grasp.models.blocks import (
     DepthwiseConv,
     split_sizes,
 )
-from kufenet_grasp.models.flops import count_flops, measure_latency_ms
+from kufenet_grasp.models.flops import count_flops
 from kufenet_grasp.models.kufenet import KufeNet
 from kufenet_grasp.models.registry import build_model, count_parameters, MODEL_NAMES
 import pytest

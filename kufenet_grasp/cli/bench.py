@@ -87,7 +87,7 @@ def _print_table(report: dict) -> None:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from kufenet_grasp.deploy.profile import format_profile, profile_model
+    from kufenet_grasp.bench.profile import format_profile, profile_model
 
     size, threads, runs = args.sizes[0], args.threads[0], max(args.repeats, 1)
     rows = profile_model(args.profile, input_size=size, threads=threads, runs=runs,
@@ -99,7 +99,7 @@ def _profile(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark (or the profile) and print a table or JSON."""
-    from kufenet_grasp.deploy.bench import machine_info, run_benchmark
+    from kufenet_grasp.bench.inference import machine_info, run_benchmark
 
     if args.profile:
         return _profile(args)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                             'block')},
               'results': [result.to_dict() for result in results]}
     if args.stages:
-        from kufenet_grasp.deploy.stages import time_stages
+        from kufenet_grasp.bench.stages import time_stages
 
         report['stages'] = time_stages(args.sizes, repeats=args.repeats, warmup=args.warmup)
     text = json.dumps(report, indent=2)

@@ -82,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     """Render the scenes, run the sweep, print the table or JSON."""
     from dataclasses import asdict
 
-    from kufenet_grasp.deploy.bench import machine_info
-    from kufenet_grasp.deploy.node_latency import parse_rates
-    from kufenet_grasp.nodes.bench_node import NodeBenchSettings, run_node_bench
+    from kufenet_grasp.bench.inference import machine_info
+    from kufenet_grasp.bench.node_bench import NodeBenchSettings, run_node_bench
+    from kufenet_grasp.bench.node_latency import parse_rates
 
     try:
         rates = parse_rates(args.sweep_max_rate)

@@ -44,7 +44,8 @@ def _load(spec: str):
 
 def run(args: argparse.Namespace) -> int:
     """Print the model's cost; exit code 2 on a bad MODEL or bad options."""
-    from kufenet_grasp.models.flops import count_flops, measure_latency_ms
+    from kufenet_grasp.bench.model_latency import measure_latency_ms
+    from kufenet_grasp.models.flops import count_flops
     from kufenet_grasp.models.registry import count_parameters
     from kufenet_grasp.models.weights import WeightsError
 

@@ -13,7 +13,7 @@ from typing import Any
 _EXPORTS = {
     'GraspModel': 'base', 'KufeNet': 'kufenet', 'GRConvNet': 'grconvnet', 'GGCNN': 'ggcnn',
     'MODEL_NAMES': 'registry', 'build_model': 'registry', 'count_parameters': 'registry',
-    'count_flops': 'flops', 'measure_latency_ms': 'flops', 'WeightsError': 'weights',
+    'count_flops': 'flops', 'WeightsError': 'weights',
     'WeightsMetadata': 'weights', 'save_weights': 'weights', 'load_weights': 'weights',
     'read_metadata': 'weights', 'write_manifest': 'weights',
 }
@@ -29,7 +29,6 @@ __all__ = [
     'count_flops',
     'count_parameters',
     'load_weights',
-    'measure_latency_ms',
     'read_metadata',
     'save_weights',
     'write_manifest',

@@ -18,7 +18,7 @@ import platform
 import time
 from typing import Any
 
-from kufenet_grasp.deploy import memory
+from kufenet_grasp.bench import memory
 from kufenet_grasp.deploy.backends import BACKEND_NAMES, create_backend, InferenceBackend
 import numpy as np
 

@@ -27,7 +27,7 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from kufenet_grasp.deploy.node_latency import (
+from kufenet_grasp.bench.node_latency import (
     LatencyLedger,
     NodeBenchResult,
     ProcessCpu,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 import time
 
-from kufenet_grasp.deploy.bench import check_positive, summarise
+from kufenet_grasp.bench.inference import check_positive, summarise
 import numpy as np
 
 FRAME_HW = (480, 640)
