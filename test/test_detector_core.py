@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
+from kufenet_grasp.common.status import GraspStatus, STATUS_MEANINGS
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, make_infer_fn
-from kufenet_grasp.detection.status import GraspStatus, STATUS_MEANINGS
 from kufenet_grasp.detection.validation import check_age, check_frame_ids
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.grasp.maps import rasterise_grasps
@@ -202,7 +202,7 @@ def test_core_modules_import_no_ros():
 
     code = ('import sys; import kufenet_grasp.detection.detector, '
             'kufenet_grasp.geometry.calibration, kufenet_grasp.nodes.image_encoding, '
-            'kufenet_grasp.nodes.frame_sync; '
+            'kufenet_grasp.runtime.frame_sync; '
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('rclpy', 'rosidl_runtime_py', 'sensor_msgs', 'geometry_msgs')))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

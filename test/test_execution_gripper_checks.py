@@ -5,7 +5,7 @@
 import math
 import pathlib
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.checks import (
     approach_angle_rad,
     check_age,

@@ -6,7 +6,7 @@ import math
 import pathlib
 
 from fake_motion import FakeMotionBackend
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate
 from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.gripper import load_gripper

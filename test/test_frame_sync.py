@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from kufenet_grasp.nodes.frame_sync import ApproximateFrameSync, stamp_seconds
+from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync, stamp_seconds
 import pytest
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from builtin_interfaces.msg import Time
 from fake_motion import FakeMotionBackend
 from geometry_msgs.msg import PoseStamped
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.outcome import MOTION_STAGES
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
 from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode

@@ -16,10 +16,10 @@ from kufenet_grasp.geometry.transforms import from_xyz_quat, from_xyz_rpy
 from kufenet_grasp.grasp.rectangle import GraspRectangle
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
-from kufenet_grasp.nodes.latest_worker import LatestWorker, RateBudget
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos
 from kufenet_grasp.nodes.ros_conversions import grasp_to_msg, pose_to_transform, transform_to_pose
+from kufenet_grasp.runtime.latest_worker import LatestWorker, RateBudget
 from node_fixtures import init_ros
 import numpy as np
 import pytest

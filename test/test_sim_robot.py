@@ -10,14 +10,14 @@ from kufenet_grasp.execution.candidates import GraspCandidate
 from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
-from kufenet_grasp.execution.sim_backend import (
+from kufenet_grasp.geometry.grasp_pose import tcp_offset
+from kufenet_grasp.geometry.transforms import from_xyz_rpy, RigidTransform
+from kufenet_grasp.sim.motion_backend import (
     FRANKA_HAND,
     interpolate_poses,
     JointTrajectory,
     time_parametrise,
 )
-from kufenet_grasp.geometry.grasp_pose import tcp_offset
-from kufenet_grasp.geometry.transforms import from_xyz_rpy, RigidTransform
 from kufenet_grasp.sim.panda import (
     FINGERTIP_BEYOND_TCP_M,
     flipped,

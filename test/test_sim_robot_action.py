@@ -8,7 +8,7 @@ import itertools
 from typing import Any
 
 from builtin_interfaces.msg import Time
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.geometry.transforms import from_xyz_rpy, RigidTransform
 from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
 from kufenet_grasp.nodes.ros_conversions import pose_stamped

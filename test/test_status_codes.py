@@ -5,7 +5,7 @@
 import pathlib
 import re
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 
 MSG = pathlib.Path(__file__).resolve().parents[1] / 'kufenet_msgs' / 'msg' / 'GraspStatus.msg'
 

@@ -310,7 +310,7 @@ class DemoRun:
 
     def _record(self, index: int, rgb: np.ndarray | None, result: Any, seconds: float,
                 before: dict[int, np.ndarray], reason: str = '') -> AttemptRecord:
-        from kufenet_grasp.detection.status import GraspStatus
+        from kufenet_grasp.common.status import GraspStatus
 
         world = self.sim.world
         world.settle(120)

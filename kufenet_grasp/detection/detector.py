@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import time
 from typing import Any
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection.validation import check_images, check_intrinsics
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at

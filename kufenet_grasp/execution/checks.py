@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import math
 from typing import NamedTuple
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.geometry.transforms import RigidTransform
 import numpy as np
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 
 #: feedback stages, in the order a successful pick reports them (PickAndPlace.action)
 STAGES: tuple[str, ...] = ('checking', 'planning', 'pre_grasp', 'approach', 'close', 'lift',

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import math
 import time
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate, rank_candidates
 from kufenet_grasp.execution.checks import (
     check_age,

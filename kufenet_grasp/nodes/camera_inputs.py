@@ -5,7 +5,7 @@
 Subscribes to the RELATIVE topics ``color/image_raw``, ``depth/image_raw`` (aligned to colour)
 and ``color/camera_info``. Colour and depth are matched by stamp (``slop_s`` seconds) with
 ``message_filters.ApproximateTimeSynchronizer`` where it is installed, else with the
-pure-Python :class:`~kufenet_grasp.nodes.frame_sync.ApproximateFrameSync`. CameraInfo is
+pure-Python :class:`~kufenet_grasp.runtime.frame_sync.ApproximateFrameSync`. CameraInfo is
 constant for a camera: the newest one travels with each colour image (None until one arrives).
 """
 
@@ -45,7 +45,7 @@ class CameraInputs:
         try:
             import message_filters
         except ImportError:
-            from kufenet_grasp.nodes.frame_sync import ApproximateFrameSync
+            from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync
 
             self._sync: Any = ApproximateFrameSync(slop_s, callback=self._on_triple)
             self._subs = [node.create_subscription(Image, COLOR_TOPIC, self._on_color, qos),

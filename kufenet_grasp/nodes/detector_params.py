@@ -15,7 +15,8 @@ import math
 from typing import Any
 
 from kufenet_grasp.geometry.finger_clearance import FingerModel
-from kufenet_grasp.nodes.parameter_table import check_spec, declare_specs, ParamSpec
+from kufenet_grasp.nodes.parameter_declaration import declare_specs
+from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
 BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
 CROP_MODES = ('center', 'full')

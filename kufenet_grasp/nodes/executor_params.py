@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kufenet_grasp.nodes.parameter_table import check_spec, declare_specs, ParamSpec
+from kufenet_grasp.nodes.parameter_declaration import declare_specs
+from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
 MOTION_BACKENDS = ('moveit', 'sim')
 

@@ -31,10 +31,10 @@ from kufenet_grasp.nodes.frame_processing import (
     FrameOutcome,
     FrameProcessor,
 )
-from kufenet_grasp.nodes.latest_worker import LatestWorker
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos, output_qos
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, StaticCameraMount
+from kufenet_grasp.runtime.latest_worker import LatestWorker
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
 from rcl_interfaces.msg import SetParametersResult

@@ -26,7 +26,7 @@ import threading
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate, rank_candidates
 from kufenet_grasp.execution.gripper import GripperMapping, load_gripper
 from kufenet_grasp.execution.motion import MotionBackend
@@ -126,7 +126,7 @@ class GraspExecutorNode(Node):
             raise RuntimeError("motion_backend 'sim' runs only inside the simulation: start "
                                'sim_world (make demo), which hosts the executor with its '
                                'PyBullet backend; standalone, use motion_backend:=moveit')
-        from kufenet_grasp.execution.moveit_backend import MoveItBackend
+        from kufenet_grasp.nodes.moveit_backend import MoveItBackend
 
         return MoveItBackend(node_name=self._param('moveit.node_name'),
                              planning_group=self._param('moveit.planning_group'),

@@ -20,11 +20,11 @@ import math
 import threading
 from typing import Any
 
-from kufenet_grasp.execution.sim_backend import SimMotionBackend, SimMotionSettings
 from kufenet_grasp.geometry.transforms import from_xyz_rpy, from_xyz_yaw, RigidTransform
 from kufenet_grasp.sim import assets, scene
 from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, render, RenderSettings
 from kufenet_grasp.sim.depth_noise import add_stereo_noise, StereoNoise
+from kufenet_grasp.sim.motion_backend import SimMotionBackend, SimMotionSettings
 from kufenet_grasp.sim.panda import Panda, PandaKinematics
 from kufenet_grasp.sim.rgb_noise import add_rgb_noise, RgbNoise
 import numpy as np
