@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from kufenet_grasp.geometry.transforms import from_xyz_quat
-from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 import numpy as np
 import rclpy
 from rclpy.executors import MultiThreadedExecutor

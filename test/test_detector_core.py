@@ -201,7 +201,7 @@ def test_core_modules_import_no_ros():
     import sys
 
     code = ('import sys; import kufenet_grasp.detection.detector, '
-            'kufenet_grasp.geometry.calibration, kufenet_grasp.nodes.image_encoding, '
+            'kufenet_grasp.geometry.calibration, kufenet_grasp.runtime.image_encoding, '
             'kufenet_grasp.runtime.frame_sync; '
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('rclpy', 'rosidl_runtime_py', 'sensor_msgs', 'geometry_msgs')))")

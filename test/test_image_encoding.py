@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from kufenet_grasp.nodes.image_encoding import (
+from kufenet_grasp.runtime.image_encoding import (
     image_to_numpy,
     ImageEncodingError,
     numpy_to_image_fields,

@@ -8,8 +8,8 @@ import itertools
 import json
 import threading
 
-from kufenet_grasp.nodes.image_encoding import image_to_numpy
 from kufenet_grasp.nodes.sim_world import SimWorldNode
+from kufenet_grasp.runtime.image_encoding import image_to_numpy
 from kufenet_grasp.sim import assets
 from node_fixtures import call_service, init_ros, Spinner, wait_for
 import numpy as np

@@ -51,7 +51,7 @@ def build(weights: str, backend: str, threads: int, scenes: int, seed: int
     from kufenet_grasp.deploy.backends import create_backend
     from kufenet_grasp.nodes import detector_params
     from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
-    from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+    from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
     from sensor_msgs.msg import CameraInfo, Image
 
     cv2.setNumThreads(threads)

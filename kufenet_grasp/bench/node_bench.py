@@ -34,7 +34,7 @@ from kufenet_grasp.bench.node_latency import (
     reported_work_ms,
 )
 from kufenet_grasp.geometry.transforms import RigidTransform
-from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 from kufenet_msgs.msg import GraspRectangle
 import numpy as np
 import rclpy

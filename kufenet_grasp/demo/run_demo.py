@@ -143,7 +143,7 @@ class _Client:
 
     def latest_rgb(self) -> np.ndarray | None:
         """Return the newest colour image (RGB uint8) or None."""
-        from kufenet_grasp.nodes.image_encoding import image_to_numpy
+        from kufenet_grasp.runtime.image_encoding import image_to_numpy
 
         with self._lock:
             msg = self._image

@@ -22,7 +22,6 @@ from kufenet_grasp.detection import validation
 from kufenet_grasp.detection.builder import build_detector, tcp_offset
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.model_input import LEGACY_INPUT
-from kufenet_grasp.nodes.image_encoding import image_to_numpy, ImageEncodingError
 from kufenet_grasp.nodes.ros_conversions import (
     camera_from_info,
     grasp_to_msg,
@@ -31,6 +30,7 @@ from kufenet_grasp.nodes.ros_conversions import (
     stamp_to_seconds,
 )
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, TransformUnavailable
+from kufenet_grasp.runtime.image_encoding import image_to_numpy, ImageEncodingError
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -268,7 +268,7 @@ class FrameProcessor:
 
     def debug_image(self, frame: FrameInput, outcome: FrameOutcome) -> Image:
         """rgb8 Image of the colour frame with the ranked rectangles drawn (best in green)."""
-        from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+        from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 
         canvas = _draw(outcome.rgb, outcome.pixel_rects)
         msg = Image(**numpy_to_image_fields(canvas, 'rgb8'))

@@ -25,7 +25,7 @@ import math
 import time
 from typing import Any
 
-from kufenet_grasp.nodes.image_encoding import numpy_to_image_fields
+from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 from kufenet_grasp.sim.world import CameraFrame, SimWorld, WorldConfig
 import numpy as np
 import rclpy
