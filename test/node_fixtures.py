@@ -26,6 +26,11 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+#: deadline (s) for a node to configure and activate: a liveness bound, not a speed
+#: requirement. On a CPU shared with other jobs (load 12-16 on 2 cores) one activation of
+#: grasp_detector was measured at 5-17 s, most of it first imports inside on_configure.
+START_TIMEOUT_S = 60.0
+
 WIDTH = HEIGHT = 96
 INPUT_SIZE = 96
 FX = FY = 150.0

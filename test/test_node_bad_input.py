@@ -19,6 +19,7 @@ from node_fixtures import (
     init_ros,
     oracle_factory,
     Spinner,
+    START_TIMEOUT_S,
     wait_for,
 )
 import pytest
@@ -34,7 +35,7 @@ def graph():
                                  parameter_overrides=DETECTOR_PARAMS)
     collector = Collector({'/kufenet/grasp': GraspRectangle})
     spinner = Spinner(camera, detector, collector)
-    assert wait_for(lambda: detector.active, 10.0)
+    assert wait_for(lambda: detector.active, START_TIMEOUT_S)
     yield camera, detector, collector, spinner
     spinner.shutdown()
     for node in (camera, detector, collector):
@@ -175,8 +176,7 @@ def test_no_frame_warning_names_the_resolved_topics(graph, capfd):
                                                       'no_frame_warning_s': 0.5})
     spinner.add(detector)
     try:
-        # activation waits for a free executor thread: slow on a busy machine, so be patient
-        assert wait_for(lambda: detector.active, 30.0)
+        assert wait_for(lambda: detector.active, START_TIMEOUT_S)
         found = ''
         deadline = time.monotonic() + 10.0
         while 'no synchronised frame' not in found and time.monotonic() < deadline:

@@ -23,6 +23,7 @@ from node_fixtures import (
     init_ros,
     oracle_factory,
     Spinner,
+    START_TIMEOUT_S,
     wait_for,
     WIDTH,
 )
@@ -56,7 +57,7 @@ def graph():
 
 def test_service_answers_no_data_before_any_frame_then_ok(graph):
     camera, detector, collector, client = graph
-    assert wait_for(lambda: detector.active, 10.0)
+    assert wait_for(lambda: detector.active, START_TIMEOUT_S)
     response = call_service(collector, client, DetectGrasps.Request())
     assert response is not None, 'detect_grasps did not answer'
     assert response.status.code == GraspStatus.NO_DATA
