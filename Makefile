@@ -1,6 +1,7 @@
 # kufenet_grasp: set up, build and test on a machine without a ROS install.
 #   make setup   virtual environment (pinned ROS 2 Jazzy wheels, torch 2.13.0 CPU) + colcon build
 #   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
+#   make test-fast  unit tests only: no DDS, no linters, no colcon build (-m "not ros and not slow")
 #   make build   rebuild both packages
 #   make format  rewrite quotes and import order as ament_flake8 wants them (ruff)
 #   make colcon-test  the same suite through colcon test, then colcon test-result --verbose
@@ -24,7 +25,7 @@ PYTEST_ARGS ?=
 COLCON_TEST := colcon test --base-paths . kufenet_msgs --packages-select kufenet_grasp kufenet_msgs \
 	--event-handlers console_cohesion- summary+
 
-.PHONY: help setup build test colcon-test lint format freeze clean demo
+.PHONY: help setup build test test-fast colcon-test lint format freeze clean demo
 
 help:
 	@sed -n '2,8p' Makefile
@@ -49,6 +50,9 @@ build:
 
 test: setup
 	. ./env.sh && python -m pytest test $(PYTEST_ARGS)
+
+test-fast: setup
+	. ./env.sh && python -m pytest test -m 'not ros and not slow' $(PYTEST_ARGS)
 
 colcon-test: setup
 	. ./env.sh && $(COLCON_TEST) && colcon test-result --verbose

@@ -15,6 +15,9 @@ from kufenet_grasp.bench.node_latency import (
 )
 import pytest
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 MS = 1_000_000  # nanoseconds
 
 

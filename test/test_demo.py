@@ -23,6 +23,9 @@ from node_fixtures import oracle_factory
 import numpy as np
 import pytest
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 #: a small camera keeps the test light (the detector resizes to its input anyway)
 SMALL_CAMERA = {'width': 128, 'height': 96, 'fx': 123.0, 'fy': 123.0, 'cx': 63.5, 'cy': 47.5,
                 'publish_rate_hz': 4.0}

@@ -161,6 +161,7 @@ def test_generate_launch_description_runs_against_stub_launch_modules(monkeypatc
     assert all('condition' in nodes[name] for name in ('grasp_executor', 'sim_world', 'rviz2'))
 
 
+@pytest.mark.ros
 def test_pipeline_launch_starts_the_detector():
     """launch_testing style: run the launch description and see the detector's topics."""
     try:  # (the repository's launch/ folder is importable as a namespace package: look inside)

@@ -10,6 +10,11 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
+#: runs the linters over every file (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PEP257_IGNORE = 'D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404,D401'
 PATHS = [str(ROOT / p) for p in ('kufenet_grasp', 'launch', 'test', 'tools', 'setup.py')

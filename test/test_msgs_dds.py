@@ -10,9 +10,13 @@ import time
 
 from geometry_msgs.msg import PoseStamped
 from kufenet_msgs.msg import GraspRectangle
+import pytest
 import rclpy
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers.publish_grasp import expected_messages
+
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
 
 HELPER = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / 'publish_grasp.py'
 

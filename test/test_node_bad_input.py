@@ -26,6 +26,9 @@ import pytest
 import rclpy
 from rclpy.parameter import Parameter
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 
 @pytest.fixture(scope='module')
 def graph():

@@ -27,6 +27,9 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 PARAMS = {'detect_timeout_s': 0.5, 'max_grasp_age_s': 2.0, 'tcp_offset.xyz': [0.0, 0.0, -0.1],
           'workspace.min_xyz': [0.2, -0.4, 0.0], 'workspace.max_xyz': [0.8, 0.4, 0.6]}
 _names = itertools.count()

@@ -27,6 +27,9 @@ from node_fixtures import (
 import pytest
 import rclpy
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 MANUAL = {**DETECTOR_PARAMS, 'autostart': False}
 
 
@@ -60,15 +63,21 @@ def _transition(collector, clients, transition_id: int) -> bool:
     return call_service(collector, clients['change'], request).success
 
 
+def _frames_pass(camera, count: int) -> bool:
+    """Wait until the camera has sent ``count`` more frames: the window of a no-output check."""
+    start = camera.sent
+    return wait_for(lambda: camera.sent >= start + count, 10.0 + count)
+
+
 def test_lifecycle_transitions_and_no_output_while_inactive(graph):
-    _, detector, collector, _, clients = graph
+    camera, detector, collector, _, clients = graph
     assert _state(collector, clients) == State.PRIMARY_STATE_UNCONFIGURED
     assert _transition(collector, clients, Transition.TRANSITION_CONFIGURE)
     assert _state(collector, clients) == State.PRIMARY_STATE_INACTIVE
     # configured but inactive: the service exists and answers NOT_READY
     response = call_service(collector, clients['detect'], DetectGrasps.Request())
     assert response.status.code == GraspStatus.NOT_READY
-    time.sleep(0.5)
+    assert _frames_pass(camera, 5)
     assert collector.count('/lc/kufenet/grasp') == 0
     assert _transition(collector, clients, Transition.TRANSITION_ACTIVATE)
     assert _state(collector, clients) == State.PRIMARY_STATE_ACTIVE
@@ -77,10 +86,10 @@ def test_lifecycle_transitions_and_no_output_while_inactive(graph):
     assert _transition(collector, clients, Transition.TRANSITION_DEACTIVATE)
     assert _state(collector, clients) == State.PRIMARY_STATE_INACTIVE
     assert collector.count_subscribers('/lc/color/image_raw') == 0
+    assert _frames_pass(camera, 2)  # a grasp published just before deactivating arrives
     processed = detector.stats.snapshot().frames_processed
-    time.sleep(0.3)
     collector.clear()
-    time.sleep(1.0)
+    assert _frames_pass(camera, 10)
     assert collector.count('/lc/kufenet/grasp') == 0, 'grasps published while inactive'
     assert detector.stats.snapshot().frames_processed == processed
 

@@ -26,6 +26,9 @@ import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.qos import ReliabilityPolicy
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ARMS = {'arm1': ReliabilityPolicy.BEST_EFFORT, 'arm2': ReliabilityPolicy.RELIABLE}
 

@@ -20,7 +20,7 @@ from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos
 from kufenet_grasp.nodes.ros_conversions import grasp_to_msg, pose_to_transform, transform_to_pose
 from kufenet_grasp.runtime.latest_worker import LatestWorker, RateBudget
-from node_fixtures import init_ros
+from node_fixtures import init_ros, wait_for
 import numpy as np
 import pytest
 import rclpy
@@ -29,6 +29,9 @@ from rclpy.qos import ReliabilityPolicy
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 import yaml
+
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PRESETS = sorted((ROOT / 'config' / 'presets').glob('*.yaml'))
@@ -163,7 +166,7 @@ def test_latest_worker_keeps_running_after_an_error():
 
     worker = LatestWorker(process, on_error=errors.append)
     worker.put('bad')
-    time.sleep(0.1)
+    assert wait_for(lambda: len(errors) == 1, 5.0)  # 'good' must not replace 'bad' unseen
     worker.put('good')
     assert done.wait(5.0) and len(errors) == 1
     assert worker.stop() and not worker.alive

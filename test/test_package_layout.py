@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 from catkin_pkg.package import parse_package
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD_COMMAND = 'colcon build --symlink-install --base-paths . kufenet_msgs'
@@ -73,6 +74,7 @@ def test_documented_colcon_command_finds_both_packages():
     assert names == {'kufenet_grasp', 'kufenet_msgs'}
 
 
+@pytest.mark.slow
 def test_documented_colcon_command_builds_both_packages(tmp_path):
     """Build into a scratch workspace with the documented command; both packages install."""
     cmd = [COLCON, *BUILD_COMMAND.split()[1:], '--build-base', str(tmp_path / 'build'),

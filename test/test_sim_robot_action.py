@@ -22,6 +22,9 @@ import pytest
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 #: the simulation's executor settings (as config/sim_world.yaml gives them)
 EXECUTOR_PARAMS = {'tcp_offset.xyz': [0.0, 0.0, 0.005], 'workspace.min_xyz': [0.2, -0.4, 0.0],
                    'workspace.max_xyz': [0.8, 0.7, 0.6], 'max_grasp_age_s': 0.0}

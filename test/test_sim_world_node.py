@@ -19,6 +19,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 SMALL = {'width': 96, 'height': 72, 'fx': 92.0, 'fy': 92.0, 'cx': 47.5, 'cy': 35.5,
          'publish_rate_hz': 10.0, 'host_executor': False, 'seed': 2}
 _names = itertools.count()

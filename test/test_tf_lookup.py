@@ -17,6 +17,9 @@ from node_fixtures import init_ros
 import pytest
 from rclpy.node import Node
 
+#: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
+pytestmark = pytest.mark.ros
+
 
 class _Executor:
 
