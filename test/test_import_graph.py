@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The folders of kufenet_grasp are its layers: no import goes up, none crosses into ROS early.
 
 Read from the source with ``ast`` (nothing is imported), every ``import`` counts, also those

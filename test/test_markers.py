@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Every test module that starts ROS carries the ``ros`` marker, so make test-fast stays fast.
 
 ``make test-fast`` runs ``-m 'not ros and not slow'``; a module that spins rclpy nodes without

@@ -81,9 +81,9 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
     """Serialise ``model`` (BatchNorm folded, eval mode) to an ONNX model, returned as bytes.
 
     ``split_bias`` computes depth-wise transposed convolutions without bias and adds it in a
-    1×1 layer after them (same outputs; shipped KufeNet-80K 8.0 -> 5.1 ms on OpenVINO, 6.7 ->
-    7.0 ms on ONNX Runtime, 1 thread: see :mod:`~kufenet_grasp.deploy.upsample_rewrite`), so
-    it is used for OpenVINO only.
+    1×1 layer after them (same outputs; :mod:`~kufenet_grasp.deploy.upsample_rewrite`). It
+    is faster on OpenVINO and a little slower on ONNX Runtime (docs/benchmarks.md), so it is
+    used for OpenVINO only.
     """
     import onnx
 

@@ -5,12 +5,11 @@
 KufeNet's decoder up-samples with ``ConvTranspose2d(C, C, 4, stride=2, padding=1, groups=C)``
 (:class:`~kufenet_grasp.models.blocks.DSCUpBlock`). Once its BatchNorm is folded in, that layer
 has a bias, and OpenVINO's CPU kernel for a depth-wise transposed convolution fused with a
-per-channel bias is about ten times slower than the same kernel without one (profiled on the
-shipped KufeNet-80K: 3.4 of 7.9 ms per frame went to the three up-sampling layers; a random
-init, whose folded biases are zero, hides this). Computing the transposed convolution without
-bias and adding the bias in a depth-wise 1×1 convolution of unit weight right after it (which
-OpenVINO does not fuse back) gives the same outputs in 5.1 ms. For export only; ONNX Runtime
-is a little slower with it (measured in :func:`~kufenet_grasp.deploy.export.to_onnx_bytes`).
+per-channel bias is much slower than the same kernel without one (a random init, whose folded
+biases are zero, hides this). Computing the transposed convolution without bias and adding the
+bias in a depth-wise 1×1 convolution of unit weight right after it (which OpenVINO does not
+fuse back) gives the same outputs faster. For export only; ONNX Runtime is a little slower
+with it. Figures and the commands that measure them: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ class FrameProcessor:
 
         ``max_age_s`` overrides the ``max_frame_age_s`` parameter (seconds, 0 = no limit).
         ``on_best`` receives the best grasp (message, pose) as soon as it is measured, before
-        the other candidates (their depth, width and finger checks take ~0.3 ms each); the
+        the other candidates (their depth, width and finger checks); the
         outcome then has ``best_published`` set. It is not called when the transform lookup
         fails (the outcome reports that) or no grasp passes.
         """
