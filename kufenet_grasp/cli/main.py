@@ -34,7 +34,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand that is installed."""
+    """Build the top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog='kufenet',
         description=(
@@ -43,12 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, module_name in SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(f'kufenet_grasp.cli.{module_name}')
-        except ModuleNotFoundError as exc:
-            if exc.name == f'kufenet_grasp.cli.{module_name}':
-                continue  # subcommand not part of this build
-            raise
+        module = importlib.import_module(f'kufenet_grasp.cli.{module_name}')
         sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)

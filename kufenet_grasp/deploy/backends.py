@@ -53,11 +53,6 @@ def backend_available(name: str) -> bool:
     return name in BACKEND_NAMES and importlib.util.find_spec(name) is not None
 
 
-def available_backends() -> tuple[str, ...]:
-    """Names of the installed backends, in :data:`BACKEND_NAMES` order."""
-    return tuple(name for name in BACKEND_NAMES if backend_available(name))
-
-
 def _check_threads(threads: int) -> int:
     if isinstance(threads, bool) or int(threads) != threads or threads < 1:
         raise ValueError(f'threads must be a positive integer, got {threads!r}')

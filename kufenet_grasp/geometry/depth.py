@@ -90,11 +90,6 @@ class DepthStats:
     max_m: float
     median_m: float
 
-    @property
-    def valid_fraction(self) -> float:
-        """Fraction of valid pixels in [0, 1]."""
-        return self.valid_pixels / self.total_pixels
-
 
 def depth_stats(depth_m: np.ndarray,
                 valid_range: tuple[float, float] | None = None) -> DepthStats:

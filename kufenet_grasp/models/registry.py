@@ -34,11 +34,6 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def list_models() -> tuple[str, ...]:
-    """Return :data:`MODEL_NAMES`."""
-    return MODEL_NAMES
-
-
 def build_model(name: str, **overrides: Any) -> GraspModel:
     """Build preset ``name`` (random weights) with constructor kwargs ``overrides`` applied.
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kufenet_grasp.nodes.ros_conversions import stamp_to_seconds
+from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync
 from sensor_msgs.msg import CameraInfo, Image
 
 COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC = 'color/image_raw', 'depth/image_raw', 'color/camera_info'
@@ -44,31 +45,18 @@ class CameraInputs:
         info_sub = node.create_subscription(CameraInfo, INFO_TOPIC, self._on_info, qos)
         try:
             import message_filters
-        except ImportError:
-            from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync
-
+        except ImportError:  # no wheel on PyPI: the pure-Python equivalent
             self._sync: Any = ApproximateFrameSync(slop_s, callback=self._on_triple)
             self._subs = [node.create_subscription(Image, COLOR_TOPIC, self._on_color, qos),
                           node.create_subscription(Image, DEPTH_TOPIC, self._sync.add_depth,
                                                    qos),
                           info_sub]
-            self.synchroniser = 'ApproximateFrameSync'
             return
         color = message_filters.Subscriber(node, Image, COLOR_TOPIC, qos_profile=qos)
         depth = message_filters.Subscriber(node, Image, DEPTH_TOPIC, qos_profile=qos)
         self._sync = message_filters.ApproximateTimeSynchronizer([color, depth], 2, slop_s)
         self._sync.registerCallback(lambda c, d: self._on_frame(c, d, self._info))
         self._subs = [color.sub, depth.sub, info_sub]
-        self.synchroniser = 'message_filters.ApproximateTimeSynchronizer'
-
-    @property
-    def camera_info(self) -> CameraInfo | None:
-        """The newest CameraInfo received (None before the first)."""
-        return self._info
-
-    def topic_names(self) -> list[str]:
-        """Return three input topics as resolved by the node (namespace and remapping applied)."""
-        return [self._node.resolve_topic_name(t) for t in (COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC)]
 
     def _on_info(self, msg: CameraInfo) -> None:
         self._info = msg

@@ -52,11 +52,6 @@ class DetectorStats:
             self.received += 1
             self._inputs.append(now_s)
 
-    def frame_dropped(self) -> None:
-        """Count a frame overwritten in the latest-only slot before the worker took it."""
-        with self._lock:
-            self.dropped += 1
-
     def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool,
                    support: str = '') -> None:
         """Count one finished frame (``ok`` False when it was rejected)."""
