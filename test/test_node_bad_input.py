@@ -35,7 +35,7 @@ def graph():
     init_ros()
     camera = FakeCamera()
     detector = GraspDetectorNode(backend_factory=oracle_factory,
-                                 parameter_overrides=DETECTOR_PARAMS)
+                                 parameter_defaults=DETECTOR_PARAMS)
     collector = Collector({'/kufenet/grasp': GraspRectangle})
     spinner = Spinner(camera, detector, collector)
     assert wait_for(lambda: detector.active, START_TIMEOUT_S)
@@ -135,7 +135,7 @@ def test_missing_camera_info_gives_pixel_grasps_and_a_warning(graph):
     camera = FakeCamera('fake_camera_noinfo', namespace='noinfo')
     camera.set_variant(send_info=False)
     detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='noinfo',
-                                 parameter_overrides=DETECTOR_PARAMS)
+                                 parameter_defaults=DETECTOR_PARAMS)
     collector = Collector({'/noinfo/kufenet/grasp': GraspRectangle}, name='noinfo_collector')
     for node in (camera, detector, collector):
         spinner.add(node)
@@ -175,7 +175,7 @@ def test_no_frame_warning_names_the_resolved_topics(graph, capfd):
     _, _, _, spinner = graph
     detector = GraspDetectorNode('quiet_detector', namespace='quiet',
                                  backend_factory=oracle_factory,
-                                 parameter_overrides={**DETECTOR_PARAMS,
+                                 parameter_defaults={**DETECTOR_PARAMS,
                                                       'no_frame_warning_s': 0.5})
     spinner.add(detector)
     try:

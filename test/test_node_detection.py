@@ -47,7 +47,7 @@ def graph():
     camera = FakeCamera()
     camera.enabled = False
     detector = GraspDetectorNode(backend_factory=oracle_factory,
-                                 parameter_overrides=DETECTOR_PARAMS)
+                                 parameter_defaults=DETECTOR_PARAMS)
     collector = Collector(TOPICS)
     spinner = Spinner(camera, detector, collector)
     client = collector.create_client(DetectGrasps, '/kufenet/detect_grasps')

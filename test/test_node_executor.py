@@ -73,7 +73,7 @@ def setup(spinner):
     """(executor node, fake backend, client) in a fresh namespace."""
     namespace = f'/exec{next(_names)}'
     backend = FakeMotionBackend()
-    node = GraspExecutorNode(backend, parameter_overrides=dict(PARAMS), namespace=namespace)
+    node = GraspExecutorNode(backend, parameter_defaults=dict(PARAMS), namespace=namespace)
     client = Client(namespace)
     spinner.add(node)
     spinner.add(client)
@@ -277,12 +277,12 @@ def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
 
 def test_standalone_backends_explain_what_is_missing(spinner):
     with pytest.raises(RuntimeError, match='sim_world'):
-        GraspExecutorNode(parameter_overrides={'motion_backend': 'sim'},
+        GraspExecutorNode(parameter_defaults={'motion_backend': 'sim'},
                           namespace=f'/exec{next(_names)}')
     with pytest.raises(RuntimeError, match='moveit_py is not installed'):
         GraspExecutorNode(namespace=f'/exec{next(_names)}')
     with pytest.raises(ValueError, match='unknown parameter'):
-        GraspExecutorNode(FakeMotionBackend(), parameter_overrides={'speed': 1.0},
+        GraspExecutorNode(FakeMotionBackend(), parameter_defaults={'speed': 1.0},
                           namespace=f'/exec{next(_names)}')
 
 

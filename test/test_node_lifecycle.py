@@ -38,7 +38,7 @@ def graph():
     init_ros()
     camera = FakeCamera(namespace='lc')
     detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='lc',
-                                 parameter_overrides=MANUAL)
+                                 parameter_defaults=MANUAL)
     collector = Collector({'/lc/kufenet/grasp': GraspRectangle})
     spinner = Spinner(camera, detector, collector)
     clients = {
@@ -106,7 +106,7 @@ def test_lifecycle_transitions_and_no_output_while_inactive(graph):
 def test_corrupt_weights_make_configure_fail(graph, tmp_path):
     bad = tmp_path / 'corrupt.safetensors'
     bad.write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00not json and not tensors')
-    detector = GraspDetectorNode('corrupt_detector', parameter_overrides={
+    detector = GraspDetectorNode('corrupt_detector', parameter_defaults={
         **MANUAL, 'weights': str(bad), 'backend': 'torch'})
     try:
         assert detector.trigger_configure() == \
@@ -119,7 +119,7 @@ def test_corrupt_weights_make_configure_fail(graph, tmp_path):
 
 def test_model_that_does_not_match_input_size_makes_configure_fail(graph):
     detector = GraspDetectorNode(
-        'mismatch_detector', parameter_overrides=MANUAL,
+        'mismatch_detector', parameter_defaults=MANUAL,
         backend_factory=lambda name, source, size, threads: OracleBackend(size // 2))
     try:
         assert detector.trigger_configure() == \
@@ -132,7 +132,7 @@ def test_model_that_does_not_match_input_size_makes_configure_fail(graph):
 def test_real_backend_with_a_tiny_random_preset_processes_frames(graph):
     _, _, _, spinner, _ = graph
     camera = FakeCamera('tiny_camera', namespace='tiny')
-    detector = GraspDetectorNode('grasp_detector', namespace='tiny', parameter_overrides={
+    detector = GraspDetectorNode('grasp_detector', namespace='tiny', parameter_defaults={
         **DETECTOR_PARAMS, 'weights': 'kufenet-15k', 'backend': 'torch', 'input_size': 32})
     for node in (camera, detector):
         spinner.add(node)
@@ -159,7 +159,7 @@ def test_slow_model_drops_frames_and_processes_the_newest(graph):
     _, _, _, spinner, _ = graph
     camera = FakeCamera('slow_camera', namespace='slow', rate_hz=20.0)
     detector = GraspDetectorNode(
-        namespace='slow', parameter_overrides=DETECTOR_PARAMS,
+        namespace='slow', parameter_defaults=DETECTOR_PARAMS,
         backend_factory=lambda name, source, size, threads: SlowOracle(size))
     for node in (camera, detector):
         spinner.add(node)

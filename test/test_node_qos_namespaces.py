@@ -40,7 +40,7 @@ def graph():
                for ns, rel in ARMS.items()}
     cameras['arm2'].enabled = False
     detectors = {ns: GraspDetectorNode(backend_factory=oracle_factory, namespace=ns,
-                                       parameter_overrides=DETECTOR_PARAMS) for ns in ARMS}
+                                       parameter_defaults=DETECTOR_PARAMS) for ns in ARMS}
     collector = Collector({f'/{ns}/kufenet/grasp': GraspRectangle for ns in ARMS})
     nodes = [*cameras.values(), *detectors.values(), collector]
     spinner = Spinner(*nodes)
@@ -82,7 +82,7 @@ def test_reliable_input_parameter_subscribes_reliably():
     init_ros()
     detector = GraspDetectorNode('reliable_detector', namespace='arm3',
                                  backend_factory=oracle_factory,
-                                 parameter_overrides={**DETECTOR_PARAMS, 'autostart': False,
+                                 parameter_defaults={**DETECTOR_PARAMS, 'autostart': False,
                                                       'input_reliability': 'reliable'})
     try:
         detector.trigger_configure()
@@ -107,7 +107,7 @@ def test_without_any_transform_the_pose_stays_in_the_camera_frame():
     params = {**DETECTOR_PARAMS, 'static_transform.enabled': False}
     camera = FakeCamera('camera_notf', namespace='notf')
     detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='notf',
-                                 parameter_overrides=params)
+                                 parameter_defaults=params)
     collector = Collector({'/notf/kufenet/grasp_pose': PoseStamped}, name='notf_collector')
     spinner = Spinner(camera, detector, collector)
     try:
@@ -131,7 +131,7 @@ def test_calibration_file_sets_the_static_transform(base_frame, ok):
     calibration = ROOT / 'config' / 'calibration' / 'example_static_mount.yaml'
     detector = GraspDetectorNode(
         f'calib_{base_frame}', backend_factory=oracle_factory,
-        parameter_overrides={**DETECTOR_PARAMS, 'autostart': False, 'base_frame': base_frame,
+        parameter_defaults={**DETECTOR_PARAMS, 'autostart': False, 'base_frame': base_frame,
                              'static_transform.calibration_file': str(calibration)})
     try:
         result = detector.trigger_configure()

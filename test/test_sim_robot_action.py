@@ -59,7 +59,7 @@ def test_box_is_picked_and_placed_through_the_action(world):
     world.reset(seed=1)
     world.remove_objects(world.object_bodies())
     box = world.add_box((0.05, 0.03, 0.05), (0.03, 0.02), yaw_rad=BOX_YAW)
-    executor = GraspExecutorNode(world.backend, parameter_overrides=dict(EXECUTOR_PARAMS),
+    executor = GraspExecutorNode(world.backend, parameter_defaults=dict(EXECUTOR_PARAMS),
                                  namespace=namespace)
     client = Node(f'sim_pick_client_{next(_names)}', namespace=namespace)
     action = ActionClient(client, PickAndPlace, 'kufenet/pick_and_place')

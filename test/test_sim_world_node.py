@@ -56,7 +56,7 @@ class Listener(Node):
 def running():
     init_ros()
     namespace = f'/simcam{next(_names)}'
-    sim = SimWorldNode(parameter_overrides=dict(SMALL), namespace=namespace)
+    sim = SimWorldNode(parameter_defaults=dict(SMALL), namespace=namespace)
     listener = Listener(namespace)
     spinner = Spinner(sim, listener)
     yield sim, listener, spinner
@@ -108,7 +108,7 @@ def test_reset_and_check_services(running):
 def test_bad_rate_is_refused():
     init_ros()
     with pytest.raises(ValueError, match='publish_rate_hz'):
-        SimWorldNode(parameter_overrides={**SMALL, 'publish_rate_hz': 0.0},
+        SimWorldNode(parameter_defaults={**SMALL, 'publish_rate_hz': 0.0},
                      namespace=f'/bad{next(_names)}')
 
 
@@ -117,7 +117,7 @@ def test_publish_clock_advances_simulation_time():
 
     init_ros()
     namespace = f'/simclock{next(_names)}'
-    sim = SimWorldNode(parameter_overrides={**SMALL, 'publish_clock': True,
+    sim = SimWorldNode(parameter_defaults={**SMALL, 'publish_clock': True,
                                             'publish_rate_hz': 1.0}, namespace=namespace)
     probe = Node(f'clock_probe_{next(_names)}', namespace=namespace)
     stamps: list[float] = []

@@ -112,13 +112,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
-def declare_all(node: Any, overrides: dict[str, Any] | None = None) -> None:
+def declare_all(node: Any, defaults: dict[str, Any] | None = None) -> None:
     """Declare every parameter on ``node`` with a ParameterDescriptor.
 
-    ``overrides`` replaces defaults (e.g. from a test); values from YAML / the command line
-    still win, as for any declared parameter.
+    ``defaults`` replaces the table's defaults (e.g. from a test); values from YAML / the
+    command line still win, as for any declared parameter.
     """
-    declare_specs(node, PARAMETERS, overrides)
+    declare_specs(node, PARAMETERS, defaults)
 
 
 def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:

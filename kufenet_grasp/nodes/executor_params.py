@@ -77,9 +77,9 @@ _VECTORS = ('workspace.min_xyz', 'workspace.max_xyz', 'place.xyz', 'place.rpy',
             'tcp_offset.xyz')
 
 
-def declare_all(node: Any, overrides: dict[str, Any] | None = None) -> None:
-    """Declare every parameter on ``node`` with a ParameterDescriptor (``overrides`` first)."""
-    declare_specs(node, PARAMETERS, overrides, strict=True)
+def declare_all(node: Any, defaults: dict[str, Any] | None = None) -> None:
+    """Declare every parameter on ``node`` with a ParameterDescriptor (``defaults`` replaced)."""
+    declare_specs(node, PARAMETERS, defaults, strict=True)
 
 
 def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:

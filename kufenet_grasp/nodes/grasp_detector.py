@@ -76,10 +76,10 @@ class GraspDetectorNode(Node):
 
     def __init__(self, node_name: str = 'grasp_detector', *,
                  backend_factory: builder.BackendFactory | None = None,
-                 parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 parameter_defaults: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._backend_factory = backend_factory
-        detector_params.declare_all(self, parameter_overrides)
+        detector_params.declare_all(self, parameter_defaults)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._lock = threading.Lock()
         self._latest = _Latest()

@@ -75,10 +75,10 @@ class GraspExecutorNode(Node):
     """Serves kufenet/pick_and_place with a PickSequence over a MotionBackend."""
 
     def __init__(self, backend: MotionBackend | None = None, *,
-                 parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 parameter_defaults: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """``backend`` None builds the one named by ``motion_backend`` (MoveIt)."""
         super().__init__('grasp_executor', **kwargs)
-        executor_params.declare_all(self, parameter_overrides)
+        executor_params.declare_all(self, parameter_defaults)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
             self.gripper: GripperMapping = load_gripper(

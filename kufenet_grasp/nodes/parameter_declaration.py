@@ -12,18 +12,19 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 
 def declare_specs(node: Any, specs: Iterable[ParamSpec],
-                  overrides: dict[str, Any] | None = None, *, strict: bool = False) -> None:
+                  defaults: dict[str, Any] | None = None, *, strict: bool = False) -> None:
     """Declare every spec on ``node`` with a ParameterDescriptor (description, range, read-only).
 
-    ``overrides`` replaces defaults (e.g. from a test); values from YAML or the command line
-    still win, as for any declared parameter. ``strict``: unknown override names are an error.
+    ``defaults`` replaces the table's defaults (e.g. from a test or the demo). Unlike rclpy's
+    ``parameter_overrides``, values from YAML or the command line still win, as for any
+    declared parameter. ``strict``: unknown names in ``defaults`` are an error.
     """
     specs = tuple(specs)
-    overrides = overrides or {}
+    defaults = defaults or {}
     if strict:
-        unknown = sorted(set(overrides) - {spec.name for spec in specs})
+        unknown = sorted(set(defaults) - {spec.name for spec in specs})
         if unknown:
-            raise ValueError(f'{node.get_name()}: unknown parameter overrides {unknown}')
+            raise ValueError(f'{node.get_name()}: unknown parameter defaults {unknown}')
     for spec in specs:
         text = spec.description
         if spec.choices:
@@ -36,4 +37,4 @@ def declare_specs(node: Any, specs: Iterable[ParamSpec],
             elif isinstance(spec.default, float):
                 descriptor.floating_point_range = [FloatingPointRange(
                     from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), descriptor)
+        node.declare_parameter(spec.name, defaults.get(spec.name, spec.default), descriptor)

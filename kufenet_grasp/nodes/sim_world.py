@@ -73,16 +73,16 @@ class SimWorldNode(Node):
     """Publishes the simulated camera; owns the :class:`SimWorld` (``self.world``)."""
 
     def __init__(self, world: SimWorld | None = None, *,
-                 parameter_overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 parameter_defaults: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__('sim_world', **kwargs)
-        overrides = parameter_overrides or {}
+        defaults_given = parameter_defaults or {}
         defaults = WorldConfig()
         for name in WORLD_PARAMETERS:
             value = getattr(defaults, name)
             value = [float(v) for v in value] if isinstance(value, tuple) else value
-            self.declare_parameter(name, overrides.get(name, value))
+            self.declare_parameter(name, defaults_given.get(name, value))
         for name, value in NODE_PARAMETERS.items():
-            self.declare_parameter(name, overrides.get(name, value))
+            self.declare_parameter(name, defaults_given.get(name, value))
         rate = float(self._param('publish_rate_hz'))
         if not 0.0 < rate <= 100.0:
             raise ValueError(f'sim_world: publish_rate_hz must be in (0, 100] Hz, got {rate}')
