@@ -1,11 +1,11 @@
 # Copyright kufenet_grasp maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""The Python status enum and the GraspStatus message define the same codes."""
+"""The Python status enum and the GraspStatus message define the same codes and meanings."""
 
 import pathlib
 import re
 
-from kufenet_grasp.common.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus, STATUS_MEANINGS
 
 MSG = pathlib.Path(__file__).resolve().parents[1] / 'kufenet_msgs' / 'msg' / 'GraspStatus.msg'
 
@@ -18,3 +18,10 @@ def test_enum_matches_message_constants():
 def test_every_status_has_a_meaning():
     for status in GraspStatus:
         assert status.meaning and status.meaning[0].islower()
+
+
+def test_meanings_are_the_message_comments():
+    """One meaning per status: the comment of its constant in GraspStatus.msg."""
+    comments = dict(re.findall(r'^uint8 ([A-Z_]+)=\d+\s+# (.+)$', MSG.read_text(), flags=re.M))
+    assert {s.name: STATUS_MEANINGS[s] for s in GraspStatus} == {
+        k: v.strip() for k, v in comments.items()}

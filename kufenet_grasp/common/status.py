@@ -8,20 +8,25 @@ from enum import IntEnum
 
 
 class GraspStatus(IntEnum):
-    """Why a detection or pick attempt ended; the values go into message ``status`` fields."""
+    """Why a detection or pick attempt ended; the values go into message ``status`` fields.
 
-    OK = 0  #: at least one grasp found (or executed)
-    NO_GRASP = 1  #: valid frame, but no grasp passed the quality / depth / width checks
-    NO_DATA = 2  #: no frame received yet, or the depth frame holds no valid pixel
-    STALE_DATA = 3  #: the newest frame is older than the allowed age
-    BAD_INPUT = 4  #: inconsistent inputs (size / frame id mismatch, wrong encoding, bad K)
-    TF_FAILED = 5  #: the transform from the camera frame to the target frame is unavailable
-    OUT_OF_WORKSPACE = 6  #: the grasp pose lies outside the robot's reachable workspace
-    PLAN_FAILED = 7  #: motion planning to the grasp failed
-    EXECUTION_FAILED = 8  #: the motion or gripper command failed during execution
-    CANCELLED = 9  #: the request was cancelled by the client
-    TIMEOUT = 10  #: the request did not finish within its deadline
-    NOT_READY = 11  #: the node is not active (lifecycle) or its model is not loaded
+    Values and meanings are those of ``kufenet_msgs/msg/GraspStatus.msg`` (the interface);
+    :data:`STATUS_MEANINGS` holds the meanings once on the Python side, and a test keeps both
+    equal to the message file.
+    """
+
+    OK = 0
+    NO_GRASP = 1
+    NO_DATA = 2
+    STALE_DATA = 3
+    BAD_INPUT = 4
+    TF_FAILED = 5
+    OUT_OF_WORKSPACE = 6
+    PLAN_FAILED = 7
+    EXECUTION_FAILED = 8
+    CANCELLED = 9
+    TIMEOUT = 10
+    NOT_READY = 11
 
     @property
     def meaning(self) -> str:
@@ -30,16 +35,17 @@ class GraspStatus(IntEnum):
 
 
 STATUS_MEANINGS: dict[GraspStatus, str] = {
-    GraspStatus.OK: 'at least one grasp found (or executed)',
-    GraspStatus.NO_GRASP: 'valid frame, but no grasp passed the quality, depth and width checks',
-    GraspStatus.NO_DATA: 'no frame received yet, or the depth frame holds no valid pixel',
-    GraspStatus.STALE_DATA: 'the newest frame is older than the allowed age',
-    GraspStatus.BAD_INPUT: 'inconsistent inputs (size or frame id mismatch, encoding, intrinsics)',
-    GraspStatus.TF_FAILED: 'the transform from the camera frame to the target frame is missing',
-    GraspStatus.OUT_OF_WORKSPACE: "the grasp pose lies outside the robot's reachable workspace",
-    GraspStatus.PLAN_FAILED: 'motion planning to the grasp failed',
-    GraspStatus.EXECUTION_FAILED: 'the motion or gripper command failed during execution',
-    GraspStatus.CANCELLED: 'the request was cancelled by the client',
-    GraspStatus.TIMEOUT: 'the request did not finish within its deadline',
-    GraspStatus.NOT_READY: 'the node is not active (lifecycle) or its model is not loaded',
+    GraspStatus.OK: 'success',
+    GraspStatus.NO_GRASP: 'a frame was processed but no grasp passed the filters',
+    GraspStatus.NO_DATA: 'no synchronised color/depth/camera_info frame yet, or no valid depth',
+    GraspStatus.STALE_DATA: 'the newest frame or grasp is older than the configured limit',
+    GraspStatus.BAD_INPUT: 'the frame was refused (encoding, size, frame id or depth problems)',
+    GraspStatus.TF_FAILED: 'no transform from the camera frame to the base frame',
+    GraspStatus.OUT_OF_WORKSPACE: 'the grasp lies outside the configured workspace bounds',
+    GraspStatus.PLAN_FAILED: 'motion planning failed for a stage of the pick',
+    GraspStatus.EXECUTION_FAILED:
+        'the arm or gripper failed while executing (e.g. object slipped)',
+    GraspStatus.CANCELLED: 'the goal was cancelled; the arm returned home',
+    GraspStatus.TIMEOUT: 'a wait exceeded its timeout parameter',
+    GraspStatus.NOT_READY: 'the node is not active (lifecycle) or the model is not loaded',
 }
