@@ -27,8 +27,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 #: deadline (s) for a node to configure and activate: a liveness bound, not a speed
-#: requirement. On a CPU shared with other jobs (load 12-16 on 2 cores) one activation of
-#: grasp_detector was measured at 5-17 s, most of it first imports inside on_configure.
+#: requirement. On a CPU shared with other jobs (load 12-16 on 2 cores, tests at nice 10) one
+#: activation of grasp_detector took 5-17 s: the process waits for the CPU, and configure pays
+#: one-off costs, the first imports it makes and the process's first log call (rclpy finds the
+#: caller with inspect, which resolves the path of every loaded module once: about 870
+#: realpath calls, 2 s at load 13 against 0.7 ms for the second call).
 START_TIMEOUT_S = 60.0
 
 WIDTH = HEIGHT = 96
