@@ -28,6 +28,11 @@ import sys
 import time
 from typing import Any
 
+from kufenet_grasp.bench.node_bench import FRAME_ID, render_scenes
+from kufenet_grasp.deploy.backends import create_backend
+from kufenet_grasp.nodes import detector_params
+from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
+from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 import numpy as np
 
 
@@ -47,11 +52,6 @@ def build(weights: str, backend: str, threads: int, scenes: int, seed: int
           ) -> tuple[Any, list[Any], _FixedTransform, list[dict[str, float]]]:
     """(processor, frame inputs, transform, per-call step timings list to fill)."""
     import cv2
-    from kufenet_grasp.bench.node_bench import FRAME_ID, render_scenes
-    from kufenet_grasp.deploy.backends import create_backend
-    from kufenet_grasp.nodes import detector_params
-    from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
-    from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
     from sensor_msgs.msg import CameraInfo, Image
 
     cv2.setNumThreads(threads)

@@ -20,6 +20,9 @@ from typing import Any
 
 from kufenet_grasp.bench import memory
 from kufenet_grasp.deploy.backends import BACKEND_NAMES, create_backend, InferenceBackend
+from kufenet_grasp.deploy.source import resolve_source
+from kufenet_grasp.models.flops import count_flops
+from kufenet_grasp.models.registry import count_parameters
 import numpy as np
 
 #: baselines the ratios are computed against (same backend, size and threads)
@@ -101,14 +104,9 @@ def model_cost(name: str, size: int, source: str | None = None
 
     The model is preset ``name``, or the weights file ``source`` when given.
     """
-    from kufenet_grasp.deploy.source import resolve_source
-    from kufenet_grasp.models.registry import count_parameters
-
     model = resolve_source(source or name).model
     params = count_parameters(model)
     try:
-        from kufenet_grasp.models.flops import count_flops
-
         flops = int(count_flops(model, size))
     except Exception:  # noqa: BLE001 - FLOP counting is informative only
         flops = None

@@ -35,6 +35,7 @@ from kufenet_grasp.bench.node_latency import (
 )
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
+from kufenet_grasp.sim.world import SimWorld, WorldConfig
 from kufenet_msgs.msg import GraspRectangle
 import numpy as np
 import rclpy
@@ -89,8 +90,6 @@ class ReplayFrames:
 
 def render_scenes(count: int, seed: int) -> ReplayFrames:
     """Render ``count`` cluttered PyBullet scenes (test objects) with sensor noise."""
-    from kufenet_grasp.sim.world import SimWorld, WorldConfig
-
     world = SimWorld(WorldConfig(scene_type='clutter', seed=seed))
     try:
         frames = []

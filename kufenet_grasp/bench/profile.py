@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kufenet_grasp.deploy.export import check_input_size
+from kufenet_grasp.deploy.fuse import fold_batchnorm
 from kufenet_grasp.deploy.source import resolve_source, Source
 from torch import nn
 
@@ -33,8 +35,6 @@ def profile_model(source: Source | nn.Module, *, input_size: int = 224, threads:
     Times are summed over ``runs`` inferences of a (1,4,input_size,input_size) frame after
     ``warmup`` un-profiled ones, with ``threads`` intra-op threads.
     """
-    from kufenet_grasp.deploy.export import check_input_size
-    from kufenet_grasp.deploy.fuse import fold_batchnorm
     import torch
     from torch.profiler import profile, ProfilerActivity, record_function
 

@@ -17,6 +17,12 @@ from collections.abc import Callable, Sequence
 import time
 
 from kufenet_grasp.bench.inference import check_positive, summarise
+from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
+from kufenet_grasp.geometry.camera import PinholeCamera
+from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.grasp.model_input import InputSpec, prepare_input
+from kufenet_grasp.grasp.postprocess import maps_to_grasps
+from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
 import numpy as np
 
 FRAME_HW = (480, 640)
@@ -72,12 +78,6 @@ def grasp_stage_inputs(size: int, depth_m: np.ndarray) -> tuple:
     ~4.5 cm openings each sit on a 3 cm box, so every peak goes through the whole per-grasp
     path (depth, width, object span, finger check, pose) and comes out as a grasp.
     """
-    from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
-    from kufenet_grasp.geometry.camera import PinholeCamera
-    from kufenet_grasp.geometry.finger_clearance import FingerModel
-    from kufenet_grasp.grasp.postprocess import maps_to_grasps
-    from kufenet_grasp.grasp.preprocess import make_crop
-
     config = DetectorConfig(input_size=size, fingers=FingerModel())
     detector = GraspDetector(lambda x: x, config)
     maps = synthetic_maps(size, peaks=config.top_k, width=0.15)
@@ -108,11 +108,6 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
     (0.5 m window at the support, support plane fitted and removed), 'postprocess' the peak
     search and 'grasps' the metric post-processing of five grasps.
     """
-    from kufenet_grasp.geometry.camera import PinholeCamera
-    from kufenet_grasp.grasp.model_input import InputSpec, prepare_input
-    from kufenet_grasp.grasp.postprocess import maps_to_grasps
-    from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
-
     repeats = check_positive('repeats', repeats)
     rgb, depth = synthetic_frame()
     rows: list[dict[str, float | int | str]] = []

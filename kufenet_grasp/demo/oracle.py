@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.sim.gripper import ParallelGripper
+from kufenet_grasp.sim.labelling import grasp_pose, label_grasps, LabelSettings
 from kufenet_grasp.sim.world import SimWorld
 import numpy as np
 
@@ -43,8 +45,6 @@ def labelled_grasp(world: SimWorld, rng: np.random.Generator, candidates: int = 
     Of up to 4 verified grasps the first that fits the Panda hand is chosen (else the first).
     The world is restored to its state before labelling (the labeller's gripper is removed).
     """
-    from kufenet_grasp.sim.gripper import ParallelGripper
-    from kufenet_grasp.sim.labelling import grasp_pose, label_grasps, LabelSettings
     import pybullet as p
 
     if candidates < 1:

@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.grasp.drawing import draw_grasps
+from kufenet_grasp.grasp.rectangle import GraspRectangle
 import numpy as np
 
 REPORT_NAME = 'report.json'
@@ -71,8 +73,6 @@ def summarise(records: list[AttemptRecord]) -> dict[str, Any]:
 
 
 def _rect(grasp: dict[str, float]) -> Any:
-    from kufenet_grasp.grasp.rectangle import GraspRectangle
-
     return GraspRectangle((grasp['center_x'], grasp['center_y']), grasp['angle'],
                           max(grasp['opening_px'], 1.0), max(grasp['jaw_px'], 1.0),
                           float(grasp['quality']))
@@ -81,7 +81,6 @@ def _rect(grasp: dict[str, float]) -> Any:
 def attempt_tile(rgb: np.ndarray, record: AttemptRecord) -> np.ndarray:
     """Draw a TILE_W×TILE_H RGB tile: the camera image with the executed grasp and outcome."""
     import cv2
-    from kufenet_grasp.grasp.drawing import draw_grasps
 
     image = np.asarray(rgb, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] != 3:

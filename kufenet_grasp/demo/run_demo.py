@@ -24,8 +24,14 @@ import threading
 import time
 from typing import Any
 
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.demo.oracle import labelled_grasp, ReferenceGrasp
 from kufenet_grasp.demo.report import attempt_tile, AttemptRecord, summarise, write_report
+from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
+from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
+from kufenet_grasp.nodes.ros_conversions import pose_stamped
+from kufenet_grasp.nodes.sim_world import SimWorldNode
+from kufenet_grasp.runtime.image_encoding import image_to_numpy
 import numpy as np
 import yaml
 
@@ -143,8 +149,6 @@ class _Client:
 
     def latest_rgb(self) -> np.ndarray | None:
         """Return the newest colour image (RGB uint8) or None."""
-        from kufenet_grasp.runtime.image_encoding import image_to_numpy
-
         with self._lock:
             msg = self._image
         return image_to_numpy(msg) if msg is not None else None
@@ -153,7 +157,6 @@ class _Client:
         """Build a goal with ``grasp`` (base_link), or without (the executor asks the detector)."""
         if grasp is None:
             return self.goal_type(use_grasp=False, use_place_pose=False)
-        from kufenet_grasp.nodes.ros_conversions import pose_stamped
         from kufenet_msgs.msg import GraspRectangle
 
         stamp = self.node.get_clock().now().to_msg()
@@ -231,9 +234,6 @@ class DemoRun:
     # ------------------------------------------------------------------ nodes
     def start(self, param_files: list[Path]) -> None:
         """Create the context, the three nodes and the demo client; spin them."""
-        from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
-        from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
-        from kufenet_grasp.nodes.sim_world import SimWorldNode
         import rclpy
         from rclpy.executors import MultiThreadedExecutor
 
@@ -310,8 +310,6 @@ class DemoRun:
 
     def _record(self, index: int, rgb: np.ndarray | None, result: Any, seconds: float,
                 before: dict[int, np.ndarray], reason: str = '') -> AttemptRecord:
-        from kufenet_grasp.common.status import GraspStatus
-
         world = self.sim.world
         world.settle(120)
         placed = world.placed_objects()

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import warnings
 
 from kufenet_grasp.deploy.export import check_input_size, to_onnx_bytes
+from kufenet_grasp.deploy.fuse import fold_batchnorm
 from kufenet_grasp.deploy.source import resolve_source, Source
 import numpy as np
 from torch import nn
@@ -83,7 +84,6 @@ class TorchBackend:
 
     def __init__(self, model: nn.Module, input_size: int = 224, threads: int = 2, *,
                  jit: bool = True, channels_last: bool = True) -> None:
-        from kufenet_grasp.deploy.fuse import fold_batchnorm
         import torch
 
         self.input_size = check_input_size(input_size)

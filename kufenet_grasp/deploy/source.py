@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.models.registry import build_model
+from kufenet_grasp.models.weights import load_weights, sha256_file, WeightsError
 from torch import nn
 
 #: what ``resolve_source`` accepts: a model, a weights path or a registry preset name
@@ -59,7 +61,6 @@ def resolve_source(source: Source) -> ResolvedModel:
     if path.is_file():
         if path.suffix != '.safetensors':
             raise SourceError(f'model source {path}: expected a .safetensors weights file')
-        from kufenet_grasp.models.weights import load_weights, sha256_file, WeightsError
 
         try:
             model, metadata = load_weights(path)
@@ -69,7 +70,6 @@ def resolve_source(source: Source) -> ResolvedModel:
                              sha256_file(path), path)
     if path.suffix or '/' in str(source):
         raise SourceError(f'model source {source}: no such weights file')
-    from kufenet_grasp.models.registry import build_model
 
     try:
         model = build_model(str(source))

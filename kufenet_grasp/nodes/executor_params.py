@@ -13,6 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kufenet_grasp.execution.checks import WorkspaceBounds
+from kufenet_grasp.execution.pick_sequence import PickConfig
+from kufenet_grasp.geometry.grasp_pose import tcp_offset
+from kufenet_grasp.geometry.transforms import from_xyz_rpy
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
@@ -109,10 +113,6 @@ def pick_config(values: dict[str, Any], quality_threshold: float | None = None) 
 
     ``quality_threshold`` overrides the parameter (explicit goal grasps use 0).
     """
-    from kufenet_grasp.execution.checks import WorkspaceBounds
-    from kufenet_grasp.execution.pick_sequence import PickConfig
-    from kufenet_grasp.geometry.grasp_pose import tcp_offset
-
     threshold = values['quality_threshold'] if quality_threshold is None else quality_threshold
     return PickConfig(
         workspace=WorkspaceBounds(tuple(values['workspace.min_xyz']),
@@ -132,7 +132,5 @@ def pick_config(values: dict[str, Any], quality_threshold: float | None = None) 
 
 def place_pose(values: dict[str, Any]) -> Any:
     """Return the configured place pose (grasp frame in base_frame) as a RigidTransform."""
-    from kufenet_grasp.geometry.transforms import from_xyz_rpy
-
     return from_xyz_rpy([float(v) for v in values['place.xyz']],
                         [float(v) for v in values['place.rpy']])

@@ -32,6 +32,7 @@ from kufenet_grasp.execution.gripper import GripperMapping, load_gripper
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickSequence
 from kufenet_grasp.nodes import executor_params
+from kufenet_grasp.nodes.moveit_backend import MoveItBackend
 from kufenet_grasp.nodes.qos import output_qos
 from kufenet_grasp.nodes.ros_conversions import pose_stamped, pose_to_transform, stamp_to_seconds
 from kufenet_msgs.action import PickAndPlace
@@ -126,7 +127,6 @@ class GraspExecutorNode(Node):
             raise RuntimeError("motion_backend 'sim' runs only inside the simulation: start "
                                'sim_world (make demo), which hosts the executor with its '
                                'PyBullet backend; standalone, use motion_backend:=moveit')
-        from kufenet_grasp.nodes.moveit_backend import MoveItBackend
 
         return MoveItBackend(node_name=self._param('moveit.node_name'),
                              planning_group=self._param('moveit.planning_group'),

@@ -34,7 +34,7 @@ from typing import Any
 
 from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import StagePlan
-from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 import numpy as np
 
 MOVEIT_MISSING = ('moveit_py is not installed: use motion_backend:=sim or install '
@@ -216,7 +216,5 @@ def _succeeded(status: Any) -> bool:
 
 def _pose_to_transform(pose: Any) -> RigidTransform:
     """Return the RigidTransform of a geometry_msgs/Pose (from RobotState.get_pose)."""
-    from kufenet_grasp.geometry.transforms import from_xyz_quat
-
     p, q = pose.position, pose.orientation
     return from_xyz_quat((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))

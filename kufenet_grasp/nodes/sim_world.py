@@ -25,6 +25,7 @@ import math
 import time
 from typing import Any
 
+from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 from kufenet_grasp.sim.world import CameraFrame, SimWorld, WorldConfig
 import numpy as np
@@ -203,8 +204,6 @@ def main(args: list[str] | None = None) -> None:
         sim = SimWorldNode()
         nodes.append(sim)
         if sim.get_parameter('host_executor').value:
-            from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
-
             nodes.append(GraspExecutorNode(sim.world.backend))
         executor = MultiThreadedExecutor()
         for node in nodes:

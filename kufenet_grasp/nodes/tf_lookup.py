@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.nodes.ros_conversions import pose_to_transform
 
 
 class TransformUnavailable(RuntimeError):
@@ -84,7 +85,6 @@ class CameraToBase:
         return self._lookup_tf(camera_frame, stamp)
 
     def _lookup_tf(self, camera_frame: str, stamp: Any) -> RigidTransform:
-        from kufenet_grasp.nodes.ros_conversions import pose_to_transform
         from rclpy.duration import Duration
         from rclpy.time import Time
 

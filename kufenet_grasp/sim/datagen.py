@@ -21,6 +21,23 @@ from pathlib import Path
 import shutil
 
 from kufenet_grasp.sim import assets
+from kufenet_grasp.sim.camera import (
+    CameraIntrinsics,
+    render,
+    RenderSettings,
+    sample_camera_pose,
+    sample_lighting,
+)
+from kufenet_grasp.sim.depth_sensors import sample_depth_sensor, sensor_depth
+from kufenet_grasp.sim.gripper import ParallelGripper
+from kufenet_grasp.sim.labelling import format_grasps, label_grasps, LabelSettings
+from kufenet_grasp.sim.rgb_noise import add_rgb_noise, sample_rgb_noise
+from kufenet_grasp.sim.scene import (
+    build_scene,
+    objects_in_workspace,
+    sample_scene_spec,
+    settled_spec,
+)
 import numpy as np
 
 DATASET_FORMAT = 'kufenet-sim-jacquard-1'
@@ -145,23 +162,6 @@ def _publish(tmp: Path, final: Path) -> None:
 def generate_scene(client: int, out: Path, seed: int, index: int, config: DatagenConfig
                    ) -> dict:
     """Generate, label and write scene ``index``; return its summary (split, status, counts)."""
-    from kufenet_grasp.sim.camera import (
-        CameraIntrinsics,
-        render,
-        RenderSettings,
-        sample_camera_pose,
-        sample_lighting,
-    )
-    from kufenet_grasp.sim.depth_sensors import sample_depth_sensor, sensor_depth
-    from kufenet_grasp.sim.gripper import ParallelGripper
-    from kufenet_grasp.sim.labelling import format_grasps, label_grasps, LabelSettings
-    from kufenet_grasp.sim.rgb_noise import add_rgb_noise, sample_rgb_noise
-    from kufenet_grasp.sim.scene import (
-        build_scene,
-        objects_in_workspace,
-        sample_scene_spec,
-        settled_spec,
-    )
     import pybullet as p
 
     rng = scene_rng(seed, index)

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import json
 from pathlib import Path
 
+from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose
+from kufenet_grasp.sim.gripper import ParallelGripper, try_grasp
+from kufenet_grasp.sim.labelling import grasp_pose, ImageGrasp, perturb
+from kufenet_grasp.sim.scene import build_scene, SceneSpec
 import numpy as np
 
 
@@ -61,10 +65,6 @@ def check_labels(root: str | Path, samples: int = 200, seed: int = 0,
     Each label is perturbed by ±``shift_m`` m and ±``turn_deg`` degrees; the successes are
     counted.
     """
-    from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose
-    from kufenet_grasp.sim.gripper import ParallelGripper, try_grasp
-    from kufenet_grasp.sim.labelling import grasp_pose, ImageGrasp, perturb
-    from kufenet_grasp.sim.scene import build_scene, SceneSpec
     import pybullet as p
 
     if samples < 1:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import math
 
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
+from kufenet_grasp.sim.assets import data_path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -86,7 +87,6 @@ def _as_q(q: np.ndarray | tuple[float, ...] | list[float], name: str) -> np.ndar
 
 
 def _load_panda(client: int, base: RigidTransform) -> int:
-    from kufenet_grasp.sim.assets import data_path
     import pybullet as p
 
     quat = base.quaternion_xyzw
@@ -104,7 +104,6 @@ class PandaKinematics:
 
     def __init__(self, table_z_m: float = 0.0, ik: IkSettings | None = None,
                  table_margin_m: float = 0.01) -> None:
-        from kufenet_grasp.sim.assets import data_path
         import pybullet as p
 
         self.ik_settings = ik or IkSettings()

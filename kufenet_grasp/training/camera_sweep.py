@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.sim.datagen import DatagenConfig, generate_dataset
+from kufenet_grasp.training.evaluate import evaluate_weights
+
 DISTANCES_M: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
 TILTS_DEG: tuple[float, ...] = (0.0, 25.0, 45.0)
 
@@ -42,8 +45,6 @@ def sweep_cells(distances_m: Sequence[float] = DISTANCES_M,
 def generate_cell(out: Path, cell: SweepCell, scenes: int, seed: int, workers: int,
                   progress: bool = False) -> Path:
     """Render ``scenes`` test-object scenes of ``cell`` into ``out/<cell.folder>``."""
-    from kufenet_grasp.sim.datagen import DatagenConfig, generate_dataset
-
     config = DatagenConfig(distance=(cell.distance_m, cell.distance_m),
                            tilt_deg=(cell.tilt_deg, cell.tilt_deg), split_only='test')
     root = out / cell.folder
@@ -62,8 +63,6 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
     A result holds ``accuracy`` (top-1 at 30°), ``n_images``, ``distance_m`` and
     ``tilt_deg``.
     """
-    from kufenet_grasp.training.evaluate import evaluate_weights
-
     root = Path(out)
     results: dict[str, dict[str, dict[str, Any]]] = {str(w): {} for w in weights}
     for cell in cells or sweep_cells():

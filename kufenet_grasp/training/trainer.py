@@ -22,6 +22,11 @@ import random
 import time
 from typing import Any
 
+from kufenet_grasp.data.registry import open_dataset
+from kufenet_grasp.data.splits import split_indices
+from kufenet_grasp.data.torch_dataset import GraspMapDataset
+from kufenet_grasp.models.registry import build_model
+from kufenet_grasp.models.weights import load_weights, save_weights, write_manifest
 from kufenet_grasp.training.config import ConfigError, TrainConfig
 from kufenet_grasp.training.distillation import KufeLoss
 from kufenet_grasp.training.evaluate import predict_and_score
@@ -97,9 +102,6 @@ def split_sources(config: TrainConfig) -> tuple[Any, list[int], Any, list[int], 
 
     ``info`` describes the split for the weights metadata. The test part is never returned.
     """
-    from kufenet_grasp.data.registry import open_dataset
-    from kufenet_grasp.data.splits import split_indices
-
     if config.train_split is not None:
         train_ds = open_dataset(config.dataset, split=config.train_split,
                                 **config.reader_options())
@@ -124,10 +126,6 @@ class Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         """Build data, model, teacher and optimiser from ``config`` (nothing is trained yet)."""
-        from kufenet_grasp.data.torch_dataset import GraspMapDataset
-        from kufenet_grasp.models.registry import build_model
-        from kufenet_grasp.models.weights import load_weights
-
         self.config = config
         self.run_dir = Path(config.out)
         self.device = resolve_device(config.device)
@@ -201,8 +199,6 @@ class Trainer:
 
     def save_best(self, metrics: dict[str, float]) -> None:
         """Write ``best.safetensors`` with training provenance and validation metrics."""
-        from kufenet_grasp.models.weights import save_weights, write_manifest
-
         trained_on = {'dataset': self.config.dataset, 'seed': self.config.seed,
                       'epochs': self.epoch, **self.split_info}
         extra = {'kd': self.config.kd, 'teacher': self.config.teacher or '',
