@@ -31,7 +31,7 @@ def _imported(tree: ast.Module) -> set[str]:
 
 
 def _marks(tree: ast.Module) -> set[str]:
-    """Marker names of a module-level ``pytestmark = pytest.mark.NAME``."""
+    """Return the marker names of a module-level ``pytestmark = pytest.mark.NAME``."""
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == 'pytestmark' for t in node.targets):
@@ -45,7 +45,7 @@ def _decorated_ros(function: ast.FunctionDef) -> bool:
 
 
 def _unmarked(tree: ast.Module) -> list[str]:
-    """What starts ROS without the marker: '<module>' or the names of test functions."""
+    """Return what starts ROS without the marker: '<module>' or the names of test functions."""
     if 'ros' in _marks(tree):
         return []
     module_level = [n for n in tree.body if not isinstance(n, ast.FunctionDef)]

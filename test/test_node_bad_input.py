@@ -176,7 +176,7 @@ def test_no_frame_warning_names_the_resolved_topics(graph, capfd):
     detector = GraspDetectorNode('quiet_detector', namespace='quiet',
                                  backend_factory=oracle_factory,
                                  parameter_defaults={**DETECTOR_PARAMS,
-                                                      'no_frame_warning_s': 0.5})
+                                                     'no_frame_warning_s': 0.5})
     spinner.add(detector)
     try:
         assert wait_for(lambda: detector.active, START_TIMEOUT_S)

@@ -3,7 +3,6 @@
 """grasp_detector over DDS: grasps on the box, pose in base_link, service, debug outputs."""
 
 import math
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped

@@ -83,7 +83,7 @@ def test_reliable_input_parameter_subscribes_reliably():
     detector = GraspDetectorNode('reliable_detector', namespace='arm3',
                                  backend_factory=oracle_factory,
                                  parameter_defaults={**DETECTOR_PARAMS, 'autostart': False,
-                                                      'input_reliability': 'reliable'})
+                                                     'input_reliability': 'reliable'})
     try:
         detector.trigger_configure()
         detector.trigger_activate()
@@ -132,7 +132,7 @@ def test_calibration_file_sets_the_static_transform(base_frame, ok):
     detector = GraspDetectorNode(
         f'calib_{base_frame}', backend_factory=oracle_factory,
         parameter_defaults={**DETECTOR_PARAMS, 'autostart': False, 'base_frame': base_frame,
-                             'static_transform.calibration_file': str(calibration)})
+                            'static_transform.calibration_file': str(calibration)})
     try:
         result = detector.trigger_configure()
         assert (result == TransitionCallbackReturn.SUCCESS) == ok, detector.configure_error

@@ -118,7 +118,7 @@ def test_publish_clock_advances_simulation_time():
     init_ros()
     namespace = f'/simclock{next(_names)}'
     sim = SimWorldNode(parameter_defaults={**SMALL, 'publish_clock': True,
-                                            'publish_rate_hz': 1.0}, namespace=namespace)
+                                           'publish_rate_hz': 1.0}, namespace=namespace)
     probe = Node(f'clock_probe_{next(_names)}', namespace=namespace)
     stamps: list[float] = []
     probe.create_subscription(Clock, '/clock', lambda m: stamps.append(
