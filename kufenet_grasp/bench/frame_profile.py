@@ -80,7 +80,7 @@ def build(weights: str, backend: str, threads: int, scenes: int, seed: int
         steps.append({**result.timings_ms, 'detect': 1e3 * (time.perf_counter() - start)})
         return result
 
-    detector.detect = timed_detect
+    detector.detect = timed_detect  # type: ignore[method-assign]  # instrument this instance
     return processor, frames, _FixedTransform(replay.t_base_camera), steps
 
 
