@@ -107,8 +107,12 @@ def test_box_on_table_gives_a_grasp_on_the_box(tmp_path, capsys, reuse_backend):
 def test_the_input_spec_of_the_weights_reaches_the_detector(tmp_path, capsys):
     # the shipped network, and the same tensors saved without an input spec (the legacy pixel
     # crop): the support-plane removal the metadata asks for is applied, or not
-    from kufenet_grasp.models.weights import load_weights, read_metadata, save_weights
-    from kufenet_grasp.models.weights import write_manifest
+    from kufenet_grasp.models.weights import (
+        load_weights,
+        read_metadata,
+        save_weights,
+        write_manifest,
+    )
 
     assert read_metadata(WEIGHTS).input_spec.get('support_plane') is True
     model, _ = load_weights(WEIGHTS)

@@ -27,6 +27,7 @@ LAYERS = (
     'sim',        # PyBullet world, robot, simulated motion backend, dataset generator
     'training',   # losses, training loop, evaluation, camera sweeps on rendered data
     'runtime',    # ROS-free helpers of the nodes (frame sync, image decoding, worker, tables)
+    'offline',    # the detector on recorded files and bags without ROS (kufenet detect)
     'nodes',      # rclpy nodes and the ROS glue
     'demo',       # the simulated pick-and-place demo (starts the nodes)
     'bench',      # measurement, down to the running node over DDS

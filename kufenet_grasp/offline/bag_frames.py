@@ -24,8 +24,8 @@ from typing import Any
 import cv2
 from kufenet_grasp.detection import validation
 from kufenet_grasp.geometry.camera import from_camera_info_msg, PinholeCamera
-from kufenet_grasp.nodes.frame_sync import ApproximateFrameSync, stamp_seconds
-from kufenet_grasp.nodes.image_encoding import image_to_numpy, ImageEncodingError
+from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync, stamp_seconds
+from kufenet_grasp.runtime.image_encoding import image_to_numpy, ImageEncodingError
 import numpy as np
 
 IMAGE = 'sensor_msgs/msg/Image'

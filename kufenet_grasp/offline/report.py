@@ -13,8 +13,8 @@ import math
 from typing import Any
 
 import cv2
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection.detector import DetectedGrasp, DetectionResult
-from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.drawing import draw_grasps

@@ -19,8 +19,8 @@ import sys
 import time
 from typing import Any
 
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection.detector import DetectionResult, GraspDetector
-from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.offline import bag_frames
 from kufenet_grasp.offline.bag_outputs import bag_summary, ContactSheet, OverlayVideo

@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 import cv2
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection.detector import DetectionResult, GraspDetector
-from kufenet_grasp.detection.status import GraspStatus
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.offline.report import draw_result, quality, result_record
