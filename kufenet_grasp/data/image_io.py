@@ -60,3 +60,9 @@ def read_depth_tiff(path: str | Path) -> np.ndarray:
             f'{path}: depth must be floating point metres, got dtype {depth.dtype}'
         )
     return clean_depth(depth)
+
+
+def write_depth_tiff(path: str | Path, depth: np.ndarray) -> None:
+    """Write ``float32`` H×W depth in metres as a TIFF (NaN is written as-is)."""
+    if not cv2.imwrite(str(path), np.asarray(depth, dtype=np.float32)):
+        raise OSError(f'{path}: could not write the depth TIFF')
