@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from builtin_interfaces.msg import Time
 from kufenet_grasp.geometry.transforms import from_xyz_quat
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 import numpy as np
@@ -79,6 +80,12 @@ class Variant:
     send_info: bool = True
     stamp_offset_s: float = 0.0
     depth_frame_id: str = FRAME_ID
+    #: depth stamped this much later than colour (s)
+    depth_stamp_offset_s: float = 0.0
+    #: depth values multiplied by this before encoding (-1: sign flip; 1e-3: metres as mm)
+    depth_scale: float = 1.0
+    #: (width, height) of both images and the camera info instead of the fixture size
+    image_size: tuple[int, int] | None = None
 
 
 def box_pixel_center() -> tuple[float, float]:
@@ -186,8 +193,9 @@ class FakeCamera(Node):
         header = Image().header
         header.frame_id = FRAME_ID
         header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-        rgb, _ = render()
-        _, depth = render(*var.depth_size)
+        rgb, _ = render(*(var.image_size or (WIDTH, HEIGHT)))
+        _, depth = render(*(var.image_size or var.depth_size))
+        depth *= np.float32(var.depth_scale)
         if var.all_nan_depth:
             depth[:] = np.nan
         if var.center_hole_px:
@@ -195,9 +203,16 @@ class FakeCamera(Node):
             r = var.center_hole_px
             depth[int(v) - r:int(v) + r + 1, int(u) - r:int(u) + r + 1] = np.nan
         depth_header = type(header)(stamp=header.stamp, frame_id=var.depth_frame_id)
+        if var.depth_stamp_offset_s:
+            depth_ns = stamp_ns + int(var.depth_stamp_offset_s * 1e9)
+            sec, nanosec = divmod(depth_ns, 1_000_000_000)
+            depth_header.stamp = Time(sec=sec, nanosec=nanosec)  # a copy: colour keeps its own
         if var.send_info:
-            info = CameraInfo(header=header, width=WIDTH, height=HEIGHT,
-                              k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0],
+            width, height = var.image_size or (WIDTH, HEIGHT)
+            sx, sy = width / WIDTH, height / HEIGHT  # intrinsics of the rendered size
+            info = CameraInfo(header=header, width=width, height=height,
+                              k=[FX * sx, 0.0, (CX + 0.5) * sx - 0.5, 0.0, FY * sy,
+                                 (CY + 0.5) * sy - 0.5, 0.0, 0.0, 1.0],
                               distortion_model='plumb_bob')
             self.info_pub.publish(info)
         self.depth_pub.publish(_image(depth, var.depth_encoding, depth_header))

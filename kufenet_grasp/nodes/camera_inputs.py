@@ -1,29 +1,66 @@
 # Copyright kufenet_grasp maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""The detector's camera subscriptions and their approximate-time synchronisation.
+"""The detector's camera subscriptions, their synchronisation and what each stream delivers.
 
 Subscribes to the RELATIVE topics ``color/image_raw``, ``depth/image_raw`` (aligned to colour)
 and ``color/camera_info``. Colour and depth are matched by stamp (``slop_s`` seconds) with
 ``message_filters.ApproximateTimeSynchronizer`` where it is installed, else with the
 pure-Python :class:`~kufenet_grasp.runtime.frame_sync.ApproximateFrameSync`. CameraInfo is
 constant for a camera: the newest one travels with each colour image (None until one arrives).
+
+Each stream is accounted for (:class:`StreamCounts`): messages received, messages DDS announced
+but never delivered whole (the subscription's message-lost event: e.g. images larger than the
+shared-memory segment), images refused unread for having more than ``max_pixels`` pixels, and
+the newest stamp, so the node can say why no frame forms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import math
+import threading
+import time
 from typing import Any
 
+from kufenet_grasp.detection import validation
 from kufenet_grasp.nodes.ros_conversions import stamp_to_seconds
 from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync
+from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import CameraInfo, Image
 
 COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC = 'color/image_raw', 'depth/image_raw', 'color/camera_info'
+STREAM_TOPICS = {'colour': COLOR_TOPIC, 'depth': DEPTH_TOPIC, 'camera_info': INFO_TOPIC}
 #: a colour stamp this much older than the previous one (s) resets the synchroniser
 TIME_JUMP_S = 1.0
 #: called with each synchronised (colour, depth, newest camera info or None)
 FrameCallback = Callable[[Image, Image, 'CameraInfo | None'], None]
+#: called with (stream name, why the message was refused)
+RefusedCallback = Callable[[str, str], None]
+#: called with (stream name, messages lost now, lost so far on that stream)
+LostCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class StreamCounts:
+    """What one input stream delivered since activation (guarded by CameraInputs' lock)."""
+
+    received: int = 0
+    lost: int = 0  #: announced by DDS but never complete (message-lost events)
+    refused: int = 0  #: more than max_pixels pixels: dropped unread
+    last_stamp_s: float = math.nan  #: newest header stamp (s)
+    last_arrival: float = -math.inf  #: monotonic time (s) of the newest message
+
+    def describe(self, name: str, now: float) -> str:
+        """One clause: '<name> <n> received (last x s ago), <n> lost in transport, ...'."""
+        text = f'{name} {self.received} received'
+        if self.received:
+            text += f' (last {now - self.last_arrival:.1f} s ago)'
+        if self.lost:
+            text += f', {self.lost} announced but never complete (lost in transport)'
+        if self.refused:
+            text += f', {self.refused} refused as larger than max_image_pixels'
+        return text
 
 
 @dataclass(frozen=True)
@@ -35,33 +72,129 @@ class _StampedInfo:
 
 
 class CameraInputs:
-    """Synchronised colour + depth (+ newest info) from three subscriptions on ``node``."""
+    """Synchronised colour + depth (+ newest info) from three subscriptions on ``node``.
 
-    def __init__(self, node: Any, qos: Any, slop_s: float, on_frame: FrameCallback) -> None:
+    Args:
+        node: the rclpy node that owns the subscriptions.
+        qos: QoS of the three subscriptions.
+        slop_s: largest stamp difference (s) of colour and depth in one frame.
+        on_frame: receives each synchronised frame.
+        max_pixels: colour or depth images with more pixels are refused before they reach
+            the synchroniser (0 = no limit); may be changed while running.
+        on_refused: told about each refused image (stream, reason).
+        on_lost: told about messages DDS lost (stream, lost now, lost so far).
+
+    """
+
+    def __init__(self, node: Any, qos: Any, slop_s: float, on_frame: FrameCallback,
+                 max_pixels: int = 0, on_refused: RefusedCallback | None = None,
+                 on_lost: LostCallback | None = None) -> None:
         self._node = node
         self._on_frame = on_frame
+        self._on_refused = on_refused
+        self._on_lost = on_lost
+        self.max_pixels = int(max_pixels)
+        self.slop_s = float(slop_s)
         self._info: CameraInfo | None = None
         self._last_color_stamp = float('-inf')
-        info_sub = node.create_subscription(CameraInfo, INFO_TOPIC, self._on_info, qos)
+        self._lock = threading.Lock()
+        self._counts = {name: StreamCounts() for name in STREAM_TOPICS}
         try:
             import message_filters
         except ImportError:  # no wheel on PyPI: the pure-Python equivalent
             self._sync: Any = ApproximateFrameSync(slop_s, callback=self._on_triple)
-            self._subs = [node.create_subscription(Image, COLOR_TOPIC, self._on_color, qos),
-                          node.create_subscription(Image, DEPTH_TOPIC, self._sync.add_depth,
-                                                   qos),
-                          info_sub]
-            return
-        color = message_filters.Subscriber(node, Image, COLOR_TOPIC, qos_profile=qos)
-        depth = message_filters.Subscriber(node, Image, DEPTH_TOPIC, qos_profile=qos)
-        self._sync = message_filters.ApproximateTimeSynchronizer([color, depth], 2, slop_s)
-        self._sync.registerCallback(lambda c, d: self._on_frame(c, d, self._info))
-        self._subs = [color.sub, depth.sub, info_sub]
+            self._add_color, self._add_depth = self._sync.add_color, self._sync.add_depth
+            self.synchroniser = 'ApproximateFrameSync'
+        else:
+            # our own subscriptions feed the synchroniser, so each message is counted and
+            # size-checked first, and the message-lost events are ours
+            color, depth = message_filters.SimpleFilter(), message_filters.SimpleFilter()
+            self._sync = message_filters.ApproximateTimeSynchronizer([color, depth], 2, slop_s)
+            self._sync.registerCallback(lambda c, d: self._on_frame(c, d, self._info))
+            self._add_color, self._add_depth = color.signalMessage, depth.signalMessage
+            self.synchroniser = 'message_filters.ApproximateTimeSynchronizer'
+        self._subs = [
+            self._subscribe(Image, 'colour', self._on_color, qos),
+            self._subscribe(Image, 'depth', self._on_depth, qos),
+            self._subscribe(CameraInfo, 'camera_info', self._on_info, qos),
+        ]
 
+    def _subscribe(self, msg_type: type, stream: str, callback: Callable[[Any], None],
+                   qos: Any) -> Any:
+        events = SubscriptionEventCallbacks(
+            message_lost=lambda status: self._lost(stream, status))
+        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], callback, qos,
+                                              event_callbacks=events)
+
+    @property
+    def camera_info(self) -> CameraInfo | None:
+        """The newest CameraInfo received (None before the first)."""
+        return self._info
+
+    def topic_names(self) -> list[str]:
+        """Return three input topics as resolved by the node (namespace and remapping applied)."""
+        return [self._node.resolve_topic_name(t) for t in (COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC)]
+
+    # ------------------------------------------------------------ accounting
+    def _arrived(self, stream: str, msg: Any) -> str | None:
+        """Count ``msg``; the reason it is refused (too many pixels), or None."""
+        reason = None
+        if self.max_pixels > 0 and stream != 'camera_info':
+            issue = validation.first_issue(validation.check_image_size(
+                int(msg.width), int(msg.height), stream, 1, self.max_pixels))
+            reason = issue.message if issue else None
+        with self._lock:
+            counts = self._counts[stream]
+            counts.received += 1
+            counts.refused += reason is not None
+            counts.last_stamp_s = stamp_to_seconds(msg.header.stamp)
+            counts.last_arrival = time.monotonic()
+        if reason is not None and self._on_refused is not None:
+            self._on_refused(stream, reason)
+        return reason
+
+    def _lost(self, stream: str, status: Any) -> None:
+        with self._lock:
+            self._counts[stream].lost = int(status.total_count)
+        if self._on_lost is not None:
+            self._on_lost(stream, int(status.total_count_change), int(status.total_count))
+
+    def counts(self) -> dict[str, StreamCounts]:
+        """Return copies of the per-stream counts, by stream name (colour, depth, camera_info)."""
+        with self._lock:
+            return {name: StreamCounts(**vars(c)) for name, c in self._counts.items()}
+
+    def describe(self) -> str:
+        """Say what each stream delivered, e.g. 'colour 0 received, 7 announced but never ...'."""
+        now = time.monotonic()
+        return '; '.join(c.describe(name, now) for name, c in self.counts().items())
+
+    def stamp_gap_s(self, within_s: float) -> float | None:
+        """Newest colour stamp minus newest depth stamp (s), if both arrived within ``within_s``.
+
+        None when either stream is silent: then the stamps are not what keeps frames apart.
+        """
+        counts, now = self.counts(), time.monotonic()
+        color, depth = counts['colour'], counts['depth']
+        if now - color.last_arrival > within_s or now - depth.last_arrival > within_s:
+            return None
+        return color.last_stamp_s - depth.last_stamp_s
+
+    # ------------------------------------------------------------- callbacks
     def _on_info(self, msg: CameraInfo) -> None:
+        self._arrived('camera_info', msg)
         self._info = msg
 
+    def _on_depth(self, msg: Image) -> None:
+        if self._arrived('depth', msg) is None:
+            self._add_depth(msg)
+
     def _on_color(self, msg: Image) -> None:
+        if self._arrived('colour', msg) is not None:
+            return
+        if self.synchroniser != 'ApproximateFrameSync':
+            self._add_color(msg)
+            return
         stamp = stamp_to_seconds(msg.header.stamp)
         if stamp < self._last_color_stamp - TIME_JUMP_S:
             jump = self._last_color_stamp - stamp
@@ -70,7 +203,7 @@ class CameraInputs:
             self._sync.reset()
         self._last_color_stamp = stamp
         self._sync.add_info(_StampedInfo(msg.header, self._info))
-        self._sync.add_color(msg)
+        self._add_color(msg)
 
     def _on_triple(self, triple: Any) -> None:
         self._on_frame(triple.color, triple.depth, triple.info.info)

@@ -89,6 +89,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'above when set', read_only=True),
     ParamSpec('max_frame_age_s', 1.0, 'refuse frames older than this (s); 0 = no limit',
               0.0, 3600.0),
+    ParamSpec('max_clock_skew_s', 0.5, 'warn when frame stamps are more than this far ahead '
+              "of the node's clock (s; clocks not synchronised); such frames age from their "
+              'arrival', 0.0, 3600.0),
+    ParamSpec('min_image_side_px', 32, 'refuse (BAD_INPUT) colour or depth images narrower or '
+              'lower than this (px)', 1, 4096),
+    ParamSpec('max_image_pixels', 3_145_728, 'refuse (BAD_INPUT) colour or depth images with '
+              'more pixels than this, unread (default 3 Mpx, e.g. 2048x1536: a 32FC1 image of '
+              "that size, 12 MiB, fits the DDS profile's 16 MiB shared-memory segment)",
+              1, 67_108_864),
     ParamSpec('sync_slop_s', 0.05, 'largest stamp spread of colour, depth and info that still '
               'forms one frame (s)', 0.0, 1.0, read_only=True),
     ParamSpec('input_reliability', 'best_effort', 'QoS reliability of the camera '

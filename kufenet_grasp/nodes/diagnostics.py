@@ -52,6 +52,12 @@ class DetectorStats:
             self.received += 1
             self._inputs.append(now_s)
 
+    def frame_refused(self, status: str) -> None:
+        """Count an input image refused before it formed a frame (e.g. too many pixels)."""
+        with self._lock:
+            self.rejected += 1
+            self.last_status = status
+
     def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool,
                    support: str = '') -> None:
         """Count one finished frame (``ok`` False when it was rejected)."""

@@ -30,7 +30,7 @@ from kufenet_grasp.nodes.ros_conversions import (
     stamp_to_seconds,
 )
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, TransformUnavailable
-from kufenet_grasp.runtime.image_encoding import image_to_numpy, ImageEncodingError
+from kufenet_grasp.runtime.image_encoding import depth_raw, image_to_numpy, ImageEncodingError
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -46,6 +46,8 @@ class FrameInput:
     color: Image
     depth: Image
     info: CameraInfo | None
+    #: node-clock time (s) when the frame arrived; NaN = unknown (age from the stamp only)
+    arrival_s: float = math.nan
 
     @property
     def stamp_s(self) -> float:
@@ -67,6 +69,8 @@ class FrameOutcome:
     warnings: list[str] = field(default_factory=list)
     rgb: np.ndarray | None = None
     pixel_rects: list[Any] = field(default_factory=list)
+    #: candidates above the quality threshold that failed a depth, width or finger check
+    rejected: int = 0
     #: rects[0] (and poses[0], if any) already went out through ``process``'s ``on_best``
     best_published: bool = False
     #: support plane of the input: 'plane', 'none' (not found, depth used as seen), 'off', ''
@@ -185,6 +189,15 @@ class FrameProcessor:
         if depth.encoding not in DEPTH_ENCODINGS:
             return _bad(f"depth image encoding '{depth.encoding}' is not supported; use "
                         f'16UC1 (mm) or 32FC1 (m)')
+        min_side, max_pixels = (int(self._settings['min_image_side_px']),
+                                int(self._settings['max_image_pixels']))
+        issue = validation.first_issue(
+            validation.check_image_size(int(color.width), int(color.height), 'colour',
+                                        min_side, max_pixels)
+            + validation.check_image_size(int(depth.width), int(depth.height), 'depth',
+                                          min_side, max_pixels))
+        if issue is not None:
+            return _bad(issue.message, issue.status)
         try:
             rgb, depth_m = image_to_numpy(color), image_to_numpy(depth)
         except ImageEncodingError as exc:
@@ -205,7 +218,8 @@ class FrameProcessor:
         fails (the outcome reports that) or no grasp passes.
         """
         max_age = float(self._settings['max_frame_age_s'] if max_age_s is None else max_age_s)
-        issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age))
+        issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age,
+                                                            frame.arrival_s))
         if issue is not None:
             return _bad(issue.message, issue.status)
         decoded = self._decode(frame)
@@ -215,8 +229,9 @@ class FrameProcessor:
         warnings: list[str] = []
         camera = None
         if frame.info is None:
-            warnings.append('no camera_info received: publishing pixel grasps only (no '
-                            'depth, width or pose); check the color/camera_info remapping')
+            warnings.append('no camera_info received: publishing pixel grasps with their '
+                            'depth (depth_m) only, no width_m and no pose; check the '
+                            'color/camera_info remapping')
         else:
             try:
                 camera = camera_from_info(frame.info)
@@ -232,9 +247,12 @@ class FrameProcessor:
         best = _BestFirst(tf, header, offset, on_best) if on_best is not None else None
         with self._detect_lock:
             result = detector.detect(rgb, depth_m, camera, on_best=best)
-        outcome = FrameOutcome(int(result.status), result.message, header, warnings=warnings,
+        message = result.message
+        if result.status == GraspStatus.NO_DATA:
+            message = _depth_hint(frame.depth) or message
+        outcome = FrameOutcome(int(result.status), message, header, warnings=warnings,
                                rgb=rgb, best_published=best is not None and best.sent,
-                               support=result.support)
+                               support=result.support, rejected=sum(result.rejected.values()))
         self._fill(outcome, result.grasps, tf, offset, best.where if best else None)
         return outcome
 
@@ -274,6 +292,14 @@ class FrameProcessor:
         msg = Image(**numpy_to_image_fields(canvas, 'rgb8'))
         msg.header = frame.color.header
         return msg
+
+
+def _depth_hint(depth: Image) -> str | None:
+    """Return the sign or unit mistake most likely in a depth image without usable depth."""
+    try:
+        return validation.depth_unit_hint(depth_raw(depth), depth.encoding)
+    except ImageEncodingError:
+        return None
 
 
 def _draw(rgb: np.ndarray, rects: list[Any]) -> np.ndarray:

@@ -7,8 +7,10 @@ colour; 16UC1 mm or 32FC1 m) and ``color/camera_info``. Outputs under ``kufenet/
 ``grasps``, ``grasp_pose`` (grasp frame in ``base_frame``), ``debug_image``, ``markers``; the
 service ``kufenet/detect_grasps``; ``/diagnostics``. Parameters: see ``detector_params.py``.
 
-configure loads and warms up the model and creates publishers and the service; activate
-subscribes and starts the latest-only worker; deactivate unsubscribes and stops the worker.
+The service exists from start-up and answers NOT_READY (with the reason, e.g. why configure
+failed) until the node is active; configure loads and warms up the model and creates the
+publishers; activate subscribes and starts the latest-only worker; deactivate unsubscribes and
+stops the worker.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
-from kufenet_grasp.detection import builder
+from kufenet_grasp.detection import builder, validation
 from kufenet_grasp.nodes import detector_params
-from kufenet_grasp.nodes.camera_inputs import CameraInputs, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC
+from kufenet_grasp.nodes.camera_inputs import (
+    CameraInputs,
+    COLOR_TOPIC,
+    DEPTH_TOPIC,
+    INFO_TOPIC,
+    STREAM_TOPICS,
+)
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
 from kufenet_grasp.nodes.frame_processing import (
     BestCallback,
@@ -68,6 +76,8 @@ class _Latest:
     frame: FrameInput | None = None
     outcome: FrameOutcome | None = None
     outcome_frame: FrameInput | None = None
+    #: the newest input image refused before it formed a frame (cleared by the next frame)
+    refused: FrameOutcome | None = None
     last_frame_monotonic: float = field(default_factory=time.monotonic)
 
 
@@ -90,15 +100,17 @@ class GraspDetectorNode(Node):
         self._dropped_before = 0  # frames dropped by workers of earlier activations
         self._inputs: CameraInputs | None = None
         self._pubs: dict[str, Any] = {}
-        self._service = None
         self._timers: list[Any] = []
         self._active = False
-        self._service_group = MutuallyExclusiveCallbackGroup()
         self._autostart_timer = None
         #: debug images drawn and published (only while someone subscribes)
         self.debug_images_sent = 0
         #: why the last configure failed (None after a successful configure)
         self.configure_error: str | None = None
+        # offered from start-up, so a caller always gets a status (NOT_READY until active)
+        self._service = self.create_service(DetectGrasps, 'kufenet/detect_grasps',
+                                            self._on_detect_grasps,
+                                            callback_group=MutuallyExclusiveCallbackGroup())
         if self.get_parameter('autostart').value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
 
@@ -121,6 +133,8 @@ class GraspDetectorNode(Node):
                 return SetParametersResult(successful=False, reason=str(exc))
         if self._worker is not None and 'max_rate_hz' in {p.name for p in params}:
             self._worker.max_rate_hz = float(current['max_rate_hz'])
+        if self._inputs is not None:
+            self._inputs.max_pixels = int(current['max_image_pixels'])
         return SetParametersResult(successful=True)
 
     def _autostart(self) -> None:
@@ -151,9 +165,6 @@ class GraspDetectorNode(Node):
             'markers': self.create_lifecycle_publisher(MarkerArray, 'kufenet/markers', out),
             'diag': self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics', 10),
         }
-        self._service = self.create_service(DetectGrasps, 'kufenet/detect_grasps',
-                                            self._on_detect_grasps,
-                                            callback_group=self._service_group)
         self._stats.model_loaded = True
         self.configure_error = None
         self.get_logger().info(f'configured: {self._processor.describe()}, '
@@ -205,7 +216,9 @@ class GraspDetectorNode(Node):
                                     on_error=self._on_worker_error)
         qos = input_qos(str(self.param('input_reliability')),
                         int(self.param('input_queue_depth')))
-        self._inputs = CameraInputs(self, qos, float(self.param('sync_slop_s')), self._on_frame)
+        self._inputs = CameraInputs(self, qos, float(self.param('sync_slop_s')), self._on_frame,
+                                    int(self.param('max_image_pixels')), self._on_refused,
+                                    self._on_lost)
         with self._lock:
             self._latest.last_frame_monotonic = time.monotonic()
         self._timers = [
@@ -217,13 +230,41 @@ class GraspDetectorNode(Node):
         return result
 
     def _on_frame(self, color: Image, depth: Image, info: CameraInfo | None) -> None:
-        frame = FrameInput(color, depth, info)
+        arrival_s = self.get_clock().now().nanoseconds * 1e-9
+        with self._lock:
+            previous = self._latest.frame
+        if previous is not None and previous.stamp_s == FrameInput(color, depth, info).stamp_s:
+            arrival_s = previous.arrival_s  # the same frame sent again does not get younger
+        frame = FrameInput(color, depth, info, arrival_s)
+        skew = validation.first_issue(validation.check_clock_skew(
+            frame.stamp_s, arrival_s, float(self.param('max_clock_skew_s'))))
+        if skew is not None:
+            self.get_logger().warn(skew.message, throttle_duration_sec=5.0)
         self._stats.frame_in(time.monotonic())
         with self._lock:
             self._latest.frame = frame
+            self._latest.refused = None
             self._latest.last_frame_monotonic = time.monotonic()
         if self._worker is not None:
             self._worker.put(frame)
+
+    def _on_refused(self, stream: str, reason: str) -> None:
+        """Report an input image refused unread (too many pixels) as a frame's outcome."""
+        outcome = FrameOutcome(int(GraspStatus.BAD_INPUT), reason)
+        self._stats.frame_refused(reason)
+        self.get_logger().warn(reason, throttle_duration_sec=2.0)
+        with self._lock:
+            self._latest.outcome, self._latest.outcome_frame = outcome, None
+            self._latest.refused = outcome
+
+    def _on_lost(self, stream: str, lost_now: int, lost_total: int) -> None:
+        topic = self.resolve_topic_name(STREAM_TOPICS[stream])
+        self.get_logger().warn(
+            f'{lost_total} {stream} message(s) on {topic} were announced by DDS but never '
+            f'arrived whole (lost in transport): images larger than the shared-memory segment '
+            f'(use config/dds/fastdds_large_images.xml in every process of the image path, or '
+            f'a lower resolution) or fragments dropped on a busy link',
+            throttle_duration_sec=5.0)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         """Unsubscribe and stop the worker: no processing while inactive."""
@@ -258,9 +299,6 @@ class GraspDetectorNode(Node):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        if self._service is not None:
-            self.destroy_service(self._service)
-            self._service = None
         if self._tf is not None:
             self._tf.close()
             self._tf = None
@@ -273,6 +311,9 @@ class GraspDetectorNode(Node):
         """Stop the worker and release the model before the node goes away."""
         self._stop_activity()
         self._release()
+        if self._service is not None:
+            self.destroy_service(self._service)
+            self._service = None
         super().destroy_node()
 
     # ----------------------------------------------------------------- processing
@@ -337,31 +378,46 @@ class GraspDetectorNode(Node):
     # ----------------------------------------------------------------- service
     def _on_detect_grasps(self, request: Any, response: Any) -> Any:
         max_age = request.max_age_s if request.max_age_s > 0 else self.param('max_frame_age_s')
-        count = request.max_grasps if request.max_grasps > 0 else int(self.param('top_k'))
+        top_k = int(self.param('top_k'))
+        count = min(request.max_grasps, top_k) if request.max_grasps > 0 else top_k
         with self._lock:
             frame, outcome = self._latest.frame, self._latest.outcome
+            refused = self._latest.refused
             if self._latest.outcome_frame is not frame:
                 outcome = None  # the newest frame is not processed yet: detect on it now
         if not self._active or self._processor is None:
-            return _status(response, GraspStatus.NOT_READY,
-                           'grasp_detector is not active (lifecycle) or has no model loaded')
+            return _status(response, GraspStatus.NOT_READY, self._not_ready_reason())
+        if refused is not None:
+            return _status(response, GraspStatus.BAD_INPUT, refused.summary)
         if frame is None:
             return _status(response, GraspStatus.NO_DATA,
                            f"no synchronised frame yet on {', '.join(self._topic_names())}")
         now_s = self.get_clock().now().nanoseconds * 1e-9
-        age = now_s - frame.stamp_s
-        if max_age > 0 and age > max_age:
-            return _status(response, GraspStatus.STALE_DATA,
-                           f'newest frame is {age:.2f} s old (max {max_age:.2f} s)')
+        stale = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age,
+                                                            frame.arrival_s))
+        if stale is not None:
+            return _status(response, stale.status, stale.message)
         if outcome is None or (outcome.code == GraspStatus.STALE_DATA and max_age > 0):
             outcome = self._run_detection(frame, max_age)
             if outcome is None:
                 return _status(response, GraspStatus.NOT_READY, 'model released meanwhile')
         response.status.code = int(outcome.code)
-        response.status.message = outcome.summary
         response.grasps = outcome.array(count)
         response.poses = list(outcome.poses[:count])
+        returned = len(response.grasps.grasps)
+        response.status.message = _service_message(outcome, returned, request.max_grasps,
+                                                   top_k)
         return response
+
+    def _not_ready_reason(self) -> str:
+        """Why the service cannot detect: the lifecycle state, and why configure failed."""
+        state = self._state_machine.current_state[1]
+        reason = f'grasp_detector is {state}, not active'
+        if self.configure_error is not None:
+            reason += f' (configure failed: {self.configure_error})'
+        elif self._processor is None:
+            reason += ' (no model loaded: configure, then activate it)'
+        return reason
 
     # ----------------------------------------------------------------- monitoring
     def _topic_names(self) -> list[str]:
@@ -371,16 +427,29 @@ class GraspDetectorNode(Node):
         with self._lock:
             idle = time.monotonic() - self._latest.last_frame_monotonic
         limit = float(self.param('no_frame_warning_s'))
-        if idle > limit:
-            color, depth, info = self._topic_names()
+        inputs = self._inputs
+        if idle <= limit or inputs is None:
+            return
+        slop = float(self.param('sync_slop_s'))
+        gap = inputs.stamp_gap_s(limit)
+        if gap is not None and abs(gap) > slop:
             self.get_logger().warn(
-                f'no synchronised frame for {idle:.0f} s on {color}, {depth} and {info}. '
-                f'Check: the camera publishes (input_reliability is '
-                f"'{self.param('input_reliability')}'; a 'reliable' subscription cannot hear "
-                f'best-effort publishers), the remappings point at these names, depth is '
-                f'aligned to colour (RealSense: align_depth.enable:=true, aligned_depth_to_color/'
-                f"image_raw) and stamps agree within sync_slop_s={self.param('sync_slop_s')}",
-                throttle_duration_sec=limit)
+                f'no synchronised frame for {idle:.0f} s: colour and depth arrive but their '
+                f'stamps differ by {abs(gap):.3f} s (depth {"behind" if gap > 0 else "ahead of"} '
+                f'colour; sync_slop_s {slop}): stamp both with the same acquisition time, or '
+                f'use depth aligned to colour (RealSense: align_depth.enable:=true, '
+                f'aligned_depth_to_color/image_raw)', throttle_duration_sec=limit)
+            return
+        color, depth, info = self._topic_names()
+        self.get_logger().warn(
+            f'no synchronised frame for {idle:.0f} s on {color}, {depth} and {info} '
+            f'(since activation: {inputs.describe()}). '
+            f'Check: the camera publishes (input_reliability is '
+            f"'{self.param('input_reliability')}'; a 'reliable' subscription cannot hear "
+            f'best-effort publishers), the remappings point at these names, depth is '
+            f'aligned to colour (RealSense: align_depth.enable:=true, aligned_depth_to_color/'
+            f"image_raw) and stamps agree within sync_slop_s={self.param('sync_slop_s')}",
+            throttle_duration_sec=limit)
 
     def _publish_diag(self) -> None:
         if 'diag' in self._pubs:
@@ -411,6 +480,21 @@ class GraspDetectorNode(Node):
         self._stats.dropped = self._dropped_before + (worker.dropped + worker.skipped
                                                       if worker else 0)
         return self._stats
+
+
+def _service_message(outcome: FrameOutcome, returned: int, requested: int, top_k: int) -> str:
+    """Status message of a service answer: what was returned of what was found, and why."""
+    if outcome.code != GraspStatus.OK:
+        return outcome.summary
+    found = len(outcome.rects)
+    text = f'{returned} grasp(s) returned' + (f' of {found} found' if found > returned else '')
+    if outcome.rejected:
+        text += f', {outcome.rejected} candidate(s) rejected'
+    if requested > top_k:
+        text += f'; max_grasps {requested} is capped at top_k {top_k}'
+    if not outcome.poses:  # an OK frame without poses had no camera_info
+        text += '; no camera_info: pixel grasps with depth_m only (no width_m, no pose)'
+    return text
 
 
 def _status(response: Any, code: int, message: str) -> Any:

@@ -44,18 +44,8 @@ def _check_encoding(encoding: Any) -> str:
     return encoding
 
 
-def image_to_numpy(msg: Any) -> np.ndarray:
-    """Convert an Image message to RGB ``uint8 H×W×3`` or depth ``float32 H×W`` metres.
-
-    ``16UC1`` is millimetres (0 = invalid); ``32FC1`` is metres (NaN, inf, 0 and negative =
-    invalid). Row padding (``step`` > width × pixel size) and ``is_bigendian`` are honoured.
-    Returns a new array that does not share memory with the message.
-
-    Raises:
-        ImageEncodingError: unsupported encoding, or ``data`` / ``step`` inconsistent with the
-            image size.
-
-    """
+def _rows(msg: Any) -> tuple[str, np.ndarray]:
+    """Return (encoding, uint8 height × width·pixel-size view of the pixel rows, no padding)."""
     encoding = _check_encoding(getattr(msg, 'encoding', None))
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     bpp = _bytes_per_pixel(encoding)
@@ -72,7 +62,41 @@ def image_to_numpy(msg: Any) -> np.ndarray:
         raise ImageEncodingError(f'image data holds {buf.size} B, expected height × step = '
                                  f'{height}×{step} = {height * step} B for {encoding} '
                                  f'{width}x{height}')
-    rows = buf.reshape(height, step)[:, :width * bpp]
+    return encoding, buf.reshape(height, step)[:, :width * bpp]
+
+
+def depth_raw(msg: Any) -> np.ndarray:
+    """Return a depth Image's values as sent: ``uint16`` (16UC1 mm) or ``float32`` (32FC1 m).
+
+    No scaling and no invalid-pixel masking (for diagnosing sign and unit mistakes).
+
+    Raises:
+        ImageEncodingError: not a depth encoding, or inconsistent fields.
+
+    """
+    encoding, rows = _rows(msg)
+    if encoding not in _DEPTH:
+        raise ImageEncodingError(f'depth_raw: {encoding} is not a depth encoding')
+    kind, _ = _DEPTH[encoding]
+    dtype = np.dtype(kind).newbyteorder('>' if msg.is_bigendian else '<')
+    raw = np.ascontiguousarray(rows).view(dtype).reshape(rows.shape[0], int(msg.width))
+    return raw.astype(np.dtype(kind).newbyteorder('='), copy=False)
+
+
+def image_to_numpy(msg: Any) -> np.ndarray:
+    """Convert an Image message to RGB ``uint8 H×W×3`` or depth ``float32 H×W`` metres.
+
+    ``16UC1`` is millimetres (0 = invalid); ``32FC1`` is metres (NaN, inf, 0 and negative =
+    invalid). Row padding (``step`` > width × pixel size) and ``is_bigendian`` are honoured.
+    Returns a new array that does not share memory with the message.
+
+    Raises:
+        ImageEncodingError: unsupported encoding, or ``data`` / ``step`` inconsistent with the
+            image size.
+
+    """
+    encoding, rows = _rows(msg)
+    height, width = rows.shape[0], int(msg.width)
     if encoding in _COLOR:
         channels, order = _COLOR[encoding]
         pixels = rows.reshape(height, width, channels)
