@@ -151,7 +151,8 @@ def test_slip_after_lift_is_execution_failed_at_lift_and_goes_home():
     assert backend.gripper_commands[-1] == pytest.approx(GRIPPER.release_command())
 
 
-def test_cancel_mid_pick_opens_gripper_returns_home_cancelled():
+def test_cancel_during_the_lift_keeps_the_object_and_returns_home_cancelled():
+    """A lifted object is never dropped where the arm happens to be when a cancel comes."""
     backend = FakeMotionBackend()
     backend.block_stage = 'lift'
     cancelled = []
@@ -165,8 +166,27 @@ def test_cancel_mid_pick_opens_gripper_returns_home_cancelled():
     outcome = seq.run([grasp()], PLACE, should_cancel=lambda: bool(cancelled))
     assert outcome.status == GraspStatus.CANCELLED and outcome.failed_stage == 'lift'
     assert backend.executed == ['pre_grasp', 'approach', 'home']
-    assert backend.gripper_commands[-1] == pytest.approx(GRIPPER.release_command())
+    assert len(backend.gripper_commands) == 2  # opened, closed; never released mid-air
+    assert 'still in the gripper' in outcome.message
     assert np.allclose(backend.state.translation, [0.4, 0.0, 0.4])
+
+
+def test_cancel_after_the_close_releases_in_place_and_backs_out():
+    backend = FakeMotionBackend()
+    closed = []
+    backend, seq = make(backend)
+    real_set_gripper = backend.set_gripper
+
+    def set_gripper(command, wait=True):
+        closed.append(len(backend.gripper_commands) == 1)  # the second command closes
+        return real_set_gripper(command, wait)
+
+    backend.set_gripper = set_gripper
+    outcome = seq.run([grasp()], PLACE, should_cancel=lambda: any(closed))
+    assert outcome.status == GraspStatus.CANCELLED and outcome.failed_stage == 'lift'
+    assert backend.executed == ['pre_grasp', 'approach', 'retreat', 'home']
+    assert backend.gripper_commands[-1] == pytest.approx(GRIPPER.release_command())
+    assert 'backed out to the pre-grasp pose' in outcome.message
 
 
 def test_execution_failure_and_timeout_go_home_without_dropping():

@@ -35,6 +35,8 @@ import pytest
 import rclpy
 from rclpy.parameter import Parameter
 
+#: frames may wait a while on a busy machine: the module's detector allows 3 s
+PARAMS = {**DETECTOR_PARAMS, 'max_frame_age_s': 3.0}
 LARGE_IMAGES = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / \
     'publish_large_images.py'
 
@@ -70,7 +72,7 @@ def graph():
     init_ros()
     camera = FakeCamera('robust_camera', namespace='robust')
     detector = GraspDetectorNode(backend_factory=multi_peak_factory, namespace='robust',
-                                 parameter_overrides=DETECTOR_PARAMS)
+                                 parameter_overrides=PARAMS)
     collector = Collector({'/robust/kufenet/grasp': GraspRectangle}, name='robust_collector')
     client = collector.create_client(DetectGrasps, '/robust/kufenet/detect_grasps')
     spinner = Spinner(camera, detector, collector)
@@ -82,7 +84,7 @@ def graph():
     rclpy.try_shutdown()
 
 
-def _wait_code(detector, code, timeout_s=10.0):
+def _wait_code(detector, code, timeout_s=30.0):
     wait_for(lambda: detector.last_outcome is not None and detector.last_outcome.code == code,
              timeout_s)
     return detector.last_outcome
@@ -95,7 +97,7 @@ def _good_frame(camera, detector):
     assert outcome.code == GraspStatus.OK, outcome.summary
 
 
-def _wait_log(capfd, pattern: str, timeout_s: float = 15.0) -> str:
+def _wait_log(capfd, pattern: str, timeout_s: float = 30.0) -> str:
     """Stderr (the node's log) read until ``pattern`` (a regex) appears; all of it."""
     found = ''
     deadline = time.monotonic() + timeout_s
@@ -113,31 +115,33 @@ def test_frame_stamped_ahead_goes_stale_from_its_arrival_with_a_skew_warning(gra
     capfd.readouterr()
     camera.set_variant(stamp_offset_s=ahead_s)
     sent = camera.sent
-    assert wait_for(lambda: camera.sent >= sent + 3, 10.0)
+    assert wait_for(lambda: camera.sent >= sent + 3, 30.0)
     log = _wait_log(capfd, r'ahead of this node.s clock')
     skew = re.search(r'camera stamps are ([0-9.]+) s ahead of this node.s clock', log)
     assert skew, log
-    assert float(skew.group(1)) == pytest.approx(ahead_s, abs=1.0)
+    # the skew is measured at arrival: delivery delays on a busy machine make it smaller
+    assert ahead_s - 4.0 < float(skew.group(1)) <= ahead_s + 0.1, skew.group(0)
     assert 'max_clock_skew_s' in log
     outcome = _wait_code(detector, GraspStatus.OK)  # such frames are still processed
     assert outcome.code == GraspStatus.OK, outcome.summary
 
     camera.enabled = False  # the camera freezes: its last frame must go stale
     stopped = time.monotonic()
-    max_age = DETECTOR_PARAMS.get('max_frame_age_s', 1.0)
+    max_age = PARAMS['max_frame_age_s']
     answers = []
 
     def stale():
-        answers.append(call_service(detector, client, DetectGrasps.Request()))
+        answers.append(call_service(detector, client, DetectGrasps.Request(), timeout_s=30.0))
         return answers[-1] is not None and answers[-1].status.code == GraspStatus.STALE_DATA
 
     try:
-        assert wait_for(stale, max_age + 5.0), answers[-1].status.message
+        # stale max_age after the last arrival (a stamp 5 s ahead used to add 5 s to that)
+        assert wait_for(stale, max_age + 3.0), answers[-1].status.message
         message = answers[-1].status.message
         age = float(re.search(r'newest frame is ([0-9.]+) s old', message).group(1))
         # the age counts from the frame's arrival: past max_age, and no more than the time
-        # since the camera stopped plus one frame period and the service round trip
-        assert max_age < age <= time.monotonic() - stopped + 0.5, message
+        # since the camera stopped plus the last frame's delivery and the service round trip
+        assert max_age < age <= time.monotonic() - stopped + 2.0, message
         assert 'ahead' in message
     finally:
         _good_frame(camera, detector)
@@ -151,7 +155,7 @@ def test_images_over_max_image_pixels_are_refused_unread(graph, capfd):
         outcome = _wait_code(detector, GraspStatus.BAD_INPUT)
         assert outcome.code == GraspStatus.BAD_INPUT, outcome.summary
         assert '96x96' in outcome.summary and 'max_image_pixels 5000' in outcome.summary
-        response = call_service(detector, client, DetectGrasps.Request())
+        response = call_service(detector, client, DetectGrasps.Request(), timeout_s=30.0)
         assert response.status.code == GraspStatus.BAD_INPUT, response.status.message
         assert 'max_image_pixels' in response.status.message
         counts = detector._inputs.counts()
@@ -167,7 +171,7 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
     _, _, _, _, spinner = graph
     detector = GraspDetectorNode(
         backend_factory=oracle_factory, namespace='large',
-        parameter_overrides={**DETECTOR_PARAMS, 'max_image_pixels': 1_000_000,
+        parameter_overrides={**PARAMS, 'max_image_pixels': 1_000_000,
                              'no_frame_warning_s': 1.0})
     spinner.add(detector)
     try:
@@ -175,7 +179,7 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
         count = 5
         # 1500x1000 rgb8 is 4.5 MB, beyond the default 512 KiB shared-memory segment
         out = subprocess.run([sys.executable, str(LARGE_IMAGES), '/large', '1500', '1000',
-                              str(count)], capture_output=True, text=True, timeout=60)
+                              str(count)], capture_output=True, text=True, timeout=300)
         assert f'sent {count}' in out.stdout, out.stderr
 
         def accounted():
@@ -184,7 +188,7 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
 
         # DDS notices a lost sample from the gap it leaves before the next one arrives, so
         # the last large image may go uncounted; every other one is lost or refused
-        assert wait_for(accounted, 10.0), detector._inputs.counts()
+        assert wait_for(accounted, 30.0), detector._inputs.counts()
         colour = detector._inputs.counts()['colour']
         log = _wait_log(capfd, 'no synchronised frame for')
         if colour.lost:
@@ -260,15 +264,16 @@ def test_images_below_the_minimum_size_are_bad_input(graph, size):
 def test_service_message_counts_what_it_returns_and_says_the_top_k_cap(graph):
     camera, detector, _, client, _ = graph
     _good_frame(camera, detector)
-    assert wait_for(lambda: len(detector.last_outcome.rects) >= 2, 10.0), \
+    assert wait_for(lambda: len(detector.last_outcome.rects) >= 2, 30.0), \
         detector.last_outcome.summary
-    response = call_service(detector, client, DetectGrasps.Request(max_grasps=1, max_age_s=5.0))
+    request = DetectGrasps.Request(max_grasps=1, max_age_s=30.0)
+    response = call_service(detector, client, request, timeout_s=30.0)
     assert response.status.code == GraspStatus.OK, response.status.message
     assert len(response.grasps.grasps) == 1 and len(response.poses) == 1
     assert re.match(r'1 grasp\(s\) returned of [2-9] found', response.status.message), \
         response.status.message
     response = call_service(detector, client, DetectGrasps.Request(max_grasps=1000,
-                                                                   max_age_s=5.0))
+                                                                   max_age_s=30.0), timeout_s=30.0)
     assert response.status.code == GraspStatus.OK, response.status.message
     assert 'max_grasps 1000 is capped at top_k 5' in response.status.message
     assert len(response.grasps.grasps) <= 5
@@ -281,7 +286,7 @@ def test_no_camera_info_warning_matches_the_depth_it_fills(graph):
     camera = FakeCamera('robust_noinfo_camera', namespace='robust_noinfo')
     camera.set_variant(send_info=False)
     detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='robust_noinfo',
-                                 parameter_overrides=DETECTOR_PARAMS)
+                                 parameter_overrides=PARAMS)
     collector = Collector({}, name='robust_noinfo_collector')
     client = collector.create_client(DetectGrasps, '/robust_noinfo/kufenet/detect_grasps')
     for node in (camera, detector, collector):
@@ -292,7 +297,8 @@ def test_no_camera_info_warning_matches_the_depth_it_fills(graph):
         assert math.isfinite(outcome.rects[0].depth_m) and math.isnan(outcome.rects[0].width_m)
         warning = next(text for text in outcome.warnings if 'camera_info' in text)
         assert 'no depth' not in warning and 'depth_m' in warning
-        response = call_service(collector, client, DetectGrasps.Request(max_age_s=5.0))
+        request = DetectGrasps.Request(max_age_s=30.0)
+        response = call_service(collector, client, request, timeout_s=30.0)
         assert response.status.code == GraspStatus.OK, response.status.message
         assert 'depth_m only' in response.status.message and not response.poses
     finally:
@@ -306,16 +312,16 @@ def test_service_answers_not_ready_from_start_up_and_after_a_failed_configure(gr
     collector = Collector({}, name='not_ready_collector')
     manual = GraspDetectorNode('manual_detector', namespace='not_ready_manual',
                                backend_factory=oracle_factory,
-                               parameter_overrides={**DETECTOR_PARAMS, 'autostart': False})
+                               parameter_overrides={**PARAMS, 'autostart': False})
     failing = GraspDetectorNode(
         'failing_detector', namespace='not_ready_failing',
-        parameter_overrides=DETECTOR_PARAMS,
+        parameter_overrides=PARAMS,
         backend_factory=lambda name, source, size, threads: OracleBackend(size // 2))
     for node in (collector, manual, failing):
         spinner.add(node)
     try:
         client = collector.create_client(DetectGrasps, '/not_ready_manual/kufenet/detect_grasps')
-        response = call_service(collector, client, DetectGrasps.Request())
+        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0)
         assert response is not None, 'no detect_grasps service before configure'
         assert response.status.code == GraspStatus.NOT_READY
         assert 'unconfigured' in response.status.message
@@ -323,7 +329,7 @@ def test_service_answers_not_ready_from_start_up_and_after_a_failed_configure(gr
         assert wait_for(lambda: failing.configure_error is not None, 30.0)
         client = collector.create_client(DetectGrasps,
                                          '/not_ready_failing/kufenet/detect_grasps')
-        response = call_service(collector, client, DetectGrasps.Request())
+        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0)
         assert response is not None, 'no detect_grasps service after a failed configure'
         assert response.status.code == GraspStatus.NOT_READY
         assert 'configure failed' in response.status.message

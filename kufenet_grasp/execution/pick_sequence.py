@@ -254,22 +254,30 @@ class PickSequence:
             ('close', grip.close_command(candidate.width_m)), ('lift', None),
             ('move_to_place', None), ('open', grip.release_command()), ('retreat', None),
             ('home', None)]
+        in_air = placed = False  # the object hangs in the gripper / was released at the place
         for stage, command in steps:
-            # at the object (approach, close) a failed pick first backs out to the pre-grasp
-            escape = by_stage['pre_grasp'].target if stage in ('approach', 'close') else None
+            # a pick stopped at the object (during the approach, before or during the close,
+            # before the lift) first backs out to the pre-grasp; once lifting, the object is
+            # off its support and the arm goes straight home
+            pre_grasp = by_stage['pre_grasp'].target
             if should_cancel():
-                return self._recover(GraspStatus.CANCELLED, f'cancelled before {stage}',
-                                     stage, index)
+                before = pre_grasp if stage in ('close', 'lift') else None
+                return self._cancelled(f'cancelled before {stage}', stage, index, before,
+                                       in_air, placed)
+            escape = pre_grasp if stage in ('approach', 'close') else None
             report(stage, stage_progress(stage), index)
             if command is not None and not self.backend.set_gripper(command, wait=True):
                 if should_cancel():
-                    return self._recover(GraspStatus.CANCELLED, f'cancelled during {stage}',
-                                         stage, index, escape=escape)
+                    return self._cancelled(f'cancelled during {stage}', stage, index, escape,
+                                           in_air, placed)
                 return self._recover(GraspStatus.EXECUTION_FAILED,
                                      f'gripper command {command:.4f} failed at {stage}',
                                      stage, index, open_gripper=False, escape=escape)
+            placed = placed or stage == 'open'
+            in_air = (in_air or stage == 'lift') and not placed
             if stage in by_stage:
-                outcome = self._move(by_stage[stage], index, should_cancel, escape)
+                outcome = self._move(by_stage[stage], index, should_cancel, escape, in_air,
+                                     placed)
                 if outcome is not None:
                     return outcome
             if stage == 'lift' and not self.backend.is_holding():
@@ -280,9 +288,30 @@ class PickSequence:
                     'lift', index)
         return PickOutcome(GraspStatus.OK, 'picked and placed', '', index)
 
+    def _cancelled(self, message: str, stage: str, index: int,
+                   escape: RigidTransform | None, in_air: bool, placed: bool) -> PickOutcome:
+        """Stop a cancelled pick: never drop a lifted object where the arm happens to be.
+
+        Before the lift the gripper opens (the object stays on its support) and the tool backs
+        out to ``escape``; once lifted and until the release the gripper stays closed and the
+        arm goes home holding the object.
+        """
+        if in_air:
+            message += ('; the object is still in the gripper, which stays closed (open it '
+                        'where that is safe)')
+        elif placed:
+            message += '; the object was placed'
+        return self._recover(GraspStatus.CANCELLED, message, stage, index,
+                             open_gripper=not in_air, escape=escape)
+
     def _move(self, plan: StagePlan, index: int, should_cancel: Callable[[], bool],
-              escape: RigidTransform | None = None) -> PickOutcome | None:
-        """Execute one arm plan; None on success, else the (recovered) failure outcome."""
+              escape: RigidTransform | None = None, in_air: bool = False,
+              placed: bool = False) -> PickOutcome | None:
+        """Execute one arm plan; None on success, else the (recovered) failure outcome.
+
+        ``in_air``: the object hangs in the gripper (a cancel keeps it closed); ``placed``:
+        it was released at the place.
+        """
         if not self.config.workspace.contains(plan.target.translation) and plan.stage != 'home':
             return self._recover(GraspStatus.OUT_OF_WORKSPACE,
                                  f'planned {plan.stage} target leaves the workspace',
@@ -299,8 +328,8 @@ class PickSequence:
         if self.backend.execute(plan, stop):
             return None
         if should_cancel():
-            return self._recover(GraspStatus.CANCELLED, f'cancelled during {plan.stage}',
-                                 plan.stage, index, escape=escape)
+            return self._cancelled(f'cancelled during {plan.stage}', plan.stage, index, escape,
+                                   in_air, placed)
         if timed_out[0]:
             return self._recover(GraspStatus.TIMEOUT, f'{plan.stage} took longer than '
                                  f'execution_timeout_s = {timeout} s', plan.stage, index,
@@ -314,7 +343,8 @@ class PickSequence:
         """Stop, optionally open the gripper, back out, return home; the failed pick's outcome.
 
         The gripper stays closed after motion failures so a held object is not dropped at an
-        unknown place; it opens on cancel and when the object slipped. ``escape`` (a tool pose
+        unknown place; it opens when the object slipped and on a cancel before the lift (see
+        :meth:`_cancelled`). ``escape`` (a tool pose
         inside the workspace, the pre-grasp) is reached with a cartesian ``retreat`` first when
         the tool is at the object.
         """

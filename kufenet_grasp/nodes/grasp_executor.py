@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 import sys
 import threading
+import time
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped
@@ -48,6 +49,8 @@ from rclpy.node import Node
 
 ACTION_NAME = 'kufenet/pick_and_place'
 DETECT_SERVICE = 'kufenet/detect_grasps'
+#: how often a goal waiting for the detector checks for a cancel (s)
+CANCEL_POLL_S = 0.05
 
 
 def resolve_gripper_config(value: str) -> Path:
@@ -139,8 +142,12 @@ class GraspExecutorNode(Node):
 
     # --------------------------------------------------------------- action
     def _on_goal(self, goal: PickAndPlace.Goal) -> GoalResponse:
-        """Accept one pick at a time."""
-        if self._busy.locked():
+        """Accept one pick at a time: an accepted goal holds ``_busy`` until it ends.
+
+        Taking the lock here, not in the execute callback, means two goals that arrive
+        together cannot both be accepted (rclpy executes every accepted goal at once).
+        """
+        if not self._busy.acquire(blocking=False):
             self.get_logger().warn('pick_and_place goal rejected: a pick is running')
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
@@ -151,11 +158,7 @@ class GraspExecutorNode(Node):
         return CancelResponse.ACCEPT
 
     async def _execute(self, goal_handle: Any) -> PickAndPlace.Result:
-        """Run one pick; blocks this executor thread while the arm moves."""
-        if not self._busy.acquire(blocking=False):
-            goal_handle.abort()
-            return self._result(int(GraspStatus.EXECUTION_FAILED), 'another pick is running',
-                                'checking')
+        """Run one pick (``_busy`` was taken on acceptance); blocks this thread while it runs."""
         try:
             return self._pick(goal_handle)
         finally:
@@ -175,10 +178,14 @@ class GraspExecutorNode(Node):
                 candidates = [self._goal_candidate(goal, values['base_frame'])]
             else:
                 feedback('checking', 0.0, 0)  # the detector may take detect_timeout_s
-                candidates = self._detect_candidates(values)
+                candidates = self._detect_candidates(
+                    values, lambda: goal_handle.is_cancel_requested)
         except _Refused as refused:
             self.get_logger().warn(f'pick_and_place: {refused.message}')
-            goal_handle.abort()
+            if refused.code == GraspStatus.CANCELLED and goal_handle.is_cancel_requested:
+                goal_handle.canceled()
+            else:
+                goal_handle.abort()
             return self._result(refused.code, refused.message, 'checking')
         config = executor_params.pick_config(values, 0.0 if goal.use_grasp else None)
         ranked = rank_candidates(candidates, config.top_k)
@@ -200,8 +207,12 @@ class GraspExecutorNode(Node):
             goal_handle.canceled()
         else:
             goal_handle.abort()
-        log = self.get_logger().info if outcome.success else self.get_logger().warn
-        log(f'pick_and_place: {outcome.status.name}: {outcome.message}')
+        # one call site per severity: rclpy refuses a call site whose severity changes
+        text = f'pick_and_place: {outcome.status.name}: {outcome.message}'
+        if outcome.success:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warn(text)
         return result
 
     def _result(self, code: int, message: str, stage: str,
@@ -260,11 +271,15 @@ class GraspExecutorNode(Node):
     def _goal_candidate(self, goal: PickAndPlace.Goal, base_frame: str) -> GraspCandidate:
         return self._candidate(goal.grasp, goal.grasp_pose, base_frame, 'goal grasp_pose')
 
-    def _detect_candidates(self, values: dict[str, Any]) -> list[GraspCandidate]:
-        """Ask the detector; never waits longer than ``detect_timeout_s`` in total."""
+    def _detect_candidates(self, values: dict[str, Any],
+                           cancelled: Any = lambda: False) -> list[GraspCandidate]:
+        """Ask the detector; never waits longer than ``detect_timeout_s`` in total.
+
+        ``cancelled()`` is polled while waiting: a cancelled goal stops waiting at once.
+        """
         timeout = float(values['detect_timeout_s'])
         answered = threading.Event()
-        start = self._now_s()
+        start = time.monotonic()  # real time: a paused sim clock must not stall the wait
         if not self._detect.wait_for_service(timeout_sec=timeout):
             raise _Refused(int(GraspStatus.NO_DATA),
                            f'detector service {DETECT_SERVICE} is not available after '
@@ -273,12 +288,21 @@ class GraspExecutorNode(Node):
                                        max_age_s=float(values['max_grasp_age_s']))
         future = self._detect.call_async(request)
         future.add_done_callback(lambda _: answered.set())
-        remaining = max(0.0, timeout - (self._now_s() - start))
-        if not answered.wait(remaining) or not future.done():
+        deadline = start + timeout
+        while not answered.wait(min(CANCEL_POLL_S, max(0.0, deadline - time.monotonic()))):
+            if cancelled():
+                self._detect.remove_pending_request(future)
+                raise _Refused(int(GraspStatus.CANCELLED),
+                               'cancelled while waiting for the detector; nothing moved')
+            if time.monotonic() >= deadline:
+                break
+        if not future.done():
             self._detect.remove_pending_request(future)
+            gone = '' if self._detect.service_is_ready() else \
+                ' (the service has gone meanwhile: did grasp_detector stop?)'
             raise _Refused(int(GraspStatus.TIMEOUT),
                            f'detector service {DETECT_SERVICE} did not answer within '
-                           f'detect_timeout_s = {timeout} s')
+                           f'detect_timeout_s = {timeout} s{gone}')
         response = future.result()
         if response.status.code != int(GraspStatus.OK):
             raise _Refused(int(response.status.code), f'detector: {response.status.message}')

@@ -3,7 +3,7 @@
 """Publish large colour images, then small ones, from another process (test helper).
 
 Run as ``python test/ros_helpers/publish_large_images.py NAMESPACE WIDTH HEIGHT COUNT``: waits
-up to 10 s for a subscriber on ``NAMESPACE/color/image_raw``, publishes COUNT rgb8 images of
+up to 60 s for a subscriber on ``NAMESPACE/color/image_raw``, publishes COUNT rgb8 images of
 WIDTH x HEIGHT with sensor-data QoS, then three 8x8 images (so a receiver can notice the gap
 in sequence numbers that lost samples leave), and prints ``sent COUNT``. Over DDS without a
 large shared-memory segment, images of a few megabytes are lost in transport; a separate
@@ -34,7 +34,7 @@ def main() -> None:
     rclpy.init()
     node = Node('large_image_publisher', namespace=namespace)
     pub = node.create_publisher(Image, 'color/image_raw', qos_profile_sensor_data)
-    deadline = time.monotonic() + 10.0
+    deadline = time.monotonic() + 60.0
     while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # let the subscriber's side of the match settle too
