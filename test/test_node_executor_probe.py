@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """grasp_executor under the cases an outside probe tries, over DDS with a fake arm.
 
 Poses outside the workspace or not finite, a cancel while the object is lifted, right after

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Serve ``NAMESPACE/kufenet/detect_grasps`` but never answer; exit cleanly on SIGINT (helper).
 
 Run as ``python test/ros_helpers/hanging_detector.py NAMESPACE``: prints ``ready`` once the
