@@ -113,10 +113,12 @@ class CameraInputs:
             self._sync.registerCallback(lambda c, d: self._on_frame(c, d, self._info))
             self._add_color, self._add_depth = color.signalMessage, depth.signalMessage
             self.synchroniser = 'message_filters.ApproximateTimeSynchronizer'
+        # camera_info first: the executor serves ready subscriptions in creation order, so
+        # the info published with a frame is taken before that frame's colour image
         self._subs = [
+            self._subscribe(CameraInfo, 'camera_info', self._on_info, qos),
             self._subscribe(Image, 'colour', self._on_color, qos),
             self._subscribe(Image, 'depth', self._on_depth, qos),
-            self._subscribe(CameraInfo, 'camera_info', self._on_info, qos),
         ]
 
     def _subscribe(self, msg_type: type, stream: str, callback: Callable[[Any], None],
