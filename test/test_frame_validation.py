@@ -7,7 +7,7 @@ Age, clock skew, image size, depth sign and unit hints, and raw depth values of 
 
 from types import SimpleNamespace
 
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection.validation import (
     check_age,
     check_clock_skew,

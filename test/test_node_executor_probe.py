@@ -19,7 +19,7 @@ import time
 
 from fake_motion import FakeMotionBackend
 from geometry_msgs.msg import PoseStamped
-from kufenet_grasp.detection.status import GraspStatus
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
 from kufenet_msgs.action import PickAndPlace
 from node_fixtures import wait_for
