@@ -118,7 +118,7 @@ class _SlowClose(FakeMotionBackend):
 
 def test_cancel_during_the_close_releases_in_place_and_backs_out(spinner):  # noqa: F811
     backend = _SlowClose()
-    node = GraspExecutorNode(backend, parameter_overrides=dict(PARAMS), namespace='/probe_close')
+    node = GraspExecutorNode(backend, parameter_defaults=dict(PARAMS), namespace='/probe_close')
     client = Client('/probe_close')
     spinner.add(node)
     spinner.add(client)

@@ -72,7 +72,7 @@ def graph():
     init_ros()
     camera = FakeCamera('robust_camera', namespace='robust')
     detector = GraspDetectorNode(backend_factory=multi_peak_factory, namespace='robust',
-                                 parameter_overrides=PARAMS)
+                                 parameter_defaults=PARAMS)
     collector = Collector({'/robust/kufenet/grasp': GraspRectangle}, name='robust_collector')
     client = collector.create_client(DetectGrasps, '/robust/kufenet/detect_grasps')
     spinner = Spinner(camera, detector, collector)
@@ -171,7 +171,7 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
     _, _, _, _, spinner = graph
     detector = GraspDetectorNode(
         backend_factory=oracle_factory, namespace='large',
-        parameter_overrides={**PARAMS, 'max_image_pixels': 1_000_000,
+        parameter_defaults={**PARAMS, 'max_image_pixels': 1_000_000,
                              'no_frame_warning_s': 1.0})
     spinner.add(detector)
     try:
@@ -286,7 +286,7 @@ def test_no_camera_info_warning_matches_the_depth_it_fills(graph):
     camera = FakeCamera('robust_noinfo_camera', namespace='robust_noinfo')
     camera.set_variant(send_info=False)
     detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='robust_noinfo',
-                                 parameter_overrides=PARAMS)
+                                 parameter_defaults=PARAMS)
     collector = Collector({}, name='robust_noinfo_collector')
     client = collector.create_client(DetectGrasps, '/robust_noinfo/kufenet/detect_grasps')
     for node in (camera, detector, collector):
@@ -312,10 +312,10 @@ def test_service_answers_not_ready_from_start_up_and_after_a_failed_configure(gr
     collector = Collector({}, name='not_ready_collector')
     manual = GraspDetectorNode('manual_detector', namespace='not_ready_manual',
                                backend_factory=oracle_factory,
-                               parameter_overrides={**PARAMS, 'autostart': False})
+                               parameter_defaults={**PARAMS, 'autostart': False})
     failing = GraspDetectorNode(
         'failing_detector', namespace='not_ready_failing',
-        parameter_overrides=PARAMS,
+        parameter_defaults=PARAMS,
         backend_factory=lambda name, source, size, threads: OracleBackend(size // 2))
     for node in (collector, manual, failing):
         spinner.add(node)
