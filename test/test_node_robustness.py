@@ -172,7 +172,7 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
     detector = GraspDetectorNode(
         backend_factory=oracle_factory, namespace='large',
         parameter_defaults={**PARAMS, 'max_image_pixels': 1_000_000,
-                             'no_frame_warning_s': 1.0})
+                            'no_frame_warning_s': 1.0})
     spinner.add(detector)
     try:
         assert wait_for(lambda: detector.active, 30.0)
