@@ -13,14 +13,22 @@ ONNX Runtime was level with OpenVINO; see docs/deployment.md).
 from __future__ import annotations
 
 import importlib.util
-import io
-import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 import warnings
 
-from kufenet_grasp.deploy.export import check_input_size, to_onnx_bytes
+from kufenet_grasp.deploy.export import to_onnx_bytes
 from kufenet_grasp.deploy.fuse import fold_batchnorm
+from kufenet_grasp.deploy.runtimes import (  # noqa: F401 (re-exported for callers)
+    BackendUnavailable,
+    check_frame,
+    check_input_size,
+    check_threads,
+    ExportedModel,
+    is_exported_path,
+    OnnxRuntimeBackend,
+    OpenVinoBackend,
+)
 from kufenet_grasp.deploy.source import resolve_source, Source
 import numpy as np
 from torch import nn
@@ -29,13 +37,6 @@ BACKEND_NAMES = ('torch', 'onnxruntime', 'openvino')
 #: backends tried by ``create_backend('auto', ...)``, fastest first
 AUTO_ORDER = ('openvino', 'onnxruntime', 'torch')
 _PIP_NAMES = {'torch': 'torch', 'onnxruntime': 'onnxruntime', 'openvino': 'openvino'}
-
-#: an exported model: ONNX bytes, or a path to an .onnx or OpenVINO .xml file
-ExportedModel = bytes | Path
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend's Python package is not installed."""
 
 
 @runtime_checkable
@@ -52,22 +53,6 @@ class InferenceBackend(Protocol):
 def backend_available(name: str) -> bool:
     """Return True if the package behind backend ``name`` is importable."""
     return name in BACKEND_NAMES and importlib.util.find_spec(name) is not None
-
-
-def _check_threads(threads: int) -> int:
-    if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-        raise ValueError(f'threads must be a positive integer, got {threads!r}')
-    return int(threads)
-
-
-def _check_input(x: np.ndarray, input_size: int, backend: str) -> np.ndarray:
-    """Return ``x`` as contiguous float32 after checking its shape is (1,4,S,S)."""
-    expected = (1, 4, input_size, input_size)
-    if not isinstance(x, np.ndarray) or x.shape != expected:
-        shape = getattr(x, 'shape', type(x).__name__)
-        raise ValueError(f'{backend}.infer: x must be a numpy array of shape {expected}, '
-                         f'got {shape}')
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 class TorchBackend:
@@ -87,7 +72,7 @@ class TorchBackend:
         import torch
 
         self.input_size = check_input_size(input_size)
-        self.threads = _check_threads(threads)
+        self.threads = check_threads(threads)
         self.channels_last = channels_last
         torch.set_num_threads(self.threads)
         module = fold_batchnorm(model)
@@ -108,71 +93,11 @@ class TorchBackend:
         torch = self._torch
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
-        tensor = torch.from_numpy(_check_input(x, self.input_size, self.name))
+        tensor = torch.from_numpy(check_frame(x, self.input_size, self.name))
         if self.channels_last:
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             return self._module(tensor).contiguous().numpy()
-
-
-class OnnxRuntimeBackend:
-    """ONNX Runtime CPU session: all graph optimisations, sequential execution."""
-
-    name = 'onnxruntime'
-
-    def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2) -> None:
-        import onnxruntime as ort
-
-        self.input_size = check_input_size(input_size)
-        self.threads = _check_threads(threads)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        if isinstance(model, Path) and model.suffix != '.onnx':
-            raise ValueError(f'onnxruntime backend needs an .onnx file, got {model}')
-        source = model if isinstance(model, bytes) else str(model)
-        self._session = ort.InferenceSession(source, options,
-                                             providers=['CPUExecutionProvider'])
-        self._input = self._session.get_inputs()[0].name
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
-        x = _check_input(x, self.input_size, self.name)
-        return self._session.run(None, {self._input: x})[0]
-
-
-class OpenVinoBackend:
-    """OpenVINO on the CPU: latency hint, fixed thread count, FP32 precision."""
-
-    name = 'openvino'
-
-    def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2, *,
-                 precision: str = 'f32') -> None:
-        import openvino as ov
-
-        self.input_size = check_input_size(input_size)
-        self.threads = _check_threads(threads)
-        if isinstance(model, bytes):
-            ov_model = ov.convert_model(io.BytesIO(model))
-        elif model.suffix in ('.onnx', '.xml'):
-            ov_model = ov.Core().read_model(str(model))
-        else:
-            raise ValueError(f'openvino backend needs an .onnx or .xml file, got {model}')
-        config = {
-            'INFERENCE_NUM_THREADS': self.threads,
-            'PERFORMANCE_HINT': 'LATENCY',
-            'INFERENCE_PRECISION_HINT': precision,
-        }
-        compiled = ov.Core().compile_model(ov_model, 'CPU', config)
-        self._request = compiled.create_infer_request()
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
-        x = _check_input(x, self.input_size, self.name)
-        self._request.infer([x], share_inputs=True)
-        return self._request.get_output_tensor(0).data.copy()
 
 
 def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
@@ -197,11 +122,11 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
     missing.
     """
     check_input_size(input_size)
-    _check_threads(threads)
+    check_threads(threads)
     if name == 'auto':
         for candidate in AUTO_ORDER:
             if backend_available(candidate) and not (
-                    candidate == 'torch' and _is_exported_path(source)):
+                    candidate == 'torch' and is_exported_path(source)):
                 return create_backend(candidate, source, input_size=input_size, threads=threads)
         raise BackendUnavailable('no inference backend is installed: pip install openvino, '
                                  'onnxruntime or torch')
@@ -212,14 +137,10 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
         raise BackendUnavailable(f'backend {name!r} needs the Python package '
                                  f"'{_PIP_NAMES[name]}': pip install {_PIP_NAMES[name]}")
     if name == 'torch':
-        if _is_exported_path(source):
+        if is_exported_path(source):
             raise ValueError(f'torch backend needs a model, weights or preset, not the '
                              f'exported file {source}')
         return TorchBackend(resolve_source(source).model, input_size, threads)
     if name == 'onnxruntime':
         return OnnxRuntimeBackend(_exported(source, name, input_size), input_size, threads)
     return OpenVinoBackend(_exported(source, name, input_size), input_size, threads)
-
-
-def _is_exported_path(source: Source) -> bool:
-    return isinstance(source, (str, os.PathLike)) and Path(source).suffix in ('.onnx', '.xml')

@@ -18,6 +18,13 @@ from typing import Any
 import warnings
 
 from kufenet_grasp.deploy.fuse import fold_batchnorm
+from kufenet_grasp.deploy.model_metadata import (
+    read_exported_metadata,
+    read_safetensors_metadata,
+    RT_INFO_KEY,
+    WEIGHTS_METADATA_KEY,
+)
+from kufenet_grasp.deploy.runtimes import check_input_size  # noqa: F401 (re-exported)
 from kufenet_grasp.deploy.source import ResolvedModel
 from kufenet_grasp.deploy.upsample_rewrite import split_transposed_biases
 import numpy as np
@@ -37,13 +44,6 @@ DEFAULT_OPSET = 17
 
 class ExportError(RuntimeError):
     """Export failed or the exported model does not reproduce PyTorch."""
-
-
-def check_input_size(input_size: int) -> int:
-    """Validate the square input side ``input_size`` (pixels) and return it as ``int``."""
-    if isinstance(input_size, bool) or int(input_size) != input_size or input_size < 8:
-        raise ValueError(f'input_size must be an integer >= 8 pixels, got {input_size!r}')
-    return int(input_size)
 
 
 def build_metadata(resolved: ResolvedModel, input_size: int) -> dict[str, str]:
@@ -66,7 +66,27 @@ def build_metadata(resolved: ResolvedModel, input_size: int) -> dict[str, str]:
     for key in ('trained_on', 'metrics', 'extra'):
         if key in meta:
             props[key] = _text(meta[key])
+    # the weights file's whole metadata, so a detector running the exported file applies
+    # the same pre-processing without the weights file (and without PyTorch)
+    raw = read_safetensors_metadata(resolved.path) if resolved.path else {}
+    props[WEIGHTS_METADATA_KEY] = json.dumps(raw, sort_keys=True)
+    props['precision'] = 'fp32'
+    props.update(_cost(resolved.model, input_size))
     return props
+
+
+def _cost(model: nn.Module, input_size: int) -> dict[str, str]:
+    """``params`` and ``flops`` (per (1,4,S,S) frame) as strings, for tools without torch."""
+    from kufenet_grasp.models.registry import count_parameters
+
+    cost = {'params': str(count_parameters(model))}
+    try:
+        from kufenet_grasp.models.flops import count_flops
+
+        cost['flops'] = str(int(count_flops(model, input_size)))
+    except Exception:  # noqa: BLE001 - FLOP counting is informative only
+        pass
+    return cost
 
 
 def _text(value: Any) -> str:
@@ -143,8 +163,8 @@ def export_openvino(onnx_path: Path, out_xml: Path) -> Path:
     if out_xml.suffix != '.xml':
         raise ValueError(f'OpenVINO output {out_xml} must end in .xml')
     model = ov.convert_model(str(onnx_path))
-    for key, value in read_onnx_metadata(onnx_path).items():
-        model.set_rt_info(value, ['kufenet', key])
+    for key, value in read_exported_metadata(onnx_path).items():
+        model.set_rt_info(value, [RT_INFO_KEY, key])
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(out_xml), compress_to_fp16=False)  # FP16 would break 1e-4 parity
     return out_xml

@@ -29,7 +29,16 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_default_backend(name: str, source: str, input_size: int, threads: int) -> Any:
-    """Return the project's backends (``kufenet_grasp.deploy.backends.create_backend``)."""
+    """Return the project's backend for ``source``.
+
+    An exported ``.onnx`` / ``.xml`` file runs through ``kufenet_grasp.deploy.runtimes``,
+    which never imports PyTorch (a smaller, faster-starting process); weights files and
+    presets go through ``kufenet_grasp.deploy.backends.create_backend``.
+    """
+    from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
+
+    if is_exported_path(source):
+        return create_exported_backend(name, source, input_size=input_size, threads=threads)
     from kufenet_grasp.deploy.backends import create_backend
 
     return create_backend(name, source, input_size=input_size, threads=threads)

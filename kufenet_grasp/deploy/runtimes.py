@@ -1,0 +1,189 @@
+"""Run an exported grasp model (.onnx or OpenVINO .xml) without PyTorch.
+
+This module is what a detector process imports when its ``weights`` is an exported file: it
+needs only numpy and ONNX Runtime or OpenVINO, so the process does not pay for PyTorch's
+import time and resident memory. Both backends take one float32 frame ``x`` of shape
+(1, 4, S, S) (channels [depth, R, G, B], S = ``input_size`` pixels) and return the maps
+(1, 4, S, S) [quality, cos 2θ, sin 2θ, width / 150]. Each also exposes ``metadata``: the
+string metadata the file was exported with (:mod:`kufenet_grasp.deploy.model_metadata`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+from pathlib import Path
+
+from kufenet_grasp.deploy.model_metadata import exported_input_size, read_exported_metadata
+import numpy as np
+
+#: backends that run exported files, fastest first for KufeNet on an x86 CPU
+EXPORTED_ORDER = ('openvino', 'onnxruntime')
+#: suffixes of exported model files
+EXPORTED_SUFFIXES = ('.onnx', '.xml')
+
+#: an exported model: ONNX bytes, or a path to an .onnx or OpenVINO .xml file
+ExportedModel = bytes | Path
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend's Python package is not installed."""
+
+
+def is_exported_path(source: object) -> bool:
+    """Return True if ``source`` is a path (str or PathLike) ending in .onnx or .xml."""
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix in EXPORTED_SUFFIXES
+
+
+def package_available(name: str) -> bool:
+    """Return True if the Python package ``name`` can be imported."""
+    return importlib.util.find_spec(name) is not None
+
+
+def check_input_size(input_size: int) -> int:
+    """Validate the square input side ``input_size`` (pixels) and return it as ``int``."""
+    if isinstance(input_size, bool) or int(input_size) != input_size or input_size < 8:
+        raise ValueError(f'input_size must be an integer >= 8 pixels, got {input_size!r}')
+    return int(input_size)
+
+
+def check_threads(threads: int) -> int:
+    """Validate a CPU thread count and return it as ``int``."""
+    if isinstance(threads, bool) or int(threads) != threads or threads < 1:
+        raise ValueError(f'threads must be a positive integer, got {threads!r}')
+    return int(threads)
+
+
+def check_frame(x: np.ndarray, input_size: int, backend: str) -> np.ndarray:
+    """Return ``x`` as contiguous float32 after checking its shape is (1,4,S,S)."""
+    expected = (1, 4, input_size, input_size)
+    if not isinstance(x, np.ndarray) or x.shape != expected:
+        shape = getattr(x, 'shape', type(x).__name__)
+        raise ValueError(f'{backend}.infer: x must be a numpy array of shape {expected}, '
+                         f'got {shape}')
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class OnnxRuntimeBackend:
+    """ONNX Runtime CPU session: all graph optimisations, sequential execution.
+
+    ``profile_prefix`` turns on ONNX Runtime's per-node profiler (see
+    :mod:`kufenet_grasp.deploy.runtime_profile`).
+    """
+
+    name = 'onnxruntime'
+
+    def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2, *,
+                 profile_prefix: str | None = None) -> None:
+        import onnxruntime as ort
+
+        self.input_size = check_input_size(input_size)
+        self.threads = check_threads(threads)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if profile_prefix:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile_prefix
+        if isinstance(model, Path) and model.suffix != '.onnx':
+            raise ValueError(f'onnxruntime backend needs an .onnx file, got {model}')
+        source = model if isinstance(model, bytes) else str(model)
+        self._session = ort.InferenceSession(source, options,
+                                             providers=['CPUExecutionProvider'])
+        self._input = self._session.get_inputs()[0].name
+        self.metadata: dict[str, str] = dict(
+            self._session.get_modelmeta().custom_metadata_map)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
+        x = check_frame(x, self.input_size, self.name)
+        return self._session.run(None, {self._input: x})[0]
+
+    def end_profiling(self) -> str:
+        """Stop the profiler; return the path of the JSON trace it wrote."""
+        return self._session.end_profiling()
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU: latency hint, fixed thread count, FP32 precision.
+
+    ``perf_count`` turns on OpenVINO's per-layer counters (``request.get_profiling_info()``).
+    """
+
+    name = 'openvino'
+
+    def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2, *,
+                 precision: str = 'f32', perf_count: bool = False) -> None:
+        import openvino as ov
+
+        self.input_size = check_input_size(input_size)
+        self.threads = check_threads(threads)
+        core = ov.Core()
+        if isinstance(model, bytes):
+            ov_model = ov.convert_model(io.BytesIO(model))
+            self.metadata: dict[str, str] = {}
+        elif model.suffix in EXPORTED_SUFFIXES:
+            ov_model = core.read_model(str(model))
+            self.metadata = read_exported_metadata(model, ov_model=ov_model)
+        else:
+            raise ValueError(f'openvino backend needs an .onnx or .xml file, got {model}')
+        config = {
+            'INFERENCE_NUM_THREADS': self.threads,
+            'PERFORMANCE_HINT': 'LATENCY',
+            'INFERENCE_PRECISION_HINT': precision,
+        }
+        if perf_count:
+            config['PERF_COUNT'] = True
+        compiled = core.compile_model(ov_model, 'CPU', config)
+        self.request = compiled.create_infer_request()
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Map (1,4,S,S) float32 for ``x`` (1,4,S,S) float32."""
+        x = check_frame(x, self.input_size, self.name)
+        self.request.infer([x], share_inputs=True)
+        return self.request.get_output_tensor(0).data.copy()
+
+
+ExportedBackend = OnnxRuntimeBackend | OpenVinoBackend
+
+
+def create_exported_backend(name: str, path: str | os.PathLike, *,
+                            input_size: int | None = None,
+                            threads: int = 2) -> ExportedBackend:
+    """Build backend ``name`` ('onnxruntime', 'openvino' or 'auto') for an exported file.
+
+    ``input_size`` (px) defaults to the size the file was exported for. Raises
+    ``ValueError`` for a missing file, a wrong suffix, an input size the file does not take or
+    an unknown backend name, and :class:`BackendUnavailable` if the package is missing.
+    PyTorch is never imported.
+    """
+    path = Path(path)
+    if path.suffix not in EXPORTED_SUFFIXES:
+        raise ValueError(f'exported model {path}: expected an .onnx or OpenVINO .xml file')
+    if not path.is_file():
+        raise ValueError(f'exported model {path}: no such file')
+    stored = exported_input_size(path)
+    size = check_input_size(input_size if input_size is not None else (stored or 224))
+    if stored is not None and stored != size:
+        raise ValueError(f'exported model {path} takes {stored} px inputs, not {size} px '
+                         f'(export it again with --size {size})')
+    check_threads(threads)
+    if name == 'auto':
+        usable = [n for n in EXPORTED_ORDER if package_available(n)
+                  and not (n == 'onnxruntime' and path.suffix == '.xml')]
+        if not usable:
+            raise BackendUnavailable(f'no backend for {path}: pip install openvino or '
+                                     f'onnxruntime')
+        name = usable[0]
+    if name not in EXPORTED_ORDER:
+        raise ValueError(f'backend {name!r} cannot run the exported file {path}; choose '
+                         f"{', '.join(EXPORTED_ORDER + ('auto',))}")
+    if not package_available(name):
+        raise BackendUnavailable(f'backend {name!r} needs the Python package {name!r}: '
+                                 f'pip install {name}')
+    if name == 'onnxruntime':
+        return OnnxRuntimeBackend(path, size, threads)
+    return OpenVinoBackend(path, size, threads)

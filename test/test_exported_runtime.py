@@ -1,0 +1,125 @@
+"""Exported models carry the weights' metadata and run in a detector process without PyTorch."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import textwrap
+
+from kufenet_grasp.deploy.export import export_onnx, export_openvino, torch_reference
+from kufenet_grasp.deploy.model_metadata import (
+    MetadataError,
+    read_model_metadata,
+    read_safetensors_metadata,
+)
+from kufenet_grasp.deploy.runtimes import create_exported_backend
+from kufenet_grasp.deploy.source import resolve_source
+from kufenet_grasp.models.registry import build_model
+from kufenet_grasp.models.weights import save_weights
+import numpy as np
+import pytest
+import torch
+
+SIZE = 96  # the node fixtures' input size
+TEST_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """Write a kufenet-15k weights file (seeded random weights) and its .onnx and .xml exports."""
+    folder = tmp_path_factory.mktemp('exported')
+    torch.manual_seed(3)
+    weights = folder / 'k15.safetensors'
+    save_weights(build_model('kufenet-15k'), weights, input_size=SIZE,
+                 trained_on={'dataset': 'unit-test'}, extra={'input_spec': {'crop': 'center'}})
+    resolved = resolve_source(weights)
+    onnx_path = export_onnx(resolved, folder / 'k15.onnx', input_size=SIZE)
+    xml_path = export_openvino(onnx_path, folder / 'k15.xml')
+    return {'weights': weights, 'onnx': onnx_path, 'xml': xml_path}
+
+
+@pytest.mark.parametrize('kind', ['onnx', 'xml'])
+def test_exported_file_carries_the_whole_weights_metadata(exported, kind) -> None:
+    raw = read_safetensors_metadata(exported['weights'])
+    assert raw['format'] == 'kufenet-weights/1' and 'input_spec' in raw['extra']
+    assert read_model_metadata(exported[kind]) == raw
+    assert read_model_metadata(exported['weights']) == raw
+
+
+def test_corrupt_safetensors_header_is_a_metadata_error(tmp_path) -> None:
+    bad = tmp_path / 'bad.safetensors'
+    bad.write_bytes((20).to_bytes(8, 'little') + b'{not json at all!!!!')
+    with pytest.raises(MetadataError, match='corrupt safetensors header'):
+        read_safetensors_metadata(bad)
+
+
+def test_exported_backend_checks_size_and_file(exported, tmp_path) -> None:
+    with pytest.raises(ValueError, match='takes 96 px inputs, not 224 px'):
+        create_exported_backend('auto', exported['onnx'], input_size=224, threads=1)
+    with pytest.raises(ValueError, match='no such file'):
+        create_exported_backend('auto', tmp_path / 'missing.onnx', threads=1)
+    with pytest.raises(ValueError, match='cannot run the exported file'):
+        create_exported_backend('torch', exported['onnx'], threads=1)
+
+
+_NODE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
+    from kufenet_grasp.nodes.frame_processing import FrameInput
+    from kufenet_msgs.msg import GraspStatus
+    from node_fixtures import _image, CX, CY, DETECTOR_PARAMS, FRAME_ID, FX, FY, HEIGHT
+    from node_fixtures import render, T_BASE_CAMERA, WIDTH
+    from sensor_msgs.msg import CameraInfo, Image
+
+    class Tf:
+        base_frame = 'base_link'
+
+        def lookup(self, camera_frame, stamp):
+            return T_BASE_CAMERA
+
+    rclpy.init()
+    params = dict(DETECTOR_PARAMS, weights=sys.argv[1], backend=sys.argv[2],
+                  autostart=False, quality_threshold=0.0)
+    node = GraspDetectorNode('exported_detector', parameter_overrides=params)
+    configured = node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    header = Image().header
+    header.frame_id = FRAME_ID
+    rgb, depth = render()
+    info = CameraInfo(header=header, width=WIDTH, height=HEIGHT,
+                      k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0])
+    frame = FrameInput(_image(rgb, 'rgb8', header), _image(depth, '32FC1', header), info)
+    outcome = node._processor.process(frame, 0.0, Tf())
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 4, 96, 96)).astype(np.float32)
+    np.save(sys.argv[3], node._processor._infer_fn(x))
+    print(json.dumps({'torch': 'torch' in sys.modules, 'configured': configured,
+                      'inferred': int(outcome.code) in (GraspStatus.OK, GraspStatus.NO_GRASP),
+                      'summary': outcome.summary}))
+    node.destroy_node()
+    rclpy.shutdown()
+""")
+
+
+@pytest.mark.parametrize(('kind', 'backend'), [('onnx', 'onnxruntime'), ('xml', 'auto')])
+def test_detector_node_runs_an_exported_model_without_importing_torch(
+        exported, kind, backend, tmp_path) -> None:
+    maps_path = tmp_path / 'maps.npy'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(TEST_DIR), os.environ.get('PYTHONPATH', '')]), ROS_DOMAIN_ID='77')
+    done = subprocess.run([sys.executable, '-c', _NODE_SCRIPT, str(exported[kind]), backend,
+                           str(maps_path)], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report['torch'] is False
+    assert report['configured'] is True
+    assert report['inferred'], report['summary']  # the frame went through the network
+    # the process ran the exported network itself: same maps as the PyTorch weights
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 4, SIZE, SIZE)).astype(np.float32)
+    model = resolve_source(exported['weights']).model
+    np.testing.assert_allclose(np.load(maps_path), torch_reference(model, x), atol=1e-4)
