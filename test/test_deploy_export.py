@@ -234,3 +234,50 @@ def test_split_bias_is_an_export_option_used_for_openvino_only() -> None:
 
     assert transposed_with_bias(to_onnx_bytes(model, SIZE)) == 3
     assert transposed_with_bias(to_onnx_bytes(model, SIZE, split_bias=True)) == 0
+
+
+@pytest.mark.parametrize('preset', ['kufenet-15k', 'kufenet-80k'])
+def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
+    from kufenet_grasp.deploy.fuse import fold_batchnorm
+    from kufenet_grasp.deploy.mix_rewrite import (
+        dense_fusion_without_shuffle,
+        fuse_mixed_depthwise,
+        FusedMixBlock,
+    )
+    from kufenet_grasp.models.blocks import MixCopyBlock, MixSplitBlock
+    from kufenet_grasp.models.registry import build_model
+
+    torch.manual_seed(7)
+    model = build_model(preset)
+    for layer in model.modules():  # non-trivial BatchNorm statistics, as after training
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+            layer.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    folded = fold_batchnorm(model)
+    mixed, fused = fuse_mixed_depthwise(folded)
+    assert fused == 4
+    assert not any(isinstance(m, (MixSplitBlock, MixCopyBlock)) for m in mixed.modules())
+    assert sum(isinstance(m, FusedMixBlock) for m in mixed.modules()) == 4
+    dense, changed = dense_fusion_without_shuffle(mixed)
+    assert changed and not dense.use_shuffle and dense.fuse[0].groups == 1
+    x = torch.randn(2, 4, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(mixed(x), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(dense(x), expected, atol=1e-5, rtol=1e-5)
+    again, changed = dense_fusion_without_shuffle(dense)
+    assert again is dense and not changed  # nothing left to rewrite
+
+
+def test_export_rewrites_are_recorded_and_unknown_names_refused(tmp_path) -> None:
+    from kufenet_grasp.deploy.model_metadata import read_exported_metadata
+
+    resolved = resolve_source('kufenet-15k')
+    path = export_onnx(resolved, tmp_path / 'r.onnx', input_size=64,
+                       rewrites=['mix', 'dense-fusion'])
+    assert read_exported_metadata(path)['rewrites'] == 'mix,dense-fusion'
+    with pytest.raises(ValueError, match="unknown rewrite 'nope'"):
+        export_onnx(resolved, tmp_path / 'bad.onnx', input_size=64, rewrites=['nope'])

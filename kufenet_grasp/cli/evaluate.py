@@ -11,7 +11,10 @@ HELP = 'Evaluate weights on a Cornell/Jacquard dataset (top-1 rectangle metric).
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the eval options to ``parser``."""
-    parser.add_argument('weights', help='weights file (.safetensors)')
+    parser.add_argument('weights', help='weights file (.safetensors), or an exported .onnx / '
+                        '.xml model (float or int8)')
+    parser.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'openvino'),
+                        help='runtime of an exported model (default: OpenVINO if installed)')
     parser.add_argument('--dataset', required=True, help='FORMAT:PATH (cornell or jacquard)')
     parser.add_argument('--split', help='evaluate PATH/SPLIT only (default: every image)')
     parser.add_argument('--json', action='store_true', help='print one JSON object')
@@ -63,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_weights(args.weights, args.dataset, split=args.split,
                                   input_size=args.input_size, batch_size=args.batch_size,
                                   device=args.device, plot_dir=args.plot,
-                                  crop_px=args.crop_px, depth=args.depth)
-    except (ValueError, FileNotFoundError, WeightsError) as exc:
+                                  crop_px=args.crop_px, depth=args.depth,
+                                  backend=args.backend)
+    except (ValueError, FileNotFoundError, RuntimeError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2
     if args.json:

@@ -10,7 +10,7 @@ as ONNX ``metadata_props`` and as OpenVINO ``rt_info`` under the ``kufenet`` key
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import io
 import json
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 import warnings
 
 from kufenet_grasp.deploy.fuse import fold_batchnorm
+from kufenet_grasp.deploy.mix_rewrite import dense_fusion_without_shuffle, fuse_mixed_depthwise
 from kufenet_grasp.deploy.model_metadata import (
     read_exported_metadata,
     read_safetensors_metadata,
@@ -40,6 +41,8 @@ OUTPUT_ORDER = 'quality,cos2theta,sin2theta,width'
 NORMALISATION = ('depth: metres minus mean of valid pixels, clipped to [-1,1], invalid '
                  'inpainted; RGB: /255 minus image mean')
 DEFAULT_OPSET = 17
+#: exact rewrites of a folded model that ``to_onnx_bytes(rewrites=...)`` can apply
+REWRITES = {'mix': fuse_mixed_depthwise, 'dense-fusion': dense_fusion_without_shuffle}
 
 
 class ExportError(RuntimeError):
@@ -97,13 +100,14 @@ def _text(value: Any) -> str:
 def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPSET,
                   dynamic_batch: bool = False,
                   metadata: Mapping[str, str] | None = None,
-                  split_bias: bool = False) -> bytes:
+                  split_bias: bool = False, rewrites: Sequence[str] = ()) -> bytes:
     """Serialise ``model`` (BatchNorm folded, eval mode) to an ONNX model, returned as bytes.
 
     ``split_bias`` computes depth-wise transposed convolutions without bias and adds it in a
     1×1 layer after them (same outputs; :mod:`~kufenet_grasp.deploy.upsample_rewrite`). It
     is faster on OpenVINO and a little slower on ONNX Runtime (docs/benchmarks.md), so it is
-    used for OpenVINO only.
+    used for OpenVINO only. ``rewrites`` names exact graph rewrites applied after BatchNorm
+    folding, in order (:data:`REWRITES`, see :mod:`~kufenet_grasp.deploy.mix_rewrite`).
     """
     import onnx
 
@@ -111,6 +115,10 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
     if not 13 <= int(opset) <= 21:
         raise ValueError(f'opset must be between 13 and 21, got {opset}')
     folded = fold_batchnorm(model)
+    for name in rewrites:
+        if name not in REWRITES:
+            raise ValueError(f"unknown rewrite {name!r}; choose from {', '.join(REWRITES)}")
+        folded, _ = REWRITES[name](folded)
     if split_bias:
         folded, _ = split_transposed_biases(folded)
     example = torch.zeros(1, 4, input_size, input_size)
@@ -133,11 +141,12 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
 
 def export_onnx(resolved: ResolvedModel, out: Path, *, input_size: int = 224,
                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
-                split_bias: bool = False) -> Path:
+                split_bias: bool = False, rewrites: Sequence[str] = ()) -> Path:
     """Write ``resolved.model`` as ONNX to ``out`` with :func:`build_metadata` props."""
+    metadata = build_metadata(resolved, input_size)
+    metadata['rewrites'] = ','.join(rewrites)
     data = to_onnx_bytes(resolved.model, input_size, opset=opset, dynamic_batch=dynamic_batch,
-                         metadata=build_metadata(resolved, input_size),
-                         split_bias=split_bias)
+                         metadata=metadata, split_bias=split_bias, rewrites=rewrites)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

@@ -129,3 +129,21 @@ def exported_input_size(path: str | Path) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+def input_spec_dict(weights_metadata: dict[str, str]) -> dict[str, Any]:
+    """The ``input_spec`` recorded in a weights metadata dict, decoded ({} = legacy input).
+
+    Build the spec with ``kufenet_grasp.grasp.model_input.InputSpec.from_dict``, which also
+    checks its fields.
+    """
+    text = weights_metadata.get('input_spec')
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MetadataError(f'input_spec is not JSON ({exc})') from exc
+    if not isinstance(value, dict):
+        raise MetadataError('input_spec is not a JSON object')
+    return value

@@ -179,8 +179,12 @@ def evaluate_weights(
     plot_dir: str | Path | None = None,
     crop_px: int | None = None,
     depth: str | None = None,
+    backend: str = 'auto',
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
+
+    ``weights`` may also be an exported ``.onnx`` / ``.xml`` file (float or int8), run by
+    ``backend`` ('auto', 'onnxruntime' or 'openvino') one frame at a time.
 
     ``split`` reads the sub-folder ``PATH/<split>`` instead. ``input_size`` defaults to the
     size stored in the weights metadata (else 224 px). ``crop_px`` evaluates on the central
@@ -191,11 +195,26 @@ def evaluate_weights(
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
-    from kufenet_grasp.models.weights import input_spec_of, load_weights
+    from kufenet_grasp.deploy.runtimes import is_exported_path
+    from kufenet_grasp.grasp.model_input import InputSpec
 
-    model, meta = load_weights(weights)
-    spec = input_spec_of(meta)
-    size = int(input_size or _meta_input_size(meta) or 224)
+    if is_exported_path(weights):
+        from kufenet_grasp.deploy.model_metadata import (
+            input_spec_dict,
+            read_exported_metadata,
+            read_model_metadata,
+        )
+
+        stored = read_exported_metadata(weights).get('input_size')
+        size = int(input_size or stored or 224)
+        spec = InputSpec.from_dict(input_spec_dict(read_model_metadata(weights)))
+        model = ExportedModel(weights, backend, size)
+    else:
+        from kufenet_grasp.models.weights import input_spec_of, load_weights
+
+        model, meta = load_weights(weights)
+        spec = input_spec_of(meta)
+        size = int(input_size or _meta_input_size(meta) or 224)
     data = open_dataset(dataset, split=split, **({} if depth is None else {'depth': depth}))
     model.to(device)
     crop = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
@@ -205,6 +224,8 @@ def evaluate_weights(
                                plot_dir=plot_dir)
     report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
                    'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict()})
+    if isinstance(model, ExportedModel):
+        report['backend'] = model.backend.name
     return report
 
 
@@ -217,3 +238,36 @@ def _meta_input_size(meta: Any) -> int | None:
     if isinstance(value, (list, tuple)):
         value = value[0]
     return int(value) if value else None
+
+
+class ExportedModel:
+    """An exported model behind the small part of the ``nn.Module`` API evaluation uses.
+
+    Calling it with a (B, 4, S, S) tensor runs the backend on each frame and returns the
+    (B, 4, S, S) maps as a tensor; ``eval``/``train``/``to`` do nothing (CPU only).
+    """
+
+    training = False
+
+    def __init__(self, path: str | Path, backend: str, input_size: int) -> None:
+        from kufenet_grasp.deploy.runtimes import create_exported_backend
+
+        self.backend = create_exported_backend(backend, path, input_size=input_size,
+                                               threads=1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import numpy as np
+        import torch
+
+        frames = x.detach().cpu().numpy().astype(np.float32)
+        maps = [self.backend.infer(np.ascontiguousarray(frame[None])) for frame in frames]
+        return torch.from_numpy(np.concatenate(maps, axis=0))
+
+    def eval(self) -> ExportedModel:
+        return self
+
+    def train(self, mode: bool = True) -> ExportedModel:
+        return self
+
+    def to(self, device: Any) -> ExportedModel:
+        return self
