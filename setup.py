@@ -30,7 +30,7 @@ setup(
         (f'share/{package_name}', ['package.xml', 'README.md']),
         *data_tree('launch', ('*.py',)),
         *data_tree('config', ('*.yaml', '*.rviz', '*.xml')),
-        *data_tree('models', ('*.safetensors', '*.onnx', 'SHA256SUMS', '*.md')),
+        *data_tree('models', ('*.safetensors', '*.onnx', '*.xml', '*.bin', 'SHA256SUMS', '*.md')),
     ],
     install_requires=['setuptools'],
     extras_require={

@@ -131,6 +131,39 @@ def test_profile_ranks_convolutions() -> None:
     assert 'ms/run' in format_profile(layers, 2)
 
 
+def test_exported_files_are_benchmarked_with_their_stored_cost(tmp_path, capsys) -> None:
+    from kufenet_grasp.cli.main import main
+    from kufenet_grasp.deploy.export import export_onnx
+    from kufenet_grasp.deploy.source import resolve_source
+
+    resolved = resolve_source('kufenet-15k')
+    path = export_onnx(resolved, tmp_path / 'k15.onnx', input_size=64)
+    code = main(['bench', '--models', f'k15-onnx={path}', '--backends', 'onnxruntime,torch',
+                 '--sizes', '64', '--threads', '1', '--repeats', '2', '--warmup', '0',
+                 '--json'])
+    ort_row, torch_row = json.loads(capsys.readouterr().out)['results']
+    assert code == 1  # torch cannot run an exported file; that row says so
+    assert ort_row['error'] is None and ort_row['repeats'] == 2
+    assert ort_row['params'] == sum(p.numel() for p in resolved.model.parameters())
+    assert ort_row['flops'] > 0
+    assert 'exported file' in torch_row['error']
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_profile_inside_a_runtime_ranks_its_layers(backend, capsys) -> None:
+    from kufenet_grasp.bench.runtime_profile import profile_in_runtime
+    from kufenet_grasp.cli.main import main
+
+    rows = profile_in_runtime('kufenet-15k', backend, input_size=64, threads=1, runs=3,
+                              warmup=1, top=100)
+    assert rows and rows == sorted(rows, key=lambda r: r.self_cpu_ms, reverse=True)
+    assert abs(sum(r.share for r in rows) - 1.0) < 1e-6  # every executed layer is listed
+    assert any('Conv' in r.name for r in rows) and all(r.calls == 3 for r in rows)
+    assert main(['bench', '--profile', 'kufenet-15k', '--profile-backend', backend,
+                 '--sizes', '64', '--threads', '1', '--repeats', '2', '--warmup', '1']) == 0
+    assert f'in {backend} at 64px' in capsys.readouterr().out
+
+
 def test_stages_are_timed() -> None:
     from kufenet_grasp.bench.stages import time_stages
 

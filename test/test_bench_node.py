@@ -98,6 +98,15 @@ def test_process_cpu_reads_own_process() -> None:
     assert ProcessCpu(2 ** 22 + 12345).seconds() is None  # no such process
 
 
+def test_process_rss_reads_a_process_and_not_a_missing_one() -> None:
+    from kufenet_grasp.bench.memory import process_rss_mib, rss_mib
+
+    current, peak = process_rss_mib(os.getpid())
+    assert current is not None and 0 < current <= peak
+    assert abs(current - rss_mib()) < 64  # the same process read two ways
+    assert process_rss_mib(2 ** 22 + 12345) == (None, None)
+
+
 def test_cli_refuses_bad_rates(capsys) -> None:
     from kufenet_grasp.cli.main import main
 
@@ -123,6 +132,9 @@ def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
         assert row['detector_cpu_percent'] > 0
         # the detector's own per-frame work, read from its /diagnostics during the window
         assert row['in_node_ms'] is not None and 0 < row['in_node_ms'] < 1000
+        # a fresh detector process per row: its start-up and its resident memory
+        assert 0 < row['startup_s'] < 120
+        assert 20 < row['rss_mib'] <= row['peak_rss_mib']
     # max_rate_hz = 2 caps the detector: at most 2 answers a second (+1 for the window edge)
     assert capped['max_rate_hz'] == 2.0
     assert capped['frames_answered'] <= 2 * capped['duration_s'] + 1

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from kufenet_grasp.deploy.export import (
     build_metadata,
     export_onnx,
@@ -139,7 +141,10 @@ def test_onnx_metadata_carries_weights_metadata_and_sha256(tmp_path) -> None:
     assert props['source_sha256'] == sha256_file(weights)
     assert props['arch'] == 'kufenet' and props['model_name'] == 'kufenet-15k'
     assert 'cornell' in props['trained_on']
-    assert props == {**build_metadata(resolved, SIZE)}
+    assert props == {**build_metadata(resolved, SIZE), 'rewrites': ''}
+    carried = json.loads(props['weights_metadata'])  # the whole safetensors metadata
+    assert carried['format'] == 'kufenet-weights/1' and 'cornell' in carried['trained_on']
+    assert int(props['params']) == sum(p.numel() for p in resolved.model.parameters())
 
 
 def test_dynamic_batch_export_runs_batch_of_two() -> None:
@@ -243,6 +248,7 @@ def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
         dense_fusion_without_shuffle,
         fuse_mixed_depthwise,
         FusedMixBlock,
+        pad_head_to_simd,
     )
     from kufenet_grasp.models.blocks import MixCopyBlock, MixSplitBlock
     from kufenet_grasp.models.registry import build_model
@@ -270,6 +276,11 @@ def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
         torch.testing.assert_close(dense(x), expected, atol=1e-5, rtol=1e-5)
     again, changed = dense_fusion_without_shuffle(dense)
     assert again is dense and not changed  # nothing left to rewrite
+    padded, changed = pad_head_to_simd(dense)
+    assert changed and padded.head.conv.out_channels == 8
+    with torch.no_grad():
+        torch.testing.assert_close(padded(x), expected, atol=1e-5, rtol=1e-5)
+    assert pad_head_to_simd(padded) == (padded, False)
 
 
 def test_export_rewrites_are_recorded_and_unknown_names_refused(tmp_path) -> None:

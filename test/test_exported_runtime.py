@@ -17,6 +17,7 @@ from kufenet_grasp.deploy.model_metadata import (
 )
 from kufenet_grasp.deploy.runtimes import create_exported_backend
 from kufenet_grasp.deploy.source import resolve_source
+from kufenet_grasp.grasp.model_input import METRIC_INPUT
 from kufenet_grasp.models.registry import build_model
 from kufenet_grasp.models.weights import save_weights
 import numpy as np
@@ -34,7 +35,7 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     torch.manual_seed(3)
     weights = folder / 'k15.safetensors'
     save_weights(build_model('kufenet-15k'), weights, input_size=SIZE,
-                 trained_on={'dataset': 'unit-test'}, extra={'input_spec': {'crop': 'center'}})
+                 trained_on={'dataset': 'unit-test'}, input_spec=METRIC_INPUT.to_dict())
     resolved = resolve_source(weights)
     onnx_path = export_onnx(resolved, folder / 'k15.onnx', input_size=SIZE)
     xml_path = export_openvino(onnx_path, folder / 'k15.xml')
@@ -44,7 +45,7 @@ def exported(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize('kind', ['onnx', 'xml'])
 def test_exported_file_carries_the_whole_weights_metadata(exported, kind) -> None:
     raw = read_safetensors_metadata(exported['weights'])
-    assert raw['format'] == 'kufenet-weights/1' and 'input_spec' in raw['extra']
+    assert raw['format'] == 'kufenet-weights/1' and json.loads(raw['input_spec'])
     assert read_model_metadata(exported[kind]) == raw
     assert read_model_metadata(exported['weights']) == raw
 
@@ -95,11 +96,12 @@ _NODE_SCRIPT = textwrap.dedent("""
                       k=[FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0])
     frame = FrameInput(_image(rgb, 'rgb8', header), _image(depth, '32FC1', header), info)
     outcome = node._processor.process(frame, 0.0, Tf())
+    spec = node._processor._input_spec.to_dict()
     x = np.random.default_rng(5).uniform(-1, 1, (1, 4, 96, 96)).astype(np.float32)
     np.save(sys.argv[3], node._processor._infer_fn(x))
     print(json.dumps({'torch': 'torch' in sys.modules, 'configured': configured,
                       'inferred': int(outcome.code) in (GraspStatus.OK, GraspStatus.NO_GRASP),
-                      'summary': outcome.summary}))
+                      'summary': outcome.summary, 'spec': spec}))
     node.destroy_node()
     rclpy.shutdown()
 """)
@@ -119,7 +121,27 @@ def test_detector_node_runs_an_exported_model_without_importing_torch(
     assert report['torch'] is False
     assert report['configured'] is True
     assert report['inferred'], report['summary']  # the frame went through the network
+    assert report['spec'] == METRIC_INPUT.to_dict()  # pre-processing from the carried metadata
     # the process ran the exported network itself: same maps as the PyTorch weights
     x = np.random.default_rng(5).uniform(-1, 1, (1, 4, SIZE, SIZE)).astype(np.float32)
     model = resolve_source(exported['weights']).model
     np.testing.assert_allclose(np.load(maps_path), torch_reference(model, x), atol=1e-4)
+
+
+def test_exported_file_listed_in_a_manifest_must_match_it(exported, tmp_path) -> None:
+    import hashlib
+    import shutil
+
+    from kufenet_grasp.deploy.runtimes import verify_listed_checksum
+
+    for suffix in ('.xml', '.bin'):
+        shutil.copy(exported['xml'].with_suffix(suffix), tmp_path / f'm{suffix}')
+    xml, binary = tmp_path / 'm.xml', tmp_path / 'm.bin'
+    assert verify_listed_checksum(xml) is False  # no manifest: nothing to check
+    lines = [f'{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n' for p in (xml, binary)]
+    (tmp_path / 'SHA256SUMS').write_text(''.join(lines))
+    assert verify_listed_checksum(xml) is True
+    create_exported_backend('openvino', xml, threads=1)
+    binary.write_bytes(binary.read_bytes()[:-4] + b'\0\0\0\0')  # weights altered
+    with pytest.raises(ValueError, match='does not match its SHA256SUMS entry'):
+        create_exported_backend('openvino', xml, threads=1)

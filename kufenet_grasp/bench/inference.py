@@ -20,6 +20,8 @@ from typing import Any
 
 from kufenet_grasp.bench import memory
 from kufenet_grasp.deploy.backends import BACKEND_NAMES, create_backend, InferenceBackend
+from kufenet_grasp.deploy.model_metadata import read_exported_metadata
+from kufenet_grasp.deploy.runtimes import is_exported_path
 from kufenet_grasp.deploy.source import resolve_source
 from kufenet_grasp.models.flops import count_flops
 from kufenet_grasp.models.registry import count_parameters
@@ -102,8 +104,14 @@ def model_cost(name: str, size: int, source: str | None = None
                ) -> tuple[int | None, int | None]:
     """Return (parameters, FLOPs per (1,4,size,size) frame); None if unknown.
 
-    The model is preset ``name``, or the weights file ``source`` when given.
+    The model is preset ``name``, or the weights file ``source`` when given; an exported
+    ``.onnx`` / ``.xml`` source reports the counts stored at export.
     """
+    if source is not None and is_exported_path(source):
+        meta = read_exported_metadata(source)
+        counts = [int(meta[key]) if meta.get(key, '').isdigit() else None
+                  for key in ('params', 'flops')]
+        return counts[0], counts[1]
     model = resolve_source(source or name).model
     params = count_parameters(model)
     try:

@@ -17,10 +17,10 @@ _STATUS = Path('/proc/self/status')
 _CLEAR_REFS = Path('/proc/self/clear_refs')
 
 
-def _status_kib(field: str) -> int | None:
+def _status_kib(field: str, status: Path = _STATUS) -> int | None:
     """Value of ``field`` (e.g. 'VmRSS') in KiB, or None where /proc is unavailable."""
     try:
-        for line in _STATUS.read_text().splitlines():
+        for line in status.read_text().splitlines():
             if line.startswith(field + ':'):
                 return int(line.split()[1])
     except OSError:
@@ -50,3 +50,14 @@ def reset_peak() -> bool:
     except OSError:
         return False
     return True
+
+
+def process_rss_mib(pid: int) -> tuple[float | None, float | None]:
+    """(current, peak) resident set size of process ``pid`` in MiB (VmRSS, VmHWM).
+
+    None where /proc is unavailable or the process has gone.
+    """
+    status = Path(f'/proc/{int(pid)}/status')
+    current, peak = _status_kib('VmRSS', status), _status_kib('VmHWM', status)
+    return (None if current is None else current / 1024.0,
+            None if peak is None else peak / 1024.0)

@@ -16,7 +16,7 @@ namespace so it cannot disturb a live system.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import os
 from pathlib import Path
 import signal
@@ -27,6 +27,7 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
+from kufenet_grasp.bench.memory import process_rss_mib
 from kufenet_grasp.bench.node_latency import (
     LatencyLedger,
     NodeBenchResult,
@@ -264,27 +265,32 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
     try:
         for rate in max_rates:
             cmd = detector_command(settings, namespace, rate, replay.t_base_camera)
+            ledger.clear()
+            started = time.monotonic()
             detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log')
             try:
-                ledger.clear()
                 if not _wait(lambda: ledger.answered > 0 or not detector.alive(),
                              settings.startup_timeout_s) or not detector.alive():
                     raise RuntimeError(
                         f'the detector (max_rate_hz={rate:g}) published no grasp within '
                         f'{settings.startup_timeout_s:.0f} s; its log '
                         f'({detector.log_path}):\n{detector.log_tail()}')
+                startup_s = time.monotonic() - started  # process start to first grasp
                 time.sleep(settings.warmup_s)
                 start_ns = camera.get_clock().now().nanoseconds
                 cpu0, own0 = detector.cpu.seconds(), time.process_time()
                 time.sleep(settings.duration_s)
                 end_ns = camera.get_clock().now().nanoseconds
                 cpu1, own1 = detector.cpu.seconds(), time.process_time()
+                rss, peak = process_rss_mib(detector.proc.pid)
                 time.sleep(0.5)  # answers to the last frames of the window
                 cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-                result = ledger.summarise(start_ns, end_ns, rate, cpu_s, own1 - own0)
+                result = replace(ledger.summarise(start_ns, end_ns, rate, cpu_s, own1 - own0),
+                                 startup_s=round(startup_s, 3), rss_mib=rss, peak_rss_mib=peak)
                 results.append(result)
                 log(f'max_rate_hz={rate:g}: {result.frames_answered}/{result.frames_sent} '
-                    f'frames answered, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms')
+                    f'frames answered, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms, '
+                    f'start-up {startup_s:.2f} s, RSS {rss or float("nan"):.0f} MiB')
             finally:
                 detector.stop()
     finally:

@@ -42,6 +42,11 @@ class NodeBenchResult:
     publisher_cpu_percent: float | None  #: the bench's own process (camera replay, listener)
     #: median of the detector's reported per-frame work (ms, its /diagnostics) in the window
     in_node_ms: float | None = None
+    #: seconds from starting the detector process to the first grasp received
+    startup_s: float | None = None
+    #: the detector process's resident memory at the end of the window and its peak, MiB
+    rss_mib: float | None = None
+    peak_rss_mib: float | None = None
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

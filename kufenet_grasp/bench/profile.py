@@ -97,8 +97,8 @@ def _label(module: nn.Module, name: str, record_function: type) -> _Handle:
 
 def format_profile(rows: list[OpCost], runs: int) -> str:
     """Plain-text table of ``rows``: per-run milliseconds, share and calls per run."""
-    lines = [f"{'operator / layer':<60} {'ms/run':>8} {'share':>6} {'calls':>6}"]
+    lines = [f"{'operator / layer':<80} {'ms/run':>8} {'share':>6} {'calls':>6}"]
     for row in rows:
-        lines.append(f'{row.name[:60]:<60} {row.self_cpu_ms / runs:8.3f} '
+        lines.append(f'{row.name[:80]:<80} {row.self_cpu_ms / runs:8.3f} '
                      f'{100 * row.share:5.1f}% {row.calls // runs:6d}')
     return '\n'.join(lines)

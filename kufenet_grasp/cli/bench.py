@@ -44,7 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--stages', action='store_true',
                         help='also time pre-processing (640x480 frame) and post-processing')
     parser.add_argument('--profile', metavar='MODEL', default=None,
-                        help="instead of benchmarking, print MODEL's top operators by CPU time")
+                        help="instead of benchmarking, print MODEL's top operators by CPU time "
+                             '(a preset, a weights file or an exported .onnx/.xml file)')
+    parser.add_argument('--profile-backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        default='torch',
+                        help='with --profile: torch.profiler operators, or the per-layer '
+                             'times inside ONNX Runtime (its profiler) or OpenVINO '
+                             '(PERF_COUNT), the layers as the runtime fused them')
     parser.add_argument('--by-module', action='store_true',
                         help="with --profile: rank the model's layers instead of operators")
     parser.add_argument('--top', type=int, default=15, help='rows shown by --profile')
@@ -90,9 +96,22 @@ def _profile(args: argparse.Namespace) -> int:
     from kufenet_grasp.bench.profile import format_profile, profile_model
 
     size, threads, runs = args.sizes[0], args.threads[0], max(args.repeats, 1)
-    rows = profile_model(args.profile, input_size=size, threads=threads, runs=runs,
-                         warmup=args.warmup, top=args.top, by_module=args.by_module)
-    print(f'profile of {args.profile} at {size}px, {threads} thread(s), {runs} runs')
+    source = args.profile.partition('=')[2] or args.profile  # NAME=FILE or a bare source
+    try:
+        if args.profile_backend == 'torch':
+            rows = profile_model(source, input_size=size, threads=threads, runs=runs,
+                                 warmup=args.warmup, top=args.top, by_module=args.by_module)
+        else:
+            from kufenet_grasp.bench.runtime_profile import profile_in_runtime
+
+            rows = profile_in_runtime(source, args.profile_backend, input_size=size,
+                                      threads=threads, runs=runs, warmup=args.warmup,
+                                      top=args.top)
+    except (ValueError, RuntimeError) as exc:
+        print(f'kufenet bench --profile: {exc}', file=sys.stderr)
+        return 2
+    print(f'profile of {source} in {args.profile_backend} at {size}px, {threads} thread(s), '
+          f'{runs} runs')
     print(format_profile(rows, runs))
     return 0
 

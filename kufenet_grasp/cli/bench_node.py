@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 
 HELP = ('Replay rendered RGB-D frames at 30 Hz into a grasp_detector process and measure '
-        'stamp-to-grasp latency, drops and CPU share.')
+        'stamp-to-grasp latency, drops, CPU share, resident memory and start-up time.')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +58,8 @@ def _print_table(report: dict) -> None:
                         f"{s['input_size']} px); latency = frame stamp to grasp received; "
                         f"in-node = the detector's own per-frame work (its /diagnostics)")
     for column in ('max_rate_hz', 'sent', 'answered', 'dropped', 'answered Hz', 'p50 ms',
-                   'p95 ms', 'max ms', 'in-node ms', 'detector CPU %', 'camera CPU %'):
+                   'p95 ms', 'max ms', 'in-node ms', 'detector CPU %', 'camera CPU %',
+                   'start-up s', 'RSS MiB', 'peak RSS MiB'):
         table.add_column(column, justify='right')
     for row in report['results']:
         table.add_row('unlimited' if row['max_rate_hz'] == 0 else f"{row['max_rate_hz']:g}",
@@ -66,8 +67,9 @@ def _print_table(report: dict) -> None:
                       str(row['frames_dropped']), _fmt(row['answered_hz']),
                       _fmt(row['p50_ms']), _fmt(row['p95_ms']), _fmt(row['max_ms']),
                       _fmt(row.get('in_node_ms')), _fmt(row['detector_cpu_percent'], 0),
-                      _fmt(row['publisher_cpu_percent'], 0))
-    console = Console(width=140)
+                      _fmt(row['publisher_cpu_percent'], 0), _fmt(row.get('startup_s'), 2),
+                      _fmt(row.get('rss_mib'), 0), _fmt(row.get('peak_rss_mib'), 0))
+    console = Console(width=180)
     console.print(table)
     machine = report['machine']
     transport = report['transport']

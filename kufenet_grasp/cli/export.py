@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 import sys
+from typing import Any
 
 HELP = 'Export weights or a preset to ONNX / OpenVINO IR and check it matches PyTorch.'
 TOLERANCE = 1e-4
@@ -29,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=[], metavar='NAMES',
                         help='exact graph rewrites after BatchNorm folding, comma-separated: '
                              'mix (one depth-wise conv per multi-scale block), dense-fusion '
-                             '(channel shuffle + grouped fusion conv as one dense conv)')
+                             '(channel shuffle + grouped fusion conv as one dense conv), '
+                             'pad-head (8 output channels for the 4-map head, sliced)')
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the comparison with PyTorch on a random input')
     int8 = parser.add_argument_group('int8 (post-training static quantisation)')
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f'wrote {path}')
     if args.int8:
-        code = _export_int8(args, onnx_path, out)
+        code = _export_int8(args, resolved, onnx_path, out)
         if code:
             return code
     if args.no_verify:
@@ -111,7 +113,7 @@ def int8_path(out: Path) -> Path:
     return out.with_name(f'{out.stem}_int8{out.suffix}')
 
 
-def _export_int8(args: argparse.Namespace, onnx_path: Path, out: Path) -> int:
+def _export_int8(args: argparse.Namespace, resolved: Any, onnx_path: Path, out: Path) -> int:
     """Quantise ``onnx_path`` on the calibration frames; write .onnx (and .xml); report."""
     from kufenet_grasp.deploy.export import export_openvino
     from kufenet_grasp.deploy.quantise import (
@@ -124,7 +126,8 @@ def _export_int8(args: argparse.Namespace, onnx_path: Path, out: Path) -> int:
 
     try:
         frames = calibration_frames(args.calib, split=args.calib_split or None,
-                                    count=args.calib_frames, input_size=args.size)
+                                    count=args.calib_frames, input_size=args.size,
+                                    input_spec=resolved.metadata.get('input_spec'))
         int8_onnx = quantise_onnx(onnx_path, int8_path(onnx_path), frames,
                                   policy=args.quantise,
                                   calibration={'dataset': args.calib,
@@ -142,7 +145,7 @@ def _export_int8(args: argparse.Namespace, onnx_path: Path, out: Path) -> int:
                       OpenVinoBackend(int8_xml, args.size, 1)))
     for name, fp32, int8 in pairs:
         report = agreement(fp32.infer, int8.infer, frames)
-        print(f"{name} int8 against float on the calibration frames: quality max |diff| "
+        print(f'{name} int8 against float on the calibration frames: quality max |diff| '
               f"{report['quality_max_abs_diff']:.3f}, mean {report['quality_mean_abs_diff']:.4f}, "
               f"best-pixel shift {report['peak_shift_px']:.1f} px (accuracy: kufenet eval)")
     return 0

@@ -165,3 +165,39 @@ def dense_fusion_without_shuffle(model: nn.Module) -> tuple[nn.Module, bool]:
     model.fuse[0] = dense
     model.use_shuffle = False
     return model, True
+
+
+class PaddedHead(nn.Module):
+    """A convolution widened with zero filters to ``width`` outputs, sliced back after."""
+
+    def __init__(self, conv: nn.Conv2d, width: int) -> None:
+        """Copy ``conv`` with ``width - out_channels`` extra zero filters."""
+        super().__init__()
+        self.channels = conv.out_channels
+        self.conv = nn.Conv2d(conv.in_channels, width, conv.kernel_size, conv.stride,
+                              conv.padding, bias=True)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.bias.zero_()
+            self.conv.weight[:self.channels] = conv.weight
+            if conv.bias is not None:
+                self.conv.bias[:self.channels] = conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the first ``channels`` outputs of the widened convolution."""
+        return self.conv(x)[:, :self.channels]
+
+
+def pad_head_to_simd(model: nn.Module, width: int = 8) -> tuple[nn.Module, bool]:
+    """Copy of ``model`` whose ``head`` conv has ``width`` outputs (zeros), sliced to its own.
+
+    KufeNet's head writes 4 maps at full resolution: 4 output channels fill half of an
+    8-lane AVX2 register (a quarter of AVX-512's 16) and the runtime reorders the result out
+    of its blocked layout. Returns (``model``, False) when there is no narrower head.
+    """
+    head = getattr(model, 'head', None)
+    if not isinstance(head, nn.Conv2d) or head.groups != 1 or head.out_channels >= width:
+        return model, False
+    model = copy.deepcopy(model)
+    model.head = PaddedHead(model.head, width)
+    return model, True

@@ -31,15 +31,18 @@ class QuantiseError(RuntimeError):
 
 
 def calibration_frames(dataset: str, *, split: str | None = None, count: int = 64,
-                       input_size: int = 224, seed: int = 0) -> list[np.ndarray]:
+                       input_size: int = 224, seed: int = 0,
+                       input_spec: dict | None = None) -> list[np.ndarray]:
     """Up to ``count`` network inputs (1, 4, S, S) float32 from ``dataset`` (``FORMAT:PATH``).
 
     Images are drawn without replacement with ``seed``; each goes through the evaluation
-    pipeline (central crop, resize to ``input_size`` px, normalisation), so the ranges the
-    quantiser sees are those of real inputs.
+    pipeline (window as ``input_spec`` says, the weights' ``InputSpec`` dict, legacy crop when
+    empty; resize to ``input_size`` px; normalisation), so the ranges the quantiser sees are
+    those of real inputs.
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
+    from kufenet_grasp.grasp.model_input import InputSpec
 
     if count < 1:
         raise ValueError(f'calibration needs at least one frame, got count={count}')
@@ -49,7 +52,7 @@ def calibration_frames(dataset: str, *, split: str | None = None, count: int = 6
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(data), size=min(count, len(data)), replace=False))
     view = GraspMapDataset(data, [int(i) for i in chosen], input_size=input_size,
-                           augment=False)
+                           augment=False, input_spec=InputSpec.from_dict(input_spec or {}))
     return [np.ascontiguousarray(view[i][0].numpy()[None], np.float32)
             for i in range(len(view))]
 

@@ -10,6 +10,7 @@ string metadata the file was exported with (:mod:`kufenet_grasp.deploy.model_met
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import os
@@ -41,6 +42,35 @@ def package_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def verify_listed_checksum(path: Path) -> bool:
+    """Check ``path`` against a ``SHA256SUMS`` beside it (``sha256sum`` format).
+
+    Returns True if listed and matching, False if not listed; raises ``ValueError`` on a
+    mismatch (a file changed after its checksum was recorded). For an OpenVINO ``.xml``
+    its ``.bin`` is checked too where listed.
+    """
+    manifest = path.parent / 'SHA256SUMS'
+    if not manifest.is_file():
+        return False
+    listed = {}
+    for line in manifest.read_text().splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2:
+            listed[parts[1].lstrip('*').strip()] = parts[0].lower()
+    files = [path] + ([path.with_suffix('.bin')] if path.suffix == '.xml' else [])
+    found = False
+    for file in files:
+        expected = listed.get(file.name)
+        if expected is None:
+            continue
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        if digest != expected:
+            raise ValueError(f'exported model {file}: SHA-256 {digest} does not match its '
+                             f'SHA256SUMS entry {expected}')
+        found = True
+    return found
+
+
 def check_input_size(input_size: int) -> int:
     """Validate the square input side ``input_size`` (pixels) and return it as ``int``."""
     if isinstance(input_size, bool) or int(input_size) != input_size or input_size < 8:
@@ -69,7 +99,7 @@ class OnnxRuntimeBackend:
     """ONNX Runtime CPU session: all graph optimisations, sequential execution.
 
     ``profile_prefix`` turns on ONNX Runtime's per-node profiler (see
-    :mod:`kufenet_grasp.deploy.runtime_profile`).
+    :mod:`kufenet_grasp.bench.runtime_profile`).
     """
 
     name = 'onnxruntime'
@@ -155,9 +185,10 @@ def create_exported_backend(name: str, path: str | os.PathLike, *,
                             threads: int = 2) -> ExportedBackend:
     """Build backend ``name`` ('onnxruntime', 'openvino' or 'auto') for an exported file.
 
-    ``input_size`` (px) defaults to the size the file was exported for. Raises
-    ``ValueError`` for a missing file, a wrong suffix, an input size the file does not take or
-    an unknown backend name, and :class:`BackendUnavailable` if the package is missing.
+    ``input_size`` (px) defaults to the size the file was exported for. A file listed in a
+    ``SHA256SUMS`` beside it must match its checksum. Raises ``ValueError`` for a missing or
+    altered file, a wrong suffix, an input size the file does not take or an unknown backend
+    name, and :class:`BackendUnavailable` if the package is missing.
     PyTorch is never imported.
     """
     path = Path(path)
@@ -165,6 +196,7 @@ def create_exported_backend(name: str, path: str | os.PathLike, *,
         raise ValueError(f'exported model {path}: expected an .onnx or OpenVINO .xml file')
     if not path.is_file():
         raise ValueError(f'exported model {path}: no such file')
+    verify_listed_checksum(path)
     stored = exported_input_size(path)
     size = check_input_size(input_size if input_size is not None else (stored or 224))
     if stored is not None and stored != size:

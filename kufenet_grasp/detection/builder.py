@@ -56,7 +56,17 @@ def shipped_weights(share_dir: Path | None = None) -> tuple[str, bool]:
 
 
 def input_spec_of_source(source: str) -> InputSpec:
-    """Input spec recorded in a ``.safetensors`` weights file; the legacy input otherwise."""
+    """Input spec recorded in a weights file or an exported model; the legacy input otherwise.
+
+    An exported ``.onnx`` / ``.xml`` file carries its weights file's metadata, read here
+    without PyTorch.
+    """
+    from kufenet_grasp.deploy.runtimes import is_exported_path
+
+    if is_exported_path(source):
+        from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_metadata
+
+        return InputSpec.from_dict(input_spec_dict(read_model_metadata(source)))
     if not str(source).endswith('.safetensors'):
         return LEGACY_INPUT
     from kufenet_grasp.models.weights import input_spec_of, read_metadata

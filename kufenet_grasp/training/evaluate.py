@@ -263,7 +263,7 @@ class ExportedModel:
         maps = [self.backend.infer(np.ascontiguousarray(frame[None])) for frame in frames]
         return torch.from_numpy(np.concatenate(maps, axis=0))
 
-    def eval(self) -> ExportedModel:
+    def eval(self) -> ExportedModel:  # noqa: A003 (the nn.Module method it stands in for)
         return self
 
     def train(self, mode: bool = True) -> ExportedModel:
