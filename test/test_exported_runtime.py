@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Exported models carry the weights' metadata and run in a detector process without PyTorch."""
 
 from __future__ import annotations

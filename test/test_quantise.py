@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """int8 post-training quantisation: calibration frames, QDQ layers, metadata, CLI and eval."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Per-layer time of one model inside ONNX Runtime or OpenVINO (their own profilers).
 
 The runtimes fuse and reorder the exported graph, so the layers that cost time there are not

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Exact export-time rewrites of KufeNet's encoder that run faster per FLOP on a CPU.
 
 Both apply to a model in eval mode, normally after

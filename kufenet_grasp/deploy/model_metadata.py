@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Metadata of weights and exported model files, read without PyTorch.
 
 A ``.safetensors`` weights file holds string metadata (format ``kufenet-weights/1``: arch,

@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Post-training static int8 quantisation of an exported ONNX model, calibrated on frames.
 
 ONNX Runtime's ``quantize_static`` writes a QDQ model (QuantizeLinear / DequantizeLinear

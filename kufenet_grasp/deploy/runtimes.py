@@ -1,3 +1,5 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Run an exported grasp model (.onnx or OpenVINO .xml) without PyTorch.
 
 This module is what a detector process imports when its ``weights`` is an exported file: it
