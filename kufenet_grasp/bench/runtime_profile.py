@@ -61,7 +61,8 @@ def _profile_onnxruntime(path: Path, input_size: int, threads: int, x: np.ndarra
     kernels = [e for e in events if e.get('cat') == 'Node'
                and e.get('name', '').endswith('_kernel_time')]
     per_run = len(kernels) // max(runs + warmup, 1)
-    times, calls = defaultdict(float), defaultdict(int)
+    times: defaultdict[str, float] = defaultdict(float)
+    calls: defaultdict[str, int] = defaultdict(int)
     for event in kernels[per_run * warmup:]:
         op = event.get('args', {}).get('op_name', '?')
         name = f"{op} {event['name'][:-len('_kernel_time')]}"
@@ -75,7 +76,8 @@ def _profile_openvino(path: Path, input_size: int, threads: int, x: np.ndarray,
     backend = OpenVinoBackend(path, input_size, threads, perf_count=True)
     for _ in range(warmup):
         backend.infer(x)
-    times, calls = defaultdict(float), defaultdict(int)
+    times: defaultdict[str, float] = defaultdict(float)
+    calls: defaultdict[str, int] = defaultdict(int)
     for _ in range(runs):
         backend.infer(x)
         for info in backend.request.get_profiling_info():

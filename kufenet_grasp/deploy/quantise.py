@@ -18,9 +18,10 @@ directly. ``all-conv`` quantises every Conv and ConvTranspose.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 import json
 from pathlib import Path
+from typing import Any
 
 from kufenet_grasp.deploy.export import INPUT_NAME
 import numpy as np
@@ -70,7 +71,7 @@ class _Frames:
         return None if frame is None else {INPUT_NAME: frame}
 
 
-def _layers_left_in_float(model: object, policy: str) -> list[str]:
+def _layers_left_in_float(model: Any, policy: str) -> list[str]:
     """Names of the Conv nodes kept in float by ``policy`` (see the module docstring)."""
     if policy == 'all-conv':
         return []
@@ -141,7 +142,8 @@ def quantise_onnx(float_onnx: Path, out: Path, frames: Sequence[np.ndarray], *,
     return out
 
 
-def agreement(run_float: object, run_int8: object, frames: Sequence[np.ndarray]
+def agreement(run_float: Callable[[np.ndarray], np.ndarray],
+              run_int8: Callable[[np.ndarray], np.ndarray], frames: Sequence[np.ndarray]
               ) -> dict[str, float]:
     """How far the int8 maps are from the float maps on ``frames``.
 
