@@ -53,7 +53,7 @@ def reset_peak() -> bool:
 
 
 def process_rss_mib(pid: int) -> tuple[float | None, float | None]:
-    """(current, peak) resident set size of process ``pid`` in MiB (VmRSS, VmHWM).
+    """Return (current, peak) resident set size of process ``pid`` in MiB (VmRSS, VmHWM).
 
     None where /proc is unavailable or the process has gone.
     """

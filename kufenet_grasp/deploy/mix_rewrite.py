@@ -61,7 +61,7 @@ def _bias(convs: list[nn.Conv2d]) -> torch.Tensor:
 
 
 def _depthwise(block: nn.Module) -> tuple[list[nn.Conv2d], int]:
-    """The block's depth-wise convs and the fused kernel size (their largest, odd)."""
+    """Return the depth-wise convs of ``block`` and the fused kernel size (largest, odd)."""
     convs = [dw.conv for dw in block.dw]
     kernel = max(conv.kernel_size[0] for conv in convs)
     if kernel % 2 == 0 or len({conv.stride for conv in convs}) != 1:

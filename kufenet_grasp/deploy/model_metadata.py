@@ -134,7 +134,7 @@ def exported_input_size(path: str | Path) -> int | None:
 
 
 def input_spec_dict(weights_metadata: dict[str, str]) -> dict[str, Any]:
-    """The ``input_spec`` recorded in a weights metadata dict, decoded ({} = legacy input).
+    """Return the ``input_spec`` recorded in a weights metadata dict ({} = legacy input).
 
     Build the spec with ``kufenet_grasp.grasp.model_input.InputSpec.from_dict``, which also
     checks its fields.
