@@ -147,3 +147,21 @@ def test_exported_file_listed_in_a_manifest_must_match_it(exported, tmp_path) ->
     binary.write_bytes(binary.read_bytes()[:-4] + b'\0\0\0\0')  # weights altered
     with pytest.raises(ValueError, match='does not match its SHA256SUMS entry'):
         create_exported_backend('openvino', xml, threads=1)
+
+
+@pytest.mark.parametrize('name', ['kufenet-80k_224.onnx', 'kufenet-80k_224.xml'])
+def test_shipped_exports_are_the_shipped_weights(name) -> None:
+    from kufenet_grasp.deploy.model_metadata import read_exported_metadata
+    from kufenet_grasp.deploy.runtimes import verify_listed_checksum
+    from kufenet_grasp.models.weights import sha256_file
+
+    models = TEST_DIR.parent / 'models'
+    path, weights = models / name, models / 'kufenet-80k.safetensors'
+    assert verify_listed_checksum(path)  # listed in models/SHA256SUMS and unchanged
+    assert read_exported_metadata(path)['source_sha256'] == sha256_file(weights), \
+        f're-export {name}: kufenet export models/kufenet-80k.safetensors --format openvino'
+    assert read_model_metadata(path) == read_safetensors_metadata(weights)
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 4, 224, 224)).astype(np.float32)
+    backend = create_exported_backend('auto', path, threads=1)
+    np.testing.assert_allclose(backend.infer(x),
+                               torch_reference(resolve_source(weights).model, x), atol=1e-4)
