@@ -89,7 +89,7 @@ _NODE_SCRIPT = textwrap.dedent("""
     rclpy.init()
     params = dict(DETECTOR_PARAMS, weights=sys.argv[1], backend=sys.argv[2],
                   autostart=False, quality_threshold=0.0)
-    node = GraspDetectorNode('exported_detector', parameter_overrides=params)
+    node = GraspDetectorNode('exported_detector', parameter_defaults=params)
     configured = node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     header = Image().header
     header.frame_id = FRAME_ID
