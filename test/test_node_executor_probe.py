@@ -35,6 +35,8 @@ from test_node_executor import (  # noqa: F401 -- the fixtures are used by name
     spinner,
 )
 
+pytestmark = pytest.mark.ros
+
 HANGING_DETECTOR = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / \
     'hanging_detector.py'
 

@@ -36,6 +36,8 @@ import rclpy
 from rclpy.parameter import Parameter
 
 #: frames may wait a while on a busy machine: the module's detector allows 3 s
+pytestmark = pytest.mark.ros
+
 PARAMS = {**DETECTOR_PARAMS, 'max_frame_age_s': 3.0}
 LARGE_IMAGES = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / \
     'publish_large_images.py'
