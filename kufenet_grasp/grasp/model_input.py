@@ -143,12 +143,22 @@ def _valid(depth: np.ndarray) -> np.ndarray:
         return np.isfinite(depth) & (depth > 0)
 
 
+#: the median depth of a window is taken over at most about this many pixels (a regular grid)
+MEDIAN_SAMPLES = 16384
+
+
 def _median_depth(depth: np.ndarray, crop: CropTransform) -> float | None:
-    """Median valid depth (m) inside the source window of ``crop``."""
+    """Median valid depth (m) inside the source window of ``crop``.
+
+    Taken on a regular grid of at most about :data:`MEDIAN_SAMPLES` pixels: on every pixel of
+    a large window the median costs milliseconds a frame, and the grid's differs from it by
+    far less than the depth noise.
+    """
     height, width = depth.shape
     x0, y0 = max(crop.x0, 0), max(crop.y0, 0)
     x1, y1 = min(crop.x0 + crop.side, width), min(crop.y0 + crop.side, height)
-    region = depth[y0:y1, x0:x1]
+    stride = max(1, math.isqrt(max(0, (y1 - y0) * (x1 - x0)) // MEDIAN_SAMPLES))
+    region = depth[y0:y1:stride, x0:x1:stride]
     values = region[_valid(region)]
     return float(np.median(values)) if values.size else None
 
