@@ -33,8 +33,8 @@ class WorkspaceBox:
         """Validate the corners: 3 finite numbers each, min below max on every axis."""
         lo = np.asarray(self.min_xyz, dtype=float)
         hi = np.asarray(self.max_xyz, dtype=float)
-        if lo.shape != (3,) or hi.shape != (3,) or not (np.isfinite(lo).all()
-                                                       and np.isfinite(hi).all()):
+        finite = bool(np.isfinite(lo).all() and np.isfinite(hi).all())
+        if lo.shape != (3,) or hi.shape != (3,) or not finite:
             raise ValueError(f'WorkspaceBox: min_xyz and max_xyz must be 3 finite numbers '
                              f'(m) each, got {self.min_xyz!r} and {self.max_xyz!r}')
         if not (lo < hi).all():
@@ -48,7 +48,7 @@ class WorkspaceBox:
                    tuple(float(v) for v in max_xyz))  # type: ignore[arg-type]
 
     def corners(self) -> np.ndarray:
-        """Return the eight corners (8, 3) m in the base frame."""
+        """Return the eight corners of the box, shape (8, 3), metres in the base frame."""
         return np.array(list(itertools.product(*zip(self.min_xyz, self.max_xyz))),
                         dtype=float)
 
