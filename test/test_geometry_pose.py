@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import subprocess
+import sys
 
 from kufenet_grasp.geometry.camera import from_camera_info_k, from_camera_info_msg, PinholeCamera
 from kufenet_grasp.geometry.depth import depth_at
@@ -19,7 +21,10 @@ from kufenet_grasp.geometry.transforms import (
     from_xyz_quat,
     from_xyz_rpy,
     matrix_to_quaternion_xyzw,
+    matrix_to_rpy,
+    quaternion_xyzw_to_matrix,
     RigidTransform,
+    rpy_to_matrix,
 )
 import numpy as np
 import pytest
@@ -241,3 +246,30 @@ def test_grasp_pose_rotation_is_the_grasp_frame_of_its_closing_axis(angle):
     assert np.allclose(pose.rotation, grasp_frame_rotation(closing_axis_camera(angle, CAMERA)),
                        atol=1e-12)
     assert np.allclose(pose.translation, CAMERA.deproject(250.0, 300.0, 0.7))
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_quaternion_and_rpy_conversions_match_scipy(seed):
+    rng = np.random.default_rng(seed)
+    for rotation in Rotation.random(50, random_state=seed):
+        quat = rotation.as_quat()
+        assert np.allclose(quaternion_xyzw_to_matrix(quat), rotation.as_matrix(), atol=1e-12)
+        rpy = rng.uniform([-np.pi, -np.pi / 2, -np.pi], [np.pi, np.pi / 2, np.pi])
+        expected = Rotation.from_euler('xyz', rpy).as_matrix()
+        assert np.allclose(rpy_to_matrix(rpy), expected, atol=1e-12)
+        assert np.allclose(matrix_to_rpy(expected), Rotation.from_matrix(expected).as_euler('xyz'),
+                           atol=1e-9)
+
+
+def test_rpy_at_gimbal_lock_rebuilds_the_same_rotation():
+    for pitch in (np.pi / 2, -np.pi / 2):
+        rotation = rpy_to_matrix((0.3, pitch, -1.1))
+        assert np.allclose(rpy_to_matrix(matrix_to_rpy(rotation)), rotation, atol=1e-9)
+
+
+def test_the_detection_path_does_not_import_scipy():
+    code = ('import sys; import kufenet_grasp.geometry.transforms, '
+            'kufenet_grasp.geometry.grasp_pose, kufenet_grasp.detection.detector; '
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == 'False'

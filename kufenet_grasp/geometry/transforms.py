@@ -3,8 +3,9 @@
 """Rigid transforms (rotation + translation in metres) with ROS quaternion order (x, y, z, w).
 
 ``T_a_b`` maps points expressed in frame ``b`` into frame ``a``: ``p_a = R @ p_b + t``.
-Rotations use :class:`scipy.spatial.transform.Rotation` except on the per-grasp path
-(composition, inverse, quaternion), which is written out with plain floats.
+Quaternion and roll-pitch-yaw conversions are written out with plain floats (tested against
+:class:`scipy.spatial.transform.Rotation`): they run for every grasp pose, and importing scipy
+would make it the largest import of a detector process that runs an exported model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 import math
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 _ORTHO_TOL = 1e-6
 _QUAT_NORM_TOL = 1e-3
@@ -118,7 +118,7 @@ class RigidTransform:
 
     def rpy(self) -> np.ndarray:
         """Roll, pitch, yaw in radians (fixed axes x-y-z, as in URDF / tf2)."""
-        return Rotation.from_matrix(self.rotation).as_euler('xyz')
+        return matrix_to_rpy(self.rotation)
 
 
 def matrix_to_quaternion_xyzw(rotation: np.ndarray) -> np.ndarray:
@@ -148,6 +148,42 @@ def matrix_to_quaternion_xyzw(rotation: np.ndarray) -> np.ndarray:
     return np.array([sign * c / norm for c in q])
 
 
+def quaternion_xyzw_to_matrix(quat_xyzw: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Return the rotation matrix (3×3) of a unit quaternion (x, y, z, w)."""
+    x, y, z, w = (float(c) for c in quat_xyzw)
+    return np.array([
+        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)]])
+
+
+def rpy_to_matrix(rpy: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Return ``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (fixed axes x-y-z, radians, as URDF)."""
+    roll, pitch, yaw = (float(a) for a in rpy)
+    cr, sr = math.cos(roll), math.sin(roll)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+                     [-sp, cp * sr, cp * cr]])
+
+
+def matrix_to_rpy(rotation: np.ndarray) -> np.ndarray:
+    """Return roll, pitch, yaw (rad, fixed axes x-y-z) of a rotation matrix (3×3).
+
+    At pitch ±90° (gimbal lock) roll is set to 0 and the rotation about z goes to yaw.
+    """
+    m = np.asarray(rotation, dtype=float)
+    pitch = math.asin(max(-1.0, min(1.0, -m[2, 0])))
+    if abs(m[2, 0]) < 1.0 - 1e-9:
+        roll = math.atan2(m[2, 1], m[2, 2])
+        yaw = math.atan2(m[1, 0], m[0, 0])
+    else:
+        roll = 0.0
+        yaw = math.atan2(-m[0, 1], m[1, 1])
+    return np.array([roll, pitch, yaw])
+
+
 def from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float],
                   norm_tol: float = _QUAT_NORM_TOL) -> RigidTransform:
     """Build a transform from a translation (m) and a unit quaternion (x, y, z, w).
@@ -164,14 +200,13 @@ def from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float],
     if abs(norm - 1.0) > norm_tol:
         raise ValueError(f'quaternion (x, y, z, w) = {q.tolist()} is not unit length '
                          f'(norm {norm:.6f})')
-    return RigidTransform(Rotation.from_quat(q / norm).as_matrix(), _vector3('translation', xyz))
+    return RigidTransform(quaternion_xyzw_to_matrix(q / norm), _vector3('translation', xyz))
 
 
 def from_xyz_rpy(xyz: Sequence[float], rpy: Sequence[float]) -> RigidTransform:
     """Build a transform from a translation (m) and roll, pitch, yaw (rad, fixed axes x-y-z)."""
     angles = _vector3('rpy', rpy)
-    return RigidTransform(Rotation.from_euler('xyz', angles).as_matrix(),
-                          _vector3('translation', xyz))
+    return RigidTransform(rpy_to_matrix(angles), _vector3('translation', xyz))
 
 
 def from_xyz_yaw(xyz: Sequence[float], yaw: float) -> RigidTransform:
