@@ -16,7 +16,7 @@ from kufenet_grasp.execution.checks import (
     clamp_width,
     WorkspaceBounds,
 )
-from kufenet_grasp.execution.gripper import gripper_from_dict, GripperMapping, load_gripper
+from kufenet_grasp.geometry.gripper import gripper_from_dict, GripperConfig, load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
 import numpy as np
 import pytest
@@ -25,12 +25,12 @@ GRIPPERS = pathlib.Path(__file__).resolve().parents[1] / 'config' / 'grippers'
 
 
 @pytest.fixture(scope='module')
-def franka() -> GripperMapping:
+def franka() -> GripperConfig:
     return load_gripper(GRIPPERS / 'franka_hand.yaml')
 
 
 @pytest.fixture(scope='module')
-def robotiq() -> GripperMapping:
+def robotiq() -> GripperConfig:
     return load_gripper(GRIPPERS / 'robotiq_2f85.yaml')
 
 

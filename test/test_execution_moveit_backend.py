@@ -16,9 +16,9 @@ from typing import Any
 from geometry_msgs.msg import Pose
 from kufenet_grasp.execution.candidates import GraspCandidate
 from kufenet_grasp.execution.checks import WorkspaceBounds
-from kufenet_grasp.execution.gripper import load_gripper
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
+from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
 from kufenet_grasp.nodes.moveit_backend import MOVEIT_MISSING, MoveItBackend
 import pytest
@@ -258,7 +258,7 @@ def test_pick_sequence_runs_over_the_moveit_backend(world):
 
 def test_execution_modules_import_no_ros():
     code = ('import sys; import kufenet_grasp.execution.pick_sequence, '
-            'kufenet_grasp.sim.motion_backend, kufenet_grasp.execution.gripper; '
+            'kufenet_grasp.sim.motion_backend, kufenet_grasp.geometry.gripper; '
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('rclpy', 'moveit', 'geometry_msgs', 'kufenet_msgs')))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

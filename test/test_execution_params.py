@@ -5,7 +5,7 @@
 import math
 import pathlib
 
-from kufenet_grasp.execution.gripper import load_gripper
+from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.nodes import executor_params
 from kufenet_grasp.nodes.grasp_executor import resolve_gripper_config
 import pytest

@@ -60,7 +60,7 @@ class MotionBackend(Protocol):
         """Execute a plan; returns False on failure or when ``should_cancel()`` became True."""
 
     def set_gripper(self, command: float, wait: bool = True) -> bool:
-        """Send a gripper command (the backend's units, see ``gripper.GripperMapping``)."""
+        """Send a gripper command (the backend's units, see ``gripper.GripperConfig``)."""
 
     def gripper_width_m(self) -> float:
         """Return the current opening between the fingers in metres."""

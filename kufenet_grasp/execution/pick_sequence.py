@@ -33,10 +33,10 @@ from kufenet_grasp.execution.checks import (
     CheckResult,
     WorkspaceBounds,
 )
-from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import MotionBackend, StagePlan
 from kufenet_grasp.execution.outcome import FeedbackFn, PickOutcome, stage_progress
 from kufenet_grasp.geometry.grasp_pose import apply_tcp_offset
+from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
 import numpy as np
 
@@ -119,7 +119,7 @@ class PickSequence:
     """Pick-and-place of ranked grasp candidates over a :class:`MotionBackend`."""
 
     def __init__(self, backend: MotionBackend, config: PickConfig,
-                 gripper: GripperMapping, clock: Callable[[], float] = time.time) -> None:
+                 gripper: GripperConfig, clock: Callable[[], float] = time.time) -> None:
         """``clock()`` gives the current time in seconds on the same clock as the stamps."""
         if not isinstance(backend, MotionBackend):
             raise TypeError(f'PickSequence: backend {backend!r} does not implement '

@@ -29,9 +29,9 @@ from typing import Any
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate, rank_candidates
-from kufenet_grasp.execution.gripper import GripperMapping, load_gripper
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickSequence
+from kufenet_grasp.geometry.gripper import GripperConfig, load_gripper
 from kufenet_grasp.nodes import executor_params
 from kufenet_grasp.nodes.moveit_backend import MoveItBackend
 from kufenet_grasp.nodes.qos import output_qos
@@ -85,7 +85,7 @@ class GraspExecutorNode(Node):
         executor_params.declare_all(self, parameter_defaults)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
-            self.gripper: GripperMapping = load_gripper(
+            self.gripper: GripperConfig = load_gripper(
                 resolve_gripper_config(self._param('gripper_config')))
             self.backend = backend if backend is not None else self._create_backend()
         except Exception:

@@ -18,7 +18,7 @@ waypoint, so every stage is planned from where the previous one ends.
   active joint (mimic joints follow), executed by MoveIt; MoveIt's controller manager turns
   it into a ``control_msgs/GripperCommand`` goal for a ``GripperActionController``. Give that
   controller ``allow_stalling: true`` so closing on an object counts as success. The command
-  unit and the width mapping come from :class:`~kufenet_grasp.execution.gripper.GripperMapping`.
+  unit and the width mapping come from :class:`~kufenet_grasp.geometry.gripper.GripperConfig`.
 * Execution: ``MoveItPy.execute(trajectory, controllers=[])`` in a worker thread; a cancel
   calls the trajectory execution manager's ``stop_execution()``.
 
@@ -32,8 +32,8 @@ import copy
 import threading
 from typing import Any
 
-from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import StagePlan
+from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 import numpy as np
 
@@ -63,7 +63,7 @@ class MoveItBackend:
 
     def __init__(self, node_name: str = 'kufenet_moveit_py', planning_group: str = 'panda_arm',
                  tool_link: str = 'panda_hand_tcp', gripper_group: str = 'hand',
-                 gripper: GripperMapping | None = None, base_frame: str = 'base_link',
+                 gripper: GripperConfig | None = None, base_frame: str = 'base_link',
                  home_configuration: str = 'ready', planning_time_s: float = 5.0,
                  cartesian_pipeline: str = 'pilz_industrial_motion_planner',
                  cartesian_planner_id: str = 'LIN', hold_min_width_m: float = 0.002,
@@ -174,7 +174,7 @@ class MoveItBackend:
         return _succeeded(status[0])
 
     def set_gripper(self, command: float, wait: bool = True) -> bool:
-        """Move the gripper group's active joint to ``command`` (its unit, see GripperMapping).
+        """Move the gripper group's active joint to ``command`` (its unit, see GripperConfig).
 
         MoveIt executes gripper motions to completion; ``wait`` is accepted for the protocol.
         """
@@ -190,16 +190,16 @@ class MoveItBackend:
         return float(state.get_joint_group_positions(self.gripper_group)[0])
 
     def gripper_width_m(self) -> float:
-        """Return opening (m) from the gripper joint via the GripperMapping (needs ``gripper``)."""
+        """Return opening (m) from the gripper joint via the GripperConfig (needs ``gripper``)."""
         if self.gripper is None:
-            raise ValueError('MoveItBackend: gripper_width_m needs a GripperMapping '
+            raise ValueError('MoveItBackend: gripper_width_m needs a GripperConfig '
                              '(constructor argument gripper)')
         return self.gripper.width_for_command(self._gripper_command())
 
     def is_holding(self) -> bool:
         """Return True when the closed fingers stopped more than ``hold_min_width_m`` apart."""
         if self.gripper is None:
-            raise ValueError('MoveItBackend: is_holding needs a GripperMapping '
+            raise ValueError('MoveItBackend: is_holding needs a GripperConfig '
                              '(constructor argument gripper)')
         return self.gripper_width_m() > self.gripper.min_width_m + self.hold_min_width_m
 

@@ -6,7 +6,7 @@ Frames and units: targets are tool-link poses in the Panda base frame (``panda_l
 ``base_link``), metres. The tool link is the point between the fingertips, 0.1034 m along
 the approach axis from ``panda_hand`` (``panda.TCP_OFFSET_M``). Joint states are arrays of 7
 angles (rad). Gripper commands are in the units of a
-:class:`~kufenet_grasp.execution.gripper.GripperMapping` (default :data:`FRANKA_HAND`, as
+:class:`~kufenet_grasp.geometry.gripper.GripperConfig` (default :data:`FRANKA_HAND`, as
 ``config/grippers/franka_hand.yaml``: the position of one finger joint, m = opening / 2). Like
 ``franka_gripper``'s Grasp action with a wide tolerance, a closing command while an object
 lies between the fingers closes them with the grasp force until they stall on the object;
@@ -28,8 +28,8 @@ import itertools
 import threading
 from typing import Any
 
-from kufenet_grasp.execution.gripper import GripperMapping
 from kufenet_grasp.execution.motion import StagePlan
+from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.sim.panda import (
     flipped,
@@ -44,9 +44,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 #: the Franka Hand's command mapping (config/grippers/franka_hand.yaml)
-FRANKA_HAND = GripperMapping('franka_hand', min_width_m=0.0, max_width_m=0.08,
-                             command_at_min_width=0.0, command_at_max_width=0.04,
-                             max_effort_n=70.0, joint='panda_finger_joint1', command_unit='m')
+FRANKA_HAND = GripperConfig('franka_hand', min_width_m=0.0, max_width_m=0.08,
+                            command_at_min_width=0.0, command_at_max_width=0.04,
+                            max_effort_n=70.0, joint='panda_finger_joint1', command_unit='m')
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class SimMotionBackend:
     def __init__(self, panda: Panda, settings: SimMotionSettings | None = None,
                  lock: threading.RLock | None = None,
                  home_q: tuple[float, ...] = HOME_Q,
-                 gripper: GripperMapping = FRANKA_HAND) -> None:
+                 gripper: GripperConfig = FRANKA_HAND) -> None:
         self.panda = panda
         self.gripper = gripper
         self.settings = settings or SimMotionSettings()

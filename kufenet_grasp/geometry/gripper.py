@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """How an opening in metres maps to a gripper's command: the ONE place that knows it.
 
-A :class:`GripperMapping` is linear between two calibration points (opening m -> command),
+A :class:`GripperConfig` is linear between two calibration points (opening m -> command),
 which covers the Franka hand (command = finger joint position = width / 2, 0-0.08 m), the
 Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded from YAML
 (``config/grippers/*.yaml``)::
@@ -34,7 +34,7 @@ _NUMBERS = ('min_width_m', 'max_width_m', 'command_at_min_width', 'command_at_ma
 
 
 @dataclass(frozen=True)
-class GripperMapping:
+class GripperConfig:
     """Linear map between the opening (m, distance between the finger pads) and the command."""
 
     name: str
@@ -108,8 +108,8 @@ class GripperMapping:
         return self.command_for_width(self.max_width_m)
 
 
-def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperMapping:
-    """Return a GripperMapping from a mapping with the YAML keys (see module docstring)."""
+def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperConfig:
+    """Return a GripperConfig from a mapping with the YAML keys (see module docstring)."""
     if not isinstance(data, dict):
         raise TypeError(f'{source}: gripper config must be a mapping, got {type(data).__name__}')
     required = ('name', 'min_width_m', 'max_width_m', 'command_at_min_width',
@@ -117,19 +117,19 @@ def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperMa
     missing = [key for key in required if key not in data]
     if missing:
         raise ValueError(f"{source}: gripper config lacks {', '.join(missing)}")
-    known = set(GripperMapping.__dataclass_fields__)
+    known = set(GripperConfig.__dataclass_fields__)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f'{source}: unknown gripper keys {unknown}; known: {sorted(known)}')
     try:
-        return GripperMapping(**{k: (float(v) if k in _NUMBERS else str(v))
-                                 for k, v in data.items()})
+        return GripperConfig(**{k: (float(v) if k in _NUMBERS else str(v))
+                                for k, v in data.items()})
     except (TypeError, ValueError) as err:
         raise ValueError(f'{source}: {err}') from err
 
 
-def load_gripper(path: str | Path) -> GripperMapping:
-    """Load a GripperMapping from a YAML file (``config/grippers/*.yaml``)."""
+def load_gripper(path: str | Path) -> GripperConfig:
+    """Load a GripperConfig from a YAML file (``config/grippers/*.yaml``)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f'gripper config {str(p)!r} does not exist')
