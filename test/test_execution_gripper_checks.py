@@ -70,7 +70,9 @@ def test_open_close_commands_use_margin_and_squeeze(franka):
 
 def test_bad_gripper_configs_raise_naming_the_problem(tmp_path):
     base = {'name': 'g', 'min_width_m': 0.0, 'max_width_m': 0.1, 'command_at_min_width': 0.0,
-            'command_at_max_width': 1.0}
+            'command_at_max_width': 1.0, 'width_margin_m': 0.02, 'squeeze_m': 0.005,
+            'finger_thickness_m': 0.01, 'finger_width_m': 0.02, 'finger_length_m': 0.05}
+    assert gripper_from_dict(base).finger_length_m == 0.05
     with pytest.raises(ValueError, match='lacks max_width_m'):
         gripper_from_dict({k: v for k, v in base.items() if k != 'max_width_m'})
     with pytest.raises(ValueError, match='min_width_m < max_width_m'):
@@ -79,6 +81,10 @@ def test_bad_gripper_configs_raise_naming_the_problem(tmp_path):
         gripper_from_dict({**base, 'command_at_max_width': 0.0})
     with pytest.raises(ValueError, match='unknown gripper keys'):
         gripper_from_dict({**base, 'colour': 'red'})
+    with pytest.raises(ValueError, match='finger_width_m must be > 0 m'):
+        gripper_from_dict({**base, 'finger_width_m': 0.0})
+    with pytest.raises(ValueError, match='must be a mapping'):
+        gripper_from_dict(['not', 'a', 'mapping'])
     with pytest.raises(FileNotFoundError, match='does not exist'):
         load_gripper(tmp_path / 'none.yaml')
     bad = tmp_path / 'bad.yaml'

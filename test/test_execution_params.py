@@ -5,9 +5,8 @@
 import math
 import pathlib
 
-from kufenet_grasp.geometry.gripper import load_gripper
+from kufenet_grasp.geometry.gripper import gripper_path, load_gripper
 from kufenet_grasp.nodes import executor_params
-from kufenet_grasp.nodes.grasp_executor import resolve_gripper_config
 import pytest
 import yaml
 
@@ -68,5 +67,8 @@ def test_pick_config_and_place_pose_follow_the_parameters():
 
 def test_gripper_config_names_resolve_to_the_shipped_files():
     for name in ('franka_hand', 'robotiq_2f85'):
-        assert load_gripper(resolve_gripper_config(name)).name == name
-    assert resolve_gripper_config('/tmp/my.yaml') == pathlib.Path('/tmp/my.yaml')
+        assert load_gripper(name).name == name
+        assert gripper_path(name).name == f'{name}.yaml'
+    assert gripper_path('/tmp/my.yaml') == pathlib.Path('/tmp/my.yaml')
+    with pytest.raises(FileNotFoundError, match='config/grippers/no_such_hand.yaml'):
+        load_gripper('no_such_hand')

@@ -11,11 +11,13 @@ by their dotted names (``quality_threshold``, ``gripper.max_width_m``, ...), as 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
 from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
 from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
 from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
 import numpy as np
@@ -81,12 +83,10 @@ def detector_config(settings: dict[str, Any], input_spec: InputSpec | None = Non
     ``input_spec`` (how the network input is made) comes from the weights metadata
     (:func:`input_spec_of_source`); None = the legacy pixel crop.
     """
-    fingers = FingerModel(
-        thickness_m=float(settings['gripper.finger_thickness_m']),
-        width_m=float(settings['gripper.finger_width_m']),
+    fingers = replace(
+        FingerModel.from_gripper(gripper_config(settings)),
         clearance_m=float(settings['gripper.finger_clearance_m']),
         max_blocked_fraction=float(settings['gripper.finger_max_blocked_fraction']),
-        opening_margin_m=float(settings['gripper.approach_margin_m']),
     ) if bool(settings['gripper.finger_check']) else None
     return DetectorConfig(
         input_size=int(settings['input_size']),
@@ -104,6 +104,21 @@ def detector_config(settings: dict[str, Any], input_spec: InputSpec | None = Non
         input_spec=input_spec or LEGACY_INPUT,
         roi_px=_roi(settings.get('roi_px')),
     )
+
+
+def gripper_config(settings: dict[str, Any]) -> GripperConfig:
+    """Return the shipped gripper file with the detector's ``gripper.*`` parameters applied.
+
+    Openings, finger sizes and the approach margin (``gripper.approach_margin_m``, the
+    executor's ``width_margin_m``) come from the parameters, the rest (finger length, command
+    mapping) from ``config/grippers/franka_hand.yaml``: the finger check and the markers use it.
+    """
+    return replace(default_gripper(),
+                   min_width_m=float(settings['gripper.min_width_m']),
+                   max_width_m=float(settings['gripper.max_width_m']),
+                   finger_thickness_m=float(settings['gripper.finger_thickness_m']),
+                   finger_width_m=float(settings['gripper.finger_width_m']),
+                   width_margin_m=float(settings['gripper.approach_margin_m']))
 
 
 def _roi(value: Any) -> tuple[float, float, float, float] | None:

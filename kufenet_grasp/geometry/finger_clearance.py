@@ -16,18 +16,23 @@ optical axis (NaN invalid). The approach is along the optical axis (the grasp fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 
 import cv2
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.grasp_pose import closing_axis_camera, RectLike
+from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
 import numpy as np
 
 
 @dataclass(frozen=True)
 class FingerModel:
     """The two fingers as seen along the approach axis (metres) and how strict the check is.
+
+    The finger sizes and the opening margin default to the shipped gripper file's
+    (``config/grippers/franka_hand.yaml``, ``geometry.gripper.default_gripper``);
+    :meth:`from_gripper` takes them from another one.
 
     Attributes:
         thickness_m: finger size along the closing axis (outward from the opening).
@@ -42,11 +47,17 @@ class FingerModel:
 
     """
 
-    thickness_m: float = 0.01
-    width_m: float = 0.02
+    thickness_m: float = field(default_factory=lambda: default_gripper().finger_thickness_m)
+    width_m: float = field(default_factory=lambda: default_gripper().finger_width_m)
     clearance_m: float = 0.006
     max_blocked_fraction: float = 0.1
-    opening_margin_m: float = 0.02
+    opening_margin_m: float = field(default_factory=lambda: default_gripper().width_margin_m)
+
+    @classmethod
+    def from_gripper(cls, gripper: GripperConfig) -> FingerModel:
+        """Return the fingers of ``gripper``: its sizes, its width margin as opening margin."""
+        return cls(thickness_m=gripper.finger_thickness_m, width_m=gripper.finger_width_m,
+                   opening_margin_m=gripper.width_margin_m)
 
     def __post_init__(self) -> None:
         for name in ('thickness_m', 'width_m'):

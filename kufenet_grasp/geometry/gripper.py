@@ -1,11 +1,12 @@
 # Copyright kufenet_grasp maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""How an opening in metres maps to a gripper's command: the ONE place that knows it.
+"""A parallel-jaw gripper's geometry and command mapping: the ONE place that knows the hand.
 
-A :class:`GripperConfig` is linear between two calibration points (opening m -> command),
-which covers the Franka hand (command = finger joint position = width / 2, 0-0.08 m), the
-Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded from YAML
-(``config/grippers/*.yaml``)::
+Loaded from ``config/grippers/<name>.yaml`` and used by the detector's finger check, the RViz
+markers, the simulator and the executor. The command mapping is linear between two
+calibration points (opening m -> command), which covers the Franka hand (command = finger
+joint position = width / 2, 0-0.08 m), the Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad)
+and any linear gripper. The file::
 
     name: franka_hand
     joint: panda_finger_joint1      # the commanded joint (informational)
@@ -14,36 +15,53 @@ Robotiq 2F-85 (0 m -> 0.8 rad, 0.085 m -> 0 rad) and any linear gripper. Loaded 
     max_width_m: 0.08               # largest opening (m)
     command_at_min_width: 0.0       # command that gives min_width_m
     command_at_max_width: 0.04      # command that gives max_width_m
-    width_margin_m: 0.01            # opening added to the object width before the approach
+    width_margin_m: 0.02            # opening added to the object width before the approach
     squeeze_m: 0.005                # the close command aims this far inside the object width
     max_effort_n: 70.0              # grasp force (N), for backends that take one
+    finger_thickness_m: 0.01        # finger size along the closing axis (m)
+    finger_width_m: 0.02            # finger size across the closing axis (m)
+    finger_length_m: 0.05           # finger length along the approach axis (m)
+
+Every key but ``joint``, ``command_unit`` and ``max_effort_n`` is required.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 import math
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.common.package_files import package_file
 import numpy as np
 import yaml
 
+#: the gripper of the shipped configuration (the Panda's Franka hand)
+DEFAULT_GRIPPER = 'franka_hand'
+
 _NUMBERS = ('min_width_m', 'max_width_m', 'command_at_min_width', 'command_at_max_width',
-            'width_margin_m', 'squeeze_m', 'max_effort_n')
+            'width_margin_m', 'squeeze_m', 'max_effort_n', 'finger_thickness_m',
+            'finger_width_m', 'finger_length_m')
+_REQUIRED = ('name', 'min_width_m', 'max_width_m', 'command_at_min_width',
+             'command_at_max_width', 'width_margin_m', 'squeeze_m', 'finger_thickness_m',
+             'finger_width_m', 'finger_length_m')
 
 
 @dataclass(frozen=True)
 class GripperConfig:
-    """Linear map between the opening (m, distance between the finger pads) and the command."""
+    """A gripper file: openings (m, between the finger pads), command mapping, finger sizes (m)."""
 
     name: str
     min_width_m: float
     max_width_m: float
     command_at_min_width: float
     command_at_max_width: float
-    width_margin_m: float = 0.01
-    squeeze_m: float = 0.005
+    width_margin_m: float
+    squeeze_m: float
+    finger_thickness_m: float
+    finger_width_m: float
+    finger_length_m: float
     max_effort_n: float = 0.0
     joint: str = ''
     command_unit: str = ''
@@ -63,6 +81,10 @@ class GripperConfig:
         for key in ('width_margin_m', 'squeeze_m', 'max_effort_n'):
             if getattr(self, key) < 0:
                 raise ValueError(f'gripper {self.name!r}: {key} must be >= 0, '
+                                 f'got {getattr(self, key)}')
+        for key in ('finger_thickness_m', 'finger_width_m', 'finger_length_m'):
+            if getattr(self, key) <= 0:
+                raise ValueError(f'gripper {self.name!r}: {key} must be > 0 m, '
                                  f'got {getattr(self, key)}')
 
     def clamp_width(self, width_m: float) -> float:
@@ -111,10 +133,9 @@ class GripperConfig:
 def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperConfig:
     """Return a GripperConfig from a mapping with the YAML keys (see module docstring)."""
     if not isinstance(data, dict):
-        raise TypeError(f'{source}: gripper config must be a mapping, got {type(data).__name__}')
-    required = ('name', 'min_width_m', 'max_width_m', 'command_at_min_width',
-                'command_at_max_width')
-    missing = [key for key in required if key not in data]
+        raise ValueError(f'{source}: gripper config must be a mapping, got '
+                         f'{type(data).__name__}')
+    missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise ValueError(f"{source}: gripper config lacks {', '.join(missing)}")
     known = set(GripperConfig.__dataclass_fields__)
@@ -122,15 +143,34 @@ def gripper_from_dict(data: dict[str, Any], source: str = '<dict>') -> GripperCo
     if unknown:
         raise ValueError(f'{source}: unknown gripper keys {unknown}; known: {sorted(known)}')
     try:
-        return GripperConfig(**{k: (float(v) if k in _NUMBERS else str(v))
-                                for k, v in data.items()})
+        values: dict[str, Any] = {k: (float(v) if k in _NUMBERS else str(v))
+                                  for k, v in data.items()}
+        return GripperConfig(**values)
     except (TypeError, ValueError) as err:
         raise ValueError(f'{source}: {err}') from err
 
 
-def load_gripper(path: str | Path) -> GripperConfig:
-    """Load a GripperConfig from a YAML file (``config/grippers/*.yaml``)."""
-    p = Path(path)
+def gripper_path(name_or_path: str | Path) -> Path:
+    """Return a gripper file: a path (``.yaml``/``.yml`` or with a ``/``) or a shipped name.
+
+    A name is ``config/grippers/<name>.yaml`` in the installed share, else in the source
+    checkout (:mod:`kufenet_grasp.common.package_files`).
+    """
+    value = str(name_or_path)
+    if isinstance(name_or_path, Path) or value.endswith(('.yaml', '.yml')) or '/' in value:
+        return Path(value)
+    return package_file('config', 'grippers', f'{value}.yaml')
+
+
+def load_gripper(name_or_path: str | Path) -> GripperConfig:
+    """Load a GripperConfig from a YAML file or a shipped name (see :func:`gripper_path`).
+
+    Raises:
+        FileNotFoundError: no such file; ValueError: not YAML or not a valid gripper (each
+            with a one-line message naming the file).
+
+    """
+    p = gripper_path(name_or_path)
     if not p.is_file():
         raise FileNotFoundError(f'gripper config {str(p)!r} does not exist')
     try:
@@ -138,3 +178,9 @@ def load_gripper(path: str | Path) -> GripperConfig:
     except yaml.YAMLError as err:
         raise ValueError(f'{p}: not valid YAML: {err}') from err
     return gripper_from_dict(data, str(p))
+
+
+@lru_cache(maxsize=None)
+def default_gripper() -> GripperConfig:
+    """Return the shipped configuration's gripper (:data:`DEFAULT_GRIPPER`), read once."""
+    return load_gripper(DEFAULT_GRIPPER)

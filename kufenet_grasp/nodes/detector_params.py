@@ -5,8 +5,10 @@
 The table :data:`PARAMETERS` is ROS-free (tests and docs read it); :func:`declare_all` turns it
 into ``ParameterDescriptor`` declarations on an rclpy node and :func:`validate` checks a
 requested change (used by the node's set-parameters callback). Defaults match
-``config/detector.yaml``. Units are in the names: ``_m`` metres, ``_px`` pixels of the
-full-resolution source image, ``_s`` seconds, ``_hz`` hertz; angles in radians.
+``config/detector.yaml``; the gripper's openings, finger sizes and approach margin default to
+the shipped gripper file's (``config/grippers/franka_hand.yaml``). Units are in the names:
+``_m`` metres, ``_px`` pixels of the full-resolution source image, ``_s`` seconds, ``_hz``
+hertz; angles in radians.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import math
 from typing import Any
 
 from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.geometry.gripper import default_gripper
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
 BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
 CROP_MODES = ('center', 'full')
 RELIABILITIES = ('best_effort', 'reliable')
-_FINGERS = FingerModel()  #: the finger check's defaults (Franka hand)
+_HAND = default_gripper()  #: the shipped gripper file (config/grippers/franka_hand.yaml)
+_FINGERS = FingerModel.from_gripper(_HAND)  #: the finger check's defaults
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -47,8 +51,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('depth_max_m', 2.0, 'farthest valid depth (m)', 0.0, 20.0),
     ParamSpec('depth_search_radius_px', 5, 'radius searched for the nearest valid depth when '
               'the grasp centre has none (px); 0 = reject', 0, 100),
-    ParamSpec('gripper.min_width_m', 0.0, 'smallest gripper opening (m)', 0.0, 1.0),
-    ParamSpec('gripper.max_width_m', 0.08, 'largest gripper opening (m)', 0.001, 1.0),
+    ParamSpec('gripper.min_width_m', _HAND.min_width_m, 'smallest gripper opening (m)',
+              0.0, 1.0),
+    ParamSpec('gripper.max_width_m', _HAND.max_width_m, 'largest gripper opening (m)',
+              0.001, 1.0),
     ParamSpec('gripper.width_margin_m', 0.0, 'opening added to the measured object width in '
               'width_m (m); keep 0 when grasp_executor consumes the grasps (it adds its '
               "gripper's margin)", 0.0, 0.5),
@@ -119,6 +125,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+#: parameters whose defaults are the gripper file's (config/detector.yaml leaves them out)
+FROM_GRIPPER_FILE = ('gripper.min_width_m', 'gripper.max_width_m', 'gripper.finger_thickness_m',
+                     'gripper.finger_width_m', 'gripper.approach_margin_m')
 
 
 def declare_all(node: Any, defaults: dict[str, Any] | None = None) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.pick_sequence import PickConfig
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
+from kufenet_grasp.geometry.gripper import DEFAULT_GRIPPER
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
@@ -60,7 +61,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'the simulation); [0, 0, -0.1034] for the Franka panda_hand link'),
     ParamSpec('tcp_offset.yaw', 0.0, 'tool link yaw about the approach axis (rad)',
               -math.pi, math.pi),
-    ParamSpec('gripper_config', 'franka_hand', 'gripper mapping: a YAML path or the name of '
+    ParamSpec('gripper_config', DEFAULT_GRIPPER, 'gripper mapping: a YAML path or the name of '
               'a file in share/kufenet_grasp/config/grippers', read_only=True),
     ParamSpec('auto_pick', False, 'start a pick whenever a fresh grasp arrives on '
               'kufenet/grasp_pose while idle'),

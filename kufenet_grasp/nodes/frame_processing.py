@@ -19,7 +19,8 @@ from typing import Any
 
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.detection import validation
-from kufenet_grasp.detection.builder import build_detector, tcp_offset
+from kufenet_grasp.detection.builder import build_detector, gripper_config, tcp_offset
+from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.model_input import LEGACY_INPUT
 from kufenet_grasp.nodes.ros_conversions import (
@@ -165,6 +166,7 @@ class FrameProcessor:
         self._input_spec = input_spec or LEGACY_INPUT
         self._detector = build_detector(infer_fn, settings, self._input_spec)
         self._offset = tcp_offset(settings)
+        self._gripper = gripper_config(settings)
 
     def describe(self) -> str:
         """One line: model source and input size."""
@@ -177,9 +179,16 @@ class FrameProcessor:
     def update_settings(self, settings: dict[str, Any]) -> None:
         """Apply changed run-time parameters (thresholds, top_k, depth range, gripper)."""
         detector = build_detector(self._infer_fn, settings, self._input_spec)
-        offset = tcp_offset(settings)
+        offset, gripper = tcp_offset(settings), gripper_config(settings)
         with self._lock:
             self._settings, self._detector, self._offset = dict(settings), detector, offset
+            self._gripper = gripper
+
+    @property
+    def gripper(self) -> GripperConfig:
+        """The gripper the finger check uses (its finger sizes also shape the markers)."""
+        with self._lock:
+            return self._gripper
 
     def _decode(self, frame: FrameInput) -> tuple[np.ndarray, np.ndarray] | FrameOutcome:
         color, depth = frame.color, frame.depth

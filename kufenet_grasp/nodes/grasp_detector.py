@@ -358,11 +358,12 @@ class GraspDetectorNode(Node):
         if outcome.poses:
             if not outcome.best_published:
                 self._pubs['pose'].publish(outcome.poses[0])
-            markers = self._pubs['markers']
-            if self.param('publish_markers') and markers.get_subscription_count() > 0:
+            markers, processor = self._pubs['markers'], self._processor
+            if self.param('publish_markers') and markers.get_subscription_count() > 0 \
+                    and processor is not None:
                 markers.publish(grasp_marker_array(
                     outcome.marker_poses(), outcome.poses[0].header.frame_id,
-                    outcome.poses[0].header.stamp))
+                    outcome.poses[0].header.stamp, gripper=processor.gripper))
         debug = self._pubs['debug']
         if self.param('publish_debug_image') and debug.get_subscription_count() > 0 \
                 and outcome.rgb is not None:

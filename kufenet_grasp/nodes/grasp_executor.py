@@ -20,7 +20,6 @@ the detector call waits in one thread for a response handled in another.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 import sys
 import threading
 import time
@@ -53,19 +52,6 @@ DETECT_SERVICE = 'kufenet/detect_grasps'
 CANCEL_POLL_S = 0.05
 
 
-def resolve_gripper_config(value: str) -> Path:
-    """Path of a gripper YAML: ``value`` itself, or ``config/grippers/<value>.yaml`` in share."""
-    if value.endswith(('.yaml', '.yml')) or '/' in value:
-        return Path(value)
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        share = Path(get_package_share_directory('kufenet_grasp'))
-    except (ImportError, LookupError, ValueError):  # not installed: the source tree
-        share = Path(__file__).resolve().parents[2]
-    return share / 'config' / 'grippers' / f'{value}.yaml'
-
-
 class _Refused(Exception):
     """A goal that ends before the pick sequence: (status code, message)."""
 
@@ -85,8 +71,7 @@ class GraspExecutorNode(Node):
         executor_params.declare_all(self, parameter_defaults)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
-            self.gripper: GripperConfig = load_gripper(
-                resolve_gripper_config(self._param('gripper_config')))
+            self.gripper: GripperConfig = load_gripper(self._param('gripper_config'))
             self.backend = backend if backend is not None else self._create_backend()
         except Exception:
             self.destroy_node()

@@ -6,7 +6,8 @@ Drawn in the grasp frame (see ``kufenet_grasp.geometry.grasp_pose``): origin bet
 fingertips, z = approach (into the object), y = closing direction. The fingers sit at
 ``y = ±width/2`` and extend back along -z; the arrow comes in along +z and ends at the origin.
 A wrong axis convention is therefore visible at a glance (fingers across the object's long
-side, arrow not pointing into the table). All lengths in metres.
+side, arrow not pointing into the table). All lengths in metres; the finger sizes are those
+of a gripper file (``config/grippers/*.yaml``, ``geometry.gripper.GripperConfig``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import math
 
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
+from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
 from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
 from kufenet_grasp.nodes.ros_conversions import transform_to_pose
 from visualization_msgs.msg import Marker, MarkerArray
 
-FINGER_LENGTH_M = 0.05
-FINGER_THICKNESS_M = 0.01
-FINGER_DEPTH_M = 0.02
 APPROACH_LENGTH_M = 0.12
 NAMESPACE = 'kufenet_grasp'
 
@@ -41,20 +40,22 @@ def _marker(marker_id: int, kind: int, frame_id: str, stamp: Time,
 
 
 def gripper_markers(grasp_pose: RigidTransform, width_m: float, frame_id: str, stamp: Time,
-                    lifetime_s: float = 1.0, id_offset: int = 0) -> list[Marker]:
+                    lifetime_s: float = 1.0, id_offset: int = 0,
+                    gripper: GripperConfig | None = None) -> list[Marker]:
     """Fingers (two cubes), palm bar (cube) and approach arrow for one grasp.
 
-    ``grasp_pose`` is T_frame_grasp (metres); ``width_m`` the opening (NaN/<=0 → 0.04 m).
+    ``grasp_pose`` is T_frame_grasp (metres); ``width_m`` the opening (NaN/<=0: half the
+    gripper's largest opening). ``gripper`` gives the finger sizes (None: the shipped one).
     """
-    width = float(width_m) if math.isfinite(width_m) and width_m > 0 else 0.04
+    hand = gripper or default_gripper()
+    length, thick, across = hand.finger_length_m, hand.finger_thickness_m, hand.finger_width_m
+    width = float(width_m) if math.isfinite(width_m) and width_m > 0 else hand.max_width_m / 2
     markers: list[Marker] = []
-    half = width / 2.0 + FINGER_THICKNESS_M / 2.0
-    parts = [((0.0, -half, -FINGER_LENGTH_M / 2.0),
-              (FINGER_DEPTH_M, FINGER_THICKNESS_M, FINGER_LENGTH_M), (0.1, 0.8, 0.1, 0.9)),
-             ((0.0, half, -FINGER_LENGTH_M / 2.0),
-              (FINGER_DEPTH_M, FINGER_THICKNESS_M, FINGER_LENGTH_M), (0.1, 0.8, 0.1, 0.9)),
-             ((0.0, 0.0, -FINGER_LENGTH_M - FINGER_THICKNESS_M / 2.0),
-              (FINGER_DEPTH_M, width + 2 * FINGER_THICKNESS_M, FINGER_THICKNESS_M),
+    half = width / 2.0 + thick / 2.0
+    finger = (across, thick, length)
+    parts = [((0.0, -half, -length / 2.0), finger, (0.1, 0.8, 0.1, 0.9)),
+             ((0.0, half, -length / 2.0), finger, (0.1, 0.8, 0.1, 0.9)),
+             ((0.0, 0.0, -length - thick / 2.0), (across, width + 2 * thick, thick),
               (0.1, 0.5, 0.1, 0.9))]
     for index, (offset, scale, rgba) in enumerate(parts):
         m = _marker(id_offset + index, Marker.CUBE, frame_id, stamp, rgba, lifetime_s)
@@ -64,18 +65,20 @@ def gripper_markers(grasp_pose: RigidTransform, width_m: float, frame_id: str, s
     arrow = _marker(id_offset + len(parts), Marker.ARROW, frame_id, stamp,
                     (0.9, 0.2, 0.1, 1.0), lifetime_s)
     arrow.pose = transform_to_pose(grasp_pose)
-    arrow.points = [Point(x=0.0, y=0.0, z=-APPROACH_LENGTH_M - FINGER_LENGTH_M),
-                    Point(x=0.0, y=0.0, z=-FINGER_LENGTH_M)]
+    arrow.points = [Point(x=0.0, y=0.0, z=-APPROACH_LENGTH_M - length),
+                    Point(x=0.0, y=0.0, z=-length)]
     arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.008, 0.016, 0.02
     markers.append(arrow)
     return markers
 
 
 def grasp_marker_array(poses: list[tuple[RigidTransform, float]], frame_id: str, stamp: Time,
-                       lifetime_s: float = 1.0) -> MarkerArray:
+                       lifetime_s: float = 1.0,
+                       gripper: GripperConfig | None = None) -> MarkerArray:
     """Build the MarkerArray for ranked grasps ``[(T_frame_grasp, width_m), ...]``; best one first.
 
-    Starts with a DELETEALL so that grasps of the previous frame disappear.
+    Starts with a DELETEALL so that grasps of the previous frame disappear. ``gripper`` gives
+    the finger sizes (None: the shipped gripper file's).
     """
     clear = Marker()
     clear.header.frame_id = frame_id
@@ -86,5 +89,5 @@ def grasp_marker_array(poses: list[tuple[RigidTransform, float]], frame_id: str,
     out.markers.append(clear)
     for rank, (pose, width) in enumerate(poses):
         out.markers.extend(gripper_markers(pose, width, frame_id, stamp, lifetime_s,
-                                           id_offset=10 * rank))
+                                           id_offset=10 * rank, gripper=gripper))
     return out

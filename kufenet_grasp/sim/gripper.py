@@ -6,19 +6,23 @@ Gripper frame: origin at the tool centre point (TCP, midway between the fingerti
 approach direction (from the palm towards the object), y = the closing axis, x = along the
 jaws. ``GraspPose`` holds the TCP position (world, m) and this frame's rotation (columns x, y,
 z in world coordinates). The base is driven by a fixed constraint, the fingers by prismatic
-joints under position control.
+joints under position control. Its opening and finger sizes are the Franka hand's
+(``config/grippers/franka_hand.yaml``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kufenet_grasp.geometry.gripper import load_gripper
 import numpy as np
 
-MAX_OPENING = 0.085  #: m, like the Panda hand (0.08) plus a little
-FINGER_LENGTH = 0.05  #: m, along the approach axis
-FINGER_THICKNESS = 0.01  #: m, along the closing axis
-FINGER_WIDTH = 0.02  #: m, along the jaws (x): the "jaw" size of a label
+_HAND = load_gripper('franka_hand')
+#: m, the hand's largest opening plus 5 mm: the labelling gripper opens a little wider
+MAX_OPENING = _HAND.max_width_m + 0.005
+FINGER_LENGTH = _HAND.finger_length_m  #: m, along the approach axis
+FINGER_THICKNESS = _HAND.finger_thickness_m  #: m, along the closing axis
+FINGER_WIDTH = _HAND.finger_width_m  #: m, along the jaws (x): the "jaw" size of a label
 PARK_POSITION = (0.0, 0.0, 3.0)  #: m, above and behind any downward-looking camera
 
 

@@ -33,6 +33,7 @@ from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.sim.panda import (
     flipped,
+    HAND,
     HOME_Q,
     MAX_FINGER_WIDTH_M,
     MAX_JOINT_VELOCITY,
@@ -44,9 +45,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 #: the Franka Hand's command mapping (config/grippers/franka_hand.yaml)
-FRANKA_HAND = GripperConfig('franka_hand', min_width_m=0.0, max_width_m=0.08,
-                            command_at_min_width=0.0, command_at_max_width=0.04,
-                            max_effort_n=70.0, joint='panda_finger_joint1', command_unit='m')
+FRANKA_HAND: GripperConfig = HAND
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ Frames: ``base`` is ``panda_link0`` (REP-105 ``base_link``), z up, metres. The *
 :data:`TCP_OFFSET_M` = 0.1034 m along the hand's z axis (the approach axis); its y axis is the
 fingers' closing axis, as in the project's grasp frame; the finger tips reach 9.8 mm beyond
 it (:data:`FINGERTIP_BEYOND_TCP_M`). Joint angles in radians, finger width
-in metres (distance between the fingers, 0..0.08), forces in newtons, simulation at 240 Hz.
+in metres (distance between the fingers, 0 to the hand's max_width_m), forces in newtons,
+simulation at 240 Hz. The hand's openings and command mapping are those of
+``config/grippers/franka_hand.yaml`` (:data:`HAND`).
 
 :class:`PandaKinematics` lives in a private PyBullet client (the robot plus the table plane)
 so that planning never disturbs the live simulation; :class:`Panda` is the robot in the
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 from kufenet_grasp.sim.assets import data_path
 import numpy as np
@@ -41,7 +44,12 @@ MAX_JOINT_VELOCITY = (2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61)
 MAX_JOINT_TORQUE = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 LOWER_LIMITS = (-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973)
 UPPER_LIMITS = (2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973)
-MAX_FINGER_WIDTH_M = 0.08
+#: the Panda's Franka hand (config/grippers/franka_hand.yaml): a finger joint's position is
+#: its command, half the opening
+HAND = load_gripper('franka_hand')
+MAX_FINGER_WIDTH_M = HAND.max_width_m
+#: upper limit of each finger joint (m): the command that opens the hand fully
+_FINGER_JOINT_MAX_M = HAND.command_for_width(HAND.max_width_m)
 FINGER_SPEED_MPS = 0.1  #: speed of each finger (m/s)
 TIME_STEP_S = 1.0 / 240.0
 
@@ -116,9 +124,9 @@ class PandaKinematics:
         self._tool_hand = self._hand_tool.inverse()
         self._movable = ARM_JOINTS + FINGER_JOINTS
         self._lower = list(LOWER_LIMITS) + [0.0, 0.0]
-        self._upper = list(UPPER_LIMITS) + [0.04, 0.04]
+        self._upper = list(UPPER_LIMITS) + [_FINGER_JOINT_MAX_M] * 2
         self._ranges = [u - lo for u, lo in zip(self._upper, self._lower)]
-        self._rest = list(HOME_Q) + [0.04, 0.04]
+        self._rest = list(HOME_Q) + [_FINGER_JOINT_MAX_M] * 2
 
     def close(self) -> None:
         """Disconnect the private client."""
@@ -163,7 +171,7 @@ class PandaKinematics:
                 sol = p.calculateInverseKinematics(
                     self.body, HAND_LINK, pos, quat, lowerLimits=self._lower,
                     upperLimits=self._upper, jointRanges=self._ranges,
-                    restPoses=list(q) + [0.04, 0.04], maxNumIterations=st.iterations,
+                    restPoses=list(q) + [_FINGER_JOINT_MAX_M] * 2, maxNumIterations=st.iterations,
                     residualThreshold=1e-6, physicsClientId=self.client)
                 q = np.clip(np.asarray(sol[:7]), LOWER_LIMITS, UPPER_LIMITS)
                 reached = self.forward(q)
