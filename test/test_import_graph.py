@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'kufenet_grasp'
 #: the sub-packages from the lowest layer to the highest; a module may import its own folder
 #: and the folders listed before it, never one listed after it
 LAYERS = (
-    'common',     # types every layer shares (GraspStatus)
+    'common',     # types every layer shares (GraspStatus, float tuples)
     'geometry',   # camera model, transforms, grasp frame, width, finger check
     'grasp',      # grasp rectangle, labels, maps, metric, pre- and post-processing
     'models',     # networks, registry, weights files

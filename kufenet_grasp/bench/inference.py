@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+import functools
 import math
 import os
 import platform
@@ -147,7 +148,7 @@ def add_ratios(results: list[BenchResult]) -> None:
             continue
         for base in BASELINES:
             other = index.get((base, result.backend, result.size, result.threads))
-            if other is not None and other is not result:
+            if other is not None and other is not result and other.median_ms:
                 result.speedup_vs[base] = other.median_ms / result.median_ms
 
 
@@ -200,7 +201,8 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
                 for n_threads in threads:
                     config = BenchConfig(model, backend, int(size), int(n_threads))
                     params, flops = costs[(model, size)]
-                    result = BenchResult(*asdict(config).values(), params=params, flops=flops,
+                    result = BenchResult(config.model, config.backend, config.size,
+                                         config.threads, params=params, flops=flops,
                                          weights='random init' if source == model else source)
                     results[config] = result
                     try:
@@ -209,13 +211,13 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
                         result.error = f'{type(exc).__name__}: {exc}'
                         continue
                     result.peak_mem_delta_mib = round(mem, 2)
-                    runners[config] = (lambda e=engine, i=x: e.infer(i))
+                    runners[config] = functools.partial(engine.infer, x)
     for config, samples in time_interleaved(runners, repeats, warmup, block).items():
         stats = summarise(samples)
         result = results[config]
         result.repeats = len(samples)
-        for key, value in stats.items():
-            setattr(result, key, round(value, 4))
+        for key, stat in stats.items():
+            setattr(result, key, round(stat, 4))
     ordered = list(results.values())
     add_ratios(ordered)
     return ordered

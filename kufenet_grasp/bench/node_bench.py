@@ -140,8 +140,8 @@ class ReplayCamera(Node):
             msg.header.frame_id = FRAME_ID
             msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
         self._ledger.sent(stamp_ns)
-        for pub, msg in zip(self._pubs, (color, depth, info)):
-            pub.publish(msg)
+        for pub, message in zip(self._pubs, (color, depth, info)):
+            pub.publish(message)
 
 
 class GraspListener(Node):

@@ -15,6 +15,7 @@ from kufenet_grasp.deploy.export import check_input_size
 from kufenet_grasp.deploy.fuse import fold_batchnorm
 from kufenet_grasp.deploy.source import resolve_source, Source
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 
 @dataclass
@@ -72,7 +73,7 @@ def profile_model(source: Source | nn.Module, *, input_size: int = 224, threads:
 class _Handle:
     """Removes the two hooks that label one module in the profile."""
 
-    def __init__(self, *hooks: object) -> None:
+    def __init__(self, *hooks: RemovableHandle) -> None:
         self._hooks = hooks
 
     def remove(self) -> None:

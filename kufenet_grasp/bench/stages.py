@@ -14,6 +14,7 @@ peaks over the same frame seen by a 615 px focal-length camera. Times in ms.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import functools
 import time
 
 from kufenet_grasp.bench.inference import check_positive, summarise
@@ -52,8 +53,9 @@ def synthetic_maps(size: int, seed: int = 0, peaks: int = 3, width: float = 0.3)
     for cu, cv, peak in zip(rng.uniform(0, size, peaks), rng.uniform(0, size, peaks), heights):
         quality += peak * np.exp(-((u - cu) ** 2 + (v - cv) ** 2) / (2 * (size / 20) ** 2))
     angle = rng.uniform(-np.pi / 2, np.pi / 2, (size, size)).astype(np.float32)
-    width = np.full((size, size), width, np.float32)
-    return np.stack([quality, np.cos(2 * angle), np.sin(2 * angle), width]).astype(np.float32)
+    width_map = np.full((size, size), width, np.float32)
+    return np.stack([quality, np.cos(2 * angle), np.sin(2 * angle), width_map]
+                    ).astype(np.float32)
 
 
 def with_boxes(depth_m: np.ndarray, centres_px: Sequence[tuple[float, float]],
@@ -132,9 +134,9 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
             detector, *args = inputs
             return detector.grasps_from_maps(*args)
 
-        stages = {'preprocess': preprocess, 'preprocess_metric': preprocess_metric,
-                  'postprocess': lambda m=maps: maps_to_grasps(m),
-                  'grasps': grasps}
+        stages: dict[str, Callable[[], object]] = {
+            'preprocess': preprocess, 'preprocess_metric': preprocess_metric,
+            'postprocess': functools.partial(maps_to_grasps, maps), 'grasps': grasps}
         for stage, run in stages.items():
             stats = summarise(_time(run, repeats, warmup))
             rows.append({'stage': stage, 'size': size,

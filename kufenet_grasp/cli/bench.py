@@ -8,6 +8,7 @@ import argparse
 import json
 from pathlib import Path
 import sys
+from typing import Any
 
 HELP = 'Benchmark grasp models on CPU backends (interleaved timing), stages, or profile one.'
 DEFAULT_MODELS = 'kufenet-15k,kufenet-80k,kufenet-263k,teacher,ggcnn,grconvnet'
@@ -129,11 +130,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f'kufenet bench: {exc}', file=sys.stderr)
         return 2
-    report = {'machine': machine,
-              'settings': {key: getattr(args, key) for key in
-                           ('models', 'backends', 'sizes', 'threads', 'repeats', 'warmup',
-                            'block')},
-              'results': [result.to_dict() for result in results]}
+    report: dict[str, Any] = {
+        'machine': machine,
+        'settings': {key: getattr(args, key) for key in
+                     ('models', 'backends', 'sizes', 'threads', 'repeats', 'warmup', 'block')},
+        'results': [result.to_dict() for result in results]}
     if args.stages:
         from kufenet_grasp.bench.stages import time_stages
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 import sys
 from typing import Any
@@ -59,7 +60,11 @@ def default_output(source: str, name: str, size: int, fmt: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Export, verify against PyTorch (max |diff| <= 1e-4), print the written paths."""
-    from kufenet_grasp.deploy.backends import OnnxRuntimeBackend, OpenVinoBackend
+    from kufenet_grasp.deploy.backends import (
+        InferenceBackend,
+        OnnxRuntimeBackend,
+        OpenVinoBackend,
+    )
     from kufenet_grasp.deploy.export import export_onnx, export_openvino, max_abs_difference
     from kufenet_grasp.deploy.source import resolve_source, SourceError
 
@@ -86,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'kufenet export: {exc}', file=sys.stderr)
         return 2
     written = [onnx_path]
-    checks = [('onnxruntime', lambda: OnnxRuntimeBackend(onnx_path, args.size, 2))]
+    checks: list[tuple[str, Callable[[], InferenceBackend]]] = [
+        ('onnxruntime', lambda: OnnxRuntimeBackend(onnx_path, args.size, 2))]
     if args.format == 'openvino':
         export_openvino(onnx_path, out)
         written += [out, out.with_suffix('.bin')]
@@ -115,6 +121,7 @@ def int8_path(out: Path) -> Path:
 
 def _export_int8(args: argparse.Namespace, resolved: Any, onnx_path: Path, out: Path) -> int:
     """Quantise ``onnx_path`` on the calibration frames; write .onnx (and .xml); report."""
+    from kufenet_grasp.deploy.backends import InferenceBackend
     from kufenet_grasp.deploy.export import export_openvino
     from kufenet_grasp.deploy.quantise import (
         agreement,
@@ -136,8 +143,9 @@ def _export_int8(args: argparse.Namespace, resolved: Any, onnx_path: Path, out: 
         print(f'kufenet export: int8: {exc}', file=sys.stderr)
         return 2
     print(f'wrote {int8_onnx} ({len(frames)} calibration frames from {args.calib})')
-    pairs = [('onnxruntime', OnnxRuntimeBackend(onnx_path, args.size, 1),
-              OnnxRuntimeBackend(int8_onnx, args.size, 1))]
+    pairs: list[tuple[str, InferenceBackend, InferenceBackend]] = [
+        ('onnxruntime', OnnxRuntimeBackend(onnx_path, args.size, 1),
+         OnnxRuntimeBackend(int8_onnx, args.size, 1))]
     if args.format == 'openvino':
         int8_xml = export_openvino(int8_onnx, int8_path(out))
         print(f'wrote {int8_xml} and {int8_xml.with_suffix(".bin")}')

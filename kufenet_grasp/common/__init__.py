@@ -1,3 +1,3 @@
 # Copyright kufenet_grasp maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""Types every layer shares: the grasp status codes of the detector, the service and the action."""
+"""Types every layer shares: grasp status codes, fixed-length float tuples, package files."""

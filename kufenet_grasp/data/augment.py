@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 import math
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 import cv2
 from kufenet_grasp.data.sample import GraspSample
@@ -167,14 +167,14 @@ def random_augment_matrix(
     return compose(*steps)
 
 
-def random_augment(sample: GraspSample, rng: np.random.Generator, **options: object
+def random_augment(sample: GraspSample, rng: np.random.Generator, **options: Any
                    ) -> GraspSample:
     """Randomly rotate, zoom and flip ``sample``, keeping its size.
 
     See :func:`random_augment_matrix` for the options and the order of the steps.
     """
     h, w = sample.shape
-    matrix = random_augment_matrix(rng, (w, h), **options)  # type: ignore[arg-type]
+    matrix = random_augment_matrix(rng, (w, h), **options)
     return warp_sample(sample, matrix)
 
 

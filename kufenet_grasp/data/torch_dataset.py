@@ -252,8 +252,9 @@ class GraspMapDataset:
         item = self.sample(index)
         x = normalise_rgbd(item.rgb, item.depth)
         rects = item.rectangles
-        if self.label_margin_m:
-            extra_px = self.label_margin_m * self.input_size / float(self.input_spec.window_m)
+        window_m = self.input_spec.window_m
+        if self.label_margin_m and window_m is not None:  # __init__: a margin needs window_m
+            extra_px = self.label_margin_m * self.input_size / float(window_m)
             rects = [replace(r, opening=r.opening + extra_px) for r in rects]
         y = rasterise_grasps(rects, (self.input_size, self.input_size))
         x_t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)

@@ -79,7 +79,8 @@ class TorchBackend:
         if channels_last:  # only 4-D weights have a channels-last layout (not Conv3d)
             for layer in module.modules():
                 if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                    layer.to(memory_format=torch.channels_last)
+                    # what layer.to(memory_format=...) does to its one 4-D parameter
+                    layer.weight.data = layer.weight.data.to(memory_format=torch.channels_last)
         if jit:
             example = torch.zeros(1, 4, self.input_size, self.input_size)
             with torch.no_grad(), warnings.catch_warnings():

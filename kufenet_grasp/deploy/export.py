@@ -11,9 +11,9 @@ as ONNX ``metadata_props`` and as OpenVINO ``rt_info`` under the ``kufenet`` key
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-import io
 import json
 from pathlib import Path
+import tempfile
 from typing import Any
 import warnings
 
@@ -128,14 +128,17 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
         folded, _ = split_transposed_biases(folded)
     example = torch.zeros(1, 4, input_size, input_size)
     axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    # torch.onnx.export takes a path (its file-object form is deprecated)
+    with (tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(),
+          torch.no_grad()):
         warnings.simplefilter('ignore')  # the legacy exporter's deprecation notice
+        onnx_path = Path(folder) / 'model.onnx'
         # dynamo=False: the torch.export-based exporter needs onnxscript, not installed here
-        torch.onnx.export(folded, (example,), buffer, dynamo=False, opset_version=int(opset),
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes=axes, do_constant_folding=True)
-    proto = onnx.load_from_string(buffer.getvalue())
+        torch.onnx.export(folded, (example,), onnx_path, dynamo=False,
+                          opset_version=int(opset), input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME], dynamic_axes=axes,
+                          do_constant_folding=True)
+        proto = onnx.load(onnx_path)
     onnx.checker.check_model(proto)
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()

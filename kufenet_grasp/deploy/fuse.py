@@ -27,6 +27,10 @@ _LOG = logging.getLogger(__name__)
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+#: the layer types that fold (the unions of the tuples above)
+Conv = (nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d
+        | nn.ConvTranspose3d)
+Norm = nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d
 
 #: (names of the convolutions, in channel order; name of the BatchNorm they feed)
 FoldGroup = tuple[tuple[str, ...], str]
@@ -36,11 +40,12 @@ def _foldable(convs: list[nn.Module], bn: nn.Module) -> bool:
     """Return True if ``bn`` folds into ``convs`` (channels add up, running stats kept)."""
     if not isinstance(bn, _NORMS) or not convs:
         return False
-    if not all(isinstance(conv, _CONVS + _TRANSPOSED) for conv in convs):
+    layers = [conv for conv in convs if isinstance(conv, _CONVS + _TRANSPOSED)]
+    if len(layers) != len(convs):
         return False
     if bn.running_mean is None or bn.running_var is None:
         return False  # track_running_stats=False: batch statistics even at inference
-    return sum(conv.out_channels for conv in convs) == bn.num_features
+    return sum(conv.out_channels for conv in layers) == bn.num_features
 
 
 def _cat_inputs(node: torch.fx.Node) -> list[torch.fx.Node] | None:
@@ -49,7 +54,15 @@ def _cat_inputs(node: torch.fx.Node) -> list[torch.fx.Node] | None:
         return None
     tensors = node.args[0]
     dim = node.args[1] if len(node.args) > 1 else node.kwargs.get('dim', 0)
-    return list(tensors) if dim == 1 and isinstance(tensors, (list, tuple)) else None
+    if dim != 1 or not isinstance(tensors, (list, tuple)):
+        return None
+    nodes = [t for t in tensors if isinstance(t, torch.fx.Node)]
+    return nodes if len(nodes) == len(tensors) else None
+
+
+def _module_name(node: torch.fx.Node) -> str | None:
+    """Qualified name of the submodule ``node`` calls, None if it calls no module."""
+    return node.target if node.op == 'call_module' and isinstance(node.target, str) else None
 
 
 def _groups_from_fx(model: nn.Module) -> list[FoldGroup]:
@@ -57,22 +70,28 @@ def _groups_from_fx(model: nn.Module) -> list[FoldGroup]:
     graph = torch.fx.symbolic_trace(model).graph
     calls: dict[str, int] = {}
     for node in graph.nodes:
-        if node.op == 'call_module':
-            calls[node.target] = calls.get(node.target, 0) + 1
+        name = _module_name(node)
+        if name is not None:
+            calls[name] = calls.get(name, 0) + 1
     groups = []
     for node in graph.nodes:
-        if node.op != 'call_module' or calls[node.target] != 1 or not node.args:
+        bn_name = _module_name(node)
+        if bn_name is None or calls[bn_name] != 1 or not node.args:
             continue
         source = node.args[0]
+        if not isinstance(source, torch.fx.Node):
+            continue
         producers = _cat_inputs(source)
         if producers is None or len(source.users) != 1:
             producers = [source]
-        if not all(isinstance(p, torch.fx.Node) and p.op == 'call_module' and len(p.users) == 1
-                   and calls[p.target] == 1 for p in producers):
+        names = [_module_name(p) for p in producers]
+        conv_names = [n for p, n in zip(producers, names)
+                      if n is not None and len(p.users) == 1 and calls[n] == 1]
+        if len(conv_names) != len(producers):
             continue  # a shared module or output cannot be folded for only one of its uses
-        convs = [model.get_submodule(p.target) for p in producers]
-        if _foldable(convs, model.get_submodule(node.target)):
-            groups.append((tuple(p.target for p in producers), node.target))
+        convs = [model.get_submodule(n) for n in conv_names]
+        if _foldable(convs, model.get_submodule(bn_name)):
+            groups.append((tuple(conv_names), bn_name))
     return groups
 
 
@@ -104,7 +123,7 @@ def find_foldable(model: nn.Module, prefix: str = '') -> list[FoldGroup]:
     return list(dict.fromkeys(groups))
 
 
-def _fold_into(conv: nn.Module, bn: nn.Module, start: int) -> nn.Module:
+def _fold_into(conv: Conv, bn: Norm, start: int) -> nn.Module:
     """Return a copy of ``conv`` whose output equals channels ``start:`` of ``bn`` applied to it.
 
     ``torch.nn.utils.fusion.fuse_conv_bn_eval`` mis-shapes the weight of a *grouped*
@@ -112,6 +131,8 @@ def _fold_into(conv: nn.Module, bn: nn.Module, start: int) -> nn.Module:
     scale = gamma / sqrt(var + eps) per output channel, bias = (b - mean) * scale + beta.
     """
     stop = start + conv.out_channels
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(f'fold_batchnorm: {bn} keeps no running statistics')
     mean, var = bn.running_mean[start:stop], bn.running_var[start:stop]
     gamma = bn.weight[start:stop].detach() if bn.weight is not None else torch.ones_like(var)
     beta = bn.bias[start:stop].detach() if bn.bias is not None else torch.zeros_like(mean)
@@ -152,6 +173,9 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             bn, start = folded.get_submodule(bn_name), 0
             for name in conv_names:
                 conv = folded.get_submodule(name)
+                if not isinstance(conv, _CONVS + _TRANSPOSED) or not isinstance(bn, _NORMS):
+                    raise TypeError(f'fold_batchnorm: {name} and {bn_name} are not a '
+                                    f'convolution and a BatchNorm')  # find_foldable checked
                 _replace(folded, name, _fold_into(conv, bn, start))
                 start += conv.out_channels
             _replace(folded, bn_name, nn.Identity())

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import copy
 
-from kufenet_grasp.models.blocks import MixCopyBlock, MixSplitBlock
+from kufenet_grasp.models.blocks import DepthwiseConv, MixCopyBlock, MixSplitBlock
+from kufenet_grasp.models.kufenet import KufeNet
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -60,9 +61,24 @@ def _bias(convs: list[nn.Conv2d]) -> torch.Tensor:
                       else torch.zeros(conv.out_channels) for conv in convs])
 
 
-def _depthwise(block: nn.Module) -> tuple[list[nn.Conv2d], int]:
+def _bias_of(conv: nn.Conv2d) -> torch.Tensor:
+    """Return the bias parameter of ``conv``, built here with ``bias=True``."""
+    if conv.bias is None:
+        raise ValueError(f'{conv} has no bias')
+    return conv.bias
+
+
+def _pair(values: tuple[int, ...]) -> tuple[int, int]:
+    """Return a Conv2d's kernel size, stride or padding (stored as a tuple) as a pair."""
+    return values[0], values[1]
+
+
+def _depthwise(block: MixSplitBlock | MixCopyBlock) -> tuple[list[nn.Conv2d], int]:
     """Return the depth-wise convs of ``block`` and the fused kernel size (largest, odd)."""
-    convs = [dw.conv for dw in block.dw]
+    convs = [dw.conv for dw in block.dw if isinstance(dw, DepthwiseConv)]
+    if len(convs) != len(block.dw):
+        raise ValueError('fuse_mixed_depthwise: the block holds a layer that is not a '
+                         'DepthwiseConv')
     kernel = max(conv.kernel_size[0] for conv in convs)
     if kernel % 2 == 0 or len({conv.stride for conv in convs}) != 1:
         raise ValueError('fuse_mixed_depthwise: the largest kernel must be odd and all '
@@ -79,7 +95,8 @@ def _with_norm(weight: torch.Tensor, bias: torch.Tensor, norm: nn.Module
     """
     if isinstance(norm, nn.Identity):
         return weight, bias
-    if not isinstance(norm, nn.BatchNorm2d) or norm.running_var is None:
+    if (not isinstance(norm, nn.BatchNorm2d) or norm.running_var is None
+            or norm.running_mean is None or norm.weight is None or norm.bias is None):
         raise ValueError(f'fuse_mixed_depthwise: cannot fold {type(norm).__name__}')
     scale = norm.weight.detach() * torch.rsqrt(norm.running_var + norm.eps)
     shift = norm.bias.detach() - norm.running_mean * scale
@@ -90,12 +107,12 @@ def fuse_split_block(block: MixSplitBlock) -> FusedMixBlock:
     """One depth-wise conv for a :class:`MixSplitBlock` in eval mode (same outputs)."""
     convs, kernel = _depthwise(block)
     channels = sum(block.sizes)
-    fused = nn.Conv2d(channels, channels, kernel, convs[0].stride, (kernel - 1) // 2,
+    fused = nn.Conv2d(channels, channels, kernel, _pair(convs[0].stride), (kernel - 1) // 2,
                       groups=channels, bias=True)
     weight, bias = _with_norm(_embedded(convs, kernel), _bias(convs), block.bn)
     with torch.no_grad():
         fused.weight.copy_(weight)
-        fused.bias.copy_(bias)
+        _bias_of(fused).copy_(bias)
     return FusedMixBlock(fused, copy.deepcopy(block.pw))
 
 
@@ -103,7 +120,7 @@ def fuse_copy_block(block: MixCopyBlock) -> FusedMixBlock:
     """One depth-wise conv (3 outputs per channel) for a :class:`MixCopyBlock` in eval mode."""
     convs, kernel = _depthwise(block)
     channels, copies = convs[0].in_channels, len(convs)
-    fused = nn.Conv2d(channels, channels * copies, kernel, convs[0].stride,
+    fused = nn.Conv2d(channels, channels * copies, kernel, _pair(convs[0].stride),
                       (kernel - 1) // 2, groups=channels, bias=True)
     # grouped conv output c * copies + j is copy j of channel c; the concatenation had it at
     # j * channels + c
@@ -115,7 +132,7 @@ def fuse_copy_block(block: MixCopyBlock) -> FusedMixBlock:
     weight, bias = _with_norm(_embedded(convs, kernel), _bias(convs), block.bn)
     with torch.no_grad():
         fused.weight.copy_(weight[order])
-        fused.bias.copy_(bias[order])
+        _bias_of(fused).copy_(bias[order])
         first.weight.copy_(first.weight[:, order])
     return FusedMixBlock(fused, pointwise)
 
@@ -141,14 +158,13 @@ def dense_fusion_without_shuffle(model: nn.Module) -> tuple[nn.Module, bool]:
     Returns (copy, True), or (``model`` itself, False) when it has no channel shuffle, pads
     the concatenation or has no grouped 1×1 fusion convolution.
     """
-    fuse = getattr(model, 'fuse', None)
-    conv = fuse[0] if isinstance(fuse, nn.Sequential) and len(fuse) else None
-    if (not getattr(model, 'use_shuffle', False) or getattr(model, 'concat_pad', 0)
-            or not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1)
-            or conv.groups == 1):
+    if (not isinstance(model, KufeNet) or not model.use_shuffle or model.concat_pad
+            or not _grouped_pointwise(model.fuse)):
         return model, False
     model = copy.deepcopy(model)
     conv = model.fuse[0]
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError('dense_fusion_without_shuffle: the fusion does not start with a Conv2d')
     groups, channels = conv.groups, conv.in_channels
     per_in, per_out = channels // groups, conv.out_channels // groups
     # channel_shuffle: shuffled channel m = original channel (m % groups) * (C / groups)
@@ -163,10 +179,16 @@ def dense_fusion_without_shuffle(model: nn.Module) -> tuple[nn.Module, bool]:
             columns = original[g * per_in:(g + 1) * per_in]
             dense.weight[rows, columns] = conv.weight[rows, :, 0, 0].unsqueeze(-1).unsqueeze(-1)
         if conv.bias is not None:
-            dense.bias.copy_(conv.bias)
+            _bias_of(dense).copy_(conv.bias)
     model.fuse[0] = dense
     model.use_shuffle = False
     return model, True
+
+
+def _grouped_pointwise(fuse: nn.Sequential) -> bool:
+    """Return True when ``fuse`` starts with a grouped 1×1 convolution."""
+    conv = fuse[0] if len(fuse) else None
+    return isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and conv.groups != 1
 
 
 class PaddedHead(nn.Module):
@@ -176,14 +198,16 @@ class PaddedHead(nn.Module):
         """Copy ``conv`` with ``width - out_channels`` extra zero filters."""
         super().__init__()
         self.channels = conv.out_channels
-        self.conv = nn.Conv2d(conv.in_channels, width, conv.kernel_size, conv.stride,
-                              conv.padding, bias=True)
+        padding = conv.padding if isinstance(conv.padding, str) else _pair(conv.padding)
+        self.conv = nn.Conv2d(conv.in_channels, width, _pair(conv.kernel_size),
+                              _pair(conv.stride), padding, bias=True)
+        bias = _bias_of(self.conv)
         with torch.no_grad():
             self.conv.weight.zero_()
-            self.conv.bias.zero_()
+            bias.zero_()
             self.conv.weight[:self.channels] = conv.weight
             if conv.bias is not None:
-                self.conv.bias[:self.channels] = conv.bias
+                bias[:self.channels] = conv.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the first ``channels`` outputs of the widened convolution."""
@@ -201,5 +225,5 @@ def pad_head_to_simd(model: nn.Module, width: int = 8) -> tuple[nn.Module, bool]
     if not isinstance(head, nn.Conv2d) or head.groups != 1 or head.out_channels >= width:
         return model, False
     model = copy.deepcopy(model)
-    model.head = PaddedHead(model.head, width)
+    model.head = PaddedHead(head, width)
     return model, True

@@ -15,12 +15,13 @@ with it. Figures and the commands that measure them: docs/benchmarks.md.
 from __future__ import annotations
 
 import copy
+from typing import TypeGuard
 
 import torch
 from torch import nn
 
 
-def is_depthwise_transposed(layer: nn.Module) -> bool:
+def is_depthwise_transposed(layer: nn.Module) -> TypeGuard[nn.ConvTranspose2d]:
     """Return True for a ``ConvTranspose2d`` with ``groups == in_channels == out_channels``."""
     return (isinstance(layer, nn.ConvTranspose2d)
             and layer.in_channels == layer.out_channels == layer.groups)
@@ -31,13 +32,13 @@ def split_bias(deconv: nn.ConvTranspose2d) -> nn.Sequential:
     if not is_depthwise_transposed(deconv) or deconv.bias is None:
         raise ValueError(f'not a depth-wise ConvTranspose2d with a bias: {deconv}')
     channels = deconv.out_channels
+    bias = deconv.bias.detach().clone()
     bare = copy.deepcopy(deconv)
-    bias = bare.bias.detach().clone()
     bare.bias = None
     add_bias = nn.Conv2d(channels, channels, 1, groups=channels, bias=True)
     with torch.no_grad():
         add_bias.weight.fill_(1.0)
-        add_bias.bias.copy_(bias)
+    add_bias.bias = nn.Parameter(bias)
     return nn.Sequential(bare, add_bias)
 
 

@@ -48,11 +48,19 @@ _EPS = 1e-12
 
 
 class RectLike(Protocol):
-    """What the geometry needs from a grasp rectangle (pixels, radians)."""
+    """What the geometry needs from a grasp rectangle (pixels, radians); read only."""
 
-    center: tuple[float, float]
-    angle: float
-    opening: float
+    @property
+    def center(self) -> tuple[float, float]:
+        """Centre ``(x, y)`` in pixels."""
+
+    @property
+    def angle(self) -> float:
+        """Closing-axis angle in radians."""
+
+    @property
+    def opening(self) -> float:
+        """Opening along the closing axis in pixels."""
 
 
 def closing_axis_pixels(angle: float) -> np.ndarray:

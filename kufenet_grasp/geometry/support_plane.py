@@ -19,6 +19,7 @@ front of the table loses to the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 import numpy as np
@@ -27,6 +28,14 @@ import numpy as np
 MAX_FIT_POINTS = 800
 #: RANSAC hypotheses drawn per fit
 RANSAC_TRIALS = 64
+
+
+@overload
+def inlier_tolerance_m(z_m: float) -> float: ...
+
+
+@overload
+def inlier_tolerance_m(z_m: np.ndarray) -> np.ndarray: ...
 
 
 def inlier_tolerance_m(z_m: np.ndarray | float) -> np.ndarray | float:

@@ -104,7 +104,9 @@ def top1_accuracy(preds: Sequence[GraspRectangle | None],
     if len(thresholds) == 0:
         raise ValueError('top1_accuracy: thresholds (degrees) is empty')
     keys = [f'{float(t):g}' for t in thresholds]
-    per_image = []
+    per_image: list[dict[str, Any]] = []
+    ious: list[float] = []
+    corrects: list[dict[str, bool]] = []
     for pred, labels in zip(preds, truths):
         top = _top(pred)
         if top is None:
@@ -117,7 +119,9 @@ def top1_accuracy(preds: Sequence[GraspRectangle | None],
         per_image.append({'best_iou': iou, 'angle_diff': diff,
                           'angle_diff_deg': math.degrees(diff),
                           'correct': correct[keys[0]], 'correct_by_angle': correct})
+        ious.append(iou)
+        corrects.append(correct)
     n = len(per_image)
-    by_angle = {k: sum(p['correct_by_angle'][k] for p in per_image) / n for k in keys}
+    by_angle = {k: sum(c[k] for c in corrects) / n for k in keys}
     return {'accuracy': by_angle[keys[0]], 'accuracy_by_angle': by_angle,
-            'mean_iou': sum(p['best_iou'] for p in per_image) / n, 'per_image': per_image}
+            'mean_iou': sum(ious) / n, 'per_image': per_image}

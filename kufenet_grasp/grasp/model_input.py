@@ -176,9 +176,9 @@ def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
 
 
 def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
-                 spec: InputSpec, camera: PinholeCamera, depth_m: float) -> CropTransform:
-    """Return the square of ``spec.window_m`` metres at ``depth_m`` around ``center`` px."""
-    side = max(MIN_WINDOW_PX, round(float(spec.window_m) * camera.fx / depth_m))
+                 window_m: float, camera: PinholeCamera, depth_m: float) -> CropTransform:
+    """Return the square of ``window_m`` metres at ``depth_m`` around ``center`` px."""
+    side = max(MIN_WINDOW_PX, round(float(window_m) * camera.fx / depth_m))
     return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
 
 
@@ -212,16 +212,19 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     else:
         region = make_crop(depth.shape, out_size, 'center', center_xy=center_xy, side=side_px)
     center = (region.x0 + (region.side - 1) / 2.0, region.y0 + (region.side - 1) / 2.0)
-    metric = spec.window_m is not None and camera is not None
-    if spec.window_m is not None and camera is None:
+    # (window side m, camera) when the window is metric, None for a pixel window
+    metric = None
+    if spec.window_m is not None and camera is not None:
+        metric = (spec.window_m, camera)
+    elif spec.window_m is not None:
         notes.append('no camera intrinsics: the input window is in pixels, not metres')
-    if metric:  # a first guess of the window from the median depth, to fit the plane in
+    if metric is not None:  # a first guess of the window from the median depth, to fit the plane
         guess = _median_depth(depth, region)
         if guess is None:
             notes.append('no valid depth near the region of interest: window in pixels')
-            metric = False
+            metric = None
         else:
-            region = _metric_crop(depth.shape, out_size, center, spec, camera, guess)
+            region = _metric_crop(depth.shape, out_size, center, *metric, guess)
     plane, fraction = None, 0.0
     if spec.support_plane:
         plane, fraction = _region_plane(depth, region, spec.min_plane_inliers)
@@ -231,8 +234,8 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
                          f'depth used as seen')
     reference = _reference_depth(depth, region, plane)
     crop = region
-    if metric and reference is not None:
-        crop = _metric_crop(depth.shape, out_size, center, spec, camera, reference)
+    if metric is not None and reference is not None:
+        crop = _metric_crop(depth.shape, out_size, center, *metric, reference)
         reference = _reference_depth(depth, crop, plane)
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)

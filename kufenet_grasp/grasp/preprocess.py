@@ -9,6 +9,7 @@ origin at the top-left pixel's centre. Depth in metres, NaN invalid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import cv2
 from kufenet_grasp.grasp._checks import is_whole
@@ -222,6 +223,16 @@ def _resize_colour(window: np.ndarray, out_size: int) -> np.ndarray:
     if factor >= 2 and side != factor * out_size:
         window = cv2.resize(window, (factor * out_size,) * 2, interpolation=cv2.INTER_LINEAR)
     return cv2.resize(window, (out_size, out_size), interpolation=cv2.INTER_AREA)
+
+
+@overload
+def apply_crop(rgb: np.ndarray, depth: np.ndarray, crop: CropTransform
+               ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def apply_crop(rgb: np.ndarray | None, depth: np.ndarray | None, crop: CropTransform
+               ) -> tuple[np.ndarray | None, np.ndarray | None]: ...
 
 
 def apply_crop(rgb: np.ndarray | None, depth: np.ndarray | None, crop: CropTransform

@@ -10,7 +10,7 @@ counter-clockwise *as displayed* (towards -y), wrapped to ``[-pi/2, pi/2)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 
 import numpy as np
@@ -112,24 +112,18 @@ class GraspRectangle:
         return Polygon(self.corners())
 
     # ------------------------------------------------------------------ transforms
-    def _replace(self, **changes: float | tuple[float, float]) -> GraspRectangle:
-        fields = {'center': self.center, 'angle': self.angle, 'opening': self.opening,
-                  'jaw': self.jaw, 'quality': self.quality}
-        fields.update(changes)
-        return GraspRectangle(**fields)  # type: ignore[arg-type]
-
     def scaled(self, s: float, about_xy: tuple[float, float] = (0.0, 0.0)) -> GraspRectangle:
         """Scale by ``s`` (> 0) about ``about_xy`` px: centre, opening and jaw; angle kept."""
         if not (math.isfinite(s) and s > 0):
             raise ValueError(f'GraspRectangle.scaled: s must be finite and > 0, got {s!r}')
         ax, ay = about_xy
         cx, cy = self.center
-        return self._replace(center=(ax + (cx - ax) * s, ay + (cy - ay) * s),
-                             opening=self.opening * s, jaw=self.jaw * s)
+        return replace(self, center=(ax + (cx - ax) * s, ay + (cy - ay) * s),
+                       opening=self.opening * s, jaw=self.jaw * s)
 
     def translated(self, dx: float, dy: float) -> GraspRectangle:
         """Shift the centre by ``(dx, dy)`` px."""
-        return self._replace(center=(self.center[0] + dx, self.center[1] + dy))
+        return replace(self, center=(self.center[0] + dx, self.center[1] + dy))
 
     def rotated(self, angle_rad: float, about_xy: tuple[float, float]) -> GraspRectangle:
         """Rotate by ``angle_rad`` counter-clockwise as displayed about ``about_xy`` px."""
@@ -139,18 +133,18 @@ class GraspRectangle:
         # counter-clockwise on screen (y down): +x turns towards -y
         nx = about_xy[0] + c * dx + s * dy
         ny = about_xy[1] - s * dx + c * dy
-        return self._replace(center=(nx, ny), angle=self.angle + angle_rad)
+        return replace(self, center=(nx, ny), angle=self.angle + angle_rad)
 
     def flipped_horizontal(self, image_width: int) -> GraspRectangle:
         """Mirror left-right in an image ``image_width`` px wide (x -> W - 1 - x)."""
-        return self._replace(center=(image_width - 1 - self.center[0], self.center[1]),
-                             angle=-self.angle)
+        return replace(self, center=(image_width - 1 - self.center[0], self.center[1]),
+                       angle=-self.angle)
 
     def flipped_vertical(self, image_height: int) -> GraspRectangle:
         """Mirror top-bottom in an image ``image_height`` px high (y -> H - 1 - y)."""
-        return self._replace(center=(self.center[0], image_height - 1 - self.center[1]),
-                             angle=-self.angle)
+        return replace(self, center=(self.center[0], image_height - 1 - self.center[1]),
+                       angle=-self.angle)
 
     def with_quality(self, q: float) -> GraspRectangle:
         """Return a copy with quality ``q``."""
-        return self._replace(quality=q)
+        return replace(self, quality=q)

@@ -39,6 +39,8 @@ class GraspModel(nn.Module):
 
     arch: str = 'grasp-model'
     pad_multiple: int = 1
+    #: input channels the network body reads (a buffer, moved with the model)
+    _channel_index: Tensor
 
     def __init__(self, modality: str, config: dict) -> None:
         """Store the modality and the rebuild ``config``."""

@@ -151,7 +151,9 @@ class Conv3dAttention(nn.Module):
         kc = self.conv.kernel_size[0]
         weight = self.conv.weight.reshape(kc, 9).t().unsqueeze(0)  # (1, 9, kc)
         logits = F.conv1d(sums.transpose(1, 2), weight, padding=kc // 2)  # (B, 1, C)
-        logits = logits / (height * width) + self.conv.bias
+        logits = logits / (height * width)
+        if self.conv.bias is not None:
+            logits = logits + self.conv.bias
         return x * torch.sigmoid(logits).squeeze(1)[:, :, None, None]
 
     def forward_reference(self, x: Tensor) -> Tensor:

@@ -43,10 +43,10 @@ NUM_RESIDUAL = 4
 
 def _pair(values: Sequence[int], name: str) -> tuple[int, int]:
     """Validate a 2-tuple of positive channel counts named ``name``."""
-    values = tuple(int(v) for v in values)
-    if len(values) != 2 or min(values) < 1:
-        raise ValueError(f'KufeNet {name} must be two positive channel counts, got {values}')
-    return values  # type: ignore[return-value]
+    pair = tuple(int(v) for v in values)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f'KufeNet {name} must be two positive channel counts, got {pair}')
+    return pair[0], pair[1]
 
 
 def _even(value: int) -> int:
@@ -99,10 +99,9 @@ class KufeNet(GraspModel):
                   'channel_attention': bool(channel_attention), 'modality': modality}
         super().__init__(modality, config)
         if not unequal:
-            mean = tuple((a + b + 1) // 2 for a, b in zip(d_ch, rgb_ch))
-            d_ch = rgb_ch = mean  # type: ignore[assignment]
+            d_ch = rgb_ch = ((d_ch[0] + rgb_ch[0] + 1) // 2, (d_ch[1] + rgb_ch[1] + 1) // 2)
         if modality != 'rgbd':
-            d_ch = rgb_ch = tuple(a + b for a, b in zip(d_ch, rgb_ch))  # type: ignore[assignment]
+            d_ch = rgb_ch = (d_ch[0] + rgb_ch[0], d_ch[1] + rgb_ch[1])
         self.d_branch = self._branch(1, stem, d_ch, MixCopyBlock) if modality != 'rgb' else None
         self.rgb_branch = (self._branch(3, stem, rgb_ch, MixSplitBlock)
                            if modality != 'd' else None)
@@ -126,12 +125,15 @@ class KufeNet(GraspModel):
 
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Return encoder, fusion, residual blocks, decoder; returns (maps, [up1, up2, up3])."""
-        if self.modality == 'rgbd':
+        # __init__ builds the branches of the modality: both for 'rgbd', else one
+        if self.d_branch is not None and self.rgb_branch is not None:
             f = torch.cat([self.d_branch(x[:, :1]), self.rgb_branch(x[:, 1:])], dim=1)
-        elif self.modality == 'd':
+        elif self.d_branch is not None:
             f = self.d_branch(x)
-        else:
+        elif self.rgb_branch is not None:
             f = self.rgb_branch(x)
+        else:
+            raise RuntimeError('KufeNet has no encoder branch')
         if self.concat_pad:
             f = torch.cat([f, f[:, -1:]], dim=1)
         if self.use_shuffle:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kufenet_grasp.common.vectors import float3
 from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.pick_sequence import PickConfig
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
@@ -127,7 +128,7 @@ def pick_config(values: dict[str, Any], quality_threshold: float | None = None) 
         top_k=int(values['top_k']),
         execution_timeout_s=float(values['execution_timeout_s']),
         floor_clearance_m=float(values['floor_clearance_m']),
-        tcp_offset=tcp_offset(tuple(float(v) for v in values['tcp_offset.xyz']),
+        tcp_offset=tcp_offset(float3(values['tcp_offset.xyz'], 'tcp_offset.xyz'),
                               float(values['tcp_offset.yaw'])))
 
 

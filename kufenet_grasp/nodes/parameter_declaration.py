@@ -30,11 +30,13 @@ def declare_specs(node: Any, specs: Iterable[ParamSpec],
         if spec.choices:
             text += f" (one of: {', '.join(spec.choices)})"
         descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
-        if spec.low is not None and not isinstance(spec.default, bool):
+        bounds = spec.bounds
+        if bounds is not None and not isinstance(spec.default, bool):
+            low, high = bounds
             if isinstance(spec.default, int):
-                descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
-                                                         to_value=int(spec.high), step=1)]
+                descriptor.integer_range = [IntegerRange(from_value=int(low),
+                                                         to_value=int(high), step=1)]
             elif isinstance(spec.default, float):
                 descriptor.floating_point_range = [FloatingPointRange(
-                    from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+                    from_value=float(low), to_value=float(high), step=0.0)]
         node.declare_parameter(spec.name, defaults.get(spec.name, spec.default), descriptor)

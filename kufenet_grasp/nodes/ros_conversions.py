@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Pose, PoseStamped
+from geometry_msgs.msg import Pose, PoseStamped, Transform
 from kufenet_grasp.geometry.camera import from_camera_info_k, PinholeCamera
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
@@ -92,8 +92,10 @@ def pose_stamped(transform: RigidTransform, frame_id: str, stamp: Time) -> PoseS
     return msg
 
 
-def pose_to_transform(pose: Pose) -> RigidTransform:
+def pose_to_transform(pose: Pose | Transform) -> RigidTransform:
     """Convert a geometry_msgs/Pose or Transform message to a RigidTransform (metres)."""
-    p = getattr(pose, 'position', None) or pose.translation
-    q = getattr(pose, 'orientation', None) or pose.rotation
+    if isinstance(pose, Transform):
+        p, q = pose.translation, pose.rotation
+    else:
+        p, q = pose.position, pose.orientation
     return from_xyz_quat((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))

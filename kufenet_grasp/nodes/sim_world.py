@@ -157,6 +157,8 @@ class SimWorldNode(Node):
 
     # ------------------------------------------------------------------ clock
     def _tick_clock(self) -> None:
+        if self._clock_pub is None:  # the timer exists only with publish_clock
+            return
         now = time.monotonic()
         elapsed, self._last_wall = now - self._last_wall, now
         steps = min(round(elapsed * 240.0), 24)

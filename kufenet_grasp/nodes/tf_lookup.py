@@ -82,16 +82,16 @@ class CameraToBase:
             return mount.transform
         if self._buffer is None:
             return None
-        return self._lookup_tf(camera_frame, stamp)
+        return self._lookup_tf(self._buffer, camera_frame, stamp)
 
-    def _lookup_tf(self, camera_frame: str, stamp: Any) -> RigidTransform:
+    def _lookup_tf(self, buffer: Any, camera_frame: str, stamp: Any) -> RigidTransform:
+        """T_base_camera from the tf2 ``buffer``."""
         from rclpy.duration import Duration
         from rclpy.time import Time
 
         try:
-            msg = self._buffer.lookup_transform(self.base_frame, camera_frame,
-                                                Time.from_msg(stamp),
-                                                timeout=Duration(seconds=self._timeout_s))
+            msg = buffer.lookup_transform(self.base_frame, camera_frame, Time.from_msg(stamp),
+                                          timeout=Duration(seconds=self._timeout_s))
         except Exception as exc:  # tf2 raises several exception types: report them all
             raise TransformUnavailable(
                 f'no transform {self.base_frame} <- {camera_frame} at the image stamp within '

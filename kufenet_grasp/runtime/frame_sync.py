@@ -120,8 +120,8 @@ class ApproximateFrameSync:
 
     def _try_match(self) -> None:
         """Form a triple from the newest messages if they agree (call with the lock held)."""
-        entries = [self._latest[s] for s in STREAMS]
-        if any(e is None for e in entries):
+        entries = [e for e in (self._latest[s] for s in STREAMS) if e is not None]
+        if len(entries) < len(STREAMS):
             return
         stamps = [e[0] for e in entries]
         if max(stamps) - min(stamps) > self.slop_s:

@@ -26,6 +26,17 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     read_only: bool = False
 
+    def __post_init__(self) -> None:
+        if (self.low is None) != (self.high is None):
+            raise ValueError(f'ParamSpec {self.name}: give both low and high, or neither')
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """(low, high) when the parameter has a range, else None."""
+        if self.low is None or self.high is None:
+            return None
+        return self.low, self.high
+
 
 def check_spec(spec: ParamSpec, value: Any) -> str | None:
     """Reason why ``value`` breaks the spec's choices, finiteness or range; None when it fits."""
@@ -34,6 +45,7 @@ def check_spec(spec: ParamSpec, value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(float(value)):
             return f'{spec.name} must be finite, got {value!r}'
-        if spec.low is not None and not spec.low <= value <= spec.high:
+        bounds = spec.bounds
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
             return f'{spec.name} must be in [{spec.low}, {spec.high}], got {value!r}'
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 import math
 
+from kufenet_grasp.common.vectors import float3
 import numpy as np
 
 
@@ -98,7 +99,7 @@ class CameraPose:
         if rot.shape != (3, 3) or pos.shape != (3,):
             raise ValueError(f'CameraPose.from_matrix: need 3x3 rotation and 3-vector position, '
                              f'got {rot.shape} and {pos.shape}')
-        return cls(tuple(float(v) for v in pos), tuple(tuple(float(v) for v in r) for r in rot))
+        return cls(float3(pos), (float3(rot[0]), float3(rot[1]), float3(rot[2])))
 
     @classmethod
     def look_at(cls, eye: np.ndarray, target: np.ndarray, yaw: float = 0.0) -> CameraPose:
@@ -196,7 +197,7 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
     az = rng.uniform(-math.pi, math.pi)
     direction = (math.cos(elev) * math.cos(az), math.cos(elev) * math.sin(az), math.sin(elev))
     warmth = rng.uniform(-0.15, 0.15)
-    colour = tuple(float(np.clip(v, 0, 1)) for v in (1.0 + warmth, 1.0, 1.0 - warmth))
+    colour = float3(np.clip((1.0 + warmth, 1.0, 1.0 - warmth), 0, 1))
     ambient = rng.uniform(0.35, 0.8)
     return Lighting(direction=direction, colour=colour, ambient=ambient,
                     diffuse=rng.uniform(0.2, 0.6), specular=rng.uniform(0.0, 0.3),

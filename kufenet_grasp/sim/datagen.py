@@ -13,7 +13,7 @@ depth of the scene's drawn sensor (Kinect v1, RealSense D4xx or perfect, named i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 import json
 import os
@@ -279,17 +279,18 @@ def summarise(out: Path) -> dict:
     """Count scenes, skipped scenes, trials and grasps per split from the ``scene.json`` files."""
     summary: dict = {}
     for split in assets.SPLITS:
-        counts = {'scenes': 0, 'skipped': 0, 'grasps': 0, 'trials': 0, 'objects': set()}
+        counts = {'scenes': 0, 'skipped': 0, 'grasps': 0, 'trials': 0}
+        objects: set[int] = set()
         for path in sorted((out / split).glob('*/scene.json')):
             rec = json.loads(path.read_text())
             if rec.get('status') == 'ok':
                 counts['scenes'] += 1
                 counts['grasps'] += len(rec['grasps'])
-                counts['objects'].update(o['object_id'] for o in rec['scene']['objects'])
+                objects.update(o['object_id'] for o in rec['scene']['objects'])
             else:
                 counts['skipped'] += 1
             counts['trials'] += sum(a['trials'] for a in rec.get('attempts', []))
-        counts['objects'] = len(counts['objects'])
+        counts['objects'] = len(objects)
         summary[split] = counts
     return summary
 
@@ -335,6 +336,7 @@ def generate_dataset(
     todo = [k for k in range(scenes) if find_finished(root, k) is None]
     jobs = [(str(root), int(seed), k, cfg) for k in todo]
     bar = tqdm(total=len(jobs), disable=not progress, desc='scenes', unit='scene')
+    results: Iterator[dict]
     if workers == 1 or len(jobs) <= 1:
         results = map(_worker_run, jobs)
         pool = None

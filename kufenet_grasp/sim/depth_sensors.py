@@ -11,6 +11,7 @@ unchanged for 'perfect'.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kufenet_grasp.sim.camera import CameraIntrinsics
 from kufenet_grasp.sim.depth_noise import add_stereo_noise, sample_stereo_noise, StereoNoise
@@ -26,6 +27,8 @@ DEFAULT_WEIGHTS = (0.4, 0.4, 0.2)
 #: below this camera-to-support distance (m) a Kinect v1 sees little (its range starts at
 #: about 0.45 m), so such scenes use the RealSense model instead
 KINECT_MIN_DISTANCE = 0.6
+
+_Params = TypeVar('_Params', StructuredLightNoise, StereoNoise)
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,23 @@ def sample_depth_sensor(rng: np.random.Generator, camera_distance: float,
     return DepthSensor(model)
 
 
+def _params(sensor: DepthSensor, kind: type[_Params]) -> _Params | None:
+    """Return the sensor's noise parameters, which must be of ``kind`` (None: defaults)."""
+    if sensor.params is not None and not isinstance(sensor.params, kind):
+        raise ValueError(f'sensor_depth: a {sensor.model} sensor needs {kind.__name__} '
+                         f'parameters, got {type(sensor.params).__name__}')
+    return sensor.params
+
+
 def sensor_depth(sensor: DepthSensor, depth: np.ndarray, rgb: np.ndarray,
                  rng: np.random.Generator, intrinsics: CameraIntrinsics) -> np.ndarray:
     """Return what ``sensor`` measures for perfect z-depth ``depth`` (m) and the view's ``rgb``."""
     if sensor.model == 'kinect_v1':
-        return add_structured_light_noise(depth, rgb, rng, sensor.params, fx=intrinsics.fx,
-                                          fy=intrinsics.fy, cx=intrinsics.cx, cy=intrinsics.cy)
+        return add_structured_light_noise(depth, rgb, rng, _params(sensor, StructuredLightNoise),
+                                          fx=intrinsics.fx, fy=intrinsics.fy, cx=intrinsics.cx,
+                                          cy=intrinsics.cy)
     if sensor.model == 'realsense_d4xx':
-        return add_stereo_noise(depth, rng, sensor.params, fx=intrinsics.fx)
+        return add_stereo_noise(depth, rng, _params(sensor, StereoNoise), fx=intrinsics.fx)
     if sensor.model == 'perfect':
         return np.asarray(depth, dtype=np.float32).copy()
     raise ValueError(f'sensor_depth: unknown sensor model {sensor.model!r}')

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from kufenet_grasp.common.vectors import float3
 import numpy as np
 
 
@@ -28,7 +29,7 @@ class RgbNoise:
 def sample_rgb_noise(rng: np.random.Generator) -> RgbNoise:
     """Random exposure (±20 %), white balance (±6 % per channel), blur and noise levels."""
     exposure = rng.uniform(0.8, 1.2)
-    gain = tuple(float(exposure * rng.uniform(0.94, 1.06)) for _ in range(3))
+    gain = float3(exposure * rng.uniform(0.94, 1.06) for _ in range(3))
     blur = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.4 else 0.0
     return RgbNoise(gain=gain, blur_sigma=blur, noise_sigma=float(rng.uniform(0.5, 4.0)))
 
@@ -42,7 +43,7 @@ def add_rgb_noise(rgb: np.ndarray, rng: np.random.Generator, params: RgbNoise | 
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f'add_rgb_noise: rgb must be uint8 H×W×3, got {img.dtype} {img.shape}')
     pr = params or RgbNoise()
-    out = img.astype(np.float32) * np.asarray(pr.gain, dtype=np.float32)[None, None, :]
+    out: np.ndarray = img.astype(np.float32) * np.asarray(pr.gain, dtype=np.float32)[None, None, :]
     if pr.blur_sigma > 0:
         out = cv2.GaussianBlur(out, (0, 0), pr.blur_sigma)
     out += rng.standard_normal(out.shape).astype(np.float32) * pr.noise_sigma

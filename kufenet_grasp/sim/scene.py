@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 import tempfile
 
+from kufenet_grasp.common.vectors import float3, float4
 from kufenet_grasp.sim import assets
 import numpy as np
 
@@ -125,7 +126,7 @@ def sample_scene_spec(
                float(base_z + 0.05 + 0.04 * i + rng.uniform(0, 0.05)))
         scales = scale_range or assets.scale_range(oid)
         obj = ObjectSpec(int(oid), float(rng.uniform(*scales)), assets.random_object_rgba(rng),
-                         pos, tuple(float(q) for q in quat))
+                         pos, float4(quat))
         if textures and rng.random() < 0.25:
             obj.texture = _random_texture(rng)
         objs.append(obj)
@@ -247,7 +248,7 @@ def settled_spec(scene: Scene) -> SceneSpec:
     for spec_obj, body in zip(scene.spec.objects, scene.objects):
         pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=scene.client)
         objs.append(ObjectSpec(spec_obj.object_id, spec_obj.scale, spec_obj.rgba,
-                               tuple(float(v) for v in pos), tuple(float(v) for v in orn),
+                               float3(pos), float4(orn),
                                spec_obj.texture))
     d = scene.spec.to_dict()
     d['objects'] = [asdict(o) for o in objs]

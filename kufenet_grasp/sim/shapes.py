@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+from kufenet_grasp.common.vectors import float3
 import numpy as np
 
 KINDS = ('box', 'cylinder', 'bottle', 'mug', 'tool', 'flat', 'pen', 'glasses')
@@ -70,7 +71,7 @@ def _segment(geom: str, a, b, radius: float) -> Part:
     """Cylinder or capsule of ``radius`` from point ``a`` to point ``b`` (body frame, m)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     mid = (a + b) / 2
-    return Part(geom, (radius, float(np.linalg.norm(b - a))), tuple(float(v) for v in mid),
+    return Part(geom, (radius, float(np.linalg.norm(b - a))), float3(mid),
                 _quat_z_to(b - a))
 
 
@@ -206,14 +207,14 @@ def shape_parts(shape_id: int) -> list[Part]:
     parts = _BUILDERS[kind](np.random.default_rng([SHAPE_SEED, int(shape_id)]))
     # the body frame is the centre of mass: PyBullet reports and takes base poses there
     centre = centroid(parts)
-    return [Part(p.geom, p.size, tuple(float(v) for v in np.asarray(p.position) - centre),
+    return [Part(p.geom, p.size, float3(np.asarray(p.position) - centre),
                  p.orientation) for p in parts]
 
 
 def scaled(parts: list[Part], scale: float) -> list[Part]:
     """Copy of ``parts`` with every length and position multiplied by ``scale``."""
     return [Part(p.geom, tuple(float(s) * scale for s in p.size),
-                 tuple(float(v) * scale for v in p.position), p.orientation) for p in parts]
+                 float3(float(v) * scale for v in p.position), p.orientation) for p in parts]
 
 
 def mass_of(parts: list[Part]) -> float:

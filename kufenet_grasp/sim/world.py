@@ -20,6 +20,7 @@ import math
 import threading
 from typing import Any
 
+from kufenet_grasp.common.vectors import float3, float4
 from kufenet_grasp.geometry.transforms import from_xyz_rpy, from_xyz_yaw, RigidTransform
 from kufenet_grasp.sim import assets, scene
 from kufenet_grasp.sim.camera import CameraIntrinsics, CameraPose, render, RenderSettings
@@ -27,6 +28,7 @@ from kufenet_grasp.sim.depth_noise import add_stereo_noise, StereoNoise
 from kufenet_grasp.sim.motion_backend import SimMotionBackend, SimMotionSettings
 from kufenet_grasp.sim.panda import Panda, PandaKinematics
 from kufenet_grasp.sim.rgb_noise import add_rgb_noise, RgbNoise
+from kufenet_grasp.sim.scene import Scene
 import numpy as np
 
 SCENE_TYPES = ('single', 'clutter')
@@ -89,7 +91,8 @@ class WorldConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise SimWorldError(f'unknown world settings {unknown}; known: {sorted(names)}')
-        values = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v
+                                  for k, v in data.items()}
         return cls(**values)
 
     @property
@@ -140,8 +143,8 @@ class SimWorld:
         self._kinematics = PandaKinematics(0.0 - float(cfg.base_xyz[2]))
         self._rng = np.random.default_rng(cfg.seed)
         self._object_ids = assets.split_object_ids()[cfg.object_split]
-        self.scene: scene.Scene | None = None
-        self.panda: Panda | None = None
+        self._scene: Scene | None = None
+        self._panda: Panda | None = None
         self.tray: int | None = None
         self.backend: SimMotionBackend | None = None
         self.rest_z: dict[int, float] = {}
@@ -149,6 +152,20 @@ class SimWorld:
         self.reset()
         #: the MotionBackend of the simulated arm (for an in-process grasp_executor)
         self.backend = SimMotionBackend(self.panda, motion, lock=self.lock)
+
+    @property
+    def scene(self) -> Scene:
+        """The objects on the table (built by :meth:`reset`, which ``__init__`` calls)."""
+        if self._scene is None:
+            raise SimWorldError('the world has no scene yet: call reset()')
+        return self._scene
+
+    @property
+    def panda(self) -> Panda:
+        """The simulated arm (built by :meth:`reset`, which ``__init__`` calls)."""
+        if self._panda is None:
+            raise SimWorldError('the world has no robot yet: call reset()')
+        return self._panda
 
     # ------------------------------------------------------------------ frames
     def camera_pose_world(self) -> CameraPose:
@@ -190,9 +207,9 @@ class SimWorld:
         spread = cfg.spread_m if len(ids) == 1 else None
         spec = scene.sample_scene_spec(self._rng, ids, tray=False, spread=spread)
         with self.lock:
-            if self.panda is not None:
-                self._time_base_s += self.panda.steps * scene.TIME_STEP
-            self.scene = scene.build_scene(self.client, spec)
+            if self._panda is not None:
+                self._time_base_s += self._panda.steps * scene.TIME_STEP
+            self._scene = scene.build_scene(self.client, spec)
             self._add_robot_and_tray()
             kept = set(scene.objects_in_workspace(self.scene, radius=0.25))
             self._remove_where(lambda i: i not in kept)
@@ -206,10 +223,10 @@ class SimWorld:
         self.tray = p.loadURDF(str(root / 'tray' / 'traybox.urdf'), list(self.config.tray_xyz),
                                useFixedBase=True, globalScaling=TRAY_SCALE,
                                physicsClientId=self.client)
-        self.panda = Panda(self.client, self.base, kinematics=self._kinematics)
-        self.panda.ignored_bodies = {self.scene.plane, self.tray}
+        self._panda = Panda(self.client, self.base, kinematics=self._kinematics)
+        self._panda.ignored_bodies = {self.scene.plane, self.tray}
         if self.backend is not None:
-            self.backend.panda = self.panda
+            self.backend.panda = self._panda
 
     def _remove_where(self, predicate: Any) -> None:
         import pybullet as p
@@ -231,7 +248,7 @@ class SimWorld:
 
     def object_bodies(self) -> list[int]:
         """Body ids (PyBullet) of the scene's objects still in the simulation."""
-        return list(self.scene.objects) if self.scene is not None else []
+        return list(self._scene.objects) if self._scene is not None else []
 
     def object_catalogue_id(self, body: int) -> int:
         """Catalogue id (random_urdfs number) of object body ``body``."""
@@ -308,8 +325,8 @@ class SimWorld:
                                     **kw), position, quat, **kw)
             p.changeDynamics(body, -1, lateralFriction=1.0, **kw)
             self.scene.objects.append(body)
-            self.scene.spec.objects.append(scene.ObjectSpec(-1, 1.0, tuple(rgba),
-                                                            tuple(position), tuple(quat)))
+            self.scene.spec.objects.append(scene.ObjectSpec(-1, 1.0, float4(rgba),
+                                                            float3(position), float4(quat)))
             self.panda.step(24)
             self.rest_z[body] = self._body_z(body)
         return body
@@ -322,7 +339,7 @@ class SimWorld:
     @property
     def sim_time_s(self) -> float:
         """Simulated time of the robot's physics steps since the world was created (s)."""
-        steps = self.panda.steps if self.panda is not None else 0
+        steps = self._panda.steps if self._panda is not None else 0
         return self._time_base_s + steps * scene.TIME_STEP
 
     # ------------------------------------------------------------------ camera

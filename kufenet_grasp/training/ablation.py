@@ -145,7 +145,9 @@ def run_ablation(
         One dict per row: key, columns, params, best_accuracy, best_epoch.
     """
     if train_fn is None:
-        from kufenet_grasp.training.trainer import train as train_fn
+        from kufenet_grasp.training.trainer import train
+
+        train_fn = train
     rows = table_rows(table)
     if table == 'table5' and not base.teacher:
         raise ValueError('ablation table5: --teacher WEIGHTS is required for the KD rows')

@@ -79,10 +79,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Validate every option; raise :class:`ConfigError` naming the bad one."""
         self.fractions = tuple(float(f) for f in self.fractions)
-        self.zoom_range = tuple(float(z) for z in self.zoom_range)
-        if len(self.zoom_range) != 2 or not 0 < self.zoom_range[0] <= self.zoom_range[1] <= 3:
+        zoom = tuple(float(z) for z in self.zoom_range)
+        if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1] <= 3:
             raise ConfigError(f'train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, '
-                              f'got {self.zoom_range}')
+                              f'got {zoom}')
+        self.zoom_range = (zoom[0], zoom[1])
         choices = (
             ('kd', self.kd, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
             ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),

@@ -168,7 +168,9 @@ class KufeLoss:
             fruit = fruit_loss_per_sample(student_out, teacher_out)
             parts['fruit'] = float(fruit.detach().mean())
             loss = loss + self.alpha * (fruit * active).mean()
-        if self.uses_hint and bool(mask.any()):
+        # (the features are there when uses_hint: checked above)
+        if (self.uses_hint and student_feats is not None and teacher_feats is not None
+                and bool(mask.any())):
             idx = mask.nonzero(as_tuple=True)[0]
             hint = hint_loss([f[idx] for f in student_feats], [f[idx] for f in teacher_feats],
                              self.mapping, self.kernel)

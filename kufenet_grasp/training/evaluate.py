@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import Any, Protocol, TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -88,8 +88,26 @@ def _image_name(map_dataset: Any, item: int) -> str:
     return str(names[index]) if names is not None else str(index)
 
 
+class MapModel(Protocol):
+    """What evaluation needs of a model: an ``nn.Module`` or an :class:`ExportedModel`."""
+
+    training: bool
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4, S, S) maps for the (B, 4, S, S) input ``x``."""
+
+    def eval(self) -> Any:  # noqa: A003 (nn.Module's name)
+        """Switch to inference mode."""
+
+    def train(self, mode: bool = True) -> Any:
+        """Switch training mode to ``mode``."""
+
+    def to(self, device: Any) -> Any:
+        """Move to ``device``."""
+
+
 def predict_and_score(
-    model: torch.nn.Module,
+    model: MapModel,
     map_dataset: Any,
     batch_size: int = 8,
     device: str | torch.device = 'cpu',
@@ -198,6 +216,7 @@ def evaluate_weights(
     from kufenet_grasp.deploy.runtimes import is_exported_path
     from kufenet_grasp.grasp.model_input import InputSpec
 
+    model: MapModel
     if is_exported_path(weights):
         from kufenet_grasp.deploy.model_metadata import (
             input_spec_dict,
@@ -217,7 +236,7 @@ def evaluate_weights(
         size = int(input_size or _meta_input_size(meta) or 224)
     data = open_dataset(dataset, split=split, **({} if depth is None else {'depth': depth}))
     model.to(device)
-    crop = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
+    crop: dict[str, Any] = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
     map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,
                                **crop)
     report = predict_and_score(model, map_data, batch_size=batch_size, device=device,

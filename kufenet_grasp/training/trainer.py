@@ -32,7 +32,7 @@ from kufenet_grasp.training.distillation import KufeLoss
 from kufenet_grasp.training.evaluate import predict_and_score
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 #: columns of ``log.csv``
 LOG_COLUMNS: tuple[str, ...] = (
@@ -106,7 +106,8 @@ def split_sources(config: TrainConfig) -> tuple[Any, list[int], Any, list[int], 
         train_ds = open_dataset(config.dataset, split=config.train_split,
                                 **config.reader_options())
         val_ds = open_dataset(config.dataset, split=config.val_split, **config.reader_options())
-        info = {'train_split': config.train_split, 'val_split': config.val_split}
+        info: dict[str, Any] = {'train_split': config.train_split,
+                                'val_split': config.val_split}
         return train_ds, list(range(len(train_ds))), val_ds, list(range(len(val_ds))), info
     dataset = open_dataset(config.dataset, **config.reader_options())
     parts = split_indices(dataset, config.split_mode, config.fractions, config.seed)
@@ -119,6 +120,19 @@ def split_sources(config: TrainConfig) -> tuple[Any, list[int], Any, list[int], 
             'split_seed': config.seed, 'n_train': len(parts['train']),
             'n_val': len(parts['val'])}
     return dataset, parts['train'], dataset, parts['val'], info
+
+
+class _TorchDataset(Dataset):
+    """A GraspMapDataset (which does not import torch) as the ``Dataset`` DataLoader takes."""
+
+    def __init__(self, data: GraspMapDataset) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        return self.data[index]
 
 
 class Trainer:
@@ -148,6 +162,8 @@ class Trainer:
             self.model.load_state_dict(init_model.state_dict())
         self.teacher = None
         if config.kd != 'none':
+            if not config.teacher:  # TrainConfig checks this too
+                raise ConfigError(f'train config: kd={config.kd!r} needs a teacher weights file')
             self.teacher, _ = load_weights(config.teacher)
             self.teacher.to(self.device).eval()
             for p in self.teacher.parameters():
@@ -243,8 +259,8 @@ class Trainer:
         sampler = RandomSampler(self.train_data, replacement=False,
                                 num_samples=cfg.batches_per_epoch * cfg.batch_size,
                                 generator=gen)
-        return DataLoader(self.train_data, batch_size=cfg.batch_size, sampler=sampler,
-                          num_workers=cfg.workers, worker_init_fn=worker_init,
+        return DataLoader(_TorchDataset(self.train_data), batch_size=cfg.batch_size,
+                          sampler=sampler, num_workers=cfg.workers, worker_init_fn=worker_init,
                           generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1),
                           pin_memory=self.device.type == 'cuda', drop_last=False)
 
