@@ -9,6 +9,7 @@ Jazzy's platform (``rosdep/*.yaml``). The rosdistro files are excerpts kept in
 ``test/rosdistro`` (see its README for the commit they were copied from).
 """
 
+import ast
 import pathlib
 
 from catkin_pkg.package import parse_package, parse_package_string
@@ -134,3 +135,59 @@ def test_a_single_package_repository_releases_its_own_name():
         'launch_ros': {'release': {'packages': ['launch_ros', 'launch_testing_ros']}},
         'source_only': {'source': {'type': 'git'}}}}
     assert released_packages(distribution) == {'rclpy', 'launch_ros', 'launch_testing_ros'}
+
+
+#: package.xml names whose Python module is called differently
+MODULE_OF = {'python3-opencv': 'cv2'}
+#: dependencies no ``import`` names, with (files, text) that shows where each is used
+USED_WITHOUT_IMPORT = {
+    'rviz2': ('launch/*.launch.py', "package='rviz2'"),
+    'python3-pytest-timeout': ('setup.cfg', 'timeout = '),
+    'python3-skimage': ('kufenet_grasp/sim/assets.py', "find_spec('skimage')"),
+    # test_lint.py runs the linters in a fresh interpreter, from a script in a string
+    'ament_flake8': ('test/test_lint.py', 'from ament_flake8.main import'),
+    'ament_pep257': ('test/test_lint.py', 'from ament_pep257.main import'),
+}
+SOURCES = ('kufenet_grasp', 'launch', 'test', 'tools')
+
+
+def imported_modules() -> set[str]:
+    """Top-level names of every module the project's Python files import."""
+    names = set()
+    files = [path for folder in SOURCES for path in (ROOT / folder).rglob('*.py')]
+    for path in files + [ROOT / 'setup.py']:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split('.')[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split('.')[0])
+    return names
+
+
+def module_of(dependency: str) -> str:
+    """Python module of a package.xml dependency: rclpy, python3-numpy -> numpy, ..."""
+    if dependency in MODULE_OF:
+        return MODULE_OF[dependency]
+    name = dependency.removeprefix('python3-').removesuffix('-pip')
+    return name.replace('-', '_')
+
+
+def test_kufenet_grasp_lists_only_dependencies_its_code_uses():
+    declared = dependency_names(parse_package(ROOT / 'package.xml'))
+    imported = imported_modules()
+    unused = sorted(name for name in declared
+                    if module_of(name) not in imported and name not in USED_WITHOUT_IMPORT)
+    assert not unused, f'package.xml names dependencies no code uses: {unused}'
+    for name, (pattern, text) in USED_WITHOUT_IMPORT.items():
+        assert name in declared, f'{name} is used without an import but not in package.xml'
+        assert any(text in path.read_text() for path in ROOT.glob(pattern)), (name, pattern)
+
+
+def test_the_excerpts_hold_only_what_the_packages_use(index):
+    _, released, rules = index
+    declared = set().union(*(dependency_names(parse_package(path)) for path in PACKAGE_XMLS))
+    assert sorted(set(rules) - declared) == []
+    distribution = yaml.safe_load((ROSDISTRO / 'jazzy' / 'distribution.yaml').read_text())
+    unused = [name for name, repository in distribution['repositories'].items()
+              if not released_packages({'repositories': {name: repository}}) & declared]
+    assert unused == []
