@@ -11,15 +11,30 @@ from kufenet_grasp.data.sample import DatasetError
 import numpy as np
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read a colour image as ``uint8`` H×W×3 in RGB order (pixels)."""
+def _read_unchanged(path: str | Path, what: str) -> tuple[Path, np.ndarray]:
+    """Read ``path`` as OpenCV does, unchanged; DatasetError naming ``what`` if it cannot."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f'{path}: colour image not found')
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        raise DatasetError(f'{path}: {what} not found')
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise DatasetError(f'{path}: not a readable image')
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        raise DatasetError(f'{path}: not a readable {what}')
+    return path, image
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an 8-bit colour image as ``uint8`` H×W×3 in RGB order (pixels).
+
+    Grey images are repeated to three channels and an alpha channel is dropped.
+    """
+    path, image = _read_unchanged(path, 'colour image')
+    if image.dtype != np.uint8:
+        raise DatasetError(f'{path}: colour image must be 8-bit, got {image.dtype} (is this '
+                           f'the depth image?)')
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(image, code)
 
 
 def read_mask(path: str | Path) -> np.ndarray:
@@ -47,12 +62,7 @@ def read_depth_tiff(path: str | Path) -> np.ndarray:
     The file must hold one float channel (LZW compression is fine, as in the real Jacquard
     release). Returns ``float32`` H×W metres with 0, -1 and non-finite values as NaN.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f'{path}: depth image not found')
-    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if depth is None:
-        raise DatasetError(f'{path}: not a readable TIFF depth image')
+    path, depth = _read_unchanged(path, 'TIFF depth image')
     if depth.ndim != 2:
         raise DatasetError(f'{path}: depth must have one channel, got shape {depth.shape}')
     if depth.dtype.kind != 'f':

@@ -21,7 +21,8 @@ import glob
 from pathlib import Path
 
 import cv2
-from kufenet_grasp.data.image_io import clean_depth
+from kufenet_grasp.data.image_io import clean_depth, read_rgb
+from kufenet_grasp.data.sample import DatasetError
 import numpy as np
 
 DEPTH_SUFFIXES = ('.png', '.tif', '.tiff', '.npy')
@@ -33,20 +34,11 @@ class FrameFileError(ValueError):
 
 
 def read_color(path: str | Path) -> np.ndarray:
-    """Read a colour image as RGB ``uint8 H×W×3``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FrameFileError(f'{path}: colour image not found')
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise FrameFileError(f'{path}: not an image OpenCV can read')
-    if image.dtype != np.uint8:
-        raise FrameFileError(f'{path}: colour image must be 8-bit, got {image.dtype} (is this '
-                             f'the depth image?)')
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(image, code)
+    """Read a colour image as RGB ``uint8 H×W×3``, as ``data.image_io.read_rgb`` does."""
+    try:
+        return read_rgb(path)
+    except DatasetError as exc:
+        raise FrameFileError(str(exc)) from exc
 
 
 def _scaled(path: Path, raw: np.ndarray, scale_m: float | None) -> np.ndarray:
