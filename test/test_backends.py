@@ -59,14 +59,14 @@ def test_auto_picks_first_available(model, monkeypatch) -> None:
     assert create_backend('auto', model, input_size=SIZE, threads=1).name == \
         backends.AUTO_ORDER[0]
     real = importlib.util.find_spec
-    monkeypatch.setattr(backends.importlib.util, 'find_spec',
+    monkeypatch.setattr(importlib.util, 'find_spec',
                         lambda n, *a: None if n == 'openvino' else real(n, *a))
     assert create_backend('auto', model, input_size=SIZE, threads=1).name == 'onnxruntime'
 
 
 def test_missing_package_names_what_to_install(model, monkeypatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(backends.importlib.util, 'find_spec',
+    monkeypatch.setattr(importlib.util, 'find_spec',
                         lambda n, *a: None if n == 'openvino' else real(n, *a))
     with pytest.raises(BackendUnavailable, match='pip install openvino'):
         create_backend('openvino', model, input_size=SIZE)
@@ -90,3 +90,23 @@ def test_infer_rejects_wrong_shape(name: str, model) -> None:
     backend = create_backend(name, model, input_size=SIZE, threads=1)
     with pytest.raises(ValueError, match=r'shape \(1, 4, 64, 64\)'):
         backend.infer(np.zeros((1, 3, SIZE, SIZE), np.float32))
+
+
+def test_one_selector_serves_models_and_exported_files(monkeypatch) -> None:
+    from kufenet_grasp.deploy.runtimes import select_backend
+
+    installed = {'onnxruntime', 'torch'}
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda n, *a: object() if n in installed else None)
+    texts = {'unknown': 'backend nope', 'none_installed': 'install one'}
+    order = ('openvino', 'onnxruntime', 'torch')
+    assert select_backend('auto', order, **texts) == 'onnxruntime'
+    assert select_backend('auto', order, cannot_run=('onnxruntime',), **texts) == 'torch'
+    assert select_backend('torch', order, **texts) == 'torch'
+    with pytest.raises(BackendUnavailable, match='install one'):
+        select_backend('auto', order[:2], cannot_run=('onnxruntime',), **texts)
+    with pytest.raises(BackendUnavailable, match="'openvino': pip install openvino"):
+        select_backend('openvino', order, **texts)
+    with pytest.raises(ValueError, match='backend nope; choose one of openvino, onnxruntime, '
+                                         'torch, auto'):
+        select_backend('nope', order, **texts)

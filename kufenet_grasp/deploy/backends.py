@@ -12,7 +12,6 @@ ONNX Runtime was level with OpenVINO; see docs/deployment.md).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 import warnings
@@ -28,6 +27,7 @@ from kufenet_grasp.deploy.runtimes import (  # noqa: F401 (re-exported for calle
     is_exported_path,
     OnnxRuntimeBackend,
     OpenVinoBackend,
+    select_backend,
 )
 from kufenet_grasp.deploy.source import resolve_source, Source
 import numpy as np
@@ -36,7 +36,6 @@ from torch import nn
 BACKEND_NAMES = ('torch', 'onnxruntime', 'openvino')
 #: backends tried by ``create_backend('auto', ...)``, fastest first
 AUTO_ORDER = ('openvino', 'onnxruntime', 'torch')
-_PIP_NAMES = {'torch': 'torch', 'onnxruntime': 'onnxruntime', 'openvino': 'openvino'}
 
 
 @runtime_checkable
@@ -48,11 +47,6 @@ class InferenceBackend(Protocol):
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Map (1,4,S,S) float32 for the normalised frame ``x`` (1,4,S,S) float32."""
-
-
-def backend_available(name: str) -> bool:
-    """Return True if the package behind backend ``name`` is importable."""
-    return name in BACKEND_NAMES and importlib.util.find_spec(name) is not None
 
 
 class TorchBackend:
@@ -124,19 +118,11 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
     """
     check_input_size(input_size)
     check_threads(threads)
-    if name == 'auto':
-        for candidate in AUTO_ORDER:
-            if backend_available(candidate) and not (
-                    candidate == 'torch' and is_exported_path(source)):
-                return create_backend(candidate, source, input_size=input_size, threads=threads)
-        raise BackendUnavailable('no inference backend is installed: pip install openvino, '
-                                 'onnxruntime or torch')
-    if name not in BACKEND_NAMES:
-        raise ValueError(f'unknown backend {name!r}; choose one of '
-                         f"{', '.join(BACKEND_NAMES + ('auto',))}")
-    if not backend_available(name):
-        raise BackendUnavailable(f'backend {name!r} needs the Python package '
-                                 f"'{_PIP_NAMES[name]}': pip install {_PIP_NAMES[name]}")
+    name = select_backend(
+        name, AUTO_ORDER, cannot_run=('torch',) if is_exported_path(source) else (),
+        unknown=f'unknown backend {name!r}',
+        none_installed='no inference backend is installed: pip install openvino, '
+                       'onnxruntime or torch')
     if name == 'torch':
         if is_exported_path(source):
             raise ValueError(f'torch backend needs a model, weights or preset, not the '

@@ -12,6 +12,7 @@ string metadata the file was exported with (:mod:`kufenet_grasp.deploy.model_met
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 import hashlib
 import importlib.util
 import io
@@ -40,8 +41,36 @@ def is_exported_path(source: object) -> bool:
 
 
 def package_available(name: str) -> bool:
-    """Return True if the Python package ``name`` can be imported."""
+    """Return True if the Python package ``name`` can be imported (nothing is imported)."""
     return importlib.util.find_spec(name) is not None
+
+
+def select_backend(name: str, order: Sequence[str], *, cannot_run: Collection[str] = (),
+                   unknown: str, none_installed: str) -> str:
+    """Check backend ``name``, or for ``'auto'`` pick the first installed one of ``order``.
+
+    ``order`` holds the backends that may run the model, fastest first; ``'auto'`` skips
+    those in ``cannot_run``. Only the availability of each backend's package is looked up,
+    nothing is imported (each runtime costs tens of MB once imported).
+
+    Raises:
+        ValueError: ``name`` is neither ``'auto'`` nor in ``order``; the message is
+            ``unknown`` followed by the choices.
+        BackendUnavailable: the backend's package is missing, or for ``'auto'`` none is
+            installed (the message is ``none_installed``).
+
+    """
+    if name == 'auto':
+        for candidate in order:
+            if candidate not in cannot_run and package_available(candidate):
+                return candidate
+        raise BackendUnavailable(none_installed)
+    if name not in order:
+        raise ValueError(f"{unknown}; choose one of {', '.join((*order, 'auto'))}")
+    if not package_available(name):
+        raise BackendUnavailable(f"backend {name!r} needs the Python package '{name}': "
+                                 f'pip install {name}')
+    return name
 
 
 def verify_listed_checksum(path: Path) -> bool:
@@ -205,19 +234,10 @@ def create_exported_backend(name: str, path: str | os.PathLike, *,
         raise ValueError(f'exported model {path} takes {stored} px inputs, not {size} px '
                          f'(export it again with --size {size})')
     check_threads(threads)
-    if name == 'auto':
-        usable = [n for n in EXPORTED_ORDER if package_available(n)
-                  and not (n == 'onnxruntime' and path.suffix == '.xml')]
-        if not usable:
-            raise BackendUnavailable(f'no backend for {path}: pip install openvino or '
-                                     f'onnxruntime')
-        name = usable[0]
-    if name not in EXPORTED_ORDER:
-        raise ValueError(f'backend {name!r} cannot run the exported file {path}; choose '
-                         f"{', '.join(EXPORTED_ORDER + ('auto',))}")
-    if not package_available(name):
-        raise BackendUnavailable(f'backend {name!r} needs the Python package {name!r}: '
-                                 f'pip install {name}')
+    name = select_backend(
+        name, EXPORTED_ORDER, cannot_run=('onnxruntime',) if path.suffix == '.xml' else (),
+        unknown=f'backend {name!r} cannot run the exported file {path}',
+        none_installed=f'no backend for {path}: pip install openvino or onnxruntime')
     if name == 'onnxruntime':
         return OnnxRuntimeBackend(path, size, threads)
     return OpenVinoBackend(path, size, threads)
