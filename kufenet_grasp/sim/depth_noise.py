@@ -66,6 +66,21 @@ def occlusion_mask(depth: np.ndarray, fx: float, baseline: float) -> np.ndarray:
     return occluded & valid
 
 
+def edge_dropout(depth: np.ndarray, threshold_m: float, probability: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Pixels dropped at depth edges: next to a jump over ``threshold_m`` (m), 3×3 dilated.
+
+    Each such pixel is dropped with ``probability``; ``depth`` (m) has no NaN (holes filled).
+    """
+    import cv2
+
+    gy = np.abs(np.diff(depth, axis=0, prepend=depth[:1]))
+    gx = np.abs(np.diff(depth, axis=1, prepend=depth[:, :1]))
+    edges = ((gx > threshold_m) | (gy > threshold_m)).astype(np.uint8)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8)).astype(bool)
+    return edges & (rng.random(depth.shape) < probability)
+
+
 def add_stereo_noise(
     depth: np.ndarray, rng: np.random.Generator, params: StereoNoise | None = None,
     fx: float = 300.0,
@@ -93,12 +108,7 @@ def add_stereo_noise(
         noisy += smooth * pr.correlated_sigma * np.square(filled)
 
     invalid = ~valid | occlusion_mask(np.where(valid, d, np.nan), fx, pr.baseline)
-    # edge dropouts: pixels next to a depth jump, dilated, dropped with a probability
-    gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
-    gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))
-    edges = ((gx > pr.edge_threshold) | (gy > pr.edge_threshold)).astype(np.uint8)
-    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8)).astype(bool)
-    invalid |= edges & (rng.random(d.shape) < pr.edge_dropout)
+    invalid |= edge_dropout(filled, pr.edge_threshold, pr.edge_dropout, rng)
     # random blob holes (specular / dark / textureless patches)
     hole_img = np.zeros(d.shape, dtype=np.uint8)
     for _ in range(int(rng.poisson(pr.holes)) if pr.holes > 0 else 0):

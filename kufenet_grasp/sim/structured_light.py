@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 import math
 
-from kufenet_grasp.sim.depth_noise import occlusion_mask
+from kufenet_grasp.sim.depth_noise import edge_dropout, occlusion_mask
 import numpy as np
 
 
@@ -101,8 +101,6 @@ def add_structured_light_noise(
     ``rgb`` (uint8 H×W×3, the same view) marks dark surfaces; ``fx``, ``fy``, ``cx``, ``cy``
     are the image's intrinsics (px; principal point defaults to the centre).
     """
-    import cv2
-
     d = np.asarray(depth, dtype=np.float32)
     if d.ndim != 2:
         raise ValueError(f'add_structured_light_noise: depth must be H×W, got shape {d.shape}')
@@ -127,11 +125,7 @@ def add_structured_light_noise(
     if rgb is not None:
         lum = np.asarray(rgb, dtype=np.float32).mean(axis=-1) / 255.0
         invalid |= (lum < pr.dark_threshold) & (rng.random(d.shape) < pr.dark_dropout)
-    gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
-    gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))
-    edges = ((gx > pr.edge_threshold) | (gy > pr.edge_threshold)).astype(np.uint8)
-    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8)).astype(bool)
-    invalid |= edges & (rng.random(d.shape) < pr.edge_dropout)
+    invalid |= edge_dropout(filled, pr.edge_threshold, pr.edge_dropout, rng)
 
     out = noisy.astype(np.float32)
     out[invalid] = np.nan
