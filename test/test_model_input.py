@@ -7,6 +7,7 @@ import math
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.support_plane import fit_support_plane
+from kufenet_grasp.grasp import model_input
 from kufenet_grasp.grasp.model_input import (
     choose_window,
     InputSpec,
@@ -140,6 +141,25 @@ def test_legacy_spec_is_todays_crop_and_normalisation():
     expected = normalise_rgbd(*apply_crop(rgb, depth, crop))
     assert prepared.window.crop == crop and prepared.window.support == 'off'
     np.testing.assert_array_equal(prepared.x, expected)
+
+
+def test_each_window_s_median_depth_is_taken_once(monkeypatch):
+    # without a plane the window is sized from a median, then from the median in that
+    # window: when the size does not change, the same window's median is not taken again
+    windows = []
+    median = model_input._median_depth
+
+    def counted(depth, crop):
+        windows.append(crop)
+        return median(depth, crop)
+
+    monkeypatch.setattr(model_input, '_median_depth', counted)
+    _, depth = _frame(1.0, 45.0)
+    spec = InputSpec(window_m=0.4, support_plane=False)
+    window = choose_window(depth, spec, 224, CAMERA)
+    assert len(windows) == len(set(windows)) == 2
+    assert window.crop in windows
+    assert window.reference_depth_m == pytest.approx(median(depth, window.crop))
 
 
 def test_metric_window_without_intrinsics_falls_back_to_pixels_and_says_so():

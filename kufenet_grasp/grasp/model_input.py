@@ -22,6 +22,7 @@ Frames: source-image pixels ``(x, y)``, model-input pixels ``(u, v)``; depth in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 import math
 from typing import Any
@@ -182,15 +183,15 @@ def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, 
     return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
 
 
-def _reference_depth(depth: np.ndarray, crop: CropTransform, plane: SupportPlane | None
-                     ) -> float | None:
-    """Support depth (m) at the centre of ``crop``: the plane's, else the median depth."""
+def _reference_depth(crop: CropTransform, plane: SupportPlane | None,
+                     median_in: Callable[[CropTransform], float | None]) -> float | None:
+    """Support depth (m) at the centre of ``crop``: the plane's, else ``median_in(crop)``."""
     if plane is not None:
         value = float(plane.depth_m(crop.x0 + (crop.side - 1) / 2.0,
                                     crop.y0 + (crop.side - 1) / 2.0))
         if math.isfinite(value) and value > 0:
             return value
-    return _median_depth(depth, crop)
+    return median_in(crop)
 
 
 def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
@@ -207,6 +208,14 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     """
     depth = np.asarray(depth_z, dtype=np.float32)
     notes: list[str] = []
+    medians: dict[CropTransform, float | None] = {}
+
+    def median_in(window: CropTransform) -> float | None:
+        # a window sized from a median is often the one that median was taken in: once each
+        if window not in medians:
+            medians[window] = _median_depth(depth, window)
+        return medians[window]
+
     if crop_mode == 'full' and center_xy is None and side_px is None:
         region = make_crop(depth.shape, out_size, 'full')
     else:
@@ -219,7 +228,7 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     elif spec.window_m is not None:
         notes.append('no camera intrinsics: the input window is in pixels, not metres')
     if metric is not None:  # a first guess of the window from the median depth, to fit the plane
-        guess = _median_depth(depth, region)
+        guess = median_in(region)
         if guess is None:
             notes.append('no valid depth near the region of interest: window in pixels')
             metric = None
@@ -232,11 +241,11 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
             notes.append(f'no support plane (best candidate holds {100 * fraction:.0f}% of '
                          f'the valid pixels, needs {100 * spec.min_plane_inliers:.0f}%): '
                          f'depth used as seen')
-    reference = _reference_depth(depth, region, plane)
+    reference = _reference_depth(region, plane, median_in)
     crop = region
     if metric is not None and reference is not None:
         crop = _metric_crop(depth.shape, out_size, center, *metric, reference)
-        reference = _reference_depth(depth, crop, plane)
+        reference = _reference_depth(crop, plane, median_in)
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 
