@@ -56,7 +56,8 @@ def test_known_rectangle_is_found_at_full_resolution(mode):
     t = straight_down(0.6)
     scene, rgb, depth, rect = scene_frame(t)
     infer = fake_network(rect, mode=mode)
-    result = GraspDetector(infer, DetectorConfig(crop_mode=mode)).detect(rgb, depth, CAMERA)
+    config = DetectorConfig(crop_mode=mode, width_margin_m=0.01)
+    result = GraspDetector(infer, config).detect(rgb, depth, CAMERA)
     assert result.status == GraspStatus.OK, result.message
     assert len(infer.seen) == 1 and np.isfinite(infer.seen[0]).all()
     best = result.grasps[0].rect_image_px

@@ -132,7 +132,8 @@ def test_detector_rejects_a_grasp_whose_finger_would_land_on_a_neighbour():
     rgb = np.zeros((480, 640, 3), np.uint8)
     alone = _scene([BOX])
     crowded = _scene([BOX, (320 + _px(0.04, 0.55), 240, 0.015, 0.03, 0.55)])
-    checked = GraspDetector(_one_grasp_maps, DetectorConfig(fingers=FingerModel()))
+    checked = GraspDetector(_one_grasp_maps, DetectorConfig(fingers=FingerModel(),
+                                                            width_margin_m=0.01))
     ok = checked.detect(rgb, alone, CAM)
     assert ok.ok and ok.grasps[0].width_m == pytest.approx(0.04 + 0.01, abs=0.004)  # + margin
     refused = checked.detect(rgb, crowded, CAM)

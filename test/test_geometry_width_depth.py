@@ -174,7 +174,8 @@ def test_detector_fits_the_opening_to_the_object():
         maps[0, 3] = 70.0 / 150.0  # 70 px of 224 ≈ 150 px of the 480 crop ≈ 0.15 m
         return maps
 
-    fitted = GraspDetector(wide_grasp_maps, DetectorConfig()).detect(rgb, depth, CAM)
+    fitted = GraspDetector(wide_grasp_maps, DetectorConfig(width_margin_m=0.01)).detect(
+        rgb, depth, CAM)
     assert fitted.grasps, fitted.message
     assert fitted.grasps[0].width_m == pytest.approx(true_width + 0.01, abs=0.003)
     raw = GraspDetector(wide_grasp_maps, DetectorConfig(fit_width_to_object=False)).detect(
@@ -198,7 +199,8 @@ def test_detector_centres_an_off_centre_grasp_on_the_object():
         maps[0, 3] = 30.0 / 150.0  # ≈ 64 px of the image ≈ 6.4 cm
         return maps
 
-    result = GraspDetector(off_centre_maps, DetectorConfig()).detect(rgb, depth, CAM)
+    result = GraspDetector(off_centre_maps, DetectorConfig(width_margin_m=0.01)).detect(
+        rgb, depth, CAM)
     (grasp, *_) = result.grasps
     assert grasp.rect_image_px.center[0] == pytest.approx(CAM.cx, abs=1.0)
     assert grasp.pose_camera.translation[0] == pytest.approx(0.0, abs=0.002)

@@ -21,6 +21,7 @@ from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
 from kufenet_grasp.geometry.finger_clearance import FingerModel, fingers_clear
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
+from kufenet_grasp.geometry.gripper import default_gripper
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
 from kufenet_grasp.grasp.model_input import (
@@ -42,22 +43,30 @@ BestGraspCallback = Callable[['DetectedGrasp'], None]
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Detector settings (pixels of the network input unless stated, metres, seconds)."""
+    """Detector settings (pixels of the network input unless stated, metres, seconds).
+
+    The defaults are the detector's: the ``grasp_detector`` node's parameter table
+    (``nodes/detector_params.py``) takes its defaults from them, and the gripper's openings
+    and fingers come from the shipped gripper file (``config/grippers/franka_hand.yaml``).
+    """
 
     input_size: int = 224  #: network input side S, px
     crop_mode: str = 'center'  #: 'center' (central square) or 'full' (padded whole image)
-    quality_threshold: float = 0.2  #: lowest smoothed quality of a peak, [0, 1]
+    quality_threshold: float = 0.3  #: lowest smoothed quality of a peak, [0, 1]
     top_k: int = 5  #: most grasps returned
     min_distance_px: int = 10  #: least distance between two peaks, network-input px
     depth_range_m: tuple[float, float] = (0.1, 2.0)  #: valid depth range, m
     depth_search_radius_px: int = 5  #: search radius for depth near a NaN, full-res px
-    min_width_m: float = 0.0  #: the gripper's smallest commanded opening, m
-    max_width_m: float = 0.08  #: the gripper's largest opening, m
-    width_margin_m: float = 0.01  #: clearance added to the measured width, m
+    #: the gripper's smallest commanded opening, m
+    min_width_m: float = field(default_factory=lambda: default_gripper().min_width_m)
+    #: the gripper's largest opening, m
+    max_width_m: float = field(default_factory=lambda: default_gripper().max_width_m)
+    #: clearance added to the measured width, m (0: the executor adds its gripper's margin)
+    width_margin_m: float = 0.0
     #: shrink the opening to the object's extent measured in depth along the closing axis
     fit_width_to_object: bool = True
     #: reject grasps whose finger footprints are not free in depth; None = no check
-    fingers: FingerModel | None = None
+    fingers: FingerModel | None = field(default_factory=FingerModel)
     #: how the network input is made (from the weights metadata); legacy = pixel crop
     input_spec: InputSpec = LEGACY_INPUT
     #: region of interest (x_min, y_min, x_max, y_max) in image px; None = the whole image

@@ -4,9 +4,10 @@
 
 The table :data:`PARAMETERS` is ROS-free (tests and docs read it); :func:`declare_all` turns it
 into ``ParameterDescriptor`` declarations on an rclpy node and :func:`validate` checks a
-requested change (used by the node's set-parameters callback). Defaults match
-``config/detector.yaml``; the gripper's openings, finger sizes and approach margin default to
-the shipped gripper file's (``config/grippers/franka_hand.yaml``). Units are in the names:
+requested change (used by the node's set-parameters callback). The detection
+parameters take their defaults from ``DetectorConfig`` (whose gripper openings, finger sizes
+and approach margin are the shipped gripper file's, ``config/grippers/franka_hand.yaml``);
+``config/detector.yaml`` writes the same values, except the gripper file's. Units are in the names:
 ``_m`` metres, ``_px`` pixels of the full-resolution source image, ``_s`` seconds, ``_hz``
 hertz; angles in radians.
 """
@@ -16,16 +17,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kufenet_grasp.detection.detector import DetectorConfig
 from kufenet_grasp.geometry.finger_clearance import FingerModel
-from kufenet_grasp.geometry.gripper import default_gripper
+from kufenet_grasp.grasp.preprocess import CROP_MODES
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
 BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
-CROP_MODES = ('center', 'full')
 RELIABILITIES = ('best_effort', 'reliable')
-_HAND = default_gripper()  #: the shipped gripper file (config/grippers/franka_hand.yaml)
-_FINGERS = FingerModel.from_gripper(_HAND)  #: the finger check's defaults
+#: the detector's defaults: every detection parameter below takes its default from here
+_DETECTOR = DetectorConfig()
+#: the finger check's defaults (sizes from config/grippers/franka_hand.yaml)
+_FINGERS = _DETECTOR.fingers or FingerModel()
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -37,31 +40,39 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'auto', 'inference backend', choices=BACKENDS, read_only=True),
     ParamSpec('threads', 1, "CPU threads for one inference and for OpenCV's pre-processing",
               1, 64, read_only=True),
-    ParamSpec('input_size', 224, 'square network input side (px)', 8, 1024, read_only=True),
-    ParamSpec('crop_mode', 'center', 'center: square centre crop then resize; full: resize the '
+    ParamSpec('input_size', _DETECTOR.input_size, 'square network input side (px)', 8, 1024,
+              read_only=True),
+    ParamSpec('crop_mode', _DETECTOR.crop_mode,
+              'center: square centre crop then resize; full: resize the '
               'whole image to the square input', choices=CROP_MODES, read_only=True),
     ParamSpec('roi_px', [0.0, 0.0, 0.0, 0.0], 'region of interest [x_min, y_min, x_max, '
               'y_max] in colour-image px: the network input window is centred on it and grasps '
               'outside it are rejected; all zeros = the whole image'),
-    ParamSpec('quality_threshold', 0.3, 'minimum grasp quality in [0, 1]', 0.0, 1.0),
-    ParamSpec('top_k', 5, 'grasps published / returned at most (best first)', 1, 100),
-    ParamSpec('min_peak_distance_px', 10, 'minimum distance between two grasp centres (px of '
-              'the network input)', 1, 500),
-    ParamSpec('depth_min_m', 0.1, 'nearest valid depth (m)', 0.0, 20.0),
-    ParamSpec('depth_max_m', 2.0, 'farthest valid depth (m)', 0.0, 20.0),
-    ParamSpec('depth_search_radius_px', 5, 'radius searched for the nearest valid depth when '
+    ParamSpec('quality_threshold', _DETECTOR.quality_threshold, 'minimum grasp quality in '
+              '[0, 1]', 0.0, 1.0),
+    ParamSpec('top_k', _DETECTOR.top_k, 'grasps published / returned at most (best first)',
+              1, 100),
+    ParamSpec('min_peak_distance_px', _DETECTOR.min_distance_px, 'minimum distance between two '
+              'grasp centres (px of the network input)', 1, 500),
+    ParamSpec('depth_min_m', _DETECTOR.depth_range_m[0], 'nearest valid depth (m)', 0.0, 20.0),
+    ParamSpec('depth_max_m', _DETECTOR.depth_range_m[1], 'farthest valid depth (m)', 0.0, 20.0),
+    ParamSpec('depth_search_radius_px', _DETECTOR.depth_search_radius_px,
+              'radius searched for the nearest valid depth when '
               'the grasp centre has none (px); 0 = reject', 0, 100),
-    ParamSpec('gripper.min_width_m', _HAND.min_width_m, 'smallest gripper opening (m)',
+    ParamSpec('gripper.min_width_m', _DETECTOR.min_width_m, 'smallest gripper opening (m)',
               0.0, 1.0),
-    ParamSpec('gripper.max_width_m', _HAND.max_width_m, 'largest gripper opening (m)',
+    ParamSpec('gripper.max_width_m', _DETECTOR.max_width_m, 'largest gripper opening (m)',
               0.001, 1.0),
-    ParamSpec('gripper.width_margin_m', 0.0, 'opening added to the measured object width in '
+    ParamSpec('gripper.width_margin_m', _DETECTOR.width_margin_m,
+              'opening added to the measured object width in '
               'width_m (m); keep 0 when grasp_executor consumes the grasps (it adds its '
               "gripper's margin)", 0.0, 0.5),
-    ParamSpec('gripper.fit_width_to_object', True, "measure the object's extent along the "
+    ParamSpec('gripper.fit_width_to_object', _DETECTOR.fit_width_to_object,
+              "measure the object's extent along the "
               'closing axis in the depth image and open only that much (plus the margin) when '
               'the predicted rectangle is wider'),
-    ParamSpec('gripper.finger_check', True, 'reject grasps where a finger would land on '
+    ParamSpec('gripper.finger_check', _DETECTOR.fingers is not None,
+              'reject grasps where a finger would land on '
               "something: each finger's footprint must be free in the depth image down to "
               'finger_clearance_m below the grasp point'),
     ParamSpec('gripper.finger_thickness_m', _FINGERS.thickness_m,
