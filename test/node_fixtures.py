@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 import threading
-import time
 from typing import Any
 
 from builtin_interfaces.msg import Time
+from kufenet_grasp.common.waiting import wait_until
 from kufenet_grasp.geometry.transforms import from_xyz_quat
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 import numpy as np
@@ -276,12 +276,7 @@ class Spinner:
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     """Poll ``predicate`` every 20 ms until it is true or ``timeout_s`` passed."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
+    return wait_until(predicate, timeout_s)
 
 
 def call_service(node: Node, client: Any, request: Any, timeout_s: float = 10.0) -> Any:

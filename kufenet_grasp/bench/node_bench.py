@@ -34,6 +34,8 @@ from kufenet_grasp.bench.node_latency import (
     ProcessCpu,
     reported_work_ms,
 )
+from kufenet_grasp.common.package_files import SOURCE_ROOT
+from kufenet_grasp.common.waiting import wait_until
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 from kufenet_grasp.sim.world import SimWorld, WorldConfig
@@ -199,7 +201,7 @@ class DetectorProcess:
 
     def __init__(self, cmd: list[str], log_path: Path) -> None:
         env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[2])
+        package_root = str(SOURCE_ROOT)
         env['PYTHONPATH'] = os.pathsep.join(p for p in (package_root,
                                                         env.get('PYTHONPATH', '')) if p)
         self.log_path = log_path
@@ -227,15 +229,6 @@ class DetectorProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
@@ -269,8 +262,8 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
             started = time.monotonic()
             detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log')
             try:
-                if not _wait(lambda: ledger.answered > 0 or not detector.alive(),
-                             settings.startup_timeout_s) or not detector.alive():
+                if not wait_until(lambda: ledger.answered > 0 or not detector.alive(),
+                                  settings.startup_timeout_s, 0.05) or not detector.alive():
                     raise RuntimeError(
                         f'the detector (max_rate_hz={rate:g}) published no grasp within '
                         f'{settings.startup_timeout_s:.0f} s; its log '

@@ -16,6 +16,8 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from kufenet_grasp.common.package_files import find_package_file
+
 HELP = "Detect grasps in colour + depth files or a rosbag2 bag with the node's pipeline."
 NODE_NAME = 'grasp_detector'
 
@@ -70,16 +72,6 @@ class UsageError(ValueError):
     """The options do not describe one run (missing or conflicting)."""
 
 
-def _share_dir() -> Path | None:
-    """Return the installed package share (None when the package is not installed)."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory('kufenet_grasp'))
-    except (ImportError, LookupError, ValueError):
-        return None
-
-
 def _coerce(name: str, value: Any, expected: type, where: str) -> Any:
     if expected is float and type(value) is int:
         return float(value)
@@ -94,16 +86,12 @@ def detector_settings(params_file: str | None, weights: str | None,
                       overrides: list[str]) -> tuple[dict[str, Any], str]:
     """Parameter values (table defaults <- params file <- options) and the file used."""
     from kufenet_grasp.cli.demo import parse_detector_params
-    from kufenet_grasp.detection.builder import SOURCE_ROOT
     from kufenet_grasp.nodes import detector_params
     from kufenet_grasp.offline.params_file import read_params_file
 
     settings = {spec.name: spec.default for spec in detector_params.PARAMETERS}
     if params_file is None:
-        share = _share_dir()
-        candidates = ([share] if share else []) + [SOURCE_ROOT]
-        path = next((p / 'config' / 'detector.yaml' for p in candidates
-                     if (p / 'config' / 'detector.yaml').is_file()), None)
+        path = find_package_file('config', 'detector.yaml')
     else:
         path = Path(params_file)
     used = ''
@@ -234,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     weights = str(settings['weights'])
     if not weights:
-        weights, random_weights = builder.shipped_weights(_share_dir())
+        weights, random_weights = builder.shipped_weights()
         if random_weights:
             print('kufenet detect: warning: NO TRAINED WEIGHTS: models/kufenet-80k.safetensors '
                   'is not installed, using RANDOM weights; grasps are meaningless',

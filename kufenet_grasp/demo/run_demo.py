@@ -24,9 +24,12 @@ import threading
 import time
 from typing import Any
 
+from kufenet_grasp.common.package_files import package_roots, SOURCE_ROOT
 from kufenet_grasp.common.status import GraspStatus
+from kufenet_grasp.common.waiting import wait_until
 from kufenet_grasp.demo.oracle import labelled_grasp, ReferenceGrasp
 from kufenet_grasp.demo.report import attempt_tile, AttemptRecord, summarise, write_report
+from kufenet_grasp.detection.builder import shipped_weights
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_grasp.nodes.grasp_executor import GraspExecutorNode
 from kufenet_grasp.nodes.ros_conversions import pose_stamped
@@ -35,25 +38,15 @@ from kufenet_grasp.runtime.image_encoding import image_to_numpy
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
 PARAM_FILES = ('detector.yaml', 'executor.yaml', 'sim_world.yaml')
 GRASP_SOURCES = ('detector', 'labeller')
-TRAINED_WEIGHTS = ROOT / 'models' / 'kufenet-80k.safetensors'
 
 
 def default_config_dir() -> Path:
-    """Return the source tree's ``config/`` (``make demo``), else the installed share folder's."""
-    source = ROOT / 'config'
-    if all((source / name).is_file() for name in PARAM_FILES):
-        return source
-    try:
-        from ament_index_python.packages import get_package_share_directory
-    except ImportError:
-        return source
-    try:
-        return Path(get_package_share_directory('kufenet_grasp')) / 'config'
-    except (LookupError, ValueError):  # PackageNotFoundError is a LookupError
-        return source  # not installed: DemoOptions reports the missing files
+    """Return the ``config/`` that holds the demo's parameter files: installed, else source."""
+    return next((root / 'config' for root in package_roots()
+                 if all((root / 'config' / name).is_file() for name in PARAM_FILES)),
+                SOURCE_ROOT / 'config')  # DemoOptions reports the missing files
 
 
 class DemoError(RuntimeError):
@@ -104,11 +97,12 @@ class DemoOptions:
 def resolve_weights(requested: str) -> str:
     """Return the detector's ``weights``.
 
-    The request, else the trained file when it exists, else "" (the detector's default).
+    The request, else the shipped trained file when it exists, else "" (the detector's default).
     """
     if requested:
         return requested
-    return str(TRAINED_WEIGHTS) if TRAINED_WEIGHTS.is_file() else ''
+    source, is_random = shipped_weights()
+    return '' if is_random else source
 
 
 def _overrides(options: DemoOptions, weights: str) -> dict[str, Any]:
@@ -175,24 +169,15 @@ class _Client:
         if not self.action.wait_for_server(timeout_sec=10.0):
             return None, time.monotonic() - start
         sent = self.action.send_goal_async(goal)
-        if not _wait(sent.done, 10.0) or not sent.result().accepted:
+        if not wait_until(sent.done, 10.0) or not sent.result().accepted:
             return None, time.monotonic() - start
         handle = sent.result()
         done = handle.get_result_async()
-        if not _wait(done.done, timeout_s):
+        if not wait_until(done.done, timeout_s):
             handle.cancel_goal_async()
-            _wait(done.done, 10.0)
+            wait_until(done.done, 10.0)
             return None, time.monotonic() - start
         return done.result().result, time.monotonic() - start
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
 
 
 def _grasp_fields(result: Any) -> tuple[dict[str, float] | None, dict[str, list] | None]:
@@ -254,7 +239,7 @@ class DemoRun:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
-        if not _wait(lambda: self.detector.active, self.options.startup_timeout_s):
+        if not wait_until(lambda: self.detector.active, self.options.startup_timeout_s):
             raise DemoError(f'grasp_detector did not become active within '
                             f'{self.options.startup_timeout_s} s: '
                             f"{self.detector.configure_error or 'still configuring'}")
@@ -278,7 +263,7 @@ class DemoRun:
     def _fresh_frames(self, count: int = 2) -> None:
         start = self.sim.frames_published
         rate = float(self.sim.get_parameter('publish_rate_hz').value)
-        _wait(lambda: self.sim.frames_published >= start + count, 5.0 + count / rate)
+        wait_until(lambda: self.sim.frames_published >= start + count, 5.0 + count / rate)
 
     def _new_scene(self) -> None:
         self.scene_index += 1

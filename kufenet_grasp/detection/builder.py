@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.common.package_files import find_package_file
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
 from kufenet_grasp.geometry.finger_clearance import FingerModel
 from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
@@ -26,8 +26,6 @@ import numpy as np
 #: with ``infer(x (1,4,S,S) float32) -> (1,4,S,S)``. Tests replace it with an oracle backend.
 BackendFactory = Callable[[str, str, int, int], Any]
 DEFAULT_PRESET = 'kufenet-80k'
-#: the package's source tree (models/ and config/ sit there, and in the installed share)
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_default_backend(name: str, source: str, input_size: int, threads: int) -> Any:
@@ -46,15 +44,15 @@ def create_default_backend(name: str, source: str, input_size: int, threads: int
     return create_backend(name, source, input_size=input_size, threads=threads)
 
 
-def shipped_weights(share_dir: Path | None = None) -> tuple[str, bool]:
-    """(source, is_random): ``models/kufenet-80k.safetensors`` under ``share_dir``, or the preset.
+def shipped_weights() -> tuple[str, bool]:
+    """(source, is_random): the shipped ``models/kufenet-80k.safetensors``, or the preset.
 
-    ``share_dir`` is the installed package share (None: the source tree). Without the file the
-    source is the ``kufenet-80k`` preset name, which builds a model with RANDOM weights.
+    The file is looked up in the installed share, else the source tree
+    (:mod:`kufenet_grasp.common.package_files`). Without it the source is the ``kufenet-80k``
+    preset name, which builds a model with RANDOM weights.
     """
-    root = SOURCE_ROOT if share_dir is None else Path(share_dir)
-    path = root / 'models' / f'{DEFAULT_PRESET}.safetensors'
-    return (str(path), False) if path.is_file() else (DEFAULT_PRESET, True)
+    path = find_package_file('models', f'{DEFAULT_PRESET}.safetensors')
+    return (str(path), False) if path is not None else (DEFAULT_PRESET, True)
 
 
 def input_spec_of_source(source: str) -> InputSpec:

@@ -16,7 +16,6 @@ stops the worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 import threading
 import time
 from typing import Any
@@ -56,17 +55,6 @@ from visualization_msgs.msg import MarkerArray
 DEFAULT_PRESET = builder.DEFAULT_PRESET
 #: builds the inference backend (see kufenet_grasp.detection.builder.BackendFactory)
 BACKEND_FACTORY: builder.BackendFactory = builder.create_default_backend
-
-
-def default_weights() -> tuple[str, bool]:
-    """(source, is_random): the installed kufenet-80k weights, else the random preset."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        share: Path | None = Path(get_package_share_directory('kufenet_grasp'))
-    except (ImportError, LookupError, ValueError):  # not installed: use the source tree
-        share = None
-    return builder.shipped_weights(share)
 
 
 @dataclass
@@ -179,7 +167,7 @@ class GraspDetectorNode(Node):
     def _load_processor(self) -> FrameProcessor:
         weights = str(self.param('weights'))
         if not weights:
-            weights, random_weights = default_weights()
+            weights, random_weights = builder.shipped_weights()
             if random_weights:
                 self.get_logger().warn(
                     'NO TRAINED WEIGHTS: models/kufenet-80k.safetensors is not installed, '
