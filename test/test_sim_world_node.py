@@ -136,3 +136,32 @@ def test_publish_clock_advances_simulation_time():
         spinner.shutdown()
         probe.destroy_node()
         sim.destroy_node()
+
+
+def test_destroying_the_node_while_frames_are_sent_from_another_thread_is_clean():
+    # make demo destroys sim_world while an executor thread may be inside publish_frame:
+    # the frame in flight finishes and later calls do nothing (no InvalidHandle)
+    init_ros()
+    sim = SimWorldNode(parameter_defaults={**SMALL, 'publish_rate_hz': 1.0},
+                       namespace=f'/simstop{next(_names)}')
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.is_set():
+            try:
+                sim.publish_frame()
+            except BaseException as exc:  # noqa: B902 - the test reports whatever escaped
+                errors.append(exc)
+                return
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert wait_for(lambda: sim.frames_published >= 2, 30.0)
+    sim.destroy_node()
+    published = sim.frames_published
+    stop.set()
+    sender.join(timeout=10.0)
+    assert not errors, f'publish_frame raised after destroy_node: {errors[0]!r}'
+    sim.publish_frame()  # after destruction: returns quietly
+    assert sim.frames_published == published

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from typing import Any
 
@@ -90,6 +91,10 @@ class SimWorldNode(Node):
         config = WorldConfig.from_dict({n: self._param(n) for n in WORLD_PARAMETERS})
         self.world = world if world is not None else SimWorld(config)
         self.frames_published = 0
+        # held while a frame renders and publishes, so destroy_node never pulls the
+        # publishers or the simulation from under a frame that another thread is sending
+        self._frame_lock = threading.Lock()
+        self._closing = False
         self._rng = np.random.default_rng(int(config.seed) + 1)
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self._color = self.create_publisher(Image, 'color/image_raw', reliable)
@@ -123,16 +128,19 @@ class SimWorldNode(Node):
     # ----------------------------------------------------------------- camera
     def publish_frame(self) -> None:
         """Render one frame and publish colour, depth and camera_info with one stamp."""
-        frame = self.world.capture(self._rng)
         from std_msgs.msg import Header
 
-        header = Header(stamp=self.get_clock().now().to_msg(),
-                        frame_id=self.world.config.camera_frame)
-        color, depth, info = frame_messages(frame, self.world.config, header)
-        self._info.publish(info)
-        self._depth.publish(depth)
-        self._color.publish(color)
-        self.frames_published += 1
+        with self._frame_lock:
+            if self._closing:
+                return
+            frame = self.world.capture(self._rng)
+            header = Header(stamp=self.get_clock().now().to_msg(),
+                            frame_id=self.world.config.camera_frame)
+            color, depth, info = frame_messages(frame, self.world.config, header)
+            self._info.publish(info)
+            self._depth.publish(depth)
+            self._color.publish(color)
+            self.frames_published += 1
 
     def _broadcast_static_tf(self) -> Any:
         try:
@@ -192,7 +200,9 @@ class SimWorldNode(Node):
         return response
 
     def destroy_node(self) -> None:
-        """Stop publishing and close the simulation."""
+        """Stop publishing (after the frame in flight, if any) and close the simulation."""
+        with self._frame_lock:
+            self._closing = True
         self.destroy_timer(self._camera_timer)
         super().destroy_node()
         self.world.close()
