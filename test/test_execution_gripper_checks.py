@@ -14,10 +14,10 @@ from kufenet_grasp.execution.checks import (
     check_width,
     check_workspace,
     clamp_width,
-    WorkspaceBounds,
 )
 from kufenet_grasp.geometry.gripper import gripper_from_dict, GripperConfig, load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 import numpy as np
 import pytest
 

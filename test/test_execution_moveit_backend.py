@@ -15,11 +15,11 @@ from typing import Any
 
 from geometry_msgs.msg import Pose
 from kufenet_grasp.execution.candidates import GraspCandidate
-from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
 from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 from kufenet_grasp.nodes.moveit_backend import MOVEIT_MISSING, MoveItBackend
 import pytest
 

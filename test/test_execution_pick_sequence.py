@@ -8,12 +8,12 @@ import pathlib
 from fake_motion import FakeMotionBackend
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.execution.candidates import GraspCandidate
-from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.outcome import MOTION_STAGES
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
 from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 import numpy as np
 import pytest
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 
 from kufenet_grasp.execution.candidates import GraspCandidate
-from kufenet_grasp.execution.checks import WorkspaceBounds
 from kufenet_grasp.execution.motion import MotionBackend
 from kufenet_grasp.execution.pick_sequence import PickConfig, PickSequence
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
 from kufenet_grasp.geometry.transforms import from_xyz_rpy, RigidTransform
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 from kufenet_grasp.sim.motion_backend import (
     FRANKA_HAND,
     interpolate_poses,

@@ -4,13 +4,14 @@
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
-from kufenet_grasp.geometry.workspace_roi import workspace_roi_px, WorkspaceBox
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
+from kufenet_grasp.geometry.workspace_roi import workspace_roi_px
 import numpy as np
 import pytest
 
 CAMERA = PinholeCamera(600.0, 600.0, 320.0, 240.0, 640, 480)
 #: a thin 0.2 m square on the table (base z = 0) around the origin
-SQUARE = WorkspaceBox((-0.1, -0.1, 0.0), (0.1, 0.1, 0.0001))
+SQUARE = WorkspaceBounds((-0.1, -0.1, 0.0), (0.1, 0.1, 0.0001))
 
 
 def _looking_down(height_m: float, x_m: float = 0.0) -> RigidTransform:
@@ -42,19 +43,19 @@ def test_the_region_grows_as_the_camera_comes_closer_and_moves_with_it():
 
 
 def test_a_box_larger_than_the_view_is_clipped_to_the_image():
-    table = WorkspaceBox((-2.0, -2.0, 0.0), (2.0, 2.0, 0.5))
+    table = WorkspaceBounds((-2.0, -2.0, 0.0), (2.0, 2.0, 0.5))
     assert workspace_roi_px(table, _looking_down(1.0), CAMERA) == (0.0, 0.0, 639.0, 479.0)
 
 
 def test_a_box_behind_the_camera_or_beside_the_view_gives_no_region():
-    above = WorkspaceBox((-0.1, -0.1, 2.0), (0.1, 0.1, 2.5))
+    above = WorkspaceBounds((-0.1, -0.1, 2.0), (0.1, 0.1, 2.5))
     assert workspace_roi_px(above, _looking_down(1.0), CAMERA) is None
-    aside = WorkspaceBox((5.0, 5.0, 0.0), (5.2, 5.2, 0.1))
+    aside = WorkspaceBounds((5.0, 5.0, 0.0), (5.2, 5.2, 0.1))
     assert workspace_roi_px(aside, _looking_down(1.0), CAMERA) is None
 
 
 def test_bad_boxes_are_refused_with_a_message():
     with pytest.raises(ValueError, match='below max_xyz'):
-        WorkspaceBox((0.0, 0.0, 0.0), (0.1, -0.1, 0.1))
+        WorkspaceBounds((0.0, 0.0, 0.0), (0.1, -0.1, 0.1))
     with pytest.raises(ValueError, match='finite'):
-        WorkspaceBox((0.0, float('nan'), 0.0), (0.1, 0.1, 0.1))
+        WorkspaceBounds((0.0, float('nan'), 0.0), (0.1, 0.1, 0.1))

@@ -31,13 +31,13 @@ from kufenet_grasp.execution.checks import (
     check_width,
     check_workspace,
     CheckResult,
-    WorkspaceBounds,
 )
 from kufenet_grasp.execution.motion import MotionBackend, StagePlan
 from kufenet_grasp.execution.outcome import FeedbackFn, PickOutcome, stage_progress
 from kufenet_grasp.geometry.grasp_pose import apply_tcp_offset
 from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 import numpy as np
 
 #: planned arm stages: (name, cartesian)

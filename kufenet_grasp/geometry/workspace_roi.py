@@ -10,50 +10,16 @@ camera is mounted: a wrist camera that moves gets a new region every frame.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-import itertools
-
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 import numpy as np
 
 #: corners nearer to the camera plane than this (m) are clipped there (a box around the camera)
 MIN_CORNER_Z_M = 0.05
 
 
-@dataclass(frozen=True)
-class WorkspaceBox:
-    """An axis-aligned box ``min_xyz``..``max_xyz`` (m) in the robot's base frame."""
-
-    min_xyz: tuple[float, float, float]
-    max_xyz: tuple[float, float, float]
-
-    def __post_init__(self) -> None:
-        """Validate the corners: 3 finite numbers each, min below max on every axis."""
-        lo = np.asarray(self.min_xyz, dtype=float)
-        hi = np.asarray(self.max_xyz, dtype=float)
-        finite = bool(np.isfinite(lo).all() and np.isfinite(hi).all())
-        if lo.shape != (3,) or hi.shape != (3,) or not finite:
-            raise ValueError(f'WorkspaceBox: min_xyz and max_xyz must be 3 finite numbers '
-                             f'(m) each, got {self.min_xyz!r} and {self.max_xyz!r}')
-        if not (lo < hi).all():
-            raise ValueError(f'WorkspaceBox: min_xyz {list(lo)} must be below max_xyz '
-                             f'{list(hi)} on every axis')
-
-    @classmethod
-    def from_corners(cls, min_xyz: Sequence[float], max_xyz: Sequence[float]) -> WorkspaceBox:
-        """Build a box from two corner sequences (m, base frame)."""
-        return cls(tuple(float(v) for v in min_xyz),  # type: ignore[arg-type]
-                   tuple(float(v) for v in max_xyz))  # type: ignore[arg-type]
-
-    def corners(self) -> np.ndarray:
-        """Return the eight corners of the box, shape (8, 3), metres in the base frame."""
-        return np.array(list(itertools.product(*zip(self.min_xyz, self.max_xyz))),
-                        dtype=float)
-
-
-def workspace_roi_px(box: WorkspaceBox, camera_from_base: RigidTransform,
+def workspace_roi_px(box: WorkspaceBounds, camera_from_base: RigidTransform,
                      camera: PinholeCamera) -> tuple[float, float, float, float] | None:
     """Return the pixel box ``(x_min, y_min, x_max, y_max)`` the workspace covers, or None.
 
