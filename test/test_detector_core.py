@@ -211,24 +211,29 @@ def test_core_modules_import_no_ros():
     assert out.stdout.strip().splitlines()[-1] == '[]'
 
 
-def test_best_grasp_is_handed_out_before_the_other_candidates_are_measured():
+def test_best_grasp_is_handed_out_before_the_other_candidates_are_measured(monkeypatch):
     from kufenet_grasp.bench.stages import grasp_stage_inputs, synthetic_frame
+    from kufenet_grasp.detection import detector as detector_module
 
     table = synthetic_frame()[1]
     detector, maps, crop, scene, camera = grasp_stage_inputs(224, table)
     events: list = []
-    measure = detector._to_metric
+    measure = detector_module._to_metric
 
     def logged(*args):
         events.append('measure')
         return measure(*args)
 
-    detector._to_metric = logged
-    _, grasps, _ = detector.grasps_from_maps(maps, crop, scene, camera, on_best=events.append)
-    assert len(grasps) == 5
-    assert events[:2] == ['measure', grasps[0]] and events[2:] == ['measure'] * 4
-    # no grasp passes on the bare table (the fingers would land on it): no call at all
+    monkeypatch.setattr(detector_module, '_to_metric', logged)
+    stream = detector.stream_from_maps(maps, crop, scene, camera)
+    best = next(iter(stream))
+    assert events == ['measure']  # the best one alone was measured
+    result = stream.result()
+    assert events == ['measure'] * 5 and len(result.grasps) == 5 and result.grasps[0] is best
+    # no grasp passes on the bare table (the fingers would land on it)
     events.clear()
-    _, grasps, rejected = detector.grasps_from_maps(maps, crop, table, camera,
-                                                    on_best=events.append)
-    assert not grasps and sum(rejected.values()) == 5 and events == ['measure'] * 5
+    stream = detector.stream_from_maps(maps, crop, table, camera)
+    assert list(stream) == [] and events == ['measure'] * 5
+    assert sum(stream.result().rejected.values()) == 5
+    _, grasps, rejected = detector.grasps_from_maps(maps, crop, table, camera)
+    assert not grasps and sum(rejected.values()) == 5

@@ -1,13 +1,13 @@
 # Copyright kufenet_grasp maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""FrameProcessor: the best grasp is handed out early, and a failed transform lookup."""
+"""FrameProcessor: grasps come best first, each built once; a failed lookup; refused frames."""
 
 from __future__ import annotations
 
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
 from kufenet_grasp.nodes.tf_lookup import TransformUnavailable
-from kufenet_msgs.msg import GraspStatus
 from node_fixtures import (
     _image,
     CX,
@@ -24,6 +24,7 @@ from node_fixtures import (
 )
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 
 
 class _Tf:
@@ -57,27 +58,48 @@ def _processor() -> FrameProcessor:
     return FrameProcessor(OracleBackend(settings['input_size']).infer, settings, 'oracle')
 
 
-def test_best_grasp_goes_out_once_before_the_outcome_with_the_same_pose():
-    early = []
+def test_the_best_grasp_comes_first_built_once_and_the_outcome_holds_the_same_record():
     tf = _Tf()
-    outcome = _processor().process(_frame(), 100.0, tf, on_best=lambda *m: early.append(m))
-    assert outcome.code == GraspStatus.OK and outcome.best_published
-    assert len(early) == 1 and tf.lookups == 1  # the early lookup is reused for the rest
-    rect, pose = early[0]
-    assert (rect.center_x, rect.center_y, rect.width_m) == (
-        outcome.rects[0].center_x, outcome.rects[0].center_y, outcome.rects[0].width_m)
-    assert pose.header.frame_id == 'base_link' == outcome.poses[0].header.frame_id
-    p, q = pose.pose.position, outcome.poses[0].pose.position
+    run = _processor().start(_frame(), 100.0, tf)
+    best = next(iter(run))
+    assert tf.lookups == 1 and best.pose is not None
+    assert best.pose.header.frame_id == 'base_link'
+    assert (best.msg.center_x, best.msg.center_y) == best.detected.rect_image_px.center
+    assert best.msg.width_m == best.detected.width_m
+    rest = list(run)
+    outcome = run.outcome()
+    assert outcome.code == GraspStatus.OK and tf.lookups == 1  # one lookup a frame
+    assert outcome.grasps[0] is best and outcome.grasps[1:] == rest
+    assert outcome.rects[0] is best.msg and outcome.poses[0] is best.pose
+    assert [g.tool_pose for g in outcome.grasps] == [p for p, _ in outcome.marker_poses()]
+    assert run.outcome() is outcome  # asking again measures nothing twice
+    # process() is start() with every grasp taken: the same grasps
+    again = _processor().process(_frame(), 100.0, _Tf())
+    assert [(r.center_x, r.center_y, r.width_m) for r in again.rects] == \
+        [(r.center_x, r.center_y, r.width_m) for r in outcome.rects]
+    p, q = again.poses[0].pose.position, best.pose.pose.position
     assert np.allclose((p.x, p.y, p.z), (q.x, q.y, q.z))
-    # without a callback nothing is marked as sent
-    assert not _processor().process(_frame(), 100.0, _Tf()).best_published
 
 
-def test_failed_transform_lookup_sends_nothing_early_and_reports_it():
-    early = []
+def test_failed_transform_lookup_gives_pixel_grasps_and_reports_it():
     tf = _Tf(fail=True)
-    outcome = _processor().process(_frame(), 100.0, tf, on_best=lambda *m: early.append(m))
-    assert early == [] and not outcome.best_published
+    run = _processor().start(_frame(), 100.0, tf)
+    grasps = list(run)
+    outcome = run.outcome()
+    assert grasps and all(g.pose is None and g.tool_pose is None for g in grasps)
     assert tf.lookups == 1  # a failed lookup is not waited for twice
     assert outcome.code == GraspStatus.TF_FAILED and 'no transform' in outcome.summary
     assert outcome.rects and not outcome.poses  # pixel grasps still go out, without poses
+
+
+def test_a_refused_frame_yields_nothing_and_says_why():
+    frame = _frame()
+    frame.info.width = WIDTH // 2  # camera info of another image size
+    run = _processor().start(frame, 100.0, _Tf())
+    assert list(run) == []
+    outcome = run.outcome()
+    assert outcome.code == GraspStatus.BAD_INPUT and 'camera info is for' in outcome.summary
+    frame.info.width = WIDTH
+    frame.info.header = Header(stamp=frame.color.header.stamp, frame_id='another_frame')
+    outcome = _processor().process(frame, 100.0, _Tf())
+    assert outcome.code == GraspStatus.BAD_INPUT and "'another_frame'" in outcome.summary

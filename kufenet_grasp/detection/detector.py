@@ -6,11 +6,16 @@ Inputs are a full-resolution RGB ``uint8 H×W×3`` image and a depth image ``flo
 metres (NaN invalid) registered to it, plus optional intrinsics of that image. Grasp
 rectangles are returned in full-resolution image pixels; poses in the camera optical frame
 (REP-103) with the grasp frame of :mod:`kufenet_grasp.geometry.grasp_pose`.
+
+:meth:`GraspDetector.start` checks the frame and runs the network; the :class:`GraspStream` it
+returns yields the grasps best first, each measured (depth, width, finger check, pose) when it
+is taken, so a caller can send the best one before the others are measured.
+:meth:`GraspDetector.detect` takes them all and returns the :class:`DetectionResult`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 import time
 from typing import Any
@@ -37,8 +42,6 @@ import numpy as np
 
 #: maps one normalised frame (1, 4, S, S) float32 to the output maps (1, 4, S, S)
 InferFn = Callable[[np.ndarray], np.ndarray]
-#: called with the best grasp as soon as it is measured, before the others (see detect)
-BestGraspCallback = Callable[['DetectedGrasp'], None]
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class DetectedGrasp:
-    """One grasp in the full-resolution image and, with intrinsics, in metres.
+    """One grasp in the full-resolution image and, with intrinsics, in metres; built once.
 
     Attributes:
         rect_image_px: the rectangle in full-resolution image pixels.
@@ -196,149 +199,206 @@ class GraspDetector:
         self.infer_fn = infer_fn
         self.config = config or DetectorConfig()
 
-    def detect(self, rgb: np.ndarray, depth_m: np.ndarray,
-               camera: PinholeCamera | None = None,
-               on_best: BestGraspCallback | None = None) -> DetectionResult:
-        """Detect grasps; bad frames give a non-OK status with a message (no exception).
+    def start(self, rgb: np.ndarray, depth_m: np.ndarray, camera: PinholeCamera | None = None,
+              roi_px: tuple[float, float, float, float] | None = None) -> GraspStream:
+        """Check the frame, pre-process it and run the network; return its grasps to take.
 
-        ``on_best`` (optional) receives the best grasp as soon as it has passed every check,
-        before the remaining candidates are measured: a node publishes it without waiting for
-        the rest (the result's ``grasps[0]`` is that same grasp).
+        Bad frames give a stream without grasps whose result has a non-OK status and a
+        message (no exception). ``roi_px`` (x_min, y_min, x_max, y_max image px) replaces the
+        configured region of interest for this frame.
         """
         cfg = self.config
+        if roi_px is not None:
+            cfg = replace(cfg, roi_px=roi_px)
         issues = check_images(rgb, depth_m)
         if not issues and camera is not None:
             issues = check_intrinsics(camera, np.asarray(depth_m).shape)
         if issues:
-            return DetectionResult(issues[0].status, '; '.join(i.message for i in issues))
+            return GraspStream.refused(issues[0].status, '; '.join(i.message for i in issues))
         problems = check_depth_frame(depth_m, cfg.depth_range_m)
         if problems:
-            return DetectionResult(GraspStatus.NO_DATA, '; '.join(problems))
+            return GraspStream.refused(GraspStatus.NO_DATA, '; '.join(problems))
 
         timings: dict[str, float] = {}
         start = time.perf_counter()
         if cfg.depth_is_range:
             if camera is None:
-                return DetectionResult(GraspStatus.BAD_INPUT, 'depth given as range needs the '
-                                       'camera intrinsics to become z-depth')
+                return GraspStream.refused(GraspStatus.BAD_INPUT, 'depth given as range needs '
+                                           'the camera intrinsics to become z-depth')
             depth_m = range_to_z(depth_m, camera)
-        center, side = self._roi_window()
+        center, side = _roi_window(cfg.roi_px)
         try:
             prepared = prepare_input(rgb, depth_m, cfg.input_spec, cfg.input_size, camera,
                                      center, side, cfg.crop_mode)
         except ValueError as exc:  # e.g. no valid depth inside the crop
-            return DetectionResult(GraspStatus.NO_DATA, f'cannot pre-process the frame: {exc}')
-        crop, window = prepared.window.crop, prepared.window
-        x = prepared.x[None]
+            return GraspStream.refused(GraspStatus.NO_DATA,
+                                       f'cannot pre-process the frame: {exc}')
+        window = prepared.window
         timings['preprocess'] = _ms_since(start)
 
         start = time.perf_counter()
-        maps = np.asarray(self.infer_fn(x))
+        maps = np.asarray(self.infer_fn(prepared.x[None]))
         timings['infer'] = _ms_since(start)
         expected = (1, 4, cfg.input_size, cfg.input_size)
         if maps.shape != expected:
             raise ValueError(f'GraspDetector: infer_fn returned shape {maps.shape}, expected '
                              f"{expected} (is the model's input size {cfg.input_size}?)")
+        stream = GraspStream(cfg, maps[0], window.crop, depth_m, camera, timings)
+        stream.support, stream.plane_inliers = window.support, window.plane_inliers
+        stream.notes = list(window.notes)
+        return stream
 
-        start = time.perf_counter()
-        peaks, grasps, rejected = self.grasps_from_maps(maps[0], crop, depth_m, camera,
-                                                        on_best)
-        timings['postprocess'] = _ms_since(start)
-        result = self._result(peaks, grasps, rejected, timings, camera)
-        result.support, result.plane_inliers = window.support, window.plane_inliers
-        if window.notes:
-            result.message += '; ' + '; '.join(window.notes)
-        return result
+    def detect(self, rgb: np.ndarray, depth_m: np.ndarray, camera: PinholeCamera | None = None,
+               roi_px: tuple[float, float, float, float] | None = None) -> DetectionResult:
+        """Detect all grasps of a frame (see :meth:`start`); bad frames give a non-OK status."""
+        return self.start(rgb, depth_m, camera, roi_px).result()
 
-    def _roi_window(self) -> tuple[tuple[float, float] | None, int | None]:
-        """Centre (px) and side (px) of the region of interest; (None, None) = whole image."""
-        roi = self.config.roi_px
-        if roi is None:
-            return None, None
-        x0, y0, x1, y1 = roi
-        return ((x0 + x1) / 2.0, (y0 + y1) / 2.0), max(1, round(max(x1 - x0, y1 - y0)))
+    def stream_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
+                         camera: PinholeCamera | None) -> GraspStream:
+        """Return the grasps of network output ``maps`` (4, S, S), without pre-processing."""
+        return GraspStream(self.config, maps, crop, depth_m, camera, {})
 
     def grasps_from_maps(self, maps: np.ndarray, crop: CropTransform, depth_m: np.ndarray,
-                         camera: PinholeCamera | None,
-                         on_best: BestGraspCallback | None = None
+                         camera: PinholeCamera | None
                          ) -> tuple[list[GraspRectangle], list[DetectedGrasp], dict[str, int]]:
-        """Post-processing: peaks of the (4, S, S) maps, then depth, width, finger check, pose.
+        """Post-processing of (4, S, S) maps: peaks, then depth, width, finger check, pose.
 
         Returns the peaks (network-input px), the grasps that passed (full-resolution px,
-        metres, best first) and the rejected peaks counted by reason. ``on_best`` gets the
-        first grasp that passes, before the later peaks are measured.
+        metres, best first) and the rejected peaks counted by reason.
         """
-        cfg = self.config
-        peaks = maps_to_grasps(maps, top_k=cfg.top_k, min_distance=cfg.min_distance_px,
-                               quality_threshold=cfg.quality_threshold)
-        grasps: list[DetectedGrasp] = []
-        rejected: dict[str, int] = {}
-        roi = cfg.roi_px
-        for peak in peaks:
-            rect = crop.rect_to_image(peak)
+        stream = self.stream_from_maps(maps, crop, depth_m, camera)
+        result = stream.result()
+        return stream.peaks, result.grasps, result.rejected
+
+
+def _roi_window(roi: tuple[float, float, float, float] | None
+                ) -> tuple[tuple[float, float] | None, int | None]:
+    """Centre (px) and side (px) of a region of interest; (None, None) = the whole image."""
+    if roi is None:
+        return None, None
+    x0, y0, x1, y1 = roi
+    return ((x0 + x1) / 2.0, (y0 + y1) / 2.0), max(1, round(max(x1 - x0, y1 - y0)))
+
+
+class GraspStream:
+    """One frame's grasps, best first, each measured when it is taken; iterate once.
+
+    Iterating yields :class:`DetectedGrasp` records (the peaks that pass the region of
+    interest, depth, width and finger checks); :meth:`result` takes the rest and returns the
+    frame's :class:`DetectionResult` (status, message, every grasp, rejections, timings).
+    """
+
+    def __init__(self, config: DetectorConfig, maps: np.ndarray | None,
+                 crop: CropTransform | None, depth_m: np.ndarray | None,
+                 camera: PinholeCamera | None, timings: dict[str, float]) -> None:
+        self.config, self._crop, self._depth, self._camera = config, crop, depth_m, camera
+        self.timings_ms = timings
+        self.grasps: list[DetectedGrasp] = []
+        self.rejected: dict[str, int] = {}
+        #: support plane of the input: 'plane' (fitted), 'none' (not found: fallback), 'off'
+        self.support = 'off'
+        self.plane_inliers = 0.0
+        self.notes: list[str] = []
+        self._refusal: tuple[GraspStatus, str] | None = None
+        self.peaks: list[GraspRectangle] = []
+        self._postprocess_ms = 0.0  #: peak search and the measurements so far
+        if maps is not None:
+            start = time.perf_counter()
+            self.peaks = maps_to_grasps(maps, top_k=config.top_k,
+                                        min_distance=config.min_distance_px,
+                                        quality_threshold=config.quality_threshold)
+            self._postprocess_ms = _ms_since(start)
+        self._pending = self._measure()
+
+    @classmethod
+    def refused(cls, status: GraspStatus, message: str) -> GraspStream:
+        """Return a stream of a frame refused before inference (no grasps)."""
+        stream = cls(DetectorConfig(), None, None, None, None, {})
+        stream._refusal = (status, message)
+        return stream
+
+    def __iter__(self) -> Iterator[DetectedGrasp]:
+        """Yield the grasps not taken yet, best first."""
+        return self._pending
+
+    def _measure(self) -> Iterator[DetectedGrasp]:
+        roi = self.config.roi_px
+        for peak in self.peaks:
+            start = time.perf_counter()
+            assert self._crop is not None and self._depth is not None
+            rect = self._crop.rect_to_image(peak)
             if roi is not None and not (roi[0] <= rect.center[0] <= roi[2]
                                         and roi[1] <= rect.center[1] <= roi[3]):
-                rejected['outside the region of interest'] = \
-                    rejected.get('outside the region of interest', 0) + 1
-                continue
-            grasp, reason = self._to_metric(rect, depth_m, camera)
+                grasp, reason = None, 'outside the region of interest'
+            else:
+                grasp, reason = _to_metric(self.config, rect, self._depth, self._camera)
+            self._postprocess_ms += _ms_since(start)
             if grasp is None:
-                rejected[reason] = rejected.get(reason, 0) + 1
+                self.rejected[reason] = self.rejected.get(reason, 0) + 1
                 continue
-            grasps.append(grasp)
-            if on_best is not None and len(grasps) == 1:
-                on_best(grasp)
-        return peaks, grasps, rejected
+            self.grasps.append(grasp)
+            yield grasp
 
-    def _to_metric(self, rect: GraspRectangle, depth_m: np.ndarray,
-                   camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
-        """Return a grasp with depth, width and pose, or (None, why it was rejected)."""
-        cfg = self.config
-        z = depth_at(depth_m, rect.center[0], rect.center[1], cfg.depth_search_radius_px,
-                     cfg.depth_range_m)
-        if z is None:
-            return None, 'no valid depth near the grasp centre'
-        if camera is None:
-            return DetectedGrasp(rect, z, None, None), ''
-        measured = width_m(rect, depth_m, camera, cfg.depth_search_radius_px, cfg.depth_range_m)
-        if measured is None:  # cannot happen with a valid centre depth; kept for safety
-            return None, 'no valid depth near the grasp centre'
-        if cfg.fit_width_to_object:
-            span = object_span_px(rect, depth_m, cfg.depth_range_m)
-            if span is not None:
-                measured = min(measured, span.width_m(camera))
-                if all(span.edges):  # both edges seen: centre the fingers on the object
-                    centred = replace(rect, center=span.middle_px)
-                    z_mid = depth_at(depth_m, centred.center[0], centred.center[1],
-                                     cfg.depth_search_radius_px, cfg.depth_range_m)
-                    if z_mid is not None:
-                        rect, z = centred, z_mid
-        opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m,
-                                    cfg.width_margin_m)
-        if not fits:
-            return None, f'wider than the gripper ({cfg.max_width_m:.3f} m)'
-        if cfg.fingers is not None:
-            clear, _ = fingers_clear(rect, z, opening, depth_m, camera, cfg.fingers,
-                                     cfg.max_width_m)
-            if not clear:
-                return None, 'a finger would land on something (depth at the finger)'
-        return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ''
+    def result(self) -> DetectionResult:
+        """Measure the grasps not taken yet; return the frame's outcome (grasps best first)."""
+        for _ in self._pending:
+            pass
+        if self._refusal is not None:
+            return DetectionResult(*self._refusal)
+        self.timings_ms['postprocess'] = self._postprocess_ms
+        result = _result(self.peaks, self.grasps, self.rejected, self.timings_ms, self._camera)
+        result.support, result.plane_inliers = self.support, self.plane_inliers
+        if self.notes:
+            result.message += '; ' + '; '.join(self.notes)
+        return result
 
-    @staticmethod
-    def _result(peaks: list[GraspRectangle], grasps: list[DetectedGrasp],
-                rejected: dict[str, int], timings: dict[str, float],
-                camera: PinholeCamera | None) -> DetectionResult:
-        if not peaks:
-            return DetectionResult(GraspStatus.NO_GRASP, 'no grasp above the quality threshold',
-                                   [], timings, rejected)
-        if not grasps:
-            reasons = ', '.join(f'{n}× {why}' for why, n in rejected.items())
-            return DetectionResult(GraspStatus.NO_GRASP,
-                                   f'all {len(peaks)} candidate grasps rejected: {reasons}',
-                                   [], timings, rejected)
-        message = f'{len(grasps)} grasp(s)'
-        if rejected:
-            message += f', {sum(rejected.values())} rejected'
-        if camera is None:
-            message += '; no camera info: pixel grasps only (no width in metres, no pose)'
-        return DetectionResult(GraspStatus.OK, message, grasps, timings, rejected)
+
+def _to_metric(cfg: DetectorConfig, rect: GraspRectangle, depth_m: np.ndarray,
+               camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
+    """Return a grasp with depth, width and pose, or (None, why it was rejected)."""
+    z = depth_at(depth_m, rect.center[0], rect.center[1], cfg.depth_search_radius_px,
+                 cfg.depth_range_m)
+    if z is None:
+        return None, 'no valid depth near the grasp centre'
+    if camera is None:
+        return DetectedGrasp(rect, z, None, None), ''
+    measured = width_m(rect, depth_m, camera, cfg.depth_search_radius_px, cfg.depth_range_m)
+    if measured is None:  # cannot happen with a valid centre depth; kept for safety
+        return None, 'no valid depth near the grasp centre'
+    if cfg.fit_width_to_object:
+        span = object_span_px(rect, depth_m, cfg.depth_range_m)
+        if span is not None:
+            measured = min(measured, span.width_m(camera))
+            if all(span.edges):  # both edges seen: centre the fingers on the object
+                centred = replace(rect, center=span.middle_px)
+                z_mid = depth_at(depth_m, centred.center[0], centred.center[1],
+                                 cfg.depth_search_radius_px, cfg.depth_range_m)
+                if z_mid is not None:
+                    rect, z = centred, z_mid
+    opening, fits = clamp_width(measured, cfg.min_width_m, cfg.max_width_m, cfg.width_margin_m)
+    if not fits:
+        return None, f'wider than the gripper ({cfg.max_width_m:.3f} m)'
+    if cfg.fingers is not None:
+        clear, _ = fingers_clear(rect, z, opening, depth_m, camera, cfg.fingers,
+                                 cfg.max_width_m)
+        if not clear:
+            return None, 'a finger would land on something (depth at the finger)'
+    return DetectedGrasp(rect, z, opening, grasp_pose_in_camera(rect, z, camera)), ''
+
+
+def _result(peaks: list[GraspRectangle], grasps: list[DetectedGrasp], rejected: dict[str, int],
+            timings: dict[str, float], camera: PinholeCamera | None) -> DetectionResult:
+    if not peaks:
+        return DetectionResult(GraspStatus.NO_GRASP, 'no grasp above the quality threshold',
+                               [], timings, rejected)
+    if not grasps:
+        reasons = ', '.join(f'{n}× {why}' for why, n in rejected.items())
+        return DetectionResult(GraspStatus.NO_GRASP,
+                               f'all {len(peaks)} candidate grasps rejected: {reasons}',
+                               [], timings, rejected)
+    message = f'{len(grasps)} grasp(s)'
+    if rejected:
+        message += f', {sum(rejected.values())} rejected'
+    if camera is None:
+        message += '; no camera info: pixel grasps only (no width in metres, no pose)'
+    return DetectionResult(GraspStatus.OK, message, grasps, timings, rejected)

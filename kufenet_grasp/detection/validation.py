@@ -47,32 +47,35 @@ def check_images(rgb: np.ndarray, depth_m: np.ndarray) -> list[FrameIssue]:
     return issues
 
 
-def check_frame_ids(color_frame_id: str, depth_frame_id: str) -> list[FrameIssue]:
-    """Return colour and depth images must share one optical frame (depth aligned to colour)."""
-    if color_frame_id and depth_frame_id and color_frame_id != depth_frame_id:
-        return [FrameIssue(GraspStatus.BAD_INPUT,
-                           f"colour frame_id '{color_frame_id}' differs from depth frame_id "
-                           f"'{depth_frame_id}': {ALIGN_HINT}")]
-    return []
+def check_frame_ids(color_frame_id: str, depth_frame_id: str,
+                    info_frame_id: str = '') -> list[FrameIssue]:
+    """Colour, depth and camera info must share one optical frame (depth aligned to colour).
 
-
-def check_intrinsics(camera: PinholeCamera, image_hw: tuple[int, int],
-                     image_frame_id: str = '') -> list[FrameIssue]:
-    """Camera info must describe the image: same size (and frame id, if both are known)."""
+    Empty ids are not compared. The intrinsics themselves are checked against the image by
+    :func:`check_intrinsics`, in the detector.
+    """
     issues = []
+    if color_frame_id and depth_frame_id and color_frame_id != depth_frame_id:
+        issues.append(FrameIssue(GraspStatus.BAD_INPUT,
+                                 f"colour frame_id '{color_frame_id}' differs from depth "
+                                 f"frame_id '{depth_frame_id}': {ALIGN_HINT}"))
+    if info_frame_id and color_frame_id and info_frame_id != color_frame_id:
+        issues.append(FrameIssue(GraspStatus.BAD_INPUT,
+                                 f"camera info frame_id '{info_frame_id}' differs from the image "
+                                 f"frame_id '{color_frame_id}'"))
+    return issues
+
+
+def check_intrinsics(camera: PinholeCamera, image_hw: tuple[int, int]) -> list[FrameIssue]:
+    """Camera info must describe the image: the same size (width, height px)."""
     height, width = image_hw
     if (camera.width, camera.height) != (width, height):
-        issues.append(FrameIssue(
+        return [FrameIssue(
             GraspStatus.BAD_INPUT,
             f'camera info is for {camera.width}x{camera.height} but the image is '
             f'{width}x{height}: use the camera_info published with this image (for aligned '
-            f'depth: the colour camera_info)'))
-    if image_frame_id and camera.frame_id and camera.frame_id != image_frame_id:
-        issues.append(FrameIssue(
-            GraspStatus.BAD_INPUT,
-            f"camera info frame_id '{camera.frame_id}' differs from the image frame_id "
-            f"'{image_frame_id}'"))
-    return issues
+            f'depth: the colour camera_info)')]
+    return []
 
 
 def frame_age_s(stamp_s: float, now_s: float, arrival_s: float | None = None) -> float:

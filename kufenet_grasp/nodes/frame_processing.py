@@ -2,26 +2,30 @@
 # SPDX-License-Identifier: Apache-2.0
 """One synchronised RGB-D frame → ranked grasp messages (the node's per-frame work).
 
-Converts the Image / CameraInfo messages to arrays (``image_encoding``), checks the frame
-(``detection.validation``: encodings, sizes, frame ids, age), runs the ROS-free
-``GraspDetector`` and expresses the grasp poses in the base frame (T_base_camera from
-``tf_lookup``, then the TCP offset). Pixels are full-resolution source-image pixels; poses are
-metres in ``base_frame`` (or the camera optical frame when no transform is configured).
+Converts the Image / CameraInfo messages to arrays (``image_encoding``), checks the messages
+(``detection.validation``: encodings, sizes, frame ids, age), starts the ROS-free
+``GraspDetector`` on the frame and turns each grasp it yields, best first, into its message
+and its pose in the base frame (T_base_camera from ``tf_lookup``, then the TCP offset), once.
+Pixels are full-resolution source-image pixels; poses are metres in ``base_frame`` (or the
+camera optical frame when no transform is configured).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 import math
 import threading
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection import validation
 from kufenet_grasp.detection.builder import build_detector, gripper_config, tcp_offset
+from kufenet_grasp.detection.detector import DetectedGrasp, GraspStream
 from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.grasp.drawing import draw_grasps
 from kufenet_grasp.grasp.model_input import LEGACY_INPUT
 from kufenet_grasp.nodes.ros_conversions import (
     camera_from_info,
@@ -31,8 +35,13 @@ from kufenet_grasp.nodes.ros_conversions import (
     stamp_to_seconds,
 )
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, TransformUnavailable
-from kufenet_grasp.runtime.image_encoding import depth_raw, image_to_numpy, ImageEncodingError
-from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
+from kufenet_grasp.runtime.image_encoding import (
+    depth_raw,
+    image_to_numpy,
+    ImageEncodingError,
+    numpy_to_image_fields,
+)
+from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -56,41 +65,59 @@ class FrameInput:
         return stamp_to_seconds(self.color.header.stamp)
 
 
+@dataclass(frozen=True)
+class FrameGrasp:
+    """One grasp of a frame as the node sends it, built once from the detector's record.
+
+    Attributes:
+        detected: the detector's grasp (rectangle px, depth m, width m, pose in the camera).
+        msg: its GraspRectangle message (image px, width and depth in metres).
+        tool_pose: T_frame_tool in the pose frame (metres), None without a pose.
+        pose: the same as a PoseStamped in the pose frame at the image stamp, or None.
+
+    """
+
+    detected: DetectedGrasp
+    msg: GraspRectangle
+    tool_pose: RigidTransform | None = None
+    pose: PoseStamped | None = None
+
+
 @dataclass
 class FrameOutcome:
-    """Result of one frame: status code, explanation, ranked messages, warnings to log."""
+    """Result of one frame: status, explanation, the grasps best first, warnings to log."""
 
-    code: int
+    code: GraspStatus
     summary: str
     header: Any = None
-    rects: list[GraspRectangle] = field(default_factory=list)
-    poses: list[PoseStamped] = field(default_factory=list)
-    transforms: list[RigidTransform] = field(default_factory=list)
-    widths_m: list[float] = field(default_factory=list)
+    grasps: list[FrameGrasp] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rgb: np.ndarray | None = None
-    pixel_rects: list[Any] = field(default_factory=list)
     #: candidates above the quality threshold that failed a depth, width or finger check
     rejected: int = 0
-    #: rects[0] (and poses[0], if any) already went out through ``process``'s ``on_best``
-    best_published: bool = False
     #: support plane of the input: 'plane', 'none' (not found, depth used as seen), 'off', ''
     support: str = ''
+
+    @property
+    def rects(self) -> list[GraspRectangle]:
+        """Return the grasps' messages, best first."""
+        return [g.msg for g in self.grasps]
+
+    @property
+    def poses(self) -> list[PoseStamped]:
+        """Return the grasps' poses, best first (empty without camera info or transform)."""
+        return [g.pose for g in self.grasps if g.pose is not None]
 
     def array(self, count: int | None = None) -> GraspRectangleArray:
         """Return the ranked rectangles (at most ``count``) as a GraspRectangleArray."""
         rects = self.rects if count is None else self.rects[:count]
-        out = grasps_to_array(rects, self.header) if self.header is not None \
+        return grasps_to_array(rects, self.header) if self.header is not None \
             else GraspRectangleArray()
-        return out
 
     def marker_poses(self) -> list[tuple[RigidTransform, float]]:
         """(grasp pose in the pose frame, width m) pairs for the RViz markers."""
-        return list(zip(self.transforms, self.widths_m))
-
-
-#: receives the best grasp's message and its pose (None without intrinsics) ahead of the rest
-BestCallback = Callable[[GraspRectangle, 'PoseStamped | None'], None]
+        return [(g.tool_pose, float(g.detected.width_m) if g.detected.width_m is not None
+                 else math.nan) for g in self.grasps if g.tool_pose is not None]
 
 
 @dataclass(frozen=True)
@@ -101,13 +128,9 @@ class _PoseFrame:
     t_frame_camera: RigidTransform
     warning: str | None = None
 
-    def tool_pose(self, grasp: Any, offset: RigidTransform) -> RigidTransform:
-        """T_frame_tool of a grasp with a camera pose, through the TCP offset T_grasp_tool."""
-        return self.t_frame_camera.compose(grasp.pose_camera).compose(offset)
 
-
-def _bad(message: str, code: int = GraspStatus.BAD_INPUT) -> FrameOutcome:
-    return FrameOutcome(int(code), message)
+def _bad(message: str, code: GraspStatus = GraspStatus.BAD_INPUT) -> FrameOutcome:
+    return FrameOutcome(GraspStatus(code), message)
 
 
 def _pose_frame(tf: CameraToBase, header: Any) -> _PoseFrame:
@@ -125,36 +148,77 @@ def _pose_frame(tf: CameraToBase, header: Any) -> _PoseFrame:
                       f'static_transform.enabled or a calibration file)')
 
 
-class _BestFirst:
-    """``GraspDetector.detect``'s ``on_best``: sends the best grasp (message, pose) at once.
+class FrameRun:
+    """One frame through the processor: iterate for its grasps (best first), then ``outcome``.
 
-    Remembers the transform it looked up (or why it failed) so the frame's other poses reuse
-    it: one lookup a frame.
+    Each grasp is turned into its message and pose once, as the detector yields it; the
+    camera-to-base transform is looked up once, at the first grasp with a pose. When that
+    lookup fails the grasps still come (pixel rectangles, no pose) and the outcome says
+    TF_FAILED.
     """
 
-    def __init__(self, tf: CameraToBase, header: Any, offset: RigidTransform,
-                 send: BestCallback) -> None:
-        self._tf, self._header, self._offset, self._send = tf, header, offset, send
-        self.where: _PoseFrame | TransformUnavailable | None = None
-        self.sent = False
+    def __init__(self, outcome: FrameOutcome, stream: GraspStream | None = None,
+                 tf: CameraToBase | None = None, offset: RigidTransform | None = None,
+                 depth: Image | None = None) -> None:
+        self._outcome, self._stream, self._tf = outcome, stream, tf
+        self._offset = offset or RigidTransform.identity()
+        self._depth = depth
+        self._where: _PoseFrame | TransformUnavailable | None = None
+        self._pending = self._grasps()
 
-    def __call__(self, grasp: Any) -> None:
-        pose = None
-        if grasp.pose_camera is not None:
+    def __iter__(self) -> Iterator[FrameGrasp]:
+        """Yield the grasps not taken yet, best first."""
+        return self._pending
+
+    def _grasps(self) -> Iterator[FrameGrasp]:
+        if self._stream is None:
+            return
+        header = self._outcome.header
+        for detected in self._stream:
+            grasp = FrameGrasp(detected, grasp_to_msg(detected.rect_image_px, header,
+                                                      width_m=detected.width_m,
+                                                      depth_m=detected.depth_m))
+            if detected.pose_camera is not None:
+                where = self._pose_frame()
+                if isinstance(where, _PoseFrame):
+                    tool = where.t_frame_camera.compose(detected.pose_camera).compose(
+                        self._offset)
+                    grasp = FrameGrasp(detected, grasp.msg, tool,
+                                       pose_stamped(tool, where.frame_id, header.stamp))
+            self._outcome.grasps.append(grasp)
+            yield grasp
+
+    def _pose_frame(self) -> _PoseFrame | TransformUnavailable:
+        if self._where is None:
+            assert self._tf is not None
             try:
-                self.where = _pose_frame(self._tf, self._header)
+                self._where = _pose_frame(self._tf, self._outcome.header)
             except TransformUnavailable as exc:
-                self.where = exc
-                return  # the outcome reports it, with the rectangles
-            pose = pose_stamped(self.where.tool_pose(grasp, self._offset), self.where.frame_id,
-                                self._header.stamp)
-        self._send(grasp_to_msg(grasp.rect_image_px, self._header, width_m=grasp.width_m,
-                                depth_m=grasp.depth_m), pose)
-        self.sent = True
+                self._where = exc
+        return self._where
+
+    def outcome(self) -> FrameOutcome:
+        """Take the grasps not taken yet; return the frame's outcome."""
+        for _ in self._pending:
+            pass
+        outcome = self._outcome
+        if self._stream is None:
+            return outcome
+        result = self._stream.result()
+        outcome.code, outcome.summary = result.status, result.message
+        outcome.support, outcome.rejected = result.support, sum(result.rejected.values())
+        if result.status == GraspStatus.NO_DATA and self._depth is not None:
+            outcome.summary = _depth_hint(self._depth) or outcome.summary
+        if isinstance(self._where, TransformUnavailable):
+            outcome.code, outcome.summary = GraspStatus.TF_FAILED, str(self._where)
+        elif self._where is not None and self._where.warning is not None:
+            outcome.warnings.append(self._where.warning)
+        self._stream = None  # a second call returns the same outcome
+        return outcome
 
 
 class FrameProcessor:
-    """Wraps ``GraspDetector`` for message frames; thread-safe (one detection at a time)."""
+    """Wraps ``GraspDetector`` for message frames; thread-safe (one inference at a time)."""
 
     def __init__(self, infer_fn: Any, settings: dict[str, Any], source: str,
                  input_spec: Any = None) -> None:
@@ -211,29 +275,27 @@ class FrameProcessor:
             rgb, depth_m = image_to_numpy(color), image_to_numpy(depth)
         except ImageEncodingError as exc:
             return _bad(f'cannot decode the image: {exc}')
-        issue = validation.first_issue(validation.check_frame_ids(color.header.frame_id,
-                                                                  depth.header.frame_id))
+        info_frame_id = frame.info.header.frame_id if frame.info is not None else ''
+        issue = validation.first_issue(validation.check_frame_ids(
+            color.header.frame_id, depth.header.frame_id, info_frame_id))
         return _bad(issue.message, issue.status) if issue else (rgb, depth_m)
 
-    def process(self, frame: FrameInput, now_s: float, tf: CameraToBase,
-                max_age_s: float | None = None,
-                on_best: BestCallback | None = None) -> FrameOutcome:
-        """Detect grasps in ``frame`` at node time ``now_s`` (s); never raises on bad input.
+    def start(self, frame: FrameInput, now_s: float, tf: CameraToBase,
+              max_age_s: float | None = None) -> FrameRun:
+        """Check ``frame`` at node time ``now_s`` (s) and run the model on it; never raises.
 
         ``max_age_s`` overrides the ``max_frame_age_s`` parameter (seconds, 0 = no limit).
-        ``on_best`` receives the best grasp (message, pose) as soon as it is measured, before
-        the other candidates (their depth, width and finger checks); the
-        outcome then has ``best_published`` set. It is not called when the transform lookup
-        fails (the outcome reports that) or no grasp passes.
+        Iterate the returned run for the grasps as they are measured, best first; a refused
+        frame's run has none and its outcome says why.
         """
         max_age = float(self._settings['max_frame_age_s'] if max_age_s is None else max_age_s)
         issue = validation.first_issue(validation.check_age(frame.stamp_s, now_s, max_age,
                                                             frame.arrival_s))
         if issue is not None:
-            return _bad(issue.message, issue.status)
+            return FrameRun(_bad(issue.message, issue.status))
         decoded = self._decode(frame)
         if isinstance(decoded, FrameOutcome):
-            return decoded
+            return FrameRun(decoded)
         rgb, depth_m = decoded
         warnings: list[str] = []
         camera = None
@@ -245,59 +307,23 @@ class FrameProcessor:
             try:
                 camera = camera_from_info(frame.info)
             except ValueError as exc:
-                return _bad(f'camera_info is unusable: {exc}')
-            issue = validation.first_issue(validation.check_intrinsics(
-                camera, rgb.shape[:2], frame.color.header.frame_id))
-            if issue is not None:
-                return _bad(issue.message, issue.status)
+                return FrameRun(_bad(f'camera_info is unusable: {exc}'))
         with self._lock:
             detector, offset = self._detector, self._offset
-        header = frame.color.header
-        best = _BestFirst(tf, header, offset, on_best) if on_best is not None else None
         with self._detect_lock:
-            result = detector.detect(rgb, depth_m, camera, on_best=best)
-        message = result.message
-        if result.status == GraspStatus.NO_DATA:
-            message = _depth_hint(frame.depth) or message
-        outcome = FrameOutcome(int(result.status), message, header, warnings=warnings,
-                               rgb=rgb, best_published=best is not None and best.sent,
-                               support=result.support, rejected=sum(result.rejected.values()))
-        self._fill(outcome, result.grasps, tf, offset, best.where if best else None)
-        return outcome
+            stream = detector.start(rgb, depth_m, camera)
+        outcome = FrameOutcome(GraspStatus.OK, '', frame.color.header, warnings=warnings,
+                               rgb=rgb)
+        return FrameRun(outcome, stream, tf, offset, frame.depth)
 
-    def _fill(self, outcome: FrameOutcome, grasps: list[Any], tf: CameraToBase,
-              offset: RigidTransform,
-              where: _PoseFrame | TransformUnavailable | None) -> None:
-        header = outcome.header
-        outcome.pixel_rects = [g.rect_image_px for g in grasps]
-        outcome.rects = [grasp_to_msg(g.rect_image_px, header, width_m=g.width_m,
-                                      depth_m=g.depth_m) for g in grasps]
-        if outcome.code != GraspStatus.OK or not grasps or grasps[0].pose_camera is None:
-            return
-        if where is None:
-            try:
-                where = _pose_frame(tf, header)
-            except TransformUnavailable as exc:
-                where = exc
-        if isinstance(where, TransformUnavailable):
-            outcome.code, outcome.summary = int(GraspStatus.TF_FAILED), str(where)
-            return
-        if where.warning is not None:
-            outcome.warnings.append(where.warning)
-        for grasp in grasps:
-            if grasp.pose_camera is None:
-                break
-            pose = where.tool_pose(grasp, offset)
-            outcome.transforms.append(pose)
-            outcome.widths_m.append(float(grasp.width_m) if grasp.width_m is not None
-                                    else math.nan)
-            outcome.poses.append(pose_stamped(pose, where.frame_id, header.stamp))
+    def process(self, frame: FrameInput, now_s: float, tf: CameraToBase,
+                max_age_s: float | None = None) -> FrameOutcome:
+        """Detect every grasp of ``frame`` (see :meth:`start`) and return the outcome."""
+        return self.start(frame, now_s, tf, max_age_s).outcome()
 
     def debug_image(self, frame: FrameInput, outcome: FrameOutcome) -> Image:
         """rgb8 Image of the colour frame with the ranked rectangles drawn (best in green)."""
-        from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
-
-        canvas = _draw(outcome.rgb, outcome.pixel_rects)
+        canvas = _draw(outcome.rgb, [g.detected.rect_image_px for g in outcome.grasps])
         msg = Image(**numpy_to_image_fields(canvas, 'rgb8'))
         msg.header = frame.color.header
         return msg
@@ -313,7 +339,5 @@ def _depth_hint(depth: Image) -> str | None:
 
 def _draw(rgb: np.ndarray, rects: list[Any]) -> np.ndarray:
     """Copy of ``rgb`` (uint8 H×W×3) with the best rectangle in green, the others in orange."""
-    from kufenet_grasp.grasp.drawing import draw_grasps
-
     canvas = draw_grasps(rgb, rects[1:], color=(255, 160, 0)) if len(rects) > 1 else rgb
     return np.asarray(draw_grasps(canvas, rects[:1], color=(0, 255, 0)))

@@ -22,6 +22,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection import builder, validation
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.camera_inputs import (
@@ -33,16 +34,17 @@ from kufenet_grasp.nodes.camera_inputs import (
 )
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
 from kufenet_grasp.nodes.frame_processing import (
-    BestCallback,
+    FrameGrasp,
     FrameInput,
     FrameOutcome,
     FrameProcessor,
 )
 from kufenet_grasp.nodes.markers import grasp_marker_array
 from kufenet_grasp.nodes.qos import input_qos, output_qos
+from kufenet_grasp.nodes.ros_conversions import status_msg
 from kufenet_grasp.nodes.tf_lookup import CameraToBase, StaticCameraMount
 from kufenet_grasp.runtime.latest_worker import LatestWorker
-from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
+from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray
 from kufenet_msgs.srv import DetectGrasps
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -238,7 +240,7 @@ class GraspDetectorNode(Node):
 
     def _on_refused(self, stream: str, reason: str) -> None:
         """Report an input image refused unread (too many pixels) as a frame's outcome."""
-        outcome = FrameOutcome(int(GraspStatus.BAD_INPUT), reason)
+        outcome = FrameOutcome(GraspStatus.BAD_INPUT, reason)
         self._stats.frame_refused(reason)
         self.get_logger().warn(reason, throttle_duration_sec=2.0)
         with self._lock:
@@ -306,25 +308,29 @@ class GraspDetectorNode(Node):
 
     # ----------------------------------------------------------------- processing
     def _process_frame(self, frame: FrameInput) -> None:
-        outcome = self._run_detection(frame, on_best=self._publish_best)
+        outcome = self._detect(frame, publish_best=True)
         if outcome is not None:
             self._publish(frame, outcome)
 
-    def _publish_best(self, rect: GraspRectangle, pose: PoseStamped | None) -> None:
-        """Return best grasp and its pose, published before the other candidates are measured."""
+    def _publish_best(self, grasp: FrameGrasp) -> None:
+        """Publish the best grasp and its pose, before the other candidates are measured."""
         if self._active and self._pubs:
-            self._pubs['grasp'].publish(rect)
-            if pose is not None:
-                self._pubs['pose'].publish(pose)
+            self._pubs['grasp'].publish(grasp.msg)
+            if grasp.pose is not None:
+                self._pubs['pose'].publish(grasp.pose)
 
-    def _run_detection(self, frame: FrameInput, max_age_s: float | None = None,
-                       on_best: BestCallback | None = None) -> FrameOutcome | None:
+    def _detect(self, frame: FrameInput, max_age_s: float | None = None,
+                publish_best: bool = False) -> FrameOutcome | None:
+        """Run the detector on ``frame``; with ``publish_best`` the first grasp goes out first."""
         processor, tf = self._processor, self._tf
         if processor is None or tf is None:
             return None
         started = time.monotonic()
-        outcome = processor.process(frame, self.get_clock().now().nanoseconds * 1e-9, tf,
-                                    max_age_s, on_best)
+        run = processor.start(frame, self.get_clock().now().nanoseconds * 1e-9, tf, max_age_s)
+        for rank, grasp in enumerate(run):
+            if publish_best and rank == 0:
+                self._publish_best(grasp)
+        outcome = run.outcome()
         self._stats.frame_done(time.monotonic(), 1e3 * (time.monotonic() - started),
                                outcome.summary, outcome.code == GraspStatus.OK,
                                outcome.support)
@@ -339,13 +345,9 @@ class GraspDetectorNode(Node):
     def _publish(self, frame: FrameInput, outcome: FrameOutcome) -> None:
         if not self._active or not self._pubs:
             return
-        if outcome.rects:
-            if not outcome.best_published:
-                self._pubs['grasp'].publish(outcome.rects[0])
+        if outcome.grasps:  # the best one went out as it came (_publish_best)
             self._pubs['grasps'].publish(outcome.array())
         if outcome.poses:
-            if not outcome.best_published:
-                self._pubs['pose'].publish(outcome.poses[0])
             markers, processor = self._pubs['markers'], self._processor
             if self.param('publish_markers') and markers.get_subscription_count() > 0 \
                     and processor is not None:
@@ -387,15 +389,13 @@ class GraspDetectorNode(Node):
         if stale is not None:
             return _status(response, stale.status, stale.message)
         if outcome is None or (outcome.code == GraspStatus.STALE_DATA and max_age > 0):
-            outcome = self._run_detection(frame, max_age)
+            outcome = self._detect(frame, max_age)
             if outcome is None:
                 return _status(response, GraspStatus.NOT_READY, 'model released meanwhile')
-        response.status.code = int(outcome.code)
         response.grasps = outcome.array(count)
         response.poses = list(outcome.poses[:count])
-        returned = len(response.grasps.grasps)
-        response.status.message = _service_message(outcome, returned, request.max_grasps,
-                                                   top_k)
+        response.status = status_msg(outcome.code, _service_message(
+            outcome, len(response.grasps.grasps), request.max_grasps, top_k))
         return response
 
     def _not_ready_reason(self) -> str:
@@ -486,9 +486,8 @@ def _service_message(outcome: FrameOutcome, returned: int, requested: int, top_k
     return text
 
 
-def _status(response: Any, code: int, message: str) -> Any:
-    response.status.code = int(code)
-    response.status.message = message
+def _status(response: Any, code: GraspStatus, message: str) -> Any:
+    response.status = status_msg(code, message)
     return response
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose, PoseStamped, Transform
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.geometry.camera import from_camera_info_k, PinholeCamera
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
 from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
 from kufenet_msgs.msg import GraspRectangleArray
+from kufenet_msgs.msg import GraspStatus as GraspStatusMsg
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
@@ -99,3 +101,12 @@ def pose_to_transform(pose: Pose | Transform) -> RigidTransform:
     else:
         p, q = pose.position, pose.orientation
     return from_xyz_quat((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+
+
+def status_msg(status: GraspStatus, message: str) -> GraspStatusMsg:
+    """Return the kufenet_msgs/GraspStatus of ``status``: the one place a status becomes a message.
+
+    The message's constants have the values of :class:`~kufenet_grasp.common.status.GraspStatus`
+    (test/test_status_codes.py keeps them equal).
+    """
+    return GraspStatusMsg(code=int(GraspStatus(status)), message=str(message))

@@ -260,18 +260,15 @@ def decode_frame(frame: BagFrame) -> tuple[np.ndarray, np.ndarray, PinholeCamera
         depth_m = image_to_numpy(depth)
     except ImageEncodingError as exc:
         raise FrameError(f'cannot decode the image: {exc}') from exc
-    issue = validation.first_issue(validation.check_frame_ids(color.header.frame_id,
-                                                              depth.header.frame_id))
+    info_frame_id = frame.info.header.frame_id if frame.info is not None else ''
+    issue = validation.first_issue(validation.check_frame_ids(
+        color.header.frame_id, depth.header.frame_id, info_frame_id))
     if issue is not None:
         raise FrameError(issue.message)
     camera = None
-    if frame.info is not None:
+    if frame.info is not None:  # its size is checked against the image by the detector
         try:
             camera = from_camera_info_msg(frame.info)
         except ValueError as exc:
             raise FrameError(f'camera_info is unusable: {exc}') from exc
-        issue = validation.first_issue(validation.check_intrinsics(
-            camera, rgb.shape[:2], color.header.frame_id))
-        if issue is not None:
-            raise FrameError(issue.message)
     return rgb, depth_m, camera
