@@ -17,12 +17,14 @@ from pathlib import Path
 import tempfile
 
 from kufenet_grasp.bench.profile import OpCost
+from kufenet_grasp.deploy.export import export_onnx
 from kufenet_grasp.deploy.runtimes import (
     check_input_size,
     is_exported_path,
     OnnxRuntimeBackend,
     OpenVinoBackend,
 )
+from kufenet_grasp.deploy.source import resolve_source
 import numpy as np
 
 PROFILED_BACKENDS = ('onnxruntime', 'openvino')
@@ -32,9 +34,6 @@ def _model_file(source: str, backend: str, input_size: int, folder: Path) -> Pat
     """``source`` if it is an exported file, else its ONNX export written into ``folder``."""
     if is_exported_path(source):
         return Path(source)
-    from kufenet_grasp.deploy.export import export_onnx
-    from kufenet_grasp.deploy.source import resolve_source
-
     return export_onnx(resolve_source(source), folder / 'model.onnx', input_size=input_size,
                        split_bias=backend == 'openvino')
 

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 import sys
 
+from kufenet_grasp.bench.node_latency import parse_rates
+
 HELP = ('Replay rendered RGB-D frames at 30 Hz into a grasp_detector process and measure '
         'stamp-to-grasp latency, drops, CPU share, resident memory and start-up time.')
 
@@ -86,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
     from kufenet_grasp.bench.inference import machine_info
     from kufenet_grasp.bench.node_bench import NodeBenchSettings, run_node_bench
-    from kufenet_grasp.bench.node_latency import parse_rates
 
     try:
         rates = parse_rates(args.sweep_max_rate)

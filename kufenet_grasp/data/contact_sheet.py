@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
+from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.sample import GraspSample
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from kufenet_grasp.data.base import GraspDataset
     from kufenet_grasp.grasp.rectangle import GraspRectangle
 
 

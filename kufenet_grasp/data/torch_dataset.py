@@ -18,7 +18,10 @@ from typing import Any, TYPE_CHECKING
 
 import cv2
 from kufenet_grasp.data.augment import bend_depth, random_augment_matrix, warp_sample
+from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.sample import GraspSample
+from kufenet_grasp.data.splits import split_indices
+from kufenet_grasp.grasp.maps import rasterise_grasps
 from kufenet_grasp.grasp.model_input import (
     choose_window,
     flatten_support,
@@ -27,12 +30,11 @@ from kufenet_grasp.grasp.model_input import (
     LEGACY_INPUT,
     range_to_z,
 )
+from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.rectangle import GraspRectangle
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from kufenet_grasp.data.base import GraspDataset
-    from kufenet_grasp.grasp.preprocess import CropTransform
-    from kufenet_grasp.grasp.rectangle import GraspRectangle
     import torch
 
 CROP_MODES = ('center', 'labels', 'full')
@@ -78,8 +80,6 @@ def make_crop_window(
     image (padded). This is the window of the legacy input; :class:`GraspMapDataset` goes
     through :func:`~kufenet_grasp.grasp.model_input.choose_window`, which uses it too.
     """
-    from kufenet_grasp.grasp.preprocess import make_crop
-
     center, size = window_center_side(shape, rects, out_size, mode, side)
     if mode == 'full':
         return make_crop(shape, out_size, 'full')
@@ -102,8 +102,6 @@ def crop_sample(sample: GraspSample, crop: CropTransform) -> GraspSample:
     Colour and depth come from ``kufenet_grasp.grasp.preprocess.apply_crop``; the mask is
     resampled with nearest neighbour (0 outside the image); rectangles go to model pixels.
     """
-    from kufenet_grasp.grasp.preprocess import apply_crop
-
     rgb, depth = apply_crop(sample.rgb, sample.depth, crop)
     mask = None
     if sample.mask is not None:
@@ -244,8 +242,6 @@ class GraspMapDataset:
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         """``(x, y, index)`` for item ``index``; see the class docstring."""
-        from kufenet_grasp.grasp.maps import rasterise_grasps
-        from kufenet_grasp.grasp.preprocess import normalise_rgbd
         import torch
 
         index = self._item_index(index)
@@ -282,8 +278,6 @@ def split_map_datasets(
     Only ``'train'`` is augmented (if ``augment_train``); ``crop`` defaults to
     :func:`default_crop`; ``kw`` goes to :class:`GraspMapDataset`.
     """
-    from kufenet_grasp.data.splits import split_indices
-
     parts = split_indices(dataset, mode=mode, fractions=fractions, seed=seed)
     crop = crop or default_crop(dataset)
     return {

@@ -32,6 +32,7 @@ from kufenet_grasp.deploy.model_metadata import (
 from kufenet_grasp.deploy.runtimes import check_input_size  # noqa: F401 (re-exported)
 from kufenet_grasp.deploy.source import ResolvedModel
 from kufenet_grasp.deploy.upsample_rewrite import split_transposed_biases
+from kufenet_grasp.models.registry import count_parameters
 import numpy as np
 import torch
 from torch import nn
@@ -85,8 +86,6 @@ def build_metadata(resolved: ResolvedModel, input_size: int) -> dict[str, str]:
 
 def _cost(model: nn.Module, input_size: int) -> dict[str, str]:
     """``params`` and ``flops`` (per (1,4,S,S) frame) as strings, for tools without torch."""
-    from kufenet_grasp.models.registry import count_parameters
-
     cost = {'params': str(count_parameters(model))}
     try:
         from kufenet_grasp.models.flops import count_flops

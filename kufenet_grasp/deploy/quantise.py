@@ -23,7 +23,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.data.registry import open_dataset
+from kufenet_grasp.data.torch_dataset import GraspMapDataset
 from kufenet_grasp.deploy.export import INPUT_NAME
+from kufenet_grasp.grasp.model_input import InputSpec
 import numpy as np
 
 QUANTISE_POLICIES = ('dense', 'all-conv')
@@ -43,10 +46,6 @@ def calibration_frames(dataset: str, *, split: str | None = None, count: int = 6
     empty; resize to ``input_size`` px; normalisation), so the ranges the quantiser sees are
     those of real inputs.
     """
-    from kufenet_grasp.data.registry import open_dataset
-    from kufenet_grasp.data.torch_dataset import GraspMapDataset
-    from kufenet_grasp.grasp.model_input import InputSpec
-
     if count < 1:
         raise ValueError(f'calibration needs at least one frame, got count={count}')
     data = open_dataset(dataset, split=split)

@@ -15,6 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from kufenet_grasp.common.package_files import find_package_file
+from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_metadata
+from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
 from kufenet_grasp.geometry.finger_clearance import FingerModel
 from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
@@ -35,8 +37,6 @@ def create_default_backend(name: str, source: str, input_size: int, threads: int
     which never imports PyTorch (a smaller, faster-starting process); weights files and
     presets go through ``kufenet_grasp.deploy.backends.create_backend``.
     """
-    from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
-
     if is_exported_path(source):
         return create_exported_backend(name, source, input_size=input_size, threads=threads)
     from kufenet_grasp.deploy.backends import create_backend
@@ -61,11 +61,7 @@ def input_spec_of_source(source: str) -> InputSpec:
     An exported ``.onnx`` / ``.xml`` file carries its weights file's metadata, read here
     without PyTorch.
     """
-    from kufenet_grasp.deploy.runtimes import is_exported_path
-
     if is_exported_path(source):
-        from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_metadata
-
         return InputSpec.from_dict(input_spec_dict(read_model_metadata(source)))
     if not str(source).endswith('.safetensors'):
         return LEGACY_INPUT

@@ -22,7 +22,7 @@ import warnings
 
 from kufenet_grasp.grasp.model_input import InputSpec
 from kufenet_grasp.models.base import GraspModel
-from kufenet_grasp.models.registry import build_from_config
+from kufenet_grasp.models.registry import build_from_config, build_model
 import torch
 
 #: value of the ``format`` metadata key
@@ -309,8 +309,6 @@ def convert_state_dict(src: str | Path, dst: str | Path, name: str, *,
     Loads with ``torch.load(weights_only=True)`` (no arbitrary unpickling); accepts a bare
     state dict or one under the key 'state_dict' or 'model'.
     """
-    from kufenet_grasp.models.registry import build_model
-
     try:
         obj = torch.load(str(src), map_location='cpu', weights_only=True)
     except Exception as exc:

@@ -24,6 +24,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection import builder, validation
+from kufenet_grasp.geometry.calibration import load_static_mount
+from kufenet_grasp.geometry.transforms import from_xyz_quat
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.camera_inputs import (
     CameraInputs,
@@ -184,16 +186,12 @@ class GraspDetectorNode(Node):
         static = None
         calib = str(self.param('static_transform.calibration_file'))
         if calib:
-            from kufenet_grasp.geometry.calibration import load_static_mount
-
             mount = load_static_mount(calib)
             if mount.parent_frame != base:
                 raise ValueError(f'static_transform.calibration_file {calib}: parent_frame '
                                  f"'{mount.parent_frame}' is not base_frame '{base}'")
             static = StaticCameraMount(mount.transform, base, mount.child_frame)
         elif self.param('static_transform.enabled'):
-            from kufenet_grasp.geometry.transforms import from_xyz_quat
-
             transform = from_xyz_quat(list(self.param('static_transform.translation')),
                                       list(self.param('static_transform.rotation')))
             static = StaticCameraMount(transform, base)

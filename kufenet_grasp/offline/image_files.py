@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 from kufenet_grasp.data.image_io import clean_depth, read_rgb
+from kufenet_grasp.data.registry import FORMATS, open_dataset
 from kufenet_grasp.data.sample import DatasetError
 import numpy as np
 
@@ -143,9 +144,6 @@ def iter_dataset_frames(spec: str) -> Iterator[tuple[str, np.ndarray, np.ndarray
         FrameFileError: the folder is missing or is in neither layout.
 
     """
-    from kufenet_grasp.data.registry import FORMATS, open_dataset
-    from kufenet_grasp.data.sample import DatasetError
-
     fmt, sep, rest = spec.partition(':')
     if not (sep and fmt.lower() in FORMATS and not Path(spec).exists()):
         root = Path(spec)

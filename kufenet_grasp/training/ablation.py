@@ -17,7 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kufenet_grasp.models.registry import build_model
+from kufenet_grasp.models.registry import count_parameters as count_model_parameters
 from kufenet_grasp.training.config import TrainConfig
+from kufenet_grasp.training.trainer import train
 
 TABLES: tuple[str, ...] = ('table5', 'table6')
 
@@ -74,10 +77,7 @@ def table_rows(table: str) -> list[AblationRow]:
 
 def count_parameters(model_name: str, overrides: dict[str, Any]) -> int:
     """``sum(p.numel())`` of ``build_model(model_name, **overrides)``."""
-    from kufenet_grasp.models.registry import build_model
-    from kufenet_grasp.models.registry import count_parameters as count
-
-    return int(count(build_model(model_name, **overrides)))
+    return int(count_model_parameters(build_model(model_name, **overrides)))
 
 
 def _row_config(base: TrainConfig, row: AblationRow, row_dir: Path) -> TrainConfig:
@@ -145,8 +145,6 @@ def run_ablation(
         One dict per row: key, columns, params, best_accuracy, best_epoch.
     """
     if train_fn is None:
-        from kufenet_grasp.training.trainer import train
-
         train_fn = train
     rows = table_rows(table)
     if table == 'table5' and not base.teacher:
