@@ -25,3 +25,14 @@ def test_meanings_are_the_message_comments():
     comments = dict(re.findall(r'^uint8 ([A-Z_]+)=\d+\s+# (.+)$', MSG.read_text(), flags=re.M))
     assert {s.name: STATUS_MEANINGS[s] for s in GraspStatus} == {
         k: v.strip() for k, v in comments.items()}
+
+
+def test_a_status_becomes_its_message_and_back_in_one_place():
+    from kufenet_grasp.nodes.ros_conversions import status_msg, status_of
+    from kufenet_msgs.msg import GraspStatus as GraspStatusMsg
+
+    for status in GraspStatus:
+        msg = status_msg(status, status.meaning)
+        assert msg.code == getattr(GraspStatusMsg, status.name) and msg.message == status.meaning
+        assert status_of(msg) is status
+    assert status_of(GraspStatusMsg(code=200)) is GraspStatus.BAD_INPUT  # a newer peer's code

@@ -34,7 +34,13 @@ from kufenet_grasp.geometry.gripper import GripperConfig, load_gripper
 from kufenet_grasp.nodes import executor_params
 from kufenet_grasp.nodes.moveit_backend import MoveItBackend
 from kufenet_grasp.nodes.qos import output_qos
-from kufenet_grasp.nodes.ros_conversions import pose_stamped, pose_to_transform, stamp_to_seconds
+from kufenet_grasp.nodes.ros_conversions import (
+    pose_stamped,
+    pose_to_transform,
+    stamp_to_seconds,
+    status_msg,
+    status_of,
+)
 from kufenet_msgs.action import PickAndPlace
 from kufenet_msgs.msg import GraspRectangle
 from kufenet_msgs.srv import DetectGrasps
@@ -55,7 +61,7 @@ CANCEL_POLL_S = 0.05
 class _Refused(Exception):
     """A goal that ends before the pick sequence: (status code, message)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: GraspStatus, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -181,10 +187,10 @@ class GraspExecutorNode(Node):
         except (RuntimeError, ValueError) as err:  # a backend error ends the goal, not the node
             self.get_logger().error(f'pick_and_place: motion backend error: {err}')
             goal_handle.abort()
-            return self._result(int(GraspStatus.EXECUTION_FAILED),
+            return self._result(GraspStatus.EXECUTION_FAILED,
                                 f'motion backend {self.backend.name} failed: {err}', 'planning')
         used = ranked[outcome.grasp_index] if 0 <= outcome.grasp_index < len(ranked) else None
-        result = self._result(int(outcome.status), outcome.message, outcome.failed_stage,
+        result = self._result(outcome.status, outcome.message, outcome.failed_stage,
                               used, values['base_frame'])
         if outcome.success:
             goal_handle.succeed()
@@ -200,11 +206,10 @@ class GraspExecutorNode(Node):
             self.get_logger().warn(text)
         return result
 
-    def _result(self, code: int, message: str, stage: str,
+    def _result(self, code: GraspStatus, message: str, stage: str,
                 used: GraspCandidate | None = None, frame: str = '') -> PickAndPlace.Result:
-        result = PickAndPlace.Result(success=code == int(GraspStatus.OK), failed_stage=stage)
-        result.status.code = int(code)
-        result.status.message = message
+        result = PickAndPlace.Result(success=code == GraspStatus.OK, failed_stage=stage,
+                                     status=status_msg(code, message))
         if used is not None:
             stamp = self.get_clock().now().to_msg()
             if isinstance(used.source, GraspRectangle):
@@ -226,7 +231,7 @@ class GraspExecutorNode(Node):
     @staticmethod
     def _require_frame(pose: PoseStamped, base_frame: str, what: str) -> None:
         if pose.header.frame_id != base_frame:
-            raise _Refused(int(GraspStatus.TF_FAILED),
+            raise _Refused(GraspStatus.TF_FAILED,
                            f'{what} is in frame {pose.header.frame_id!r}, not base_frame '
                            f'{base_frame!r}; the executor does not look up tf2: give poses in '
                            f'{base_frame!r} (the detector does when its transform works)')
@@ -236,7 +241,7 @@ class GraspExecutorNode(Node):
         try:
             return pose_to_transform(pose.pose)
         except ValueError as err:
-            raise _Refused(int(GraspStatus.BAD_INPUT), f'{what}: {err}') from err
+            raise _Refused(GraspStatus.BAD_INPUT, f'{what}: {err}') from err
 
     def _candidate(self, rect: GraspRectangle, pose: PoseStamped, base_frame: str,
                    what: str) -> GraspCandidate:
@@ -246,7 +251,7 @@ class GraspExecutorNode(Node):
         stamp = stamp_to_seconds(pose.header.stamp)
         quality = float(rect.quality)
         if not (math.isfinite(quality) and 0.0 <= quality <= 1.0):
-            raise _Refused(int(GraspStatus.BAD_INPUT), f'{what}: quality {quality} is not in '
+            raise _Refused(GraspStatus.BAD_INPUT, f'{what}: quality {quality} is not in '
                            f'[0, 1]')
         return GraspCandidate(self._transform(pose, what),
                               width_m=width if math.isfinite(width) and width > 0 else math.nan,
@@ -266,7 +271,7 @@ class GraspExecutorNode(Node):
         answered = threading.Event()
         start = time.monotonic()  # real time: a paused sim clock must not stall the wait
         if not self._detect.wait_for_service(timeout_sec=timeout):
-            raise _Refused(int(GraspStatus.NO_DATA),
+            raise _Refused(GraspStatus.NO_DATA,
                            f'detector service {DETECT_SERVICE} is not available after '
                            f'{timeout} s: is grasp_detector running and active?')
         request = DetectGrasps.Request(max_grasps=int(values['top_k']),
@@ -277,7 +282,7 @@ class GraspExecutorNode(Node):
         while not answered.wait(min(CANCEL_POLL_S, max(0.0, deadline - time.monotonic()))):
             if cancelled():
                 self._detect.remove_pending_request(future)
-                raise _Refused(int(GraspStatus.CANCELLED),
+                raise _Refused(GraspStatus.CANCELLED,
                                'cancelled while waiting for the detector; nothing moved')
             if time.monotonic() >= deadline:
                 break
@@ -285,14 +290,14 @@ class GraspExecutorNode(Node):
             self._detect.remove_pending_request(future)
             gone = '' if self._detect.service_is_ready() else \
                 ' (the service has gone meanwhile: did grasp_detector stop?)'
-            raise _Refused(int(GraspStatus.TIMEOUT),
+            raise _Refused(GraspStatus.TIMEOUT,
                            f'detector service {DETECT_SERVICE} did not answer within '
                            f'detect_timeout_s = {timeout} s{gone}')
         response = future.result()
-        if response.status.code != int(GraspStatus.OK):
-            raise _Refused(int(response.status.code), f'detector: {response.status.message}')
+        if response.status.code != GraspStatus.OK:
+            raise _Refused(status_of(response.status), f'detector: {response.status.message}')
         if not response.poses:
-            raise _Refused(int(GraspStatus.NO_GRASP), 'detector returned no grasp')
+            raise _Refused(GraspStatus.NO_GRASP, 'detector returned no grasp')
         return [self._candidate(rect, pose, values['base_frame'], f'detected grasp {i}')
                 for i, (rect, pose) in enumerate(zip(response.grasps.grasps, response.poses))]
 

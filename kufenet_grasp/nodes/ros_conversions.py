@@ -109,4 +109,15 @@ def status_msg(status: GraspStatus, message: str) -> GraspStatusMsg:
     The message's constants have the values of :class:`~kufenet_grasp.common.status.GraspStatus`
     (test/test_status_codes.py keeps them equal).
     """
-    return GraspStatusMsg(code=int(GraspStatus(status)), message=str(message))
+    return GraspStatusMsg(code=int(status), message=str(message))
+
+
+def status_of(msg: GraspStatusMsg) -> GraspStatus:
+    """Return the GraspStatus of a kufenet_msgs/GraspStatus (its message stays with the caller).
+
+    A code this version does not know (a newer peer) is BAD_INPUT: the answer is not understood.
+    """
+    try:
+        return GraspStatus(int(msg.code))
+    except ValueError:
+        return GraspStatus.BAD_INPUT
