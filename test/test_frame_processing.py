@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 from kufenet_grasp.common.status import GraspStatus
+from kufenet_grasp.geometry.camera import PinholeCamera
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
+from kufenet_grasp.geometry.workspace_roi import workspace_roi_px
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
 from kufenet_grasp.nodes.tf_lookup import TransformUnavailable
@@ -103,3 +106,55 @@ def test_a_refused_frame_yields_nothing_and_says_why():
     frame.info.header = Header(stamp=frame.color.header.stamp, frame_id='another_frame')
     outcome = _processor().process(frame, 100.0, _Tf())
     assert outcome.code == GraspStatus.BAD_INPUT and "'another_frame'" in outcome.summary
+
+
+def _workspace_processor(min_xyz, max_xyz) -> FrameProcessor:
+    settings = {spec.name: spec.default for spec in detector_params.PARAMETERS}
+    settings.update(DETECTOR_PARAMS)
+    settings.update({'roi_workspace.min_xyz': list(min_xyz),
+                     'roi_workspace.max_xyz': list(max_xyz)})
+    return FrameProcessor(OracleBackend(settings['input_size']).infer, settings, 'oracle')
+
+
+def test_the_workspace_box_is_the_region_of_interest_through_the_transform():
+    free = _processor().process(_frame(), 100.0, _Tf())
+    assert free.code == GraspStatus.OK
+    best = free.poses[0].pose.position
+    centre = np.array([best.x, best.y, best.z])
+    lo, hi = centre - [0.06, 0.06, 0.1], centre + [0.06, 0.06, 0.1]
+    tf = _Tf()
+    run = _workspace_processor(lo, hi).start(_frame(), 100.0, tf)
+    grasps = list(run)
+    outcome = run.outcome()
+    assert outcome.code == GraspStatus.OK and grasps
+    assert tf.lookups == 1  # the ROI and the poses share one lookup
+    camera = PinholeCamera(FX, FY, CX, CY, WIDTH, HEIGHT)
+    x0, y0, x1, y1 = workspace_roi_px(WorkspaceBounds(tuple(lo), tuple(hi)),
+                                      T_BASE_CAMERA.inverse(), camera)
+    for grasp in grasps:
+        u, v = grasp.detected.rect_image_px.center
+        assert x0 <= u <= x1 and y0 <= v <= y1
+
+
+def test_a_workspace_box_out_of_view_gives_no_grasp_and_says_so():
+    run = _workspace_processor((5.0, 5.0, 0.0), (5.2, 5.2, 0.2)).start(_frame(), 100.0, _Tf())
+    assert list(run) == []
+    outcome = run.outcome()
+    assert outcome.code == GraspStatus.NO_GRASP and 'not in the camera view' in outcome.summary
+
+
+def test_without_a_transform_the_workspace_box_is_skipped_with_a_warning():
+    run = _workspace_processor((0.0, -1.0, -1.0), (2.0, 1.0, 1.0)).start(
+        _frame(), 100.0, _Tf(fail=True))
+    grasps = list(run)
+    outcome = run.outcome()
+    assert grasps and outcome.code == GraspStatus.TF_FAILED
+    assert any('roi_workspace not applied' in w for w in outcome.warnings)
+
+
+def test_a_workspace_box_with_its_corners_swapped_is_refused():
+    reason = detector_params.validate('roi_workspace.max_xyz', [0.1, 0.5, 0.5],
+                                      {'roi_workspace.min_xyz': [0.2, 0.0, 0.0]})
+    assert reason is not None and 'below roi_workspace.max_xyz' in reason
+    assert detector_params.validate('roi_workspace.max_xyz', [0.0, 0.0, 0.0],
+                                    {'roi_workspace.min_xyz': [0.0, 0.0, 0.0]}) is None

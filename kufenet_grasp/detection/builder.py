@@ -21,6 +21,7 @@ from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, Infe
 from kufenet_grasp.geometry.finger_clearance import FingerModel
 from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
 from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
 from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
 import numpy as np
 
@@ -159,3 +160,12 @@ def build_detector(infer_fn: InferFn, settings: dict[str, Any],
 def tcp_offset(settings: dict[str, Any]) -> RigidTransform:
     """T_grasp_tool from the ``tcp_offset.xyz`` (m) and ``tcp_offset.yaw`` (rad) parameters."""
     return from_xyz_yaw(list(settings['tcp_offset.xyz']), float(settings['tcp_offset.yaw']))
+
+
+def roi_workspace(settings: dict[str, Any]) -> WorkspaceBounds | None:
+    """Return the ``roi_workspace.*`` box (m, base frame), None when both corners are zeros."""
+    lo = [float(v) for v in settings.get('roi_workspace.min_xyz') or (0.0, 0.0, 0.0)]
+    hi = [float(v) for v in settings.get('roi_workspace.max_xyz') or (0.0, 0.0, 0.0)]
+    if not any(lo) and not any(hi):
+        return None
+    return WorkspaceBounds(tuple(lo), tuple(hi))  # type: ignore[arg-type]

@@ -48,6 +48,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('roi_px', [0.0, 0.0, 0.0, 0.0], 'region of interest [x_min, y_min, x_max, '
               'y_max] in colour-image px: the network input window is centred on it and grasps '
               'outside it are rejected; all zeros = the whole image'),
+    ParamSpec('roi_workspace.min_xyz', [0.0, 0.0, 0.0], 'lower corner (m, base_frame) of a box '
+              'whose image, through the camera-to-base transform at each frame, is the region '
+              'of interest (a moving wrist camera gets a new one every frame); both corners all '
+              'zeros = off (then roi_px applies)'),
+    ParamSpec('roi_workspace.max_xyz', [0.0, 0.0, 0.0], 'upper corner (m, base_frame) of that '
+              'box, above roi_workspace.min_xyz on every axis'),
     ParamSpec('quality_threshold', _DETECTOR.quality_threshold, 'minimum grasp quality in '
               '[0, 1]', 0.0, 1.0),
     ParamSpec('top_k', _DETECTOR.top_k, 'grasps published / returned at most (best first)',
@@ -170,6 +176,18 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
                 any(roi) and not (roi[2] > roi[0] >= 0 and roi[3] > roi[1] >= 0)):
             return (f'{name} must be [x_min, y_min, x_max, y_max] px with x_max > x_min >= 0 '
                     f'and y_max > y_min >= 0, or all zeros; got {roi!r}')
+    if name in ('roi_workspace.min_xyz', 'roi_workspace.max_xyz'):
+        corner = [float(v) for v in value]
+        if len(corner) != 3 or not all(math.isfinite(v) for v in corner):
+            return f'{name} must hold 3 finite numbers (x, y, z metres), got {list(value)!r}'
+        box = {n: [float(v) for v in cur_value] for n, cur_value in (current or {}).items()
+               if n in ('roi_workspace.min_xyz', 'roi_workspace.max_xyz')}
+        box[name] = corner
+        lo, hi = box.get('roi_workspace.min_xyz'), box.get('roi_workspace.max_xyz')
+        if lo is not None and hi is not None and (any(lo) or any(hi)) \
+                and not all(a < b for a, b in zip(lo, hi)):
+            return (f'roi_workspace.min_xyz {lo} must be below roi_workspace.max_xyz {hi} on '
+                    f'every axis (or both all zeros: off)')
     if name == 'static_transform.rotation':
         q = [float(v) for v in value]
         if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:

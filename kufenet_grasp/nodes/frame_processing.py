@@ -21,10 +21,18 @@ from typing import Any
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.detection import validation
-from kufenet_grasp.detection.builder import build_detector, gripper_config, tcp_offset
+from kufenet_grasp.detection.builder import (
+    build_detector,
+    gripper_config,
+    roi_workspace,
+    tcp_offset,
+)
 from kufenet_grasp.detection.detector import DetectedGrasp, GraspStream
+from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.gripper import GripperConfig
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
+from kufenet_grasp.geometry.workspace_roi import workspace_roi_px
 from kufenet_grasp.grasp.drawing import draw_grasps
 from kufenet_grasp.grasp.model_input import LEGACY_INPUT
 from kufenet_grasp.nodes.ros_conversions import (
@@ -159,11 +167,12 @@ class FrameRun:
 
     def __init__(self, outcome: FrameOutcome, stream: GraspStream | None = None,
                  tf: CameraToBase | None = None, offset: RigidTransform | None = None,
-                 depth: Image | None = None) -> None:
+                 depth: Image | None = None,
+                 where: _PoseFrame | TransformUnavailable | None = None) -> None:
         self._outcome, self._stream, self._tf = outcome, stream, tf
         self._offset = offset or RigidTransform.identity()
         self._depth = depth
-        self._where: _PoseFrame | TransformUnavailable | None = None
+        self._where = where  # looked up before detection when the workspace ROI needed it
         self._pending = self._grasps()
 
     def __iter__(self) -> Iterator[FrameGrasp]:
@@ -231,6 +240,7 @@ class FrameProcessor:
         self._detector = build_detector(infer_fn, settings, self._input_spec)
         self._offset = tcp_offset(settings)
         self._gripper = gripper_config(settings)
+        self._workspace = roi_workspace(settings)
 
     def describe(self) -> str:
         """One line: model source and input size."""
@@ -241,12 +251,13 @@ class FrameProcessor:
         return f"model {self._source} at {self._settings['input_size']} px ({window}{plane})"
 
     def update_settings(self, settings: dict[str, Any]) -> None:
-        """Apply changed run-time parameters (thresholds, top_k, depth range, gripper)."""
+        """Apply changed run-time parameters (thresholds, top_k, depth range, gripper, ROI)."""
         detector = build_detector(self._infer_fn, settings, self._input_spec)
         offset, gripper = tcp_offset(settings), gripper_config(settings)
+        workspace = roi_workspace(settings)
         with self._lock:
             self._settings, self._detector, self._offset = dict(settings), detector, offset
-            self._gripper = gripper
+            self._gripper, self._workspace = gripper, workspace
 
     @property
     def gripper(self) -> GripperConfig:
@@ -309,12 +320,49 @@ class FrameProcessor:
             except ValueError as exc:
                 return FrameRun(_bad(f'camera_info is unusable: {exc}'))
         with self._lock:
-            detector, offset = self._detector, self._offset
+            detector, offset, workspace = self._detector, self._offset, self._workspace
+        roi, where = None, None
+        if workspace is not None:
+            found = self._workspace_roi(workspace, tf, frame.color.header, camera, warnings)
+            if isinstance(found, FrameOutcome):
+                return FrameRun(found)
+            roi, where = found
         with self._detect_lock:
-            stream = detector.start(rgb, depth_m, camera)
+            stream = detector.start(rgb, depth_m, camera, roi_px=roi)
         outcome = FrameOutcome(GraspStatus.OK, '', frame.color.header, warnings=warnings,
                                rgb=rgb)
-        return FrameRun(outcome, stream, tf, offset, frame.depth)
+        return FrameRun(outcome, stream, tf, offset, frame.depth, where)
+
+    @staticmethod
+    def _workspace_roi(workspace: WorkspaceBounds, tf: CameraToBase, header: Any,
+                       camera: PinholeCamera | None, warnings: list[str]
+                       ) -> tuple[tuple[float, float, float, float] | None,
+                                  _PoseFrame | TransformUnavailable | None] | FrameOutcome:
+        """Return the region of interest of the ``roi_workspace`` box and the transform used.
+
+        Without intrinsics or a camera-to-base transform the box cannot be placed: a warning
+        says so and the frame is processed without it (``roi_px`` applies). A box that
+        projects outside the image gives a NO_GRASP outcome.
+        """
+        if camera is None:
+            warnings.append('roi_workspace needs the camera intrinsics: not applied')
+            return None, None
+        try:
+            where = _pose_frame(tf, header)
+        except TransformUnavailable as exc:
+            warnings.append(f'roi_workspace not applied: {exc}')
+            return None, exc
+        if where.warning is not None:  # no transform configured: poses stay in the camera
+            warnings.append('roi_workspace not applied: no camera-to-base transform to '
+                            f"'{tf.base_frame}'")
+            return None, where
+        roi = workspace_roi_px(workspace, where.t_frame_camera.inverse(), camera)
+        if roi is None:
+            return _bad(f'the roi_workspace box min {list(workspace.min_xyz)} max '
+                        f'{list(workspace.max_xyz)} m ({tf.base_frame}) is not in the camera '
+                        f'view: check the box and the camera-to-base transform',
+                        GraspStatus.NO_GRASP)
+        return roi, where
 
     def process(self, frame: FrameInput, now_s: float, tf: CameraToBase,
                 max_age_s: float | None = None) -> FrameOutcome:
