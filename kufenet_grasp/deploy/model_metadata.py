@@ -98,17 +98,23 @@ def read_exported_metadata(path: str | Path, *, ov_model: Any = None) -> dict[st
     return _ir_metadata(path)
 
 
-def carried_weights_metadata(exported: dict[str, str]) -> dict[str, str]:
-    """Return the weights file's metadata dict an exported file carries ({} if none)."""
-    text = exported.get(WEIGHTS_METADATA_KEY)
+def _json_object(metadata: dict[str, str], key: str) -> dict[str, Any]:
+    """Return the JSON object stored as text under ``key`` ({} if absent or empty)."""
+    text = metadata.get(key)
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MetadataError(f'{WEIGHTS_METADATA_KEY} is not JSON ({exc})') from exc
+        raise MetadataError(f'{key} is not JSON ({exc})') from exc
     if not isinstance(value, dict):
-        raise MetadataError(f'{WEIGHTS_METADATA_KEY} is not a JSON object')
+        raise MetadataError(f'{key} is not a JSON object')
+    return value
+
+
+def carried_weights_metadata(exported: dict[str, str]) -> dict[str, str]:
+    """Return the weights file's metadata dict an exported file carries ({} if none)."""
+    value = _json_object(exported, WEIGHTS_METADATA_KEY)
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -139,13 +145,4 @@ def input_spec_dict(weights_metadata: dict[str, str]) -> dict[str, Any]:
     Build the spec with ``kufenet_grasp.grasp.model_input.InputSpec.from_dict``, which also
     checks its fields.
     """
-    text = weights_metadata.get('input_spec')
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MetadataError(f'input_spec is not JSON ({exc})') from exc
-    if not isinstance(value, dict):
-        raise MetadataError('input_spec is not a JSON object')
-    return value
+    return _json_object(weights_metadata, 'input_spec')
