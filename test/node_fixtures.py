@@ -11,7 +11,8 @@ detector, poses, messages) is exercised deterministically without a trained mode
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
 from dataclasses import dataclass, replace
 import threading
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from builtin_interfaces.msg import Time
 from kufenet_grasp.common.waiting import wait_until
 from kufenet_grasp.geometry.transforms import from_xyz_quat
+from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 import numpy as np
 import rclpy
@@ -292,3 +294,53 @@ def init_ros() -> None:
     """rclpy.init() unless already initialised."""
     if not rclpy.ok():
         rclpy.init()
+
+
+@dataclass
+class DetectorGraph:
+    """A :class:`FakeCamera`, a grasp_detector and a :class:`Collector`, spun together."""
+
+    camera: FakeCamera
+    detector: GraspDetectorNode
+    collector: Collector
+    spinner: Spinner
+
+
+@contextlib.contextmanager
+def detector_graph(topics: dict[str, type], *, namespace: str = '',
+                   params: dict[str, Any] | None = None,
+                   backend_factory: Callable[..., Any] = oracle_factory,
+                   camera_name: str = 'fake_camera', collector_name: str = 'collector',
+                   camera_enabled: bool = True, wait_active: bool = True
+                   ) -> Iterator[DetectorGraph]:
+    """Spin a camera, a detector and a collector of ``topics``; destroy them afterwards.
+
+    The nodes live in ``namespace``; the detector takes ``params`` (default
+    :data:`DETECTOR_PARAMS`) and ``backend_factory``. ``wait_active``: wait until the detector
+    is active (autostart) before yielding. rclpy is shut down at the end.
+    """
+    init_ros()
+    where = {'namespace': namespace} if namespace else {}
+    camera = FakeCamera(camera_name, **where)
+    camera.enabled = camera_enabled
+    detector = GraspDetectorNode(backend_factory=backend_factory,
+                                 parameter_defaults=DETECTOR_PARAMS if params is None else params,
+                                 **where)
+    collector = Collector(topics, name=collector_name)
+    spinner = Spinner(camera, detector, collector)
+    try:
+        if wait_active:
+            assert wait_for(lambda: detector.active, START_TIMEOUT_S)
+        yield DetectorGraph(camera, detector, collector, spinner)
+    finally:
+        spinner.shutdown()
+        for node in (camera, detector, collector):
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def wait_code(detector: GraspDetectorNode, code: int, timeout_s: float) -> Any:
+    """Wait until the detector's last outcome has status ``code``; return the last outcome."""
+    wait_for(lambda: detector.last_outcome is not None and detector.last_outcome.code == code,
+             timeout_s)
+    return detector.last_outcome

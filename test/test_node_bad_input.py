@@ -14,16 +14,15 @@ from kufenet_msgs.srv import DetectGrasps
 from node_fixtures import (
     call_service,
     Collector,
+    detector_graph,
     DETECTOR_PARAMS,
     FakeCamera,
-    init_ros,
     oracle_factory,
-    Spinner,
     START_TIMEOUT_S,
+    wait_code,
     wait_for,
 )
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 
 #: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
@@ -32,24 +31,12 @@ pytestmark = pytest.mark.ros
 
 @pytest.fixture(scope='module')
 def graph():
-    init_ros()
-    camera = FakeCamera()
-    detector = GraspDetectorNode(backend_factory=oracle_factory,
-                                 parameter_defaults=DETECTOR_PARAMS)
-    collector = Collector({'/kufenet/grasp': GraspRectangle})
-    spinner = Spinner(camera, detector, collector)
-    assert wait_for(lambda: detector.active, START_TIMEOUT_S)
-    yield camera, detector, collector, spinner
-    spinner.shutdown()
-    for node in (camera, detector, collector):
-        node.destroy_node()
-    rclpy.try_shutdown()
+    with detector_graph({'/kufenet/grasp': GraspRectangle}) as nodes:
+        yield nodes.camera, nodes.detector, nodes.collector, nodes.spinner
 
 
 def _wait_code(detector, code, timeout_s=10.0):
-    wait_for(lambda: detector.last_outcome is not None and detector.last_outcome.code == code,
-             timeout_s)
-    return detector.last_outcome
+    return wait_code(detector, code, timeout_s)
 
 
 def _good_frame_gives_grasp(camera, detector, collector):

@@ -7,7 +7,6 @@ import math
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from kufenet_grasp.geometry.transforms import from_xyz_quat
-from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_msgs.msg import GraspRectangle, GraspRectangleArray, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
 from node_fixtures import (
@@ -15,20 +14,14 @@ from node_fixtures import (
     BOX_SIZE,
     BOX_TOP_CENTER,
     call_service,
-    Collector,
-    DETECTOR_PARAMS,
-    FakeCamera,
+    detector_graph,
     HEIGHT,
-    init_ros,
-    oracle_factory,
-    Spinner,
     START_TIMEOUT_S,
     wait_for,
     WIDTH,
 )
 import numpy as np
 import pytest
-import rclpy
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -42,19 +35,9 @@ TOPICS = {'/kufenet/grasp': GraspRectangle, '/kufenet/grasps': GraspRectangleArr
 
 @pytest.fixture(scope='module')
 def graph():
-    init_ros()
-    camera = FakeCamera()
-    camera.enabled = False
-    detector = GraspDetectorNode(backend_factory=oracle_factory,
-                                 parameter_defaults=DETECTOR_PARAMS)
-    collector = Collector(TOPICS)
-    spinner = Spinner(camera, detector, collector)
-    client = collector.create_client(DetectGrasps, '/kufenet/detect_grasps')
-    yield camera, detector, collector, client
-    spinner.shutdown()
-    for node in (camera, detector, collector):
-        node.destroy_node()
-    rclpy.try_shutdown()
+    with detector_graph(TOPICS, camera_enabled=False, wait_active=False) as nodes:
+        client = nodes.collector.create_client(DetectGrasps, '/kufenet/detect_grasps')
+        yield nodes.camera, nodes.detector, nodes.collector, client
 
 
 def test_service_answers_no_data_before_any_frame_then_ok(graph):

@@ -15,13 +15,10 @@ from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from node_fixtures import (
     call_service,
-    Collector,
+    detector_graph,
     DETECTOR_PARAMS,
     FakeCamera,
-    init_ros,
-    oracle_factory,
     OracleBackend,
-    Spinner,
     wait_for,
 )
 import pytest
@@ -35,22 +32,15 @@ MANUAL = {**DETECTOR_PARAMS, 'autostart': False}
 
 @pytest.fixture(scope='module')
 def graph():
-    init_ros()
-    camera = FakeCamera(namespace='lc')
-    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='lc',
-                                 parameter_defaults=MANUAL)
-    collector = Collector({'/lc/kufenet/grasp': GraspRectangle})
-    spinner = Spinner(camera, detector, collector)
-    clients = {
-        'change': collector.create_client(ChangeState, '/lc/grasp_detector/change_state'),
-        'get': collector.create_client(GetState, '/lc/grasp_detector/get_state'),
-        'detect': collector.create_client(DetectGrasps, '/lc/kufenet/detect_grasps'),
-    }
-    yield camera, detector, collector, spinner, clients
-    spinner.shutdown()
-    for node in (camera, detector, collector):
-        node.destroy_node()
-    rclpy.try_shutdown()
+    with detector_graph({'/lc/kufenet/grasp': GraspRectangle}, namespace='lc', params=MANUAL,
+                        wait_active=False) as nodes:
+        collector = nodes.collector
+        clients = {
+            'change': collector.create_client(ChangeState, '/lc/grasp_detector/change_state'),
+            'get': collector.create_client(GetState, '/lc/grasp_detector/get_state'),
+            'detect': collector.create_client(DetectGrasps, '/lc/kufenet/detect_grasps'),
+        }
+        yield nodes.camera, nodes.detector, collector, nodes.spinner, clients
 
 
 def _state(collector, clients) -> int:

@@ -22,17 +22,16 @@ from kufenet_msgs.srv import DetectGrasps
 from node_fixtures import (
     call_service,
     Collector,
+    detector_graph,
     DETECTOR_PARAMS,
     FakeCamera,
-    init_ros,
     oracle_factory,
     OracleBackend,
-    Spinner,
+    wait_code,
     wait_for,
 )
 import numpy as np
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 
 #: frames may wait a while on a busy machine: the module's detector allows 3 s
@@ -71,25 +70,15 @@ def multi_peak_factory(name: str, source: str, input_size: int, threads: int) ->
 
 @pytest.fixture(scope='module')
 def graph():
-    init_ros()
-    camera = FakeCamera('robust_camera', namespace='robust')
-    detector = GraspDetectorNode(backend_factory=multi_peak_factory, namespace='robust',
-                                 parameter_defaults=PARAMS)
-    collector = Collector({'/robust/kufenet/grasp': GraspRectangle}, name='robust_collector')
-    client = collector.create_client(DetectGrasps, '/robust/kufenet/detect_grasps')
-    spinner = Spinner(camera, detector, collector)
-    assert wait_for(lambda: detector.active, 30.0)
-    yield camera, detector, collector, client, spinner
-    spinner.shutdown()
-    for node in (camera, detector, collector):
-        node.destroy_node()
-    rclpy.try_shutdown()
+    with detector_graph({'/robust/kufenet/grasp': GraspRectangle}, namespace='robust',
+                        params=PARAMS, backend_factory=multi_peak_factory,
+                        camera_name='robust_camera', collector_name='robust_collector') as nodes:
+        client = nodes.collector.create_client(DetectGrasps, '/robust/kufenet/detect_grasps')
+        yield nodes.camera, nodes.detector, nodes.collector, client, nodes.spinner
 
 
 def _wait_code(detector, code, timeout_s=30.0):
-    wait_for(lambda: detector.last_outcome is not None and detector.last_outcome.code == code,
-             timeout_s)
-    return detector.last_outcome
+    return wait_code(detector, code, timeout_s)
 
 
 def _good_frame(camera, detector):
