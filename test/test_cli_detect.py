@@ -8,6 +8,7 @@ the command as its own process, as a user would.
 """
 
 import json
+import math
 import os
 from pathlib import Path
 import subprocess
@@ -24,8 +25,13 @@ from detect_fixtures import (
     write_depth_png_mm,
 )
 from kufenet_grasp.cli.main import main
+from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.data.image_io import write_depth_tiff
 from kufenet_grasp.detection import builder
+from kufenet_grasp.detection.detector import DetectionResult, RejectedGrasp
+from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.grasp.rectangle import GraspRectangle
+from kufenet_grasp.offline import report
 import numpy as np
 import pytest
 
@@ -143,6 +149,7 @@ def test_params_file_and_overrides_reach_the_detector(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     record = json.loads((out / 'box_color.json').read_text())
     assert len(record['grasps']) == 1  # top_k from the file
+    accepted = record['grasps'][0]
     assert record['camera_frame'] == 'test_optical_frame'  # the CameraInfo dump's frame
     assert record['params_file'] == str(params)
     # the file's 1 cm gripper: every candidate rejected, NO_GRASP written with the reasons,
@@ -152,13 +159,38 @@ def test_params_file_and_overrides_reach_the_detector(tmp_path, capsys):
     assert rc == 0
     record = json.loads((out / 'box_color.json').read_text())
     assert record['status'] == 'NO_GRASP' and record['grasps'] == []
-    assert record['rejected'] == [{'reason': 'wider than the gripper (0.010 m)', 'count': 1}]
+    assert record['rejected_by_reason'] == {'wider than the gripper (0.010 m)': 1}
+    # the candidate itself, listed with its reason: the box grasp the 8 cm gripper took
+    [candidate] = record['rejected']
+    assert candidate['reason'] == 'wider than the gripper (0.010 m)'
+    assert candidate['quality'] == accepted['quality']
+    assert candidate['angle_rad'] == accepted['angle_rad']
+    assert math.dist(candidate['center_px'], accepted['center_px']) < 10
+    assert len(candidate['corners_px']) == 4
     # without intrinsics: pixel grasps, no opening in metres, no pose, and a warning
     rc = main(['detect', '--color', str(color), '--depth', str(depth), '--out', str(out)])
     assert rc == 0
     grasp = json.loads((out / 'box_color.json').read_text())['grasps'][0]
     assert grasp['width_m'] is None and grasp['pose'] is None and grasp['depth_m'] > 0
     assert 'no --camera-info' in capsys.readouterr().err
+
+
+def test_the_record_lists_rejected_candidates_best_first_up_to_a_bound():
+    rejected = [RejectedGrasp(GraspRectangle((10.0 + i, 20.0), 0.3, 40.0, 20.0,
+                                             quality=1.0 - i / 100), 'no valid depth')
+                for i in range(report.MAX_REJECTED_LISTED + 5)]
+    result = DetectionResult(GraspStatus.NO_GRASP, 'all rejected',
+                             rejected={'no valid depth': len(rejected)},
+                             rejected_grasps=rejected)
+    record = report.result_record('f', result, RigidTransform.identity(), None)
+    assert record['rejected_by_reason'] == {'no valid depth': len(rejected)}
+    listed = record['rejected']
+    assert len(listed) == report.MAX_REJECTED_LISTED
+    assert [c['center_px'][0] for c in listed[:2]] == [10.0, 11.0]
+    assert listed[0] == {'reason': 'no valid depth', 'quality': 1.0, 'center_px': [10.0, 20.0],
+                         'angle_rad': 0.3, 'opening_px': 40.0, 'jaw_px': 20.0,
+                         'corners_px': listed[0]['corners_px']}
+    json.dumps(record)  # JSON-ready
 
 
 def test_several_pairs_by_glob_with_a_bad_one_among_them(tmp_path, capsys):

@@ -133,6 +133,20 @@ class DetectedGrasp:
     pose_camera: RigidTransform | None
 
 
+@dataclass(frozen=True)
+class RejectedGrasp:
+    """A candidate peak that failed a check: its rectangle and why.
+
+    Attributes:
+        rect_image_px: the peak's rectangle in full-resolution image pixels, with its quality.
+        reason: the check it failed, in words (the key of :attr:`DetectionResult.rejected`).
+
+    """
+
+    rect_image_px: GraspRectangle
+    reason: str
+
+
 @dataclass
 class DetectionResult:
     """Outcome of one detection; grasps best first; timings in milliseconds."""
@@ -142,6 +156,8 @@ class DetectionResult:
     grasps: list[DetectedGrasp] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)  #: reason → number of peaks
+    #: the rejected peaks one by one, best first (at most ``top_k``)
+    rejected_grasps: list[RejectedGrasp] = field(default_factory=list)
     #: support plane of the input: 'plane' (fitted), 'none' (not found: fallback), 'off'
     support: str = 'off'
     plane_inliers: float = 0.0  #: share of the valid pixels on the best plane, [0, 1]
@@ -295,6 +311,7 @@ class GraspStream:
         self.timings_ms = timings
         self.grasps: list[DetectedGrasp] = []
         self.rejected: dict[str, int] = {}
+        self.rejected_grasps: list[RejectedGrasp] = []
         #: support plane of the input: 'plane' (fitted), 'none' (not found: fallback), 'off'
         self.support = 'off'
         self.plane_inliers = 0.0
@@ -335,6 +352,7 @@ class GraspStream:
             self._postprocess_ms += _ms_since(start)
             if grasp is None:
                 self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                self.rejected_grasps.append(RejectedGrasp(rect, reason))
                 continue
             self.grasps.append(grasp)
             yield grasp
@@ -348,6 +366,7 @@ class GraspStream:
         self.timings_ms['postprocess'] = self._postprocess_ms
         result = _result(self.peaks, self.grasps, self.rejected, self.timings_ms, self._camera)
         result.support, result.plane_inliers = self.support, self.plane_inliers
+        result.rejected_grasps = list(self.rejected_grasps)
         if self.notes:
             result.message += '; ' + '; '.join(self.notes)
         return result

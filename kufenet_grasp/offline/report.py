@@ -18,10 +18,13 @@ from kufenet_grasp.detection.detector import DetectedGrasp, DetectionResult
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.drawing import draw_grasps
+from kufenet_grasp.grasp.rectangle import GraspRectangle
 import numpy as np
 
 BEST_COLOUR = (0, 255, 0)
 OTHER_COLOUR = (255, 160, 0)
+#: rejected candidates listed one by one in a record, best first (all are counted by reason)
+MAX_REJECTED_LISTED = 20
 
 
 def _number(value: float | None, digits: int = 4) -> float | None:
@@ -31,23 +34,34 @@ def _number(value: float | None, digits: int = 4) -> float | None:
     return round(float(value), digits)
 
 
-def quality(grasp: DetectedGrasp) -> float:
+def _clamped_quality(rect: GraspRectangle) -> float:
     """Quality clamped to [0, 1], as the node's messages carry it (ranking used the raw map)."""
-    return min(max(float(grasp.rect_image_px.quality), 0.0), 1.0)
+    return min(max(float(rect.quality), 0.0), 1.0)
 
 
-def grasp_record(rank: int, grasp: DetectedGrasp, offset: RigidTransform,
-                 frame_id: str | None) -> dict[str, Any]:
-    """JSON-ready dict of one grasp (``rank`` 1 = best)."""
-    rect = grasp.rect_image_px
-    record: dict[str, Any] = {
-        'rank': rank,
-        'quality': _number(quality(grasp)),
+def quality(grasp: DetectedGrasp) -> float:
+    """Quality of ``grasp`` clamped to [0, 1], as the node's messages carry it."""
+    return _clamped_quality(grasp.rect_image_px)
+
+
+def rectangle_record(rect: GraspRectangle) -> dict[str, Any]:
+    """JSON-ready dict of a rectangle in image pixels, with its quality."""
+    return {
+        'quality': _number(_clamped_quality(rect)),
         'center_px': [_number(c, 2) for c in rect.center],
         'angle_rad': _number(rect.angle),
         'opening_px': _number(rect.opening, 2),
         'jaw_px': _number(rect.jaw, 2),
         'corners_px': [[_number(v, 2) for v in corner] for corner in rect.corners()],
+    }
+
+
+def grasp_record(rank: int, grasp: DetectedGrasp, offset: RigidTransform,
+                 frame_id: str | None) -> dict[str, Any]:
+    """JSON-ready dict of one grasp (``rank`` 1 = best)."""
+    record: dict[str, Any] = {
+        'rank': rank,
+        **rectangle_record(grasp.rect_image_px),
         'width_m': _number(grasp.width_m),
         'depth_m': _number(grasp.depth_m),
         'pose': None,
@@ -76,7 +90,9 @@ def result_record(name: str, result: DetectionResult, offset: RigidTransform,
         'camera_frame': frame_id,
         'grasps': [grasp_record(i + 1, g, offset, frame_id)
                    for i, g in enumerate(result.grasps)],
-        'rejected': [{'reason': why, 'count': n} for why, n in result.rejected.items()],
+        'rejected': [{'reason': r.reason, **rectangle_record(r.rect_image_px)}
+                     for r in result.rejected_grasps[:MAX_REJECTED_LISTED]],
+        'rejected_by_reason': dict(result.rejected),
         'support': result.support,
         'plane_inliers': _number(result.plane_inliers, 3),
         'timings_ms': {k: _number(v, 3) for k, v in result.timings_ms.items()},
