@@ -30,6 +30,7 @@ from typing import Any
 
 from kufenet_grasp.bench.node_bench import FRAME_ID, render_scenes
 from kufenet_grasp.deploy.backends import create_backend
+from kufenet_grasp.detection.detector import GraspDetector, GraspStream
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
@@ -71,28 +72,31 @@ def build(weights: str, backend: str, threads: int, scenes: int, seed: int
             msg.header.stamp.sec = 1000 + i
         frames.append(FrameInput(color, depth_msg, info))
     steps: list[dict[str, float]] = []
-    detector = processor._detector  # record what the detector reports, frame by frame
-    start_detection = detector.start
-
-    def timed_start(*args: Any, **kwargs: Any) -> Any:
-        """Time start() (checks, pre-processing, inference, peaks) and the stream's grasps."""
-        begin = time.perf_counter()
-        stream = start_detection(*args, **kwargs)
-        start_ms = 1e3 * (time.perf_counter() - begin)
-        peaks_ms = stream._postprocess_ms  # the peak search, done inside start()
-        stream_result = stream.result
-
-        def timed_result() -> Any:
-            result = stream_result()
-            measured_ms = result.timings_ms.get('postprocess', peaks_ms) - peaks_ms
-            steps.append({**result.timings_ms, 'detect': start_ms + measured_ms})
-            return result
-
-        stream.result = timed_result  # type: ignore[method-assign]  # this frame's stream
-        return stream
-
-    detector.start = timed_start  # type: ignore[method-assign]  # instrument this instance
+    processor._detector = _TimedDetector(processor._detector, steps)
     return processor, frames, _FixedTransform(replay.t_base_camera), steps
+
+
+class _TimedDetector(GraspDetector):
+    """The processor's detector, recording each frame's step timings (ms) into ``steps``.
+
+    ``detect`` is the time inside the detector: :meth:`start` (pre-processing, inference)
+    plus the post-processing the frame's stream does as the processor takes its grasps.
+    """
+
+    def __init__(self, detector: GraspDetector, steps: list[dict[str, float]]) -> None:
+        super().__init__(detector.infer_fn, detector.config)
+        self._steps = steps
+
+    def start(self, *args: Any, **kwargs: Any) -> GraspStream:
+        """Start the frame as the detector does; its timings are read once it has run."""
+        begin = time.perf_counter()
+        stream = super().start(*args, **kwargs)
+        start_ms = 1e3 * (time.perf_counter() - begin)
+        # the peak search runs inside start() and counts in the stream's 'postprocess', which
+        # the stream fills in when the processor takes its result
+        stream.timings_ms['start'] = start_ms - stream._postprocess_ms
+        self._steps.append(stream.timings_ms)
+        return stream
 
 
 def run(processor: Any, frames: list[Any], tf: Any, steps: list[dict[str, float]],
@@ -107,6 +111,8 @@ def run(processor: Any, frames: list[Any], tf: Any, steps: list[dict[str, float]
         start = time.perf_counter()
         processor.process(frame, frame.stamp_s, tf)
         totals.append(1e3 * (time.perf_counter() - start))
+    for timings in steps:
+        timings['detect'] = timings.pop('start', 0.0) + timings.get('postprocess', 0.0)
     row = {'gap_ms': gap_ms, 'frames': count, 'process': float(np.median(totals))}
     for key in ('preprocess', 'infer', 'postprocess', 'detect'):
         row[key] = float(np.median([s.get(key, np.nan) for s in steps]))

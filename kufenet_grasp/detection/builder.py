@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from kufenet_grasp.common.package_files import find_package_file
+from kufenet_grasp.common.vectors import float4
 from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_metadata
 from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
@@ -118,8 +119,8 @@ def gripper_config(settings: dict[str, Any]) -> GripperConfig:
 
 def _roi(value: Any) -> tuple[float, float, float, float] | None:
     """Return the ``roi_px`` parameter as a box, None for all zeros (the whole image)."""
-    roi = tuple(float(v) for v in (value or ()))
-    return None if not any(roi) else roi  # type: ignore[return-value]
+    roi = float4(value or (0, 0, 0, 0), 'roi_px')
+    return None if not any(roi) else roi
 
 
 def load_model(settings: dict[str, Any], source: str,

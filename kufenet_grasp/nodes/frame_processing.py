@@ -371,6 +371,8 @@ class FrameProcessor:
 
     def debug_image(self, frame: FrameInput, outcome: FrameOutcome) -> Image:
         """rgb8 Image of the colour frame with the ranked rectangles drawn (best in green)."""
+        if outcome.rgb is None:
+            raise ValueError('debug_image: the outcome holds no colour image (refused frame)')
         canvas = _draw(outcome.rgb, [g.detected.rect_image_px for g in outcome.grasps])
         msg = Image(**numpy_to_image_fields(canvas, 'rgb8'))
         msg.header = frame.color.header

@@ -53,6 +53,8 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rclpy.service import Service
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -94,15 +96,15 @@ class GraspDetectorNode(Node):
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
         self._active = False
-        self._autostart_timer = None
+        self._autostart_timer: Timer | None = None
         #: debug images drawn and published (only while someone subscribes)
         self.debug_images_sent = 0
         #: why the last configure failed (None after a successful configure)
         self.configure_error: str | None = None
         # offered from start-up, so a caller always gets a status (NOT_READY until active)
-        self._service = self.create_service(DetectGrasps, 'kufenet/detect_grasps',
-                                            self._on_detect_grasps,
-                                            callback_group=MutuallyExclusiveCallbackGroup())
+        self._service: Service | None = self.create_service(
+            DetectGrasps, 'kufenet/detect_grasps', self._on_detect_grasps,
+            callback_group=MutuallyExclusiveCallbackGroup())
         if self.get_parameter('autostart').value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
 
@@ -130,9 +132,10 @@ class GraspDetectorNode(Node):
         return SetParametersResult(successful=True)
 
     def _autostart(self) -> None:
-        self._autostart_timer.cancel()
-        self.destroy_timer(self._autostart_timer)
-        self._autostart_timer = None
+        timer, self._autostart_timer = self._autostart_timer, None
+        if timer is not None:  # a one-shot: configure and activate once
+            timer.cancel()
+            self.destroy_timer(timer)
         if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 

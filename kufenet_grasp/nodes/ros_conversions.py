@@ -45,8 +45,8 @@ def _float(value: Any) -> float:
     return out if math.isfinite(out) else math.nan
 
 
-def grasp_to_msg(rect: Any, header: Header, *, width_m: float = math.nan,
-                 depth_m: float = math.nan) -> GraspRectangleMsg:
+def grasp_to_msg(rect: Any, header: Header, *, width_m: float | None = math.nan,
+                 depth_m: float | None = math.nan) -> GraspRectangleMsg:
     """Build the GraspRectangle message of a rectangle in source-image pixels.
 
     ``rect`` has ``center`` px, ``angle`` rad, ``opening``/``jaw`` px and ``quality``;
