@@ -66,6 +66,24 @@ def occlusion_mask(depth: np.ndarray, fx: float, baseline: float) -> np.ndarray:
     return occluded & valid
 
 
+def checked_depth(depth: np.ndarray, fx: float, caller: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(depth, valid, filled)``: the depth checked, its finite pixels, holes filled.
+
+    ``depth`` becomes float32 H×W metres; ``filled`` has the holes set to the farthest depth
+    (1 m if there is none). Raises ValueError naming ``caller`` for a depth that is not H×W or
+    an ``fx`` <= 0 px.
+    """
+    d = np.asarray(depth, dtype=np.float32)
+    if d.ndim != 2:
+        raise ValueError(f'{caller}: depth must be H×W, got shape {d.shape}')
+    if fx <= 0:
+        raise ValueError(f'{caller}: fx must be > 0 px, got {fx}')
+    valid = np.isfinite(d)
+    filled = np.where(valid, d, np.nanmax(d) if valid.any() else 1.0).astype(np.float32)
+    return d, valid, filled
+
+
 def edge_dropout(depth: np.ndarray, threshold_m: float, probability: float,
                  rng: np.random.Generator) -> np.ndarray:
     """Pixels dropped at depth edges: next to a jump over ``threshold_m`` (m), 3×3 dilated.
@@ -91,15 +109,9 @@ def add_stereo_noise(
     """
     import cv2
 
-    d = np.asarray(depth, dtype=np.float32)
-    if d.ndim != 2:
-        raise ValueError(f'add_stereo_noise: depth must be H×W, got shape {d.shape}')
-    if fx <= 0:
-        raise ValueError(f'add_stereo_noise: fx must be > 0 px, got {fx}')
+    d, valid, filled = checked_depth(depth, fx, 'add_stereo_noise')
     pr = params or StereoNoise()
     h, w = d.shape
-    valid = np.isfinite(d)
-    filled = np.where(valid, d, np.nanmax(d) if valid.any() else 1.0).astype(np.float32)
 
     noisy = filled + rng.standard_normal(d.shape).astype(np.float32) * axial_sigma(filled, pr)
     if pr.correlated_sigma > 0:

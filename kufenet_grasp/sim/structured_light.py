@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 import math
 
-from kufenet_grasp.sim.depth_noise import edge_dropout, occlusion_mask
+from kufenet_grasp.sim.depth_noise import checked_depth, edge_dropout, occlusion_mask
 import numpy as np
 
 
@@ -101,18 +101,12 @@ def add_structured_light_noise(
     ``rgb`` (uint8 H×W×3, the same view) marks dark surfaces; ``fx``, ``fy``, ``cx``, ``cy``
     are the image's intrinsics (px; principal point defaults to the centre).
     """
-    d = np.asarray(depth, dtype=np.float32)
-    if d.ndim != 2:
-        raise ValueError(f'add_structured_light_noise: depth must be H×W, got shape {d.shape}')
-    if fx <= 0:
-        raise ValueError(f'add_structured_light_noise: fx must be > 0 px, got {fx}')
+    d, valid, filled = checked_depth(depth, fx, 'add_structured_light_noise')
     pr = params or StructuredLightNoise()
     h, w = d.shape
     fy = fx if fy is None else fy
     cx = (w - 1) / 2.0 if cx is None else cx
     cy = (h - 1) / 2.0 if cy is None else cy
-    valid = np.isfinite(d)
-    filled = np.where(valid, d, np.nanmax(d) if valid.any() else 1.0).astype(np.float32)
 
     incidence = incidence_angles(filled, fx, fy, cx, cy)
     noisy = filled + rng.standard_normal(d.shape).astype(np.float32) * \
