@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from kufenet_grasp.common.package_files import find_package_file
-from kufenet_grasp.common.vectors import float4
+from kufenet_grasp.common.vectors import float3, float4
 from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_metadata
 from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
@@ -165,8 +165,8 @@ def tcp_offset(settings: dict[str, Any]) -> RigidTransform:
 
 def roi_workspace(settings: dict[str, Any]) -> WorkspaceBounds | None:
     """Return the ``roi_workspace.*`` box (m, base frame), None when both corners are zeros."""
-    lo = [float(v) for v in settings.get('roi_workspace.min_xyz') or (0.0, 0.0, 0.0)]
-    hi = [float(v) for v in settings.get('roi_workspace.max_xyz') or (0.0, 0.0, 0.0)]
+    lo = float3(settings.get('roi_workspace.min_xyz') or (0.0, 0.0, 0.0), 'roi_workspace.min_xyz')
+    hi = float3(settings.get('roi_workspace.max_xyz') or (0.0, 0.0, 0.0), 'roi_workspace.max_xyz')
     if not any(lo) and not any(hi):
         return None
-    return WorkspaceBounds(tuple(lo), tuple(hi))  # type: ignore[arg-type]
+    return WorkspaceBounds(lo, hi)
