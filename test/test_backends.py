@@ -31,9 +31,20 @@ def frame() -> np.ndarray:
     return np.random.default_rng(2).uniform(-1, 1, (1, 4, SIZE, SIZE)).astype(np.float32)
 
 
+@pytest.fixture(scope='module')
+def built(model) -> dict[str, InferenceBackend]:
+    """Backends of ``model`` by name, each built once for the module (export and compile)."""
+    class Built(dict):
+        def __missing__(self, name: str) -> InferenceBackend:
+            self[name] = create_backend(name, model, input_size=SIZE, threads=1)
+            return self[name]
+
+    return Built()
+
+
 @pytest.mark.parametrize('name', ['torch', 'onnxruntime', 'openvino'])
-def test_backend_matches_pytorch(name: str, model, frame) -> None:
-    backend = create_backend(name, model, input_size=SIZE, threads=1)
+def test_backend_matches_pytorch(name: str, model, frame, built) -> None:
+    backend = built[name]
     assert isinstance(backend, InferenceBackend)
     assert backend.name == name and backend.input_size == SIZE
     out = backend.infer(frame)
@@ -55,7 +66,12 @@ def test_torch_backend_channels_last_eager_agrees(model, frame) -> None:
     np.testing.assert_allclose(backend.infer(frame), torch_reference(model, frame), atol=1e-4)
 
 
-def test_auto_picks_first_available(model, monkeypatch) -> None:
+def test_auto_picks_first_available(model, monkeypatch, built) -> None:
+    # 'auto' names a backend and builds it through create_backend: hand it the module's
+    # (test_backend_matches_pytorch checks those) instead of exporting and compiling again
+    real_create = backends.create_backend
+    monkeypatch.setattr(backends, 'create_backend', lambda name, source, **kw: (
+        real_create(name, source, **kw) if name == 'auto' else built[name]))
     assert create_backend('auto', model, input_size=SIZE, threads=1).name == \
         backends.AUTO_ORDER[0]
     real = importlib.util.find_spec
@@ -86,8 +102,8 @@ def test_create_backend_rejects_bad_arguments(model, tmp_path) -> None:
 
 
 @pytest.mark.parametrize('name', ['torch', 'onnxruntime'])
-def test_infer_rejects_wrong_shape(name: str, model) -> None:
-    backend = create_backend(name, model, input_size=SIZE, threads=1)
+def test_infer_rejects_wrong_shape(name: str, built) -> None:
+    backend = built[name]
     with pytest.raises(ValueError, match=r'shape \(1, 4, 64, 64\)'):
         backend.infer(np.zeros((1, 3, SIZE, SIZE), np.float32))
 

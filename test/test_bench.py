@@ -150,15 +150,22 @@ def test_exported_files_are_benchmarked_with_their_stored_cost(tmp_path, capsys)
 
 
 @pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
-def test_profile_inside_a_runtime_ranks_its_layers(backend, capsys) -> None:
+def test_profile_inside_a_runtime_ranks_its_layers(backend) -> None:
     from kufenet_grasp.bench.runtime_profile import profile_in_runtime
-    from kufenet_grasp.cli.main import main
 
     rows = profile_in_runtime('kufenet-15k', backend, input_size=64, threads=1, runs=3,
                               warmup=1, top=100)
     assert rows and rows == sorted(rows, key=lambda r: r.self_cpu_ms, reverse=True)
     assert abs(sum(r.share for r in rows) - 1.0) < 1e-6  # every executed layer is listed
     assert any('Conv' in r.name for r in rows) and all(r.calls == 3 for r in rows)
+
+
+# the command builds and profiles the model in the runtime once more: several seconds each
+@pytest.mark.slow
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_cli_profile_inside_a_runtime_prints_the_table(backend, capsys) -> None:
+    from kufenet_grasp.cli.main import main
+
     assert main(['bench', '--profile', 'kufenet-15k', '--profile-backend', backend,
                  '--sizes', '64', '--threads', '1', '--repeats', '2', '--warmup', '1']) == 0
     assert f'in {backend} at 64px' in capsys.readouterr().out

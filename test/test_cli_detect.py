@@ -46,7 +46,8 @@ def shipped_backend():
     """Build the shipped weights once for the module.
 
     On the torch backend: the node's default ('auto', OpenVINO here) first exports the model,
-    which takes minutes on a loaded machine; the weights and the maps are the same.
+    which takes minutes on a loaded machine; the weights and the maps are the same. Runs that
+    ask for the torch backend get it too (tracing the network again costs seconds).
     """
     return builder.create_default_backend('torch', str(WEIGHTS), 224, 1)
 
@@ -59,7 +60,7 @@ def reuse_backend(monkeypatch, shipped_backend):
 
     def factory(name, source, input_size, threads):
         calls.append((name, Path(source).resolve(), input_size, threads))
-        if Path(source).resolve() == WEIGHTS and (name, input_size) == ('auto', 224):
+        if Path(source).resolve() == WEIGHTS and name in ('auto', 'torch') and input_size == 224:
             return shipped_backend
         return real(name, source, input_size, threads)
 
@@ -382,6 +383,9 @@ def test_bag_errors_are_one_line(tmp_path, capsys, case, message):
     assert 'Traceback' not in err
 
 
+# a fresh interpreter that imports torch and loads the model: several seconds; the tests
+# above run the same main() in-process
+@pytest.mark.slow
 def test_command_as_a_process_without_rclpy(tmp_path):
     # the console script's code path in a fresh interpreter: real model load, no rclpy import
     color, depth = _files(tmp_path)

@@ -10,6 +10,7 @@ import sys
 from kufenet_grasp.cli.main import main
 from kufenet_grasp.models.registry import build_model, count_parameters
 from kufenet_grasp.models.weights import save_weights, write_manifest
+import pytest
 import torch
 
 torch.set_num_threads(1)
@@ -49,6 +50,8 @@ def test_info_bad_model_exits_2(tmp_path, capsys):
     assert main(['info', 'kufenet-15k', '--size', '2']) == 2
 
 
+# two fresh interpreters that import torch; test_info_json_for_preset runs the same main()
+@pytest.mark.slow
 def test_info_command_line_prints_only_json():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(

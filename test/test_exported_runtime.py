@@ -109,6 +109,8 @@ _NODE_SCRIPT = textwrap.dedent("""
 """)
 
 
+# a fresh interpreter that starts rclpy and a detector node (a DDS participant)
+@pytest.mark.ros
 @pytest.mark.parametrize(('kind', 'backend'), [('onnx', 'onnxruntime'), ('xml', 'auto')])
 def test_detector_node_runs_an_exported_model_without_importing_torch(
         exported, kind, backend, tmp_path) -> None:

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Camera-independent network input: support plane, metric window, range depth, input spec."""
 
+import functools
 import math
 
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
@@ -302,11 +303,17 @@ def test_bend_depth_adds_a_smooth_surface_and_keeps_holes():
         bend_depth(depth, np.random.default_rng(0), -1.0)
 
 
-def test_camera_sweep_renders_a_cell_and_scores_weights(tmp_path):
+def test_camera_sweep_renders_a_cell_and_scores_weights(tmp_path, monkeypatch):
     from kufenet_grasp.models.registry import build_model
     from kufenet_grasp.models.weights import save_weights
+    from kufenet_grasp.sim.datagen import DatagenConfig
+    from kufenet_grasp.training import camera_sweep
     from kufenet_grasp.training.camera_sweep import markdown_table, run_sweep, SweepCell
 
+    # the cell's scene at 96 px with 8 grasp candidates instead of 400 px and 64: the same
+    # render, label and evaluation path in a fraction of the time
+    monkeypatch.setattr(camera_sweep, 'DatagenConfig',
+                        functools.partial(DatagenConfig, size=96, max_candidates=8))
     weights = tmp_path / 'random.safetensors'
     save_weights(build_model('kufenet-15k'), weights, input_spec=METRIC_INPUT.to_dict())
     seen = []

@@ -10,6 +10,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -18,6 +20,9 @@ def _mypy(*args: str) -> subprocess.CompletedProcess:
                            *args], cwd=ROOT, capture_output=True, text=True, timeout=1800)
 
 
+# a checker over every module, like test_lint (a minute or more on two cores); the probe below
+# keeps mypy's configuration in make test-fast
+@pytest.mark.slow
 def test_mypy_finds_no_error_in_kufenet_grasp():
     result = _mypy()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

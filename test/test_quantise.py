@@ -97,6 +97,9 @@ def _export_args(**overrides) -> argparse.Namespace:
     return args
 
 
+# end to end through both commands: float and int8 exports, two OpenVINO conversions and an
+# evaluation; the tests above cover quantise_onnx, its metadata and the CLI's argument checks
+@pytest.mark.slow
 def test_cli_int8_export_writes_onnx_and_ir_and_eval_reads_them(setup, capsys) -> None:
     out = setup['root'] / 'cli' / 'k15.xml'
     args = _export_args(source=setup['weights'], format='openvino', out=out, size=SIZE,

@@ -102,6 +102,18 @@ def test_readable_by_jacquard_reader(dataset):
 def test_deterministic_per_seed(dataset, tmp_path):
     out, _ = dataset
     again = tmp_path / 'again'
+    # the first scene again, alone: a scene's content depends on the seed and its index only
+    generate_dataset(again, 1, seed=5, config=CONFIG, progress=False)
+    first = _files(again)
+    assert first and first == {name: data for name, data in _files(out).items()
+                               if name in first}
+
+
+# two spawned worker processes (each imports the simulator) and every scene once more
+@pytest.mark.slow
+def test_deterministic_with_two_workers(dataset, tmp_path):
+    out, _ = dataset
+    again = tmp_path / 'again'
     # two workers: the content must not depend on scheduling
     generate_dataset(again, SCENES, seed=5, workers=2, config=CONFIG, progress=False)
     assert _files(out) == _files(again)
