@@ -13,6 +13,7 @@ inside scikit-image (its ``data`` folder), never downloaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -174,13 +175,17 @@ def sample_object_ids(rng: np.random.Generator, catalogue: dict[str, list[int]],
     return chosen
 
 
+@functools.lru_cache(maxsize=4)
+def _split_by_id(seed: int) -> dict[int, str]:
+    """``{catalogue id: split name}`` for ``seed``; built once, the catalogue is fixed."""
+    return {oid: name for name, families in split_catalogue(seed).items()
+            for ids in families.values() for oid in ids}
+
+
 def object_split(object_id: int, seed: int = SPLIT_SEED) -> str:
     """Name of the split ('train', 'val' or 'test') that holds catalogue id ``object_id``."""
-    family = object_family(object_id)
-    for name, families in split_catalogue(seed).items():
-        if int(object_id) in families[family]:
-            return name
-    raise AssertionError('unreachable: every catalogue id is in one split')
+    object_family(object_id)  # ValueError for an id outside the catalogue
+    return _split_by_id(int(seed))[int(object_id)]
 
 
 def load_object(client: int, object_id: int, position, orientation, scale: float) -> int:
