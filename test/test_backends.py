@@ -126,3 +126,23 @@ def test_one_selector_serves_models_and_exported_files(monkeypatch) -> None:
     with pytest.raises(ValueError, match='backend nope; choose one of openvino, onnxruntime, '
                                          'torch, auto'):
         select_backend('nope', order, **texts)
+
+
+def test_openvino_reads_onnx_without_the_model_converter(model, frame, monkeypatch,
+                                                        tmp_path) -> None:
+    # ov.convert_model sends usage telemetry: a forked process per event that waits on the
+    # network (seconds per conversion, and at exit); the ONNX frontend reads the same graph
+    from kufenet_grasp.deploy.export import export_openvino
+    import openvino as ov
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('ov.convert_model called')
+
+    monkeypatch.setattr(ov, 'convert_model', refuse)
+    expected = torch_reference(model, frame)
+    in_memory = create_backend('openvino', model, input_size=SIZE, threads=1)
+    np.testing.assert_allclose(in_memory.infer(frame), expected, atol=1e-4, rtol=0)
+    onnx_path = export_onnx(resolve_source(model), tmp_path / 'm.onnx', input_size=SIZE)
+    xml = export_openvino(onnx_path, tmp_path / 'm.xml')
+    from_ir = create_backend('openvino', str(xml), input_size=SIZE, threads=1)
+    np.testing.assert_allclose(from_ir.infer(frame), expected, atol=1e-4, rtol=0)

@@ -178,7 +178,9 @@ def export_openvino(onnx_path: Path, out_xml: Path) -> Path:
     out_xml = Path(out_xml)
     if out_xml.suffix != '.xml':
         raise ValueError(f'OpenVINO output {out_xml} must end in .xml')
-    model = ov.convert_model(str(onnx_path))
+    # read by the ONNX frontend rather than ov.convert_model: the model converter sends usage
+    # telemetry (a forked process per event, waiting on the network) on every call
+    model = ov.Core().read_model(str(onnx_path))
     for key, value in read_exported_metadata(onnx_path).items():
         model.set_rt_info(value, [RT_INFO_KEY, key])
     out_xml.parent.mkdir(parents=True, exist_ok=True)

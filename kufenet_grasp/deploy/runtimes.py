@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 import hashlib
 import importlib.util
-import io
 import os
 from pathlib import Path
 
@@ -184,7 +183,10 @@ class OpenVinoBackend:
         self.threads = check_threads(threads)
         core = ov.Core()
         if isinstance(model, bytes):
-            ov_model = ov.convert_model(io.BytesIO(model))
+            # the ONNX frontend directly (ONNX bytes, no separate weights): ov.convert_model
+            # would go through the model converter, whose usage telemetry forks a process per
+            # event and waits on the network
+            ov_model = core.read_model(model, b'')
             self.metadata: dict[str, str] = {}
         elif model.suffix in EXPORTED_SUFFIXES:
             ov_model = core.read_model(str(model))
