@@ -1,7 +1,8 @@
 # kufenet_grasp: set up, build and test on a machine without a ROS install.
 #   make setup   virtual environment (pinned ROS 2 Jazzy wheels, torch 2.13.0 CPU) + colcon build
 #   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
-#   make test-fast  unit tests only: no DDS, no linters, no colcon build (-m "not ros and not slow")
+#   make test-fast  -m "not ros and not slow": leaves out rclpy/DDS tests and the slow end-to-end
+#                   ones (linters, mypy over every file, colcon build, CLI processes); see setup.cfg
 #   make build   rebuild both packages
 #   make format  rewrite quotes and import order as ament_flake8 wants them (ruff)
 #   make colcon-test  the same suite through colcon test, then colcon test-result --verbose
@@ -28,7 +29,7 @@ COLCON_TEST := colcon test --base-paths . kufenet_msgs --packages-select kufenet
 .PHONY: help setup build test test-fast colcon-test lint format freeze clean demo
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 setup: $(STAMPS)/build
 
