@@ -35,6 +35,7 @@ def frame() -> np.ndarray:
 def built(model) -> dict[str, InferenceBackend]:
     """Backends of ``model`` by name, each built once for the module (export and compile)."""
     class Built(dict):
+
         def __missing__(self, name: str) -> InferenceBackend:
             self[name] = create_backend(name, model, input_size=SIZE, threads=1)
             return self[name]
@@ -128,8 +129,8 @@ def test_one_selector_serves_models_and_exported_files(monkeypatch) -> None:
         select_backend('nope', order, **texts)
 
 
-def test_openvino_reads_onnx_without_the_model_converter(model, frame, monkeypatch,
-                                                        tmp_path) -> None:
+def test_openvino_reads_onnx_without_the_model_converter(
+        model, frame, monkeypatch, tmp_path) -> None:
     # ov.convert_model sends usage telemetry: a forked process per event that waits on the
     # network (seconds per conversion, and at exit); the ONNX frontend reads the same graph
     from kufenet_grasp.deploy.export import export_openvino
