@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.workspace import WorkspaceBounds
@@ -158,3 +160,14 @@ def test_a_workspace_box_with_its_corners_swapped_is_refused():
     assert reason is not None and 'below roi_workspace.max_xyz' in reason
     assert detector_params.validate('roi_workspace.max_xyz', [0.0, 0.0, 0.0],
                                     {'roi_workspace.min_xyz': [0.0, 0.0, 0.0]}) is None
+
+
+def test_without_camera_info_the_workspace_box_is_skipped_with_a_warning():
+    frame = dataclasses.replace(_frame(), info=None)
+    tf = _Tf()
+    run = _workspace_processor((0.0, -1.0, -1.0), (2.0, 1.0, 1.0)).start(frame, 100.0, tf)
+    grasps = list(run)
+    outcome = run.outcome()
+    assert grasps and all(g.pose is None for g in grasps)  # pixel grasps still come
+    assert any('roi_workspace needs the camera intrinsics' in w for w in outcome.warnings)
+    assert tf.lookups == 0  # nothing to place the box with: no transform looked up
