@@ -8,6 +8,8 @@ import json
 import os
 
 from kufenet_grasp.bench.node_latency import (
+    detector_report,
+    DetectorReport,
     LatencyLedger,
     parse_rates,
     ProcessCpu,
@@ -55,6 +57,31 @@ def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
     ledger.clear()
     ledger.sent(10 * MS)
     assert ledger.summarise(0, 100 * MS, 0.0).in_node_ms is None
+
+
+def test_ledger_splits_latency_into_frame_age_and_work_to_the_first_grasp() -> None:
+    ledger = LatencyLedger()
+    ledger.sent(10 * MS)
+    ledger.received(10 * MS, 40 * MS)
+    for t, age, first in ((20 * MS, 6.0, 12.0), (30 * MS, 8.0, None), (50 * MS, 10.0, 14.0)):
+        ledger.in_node(t, DetectorReport(20.0, age, first))
+    result = ledger.summarise(0, 100 * MS, 0.0)
+    assert result.frame_age_ms == pytest.approx(8.0)
+    assert result.first_grasp_ms == pytest.approx(13.0)  # the report without one is skipped
+    assert result.in_node_ms == pytest.approx(20.0)
+
+
+def test_detector_report_reads_the_timings_and_tolerates_an_older_detector() -> None:
+    values = {'latency (ms)': '20.5', 'frames processed': '4',
+              'time to first grasp (ms)': '12.5', 'frame age at start (ms)': '-3.0'}
+    assert detector_report(values) == DetectorReport(20.5, -3.0, 12.5)
+    older = {'latency (ms)': '20.5', 'frames processed': '4'}  # no split reported
+    assert detector_report(older) == DetectorReport(20.5, None, None)
+    garbled = dict(values, **{'time to first grasp (ms)': 'soon'})
+    assert detector_report(garbled) == DetectorReport(20.5, -3.0, None)
+    no_grasp_yet = dict(values, **{'time to first grasp (ms)': '0.0'})
+    assert detector_report(no_grasp_yet).first_grasp_ms is None
+    assert detector_report({'frames processed': '0'}) is None
 
 
 def test_reported_work_is_read_from_diagnostics_and_garbage_is_skipped() -> None:

@@ -194,6 +194,20 @@ def test_diagnostics_levels():
     assert float(values['latency (ms)']) == pytest.approx(12.0)
 
 
+def test_diagnostics_split_a_frames_time_into_age_and_work_to_the_first_grasp():
+    stats = DetectorStats()
+    stats.model_loaded = True
+    stats.frame_done(0.0, 20.0, '2 grasp(s)', True, 'plane', first_grasp_ms=11.0,
+                     frame_age_ms=6.0)
+    stats.frame_done(1.0, 18.0, 'no grasp', True, 'plane', first_grasp_ms=None,
+                     frame_age_ms=8.0)  # a frame without a grasp has no first-grasp time
+    values = {kv.key: kv.value
+              for kv in diagnostic_array(stats.snapshot(), '/d', Time()).status[0].values}
+    assert float(values['time to first grasp (ms)']) == pytest.approx(11.0)
+    assert float(values['frame age at start (ms)']) == pytest.approx(7.0)
+    assert float(values['latency (ms)']) == pytest.approx(19.0)
+
+
 def test_input_qos():
     assert input_qos('best_effort').reliability == ReliabilityPolicy.BEST_EFFORT
     assert input_qos('reliable', 5).reliability == ReliabilityPolicy.RELIABLE

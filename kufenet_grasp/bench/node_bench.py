@@ -29,10 +29,10 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 from kufenet_grasp.bench.memory import process_rss_mib
 from kufenet_grasp.bench.node_latency import (
+    detector_report,
     LatencyLedger,
     NodeBenchResult,
     ProcessCpu,
-    reported_work_ms,
 )
 from kufenet_grasp.common.package_files import SOURCE_ROOT
 from kufenet_grasp.common.waiting import wait_until
@@ -169,9 +169,9 @@ class GraspListener(Node):
         for status in msg.status:
             if not status.name.startswith(self._detector_prefix):
                 continue
-            work_ms = reported_work_ms({kv.key: kv.value for kv in status.values})
-            if work_ms is not None:
-                self._ledger.in_node(now_ns, work_ms)
+            report = detector_report({kv.key: kv.value for kv in status.values})
+            if report is not None:
+                self._ledger.in_node(now_ns, report)
 
 
 def detector_command(settings: NodeBenchSettings, namespace: str, max_rate_hz: float,

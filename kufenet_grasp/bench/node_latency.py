@@ -7,8 +7,10 @@ copies that stamp into the ``GraspRectangle`` it publishes. :class:`LatencyLedge
 two by stamp: latency = time the grasp was received - frame stamp (ms, same clock), frames
 with no answer are dropped (skipped by the detector's rate limit or latest-only queue, or
 without a grasp). The detector's own figure for its per-frame work (decoding to pose, the
-``latency (ms)`` of its ``/diagnostics``) is recorded alongside, so the end-to-end time splits
-into work inside the node and everything else (transport, synchronisation, queueing).
+``latency (ms)`` of its ``/diagnostics``) is recorded alongside, with the frames' age when the
+detector started on them (transport, synchronisation and queueing before the node's work) and
+the node's time from that start to the best grasp going out, so the end-to-end time splits
+into frame age + node work to the first grasp + the grasp message's way back.
 :class:`ProcessCpu` reads a process's CPU time from ``/proc`` (Linux).
 """
 
@@ -47,10 +49,23 @@ class NodeBenchResult:
     #: the detector process's resident memory at the end of the window and its peak, MiB
     rss_mib: float | None = None
     peak_rss_mib: float | None = None
+    #: medians of the detector's reports: frame age when its work started (ms, stamp to
+    #: start) and its work from that start to the best grasp published (ms)
+    frame_age_ms: float | None = None
+    first_grasp_ms: float | None = None
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DetectorReport:
+    """One /diagnostics report of the detector (ms): per-frame work, frame age, first grasp."""
+
+    work_ms: float
+    frame_age_ms: float | None = None
+    first_grasp_ms: float | None = None
 
 
 class LatencyLedger:
@@ -60,7 +75,7 @@ class LatencyLedger:
         self._lock = threading.Lock()
         self._sent: list[int] = []
         self._received: dict[int, int] = {}
-        self._in_node: list[tuple[int, float]] = []
+        self._in_node: list[tuple[int, DetectorReport]] = []
 
     def sent(self, stamp_ns: int) -> None:
         """Record a frame published with header stamp ``stamp_ns``."""
@@ -72,10 +87,12 @@ class LatencyLedger:
         with self._lock:
             self._received.setdefault(int(stamp_ns), int(now_ns))
 
-    def in_node(self, now_ns: int, work_ms: float) -> None:
-        """Record the detector's reported per-frame work (ms) received at ``now_ns``."""
+    def in_node(self, now_ns: int, report: DetectorReport | float) -> None:
+        """Record the detector's report (or its per-frame work, ms) received at ``now_ns``."""
+        if not isinstance(report, DetectorReport):
+            report = DetectorReport(float(report))
         with self._lock:
-            self._in_node.append((int(now_ns), float(work_ms)))
+            self._in_node.append((int(now_ns), report))
 
     def clear(self) -> None:
         """Forget everything (e.g. after warm-up)."""
@@ -100,7 +117,7 @@ class LatencyLedger:
         with self._lock:
             sent = [s for s in self._sent if start_ns <= s < end_ns]
             answers = {s: self._received[s] for s in sent if s in self._received}
-            work = [ms for t, ms in self._in_node if start_ns <= t < end_ns]
+            reports = [r for t, r in self._in_node if start_ns <= t < end_ns]
         if not sent:
             raise ValueError('no frame was published in the measurement window')
         duration = (end_ns - start_ns) * 1e-9
@@ -120,7 +137,32 @@ class LatencyLedger:
             mean_ms=float(lat.mean()) if lat.size else float('nan'),
             detector_cpu_percent=share(detector_cpu_s),
             publisher_cpu_percent=share(publisher_cpu_s),
-            in_node_ms=float(np.median(work)) if work else None)
+            in_node_ms=_median([r.work_ms for r in reports]),
+            frame_age_ms=_median([r.frame_age_ms for r in reports]),
+            first_grasp_ms=_median([r.first_grasp_ms for r in reports]))
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
+
+
+def detector_report(values: dict[str, str]) -> DetectorReport | None:
+    """Return the timings of a detector's diagnostic key/values, or None (see reported_work_ms)."""
+    work_ms = reported_work_ms(values)
+    if work_ms is None:
+        return None
+
+    def optional(key: str) -> float | None:
+        try:
+            value = float(values.get(key, 'nan'))
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+
+    first = optional('time to first grasp (ms)')
+    return DetectorReport(work_ms, optional('frame age at start (ms)'),
+                          first if first is not None and first > 0 else None)
 
 
 def reported_work_ms(values: dict[str, str]) -> float | None:

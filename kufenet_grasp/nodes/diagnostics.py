@@ -31,6 +31,11 @@ class StatsSnapshot:
     last_status: str
     #: support plane of the last frame: 'plane', 'none' (fallback), 'off', '' (no frame)
     last_support: str = ''
+    #: mean ms from a frame's processing start to its best grasp going out (frames with one)
+    first_grasp_ms: float = 0.0
+    #: mean age (ms) of a frame when its processing starts: node clock minus header stamp,
+    #: i.e. transport, synchronisation and queueing (negative if the camera clock is ahead)
+    frame_age_ms: float = 0.0
 
 
 class DetectorStats:
@@ -41,6 +46,8 @@ class DetectorStats:
         self._inputs: deque[float] = deque(maxlen=window)
         self._outputs: deque[float] = deque(maxlen=window)
         self._latencies: deque[float] = deque(maxlen=window)
+        self._first_grasp: deque[float] = deque(maxlen=window)
+        self._ages: deque[float] = deque(maxlen=window)
         self.received = self.processed = self.dropped = self.rejected = 0
         self.model_loaded = False
         self.last_status = 'no frame yet'
@@ -59,15 +66,28 @@ class DetectorStats:
             self.last_status = status
 
     def frame_done(self, now_s: float, latency_ms: float, status: str, ok: bool,
-                   support: str = '') -> None:
-        """Count one finished frame (``ok`` False when it was rejected)."""
+                   support: str = '', first_grasp_ms: float | None = None,
+                   frame_age_ms: float | None = None) -> None:
+        """Count one finished frame (``ok`` False when it was rejected).
+
+        ``first_grasp_ms``: ms from the frame's start to its best grasp going out (None
+        without a grasp); ``frame_age_ms``: the frame's age when its processing started.
+        """
         with self._lock:
             self.last_support = support
             self.processed += 1
             self.rejected += 0 if ok else 1
             self._outputs.append(now_s)
             self._latencies.append(latency_ms)
+            if first_grasp_ms is not None:
+                self._first_grasp.append(first_grasp_ms)
+            if frame_age_ms is not None:
+                self._ages.append(frame_age_ms)
             self.last_status = status
+
+    @staticmethod
+    def _mean(values: deque[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
 
     @staticmethod
     def _rate(times: deque[float]) -> float:
@@ -78,10 +98,11 @@ class DetectorStats:
     def snapshot(self) -> StatsSnapshot:
         """Return the current counters and rates."""
         with self._lock:
-            latency = sum(self._latencies) / len(self._latencies) if self._latencies else 0.0
-            return StatsSnapshot(self._rate(self._inputs), self._rate(self._outputs), latency,
-                                 self.received, self.processed, self.dropped, self.rejected,
-                                 self.model_loaded, self.last_status, self.last_support)
+            return StatsSnapshot(self._rate(self._inputs), self._rate(self._outputs),
+                                 self._mean(self._latencies), self.received, self.processed,
+                                 self.dropped, self.rejected, self.model_loaded,
+                                 self.last_status, self.last_support,
+                                 self._mean(self._first_grasp), self._mean(self._ages))
 
 
 def diagnostic_array(snap: StatsSnapshot, node_name: str, stamp: Time,
@@ -107,6 +128,8 @@ def diagnostic_array(snap: StatsSnapshot, node_name: str, stamp: Time,
         'input rate (Hz)': f'{snap.input_rate_hz:.2f}',
         'detection rate (Hz)': f'{snap.detection_rate_hz:.2f}',
         'latency (ms)': f'{snap.latency_ms:.1f}',
+        'time to first grasp (ms)': f'{snap.first_grasp_ms:.1f}',
+        'frame age at start (ms)': f'{snap.frame_age_ms:.1f}',
         'frames received': str(snap.frames_received),
         'frames processed': str(snap.frames_processed),
         'frames dropped': str(snap.frames_dropped),

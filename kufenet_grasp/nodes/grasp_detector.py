@@ -327,14 +327,18 @@ class GraspDetectorNode(Node):
         if processor is None or tf is None:
             return None
         started = time.monotonic()
-        run = processor.start(frame, self.get_clock().now().nanoseconds * 1e-9, tf, max_age_s)
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        run = processor.start(frame, now_s, tf, max_age_s)
+        first_ms = None
         for rank, grasp in enumerate(run):
-            if publish_best and rank == 0:
-                self._publish_best(grasp)
+            if rank == 0:
+                if publish_best:
+                    self._publish_best(grasp)
+                first_ms = 1e3 * (time.monotonic() - started)
         outcome = run.outcome()
         self._stats.frame_done(time.monotonic(), 1e3 * (time.monotonic() - started),
                                outcome.summary, outcome.code == GraspStatus.OK,
-                               outcome.support)
+                               outcome.support, first_ms, 1e3 * (now_s - frame.stamp_s))
         for text in outcome.warnings:
             self.get_logger().warn(text, throttle_duration_sec=5.0)
         if outcome.code not in (GraspStatus.OK, GraspStatus.NO_GRASP):
