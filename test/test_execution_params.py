@@ -6,7 +6,8 @@ import math
 import pathlib
 
 from kufenet_grasp.geometry.gripper import gripper_path, load_gripper
-from kufenet_grasp.nodes import executor_params
+from kufenet_grasp.geometry.workspace import WorkspaceBounds
+from kufenet_grasp.nodes import detector_params, executor_params
 import pytest
 import yaml
 
@@ -45,6 +46,32 @@ def test_validation_refuses_bad_values_naming_the_parameter():
     reason = executor_params.validate('workspace.max_xyz', [0.1, 1.0, 1.0], current)
     assert 'below' in reason
     assert 'finite' in executor_params.validate('lift_height_m', math.nan, current)
+
+
+BOXES = [  # (min_xyz, max_xyz, is a box)
+    ([0.2, -0.4, 0.0], [0.8, 0.4, 0.6], True),
+    ([0.2, -0.4, 0.0], [0.8, 0.4, 0.0], False),  # flat: z not below
+    ([0.8, -0.4, 0.0], [0.2, 0.4, 0.6], False),  # x swapped
+    ([0.2, math.nan, 0.0], [0.8, 0.4, 0.6], False),
+    ([0.2, -0.4, 0.0], [0.8, 0.4, math.inf], False),
+]
+
+
+@pytest.mark.parametrize('lo, hi, is_box', BOXES)
+def test_executor_workspace_detector_roi_box_and_bounds_refuse_the_same_boxes(lo, hi, is_box):
+    executor = executor_params.validate('workspace.max_xyz', hi, {'workspace.min_xyz': lo})
+    detector = detector_params.validate('roi_workspace.max_xyz', hi,
+                                        {'roi_workspace.min_xyz': lo})
+    try:
+        WorkspaceBounds(tuple(lo), tuple(hi))
+        refused = None
+    except ValueError as exc:
+        refused = str(exc)
+    assert (executor is None, detector is None, refused is None) == (is_box,) * 3, \
+        (executor, detector, refused)
+    if not is_box:  # one message, with each node's parameter names
+        assert executor.replace('workspace.', '') == refused.replace('WorkspaceBounds: ', '')
+        assert detector.startswith(executor.replace('workspace.', 'roi_workspace.'))
 
 
 def test_pick_config_and_place_pose_follow_the_parameters():

@@ -11,8 +11,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 import itertools
+import math
+from typing import Any
 
 import numpy as np
+
+
+def corner_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a box corner (3 finite numbers, metres), or None when it is one."""
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return f'{name} must hold 3 finite numbers (x, y, z metres), got {value!r}'
+    if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
+        return f'{name} must hold 3 finite numbers (x, y, z metres), got {numbers!r}'
+    return None
+
+
+def bounds_problem(min_xyz: Any, max_xyz: Any, names: tuple[str, str] = ('min_xyz', 'max_xyz')
+                   ) -> str | None:
+    """Why the corners ``min_xyz``, ``max_xyz`` (m) are not a box, or None when they are one.
+
+    ``names`` are the corners' names in the message (a node's parameter names). Shared by
+    :class:`WorkspaceBounds` and the nodes' parameter checks, so they refuse the same boxes.
+    """
+    for name, corner in zip(names, (min_xyz, max_xyz)):
+        problem = corner_problem(name, corner)
+        if problem:
+            return problem
+    lo, hi = [float(v) for v in min_xyz], [float(v) for v in max_xyz]
+    if not all(a < b for a, b in zip(lo, hi)):
+        return f'{names[0]} {lo} must be below {names[1]} {hi} on every axis'
+    return None
 
 
 @dataclass(frozen=True)
@@ -23,17 +53,11 @@ class WorkspaceBounds:
     max_xyz: tuple[float, float, float]
 
     def __post_init__(self) -> None:
-        lo = np.asarray(self.min_xyz, dtype=float)
-        hi = np.asarray(self.max_xyz, dtype=float)
-        if lo.shape != (3,) or hi.shape != (3,) or not (np.all(np.isfinite(lo))
-                                                        and np.all(np.isfinite(hi))):
-            raise ValueError(f'WorkspaceBounds: min_xyz and max_xyz must be 3 finite numbers '
-                             f'(m), got {self.min_xyz!r} and {self.max_xyz!r}')
-        if not np.all(lo < hi):
-            raise ValueError(f'WorkspaceBounds: min_xyz {lo.tolist()} must be below max_xyz '
-                             f'{hi.tolist()} on every axis')
-        object.__setattr__(self, 'min_xyz', tuple(float(v) for v in lo))
-        object.__setattr__(self, 'max_xyz', tuple(float(v) for v in hi))
+        problem = bounds_problem(self.min_xyz, self.max_xyz)
+        if problem:
+            raise ValueError(f'WorkspaceBounds: {problem}')
+        object.__setattr__(self, 'min_xyz', tuple(float(v) for v in self.min_xyz))
+        object.__setattr__(self, 'max_xyz', tuple(float(v) for v in self.max_xyz))
 
     def contains(self, point: Sequence[float] | np.ndarray) -> bool:
         """Return True if ``point`` (3,) m lies inside the box (borders included)."""

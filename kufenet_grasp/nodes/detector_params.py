@@ -19,6 +19,7 @@ from typing import Any
 
 from kufenet_grasp.detection.detector import DetectorConfig
 from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.geometry.workspace import bounds_problem, corner_problem
 from kufenet_grasp.grasp.preprocess import CROP_MODES
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
@@ -143,6 +144,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 #: parameters whose defaults are the gripper file's (config/detector.yaml leaves them out)
+#: the corners of the workspace box that gives the region of interest (both all zeros = off)
+ROI_WORKSPACE = ('roi_workspace.min_xyz', 'roi_workspace.max_xyz')
 FROM_GRIPPER_FILE = ('gripper.min_width_m', 'gripper.max_width_m', 'gripper.finger_thickness_m',
                      'gripper.finger_width_m', 'gripper.approach_margin_m')
 
@@ -176,18 +179,17 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
                 any(roi) and not (roi[2] > roi[0] >= 0 and roi[3] > roi[1] >= 0)):
             return (f'{name} must be [x_min, y_min, x_max, y_max] px with x_max > x_min >= 0 '
                     f'and y_max > y_min >= 0, or all zeros; got {roi!r}')
-    if name in ('roi_workspace.min_xyz', 'roi_workspace.max_xyz'):
-        corner = [float(v) for v in value]
-        if len(corner) != 3 or not all(math.isfinite(v) for v in corner):
-            return f'{name} must hold 3 finite numbers (x, y, z metres), got {list(value)!r}'
-        box = {n: [float(v) for v in cur_value] for n, cur_value in (current or {}).items()
-               if n in ('roi_workspace.min_xyz', 'roi_workspace.max_xyz')}
-        box[name] = corner
-        lo, hi = box.get('roi_workspace.min_xyz'), box.get('roi_workspace.max_xyz')
-        if lo is not None and hi is not None and (any(lo) or any(hi)) \
-                and not all(a < b for a, b in zip(lo, hi)):
-            return (f'roi_workspace.min_xyz {lo} must be below roi_workspace.max_xyz {hi} on '
-                    f'every axis (or both all zeros: off)')
+    if name in ROI_WORKSPACE:
+        problem = corner_problem(name, value)
+        if problem:
+            return problem
+        box = {n: v for n, v in (current or {}).items() if n in ROI_WORKSPACE}
+        box[name] = value
+        lo, hi = (box.get(n) for n in ROI_WORKSPACE)
+        if lo is not None and hi is not None and (any(lo) or any(hi)):
+            problem = bounds_problem(lo, hi, ROI_WORKSPACE)
+            if problem:
+                return f'{problem} (or both all zeros: off)'
     if name == 'static_transform.rotation':
         q = [float(v) for v in value]
         if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:

@@ -18,7 +18,8 @@ from kufenet_grasp.execution.pick_sequence import PickConfig
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
 from kufenet_grasp.geometry.gripper import DEFAULT_GRIPPER
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
-from kufenet_grasp.geometry.workspace import WorkspaceBounds
+from kufenet_grasp.geometry.workspace import (bounds_problem, corner_problem,
+                                              WorkspaceBounds)
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
@@ -79,8 +80,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
-_VECTORS = ('workspace.min_xyz', 'workspace.max_xyz', 'place.xyz', 'place.rpy',
-            'tcp_offset.xyz')
+#: the corners of the workspace box
+WORKSPACE = ('workspace.min_xyz', 'workspace.max_xyz')
+_VECTORS = ('place.xyz', 'place.rpy', 'tcp_offset.xyz')
 
 
 def declare_all(node: Any, defaults: dict[str, Any] | None = None) -> None:
@@ -100,13 +102,11 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
         numbers = list(value)
         if len(numbers) != 3 or not all(math.isfinite(float(v)) for v in numbers):
             return f'{name} must hold 3 finite numbers, got {numbers!r}'
-    cur = dict(current or {})
-    cur[name] = value
-    if name in ('workspace.min_xyz', 'workspace.max_xyz') and {
-            'workspace.min_xyz', 'workspace.max_xyz'} <= set(cur):
-        lo, hi = list(cur['workspace.min_xyz']), list(cur['workspace.max_xyz'])
-        if len(lo) == 3 and len(hi) == 3 and not all(a < b for a, b in zip(lo, hi)):
-            return f'workspace.min_xyz {lo} must be below workspace.max_xyz {hi} on every axis'
+    if name in WORKSPACE:
+        cur = {**(current or {}), name: value}
+        if not set(WORKSPACE) <= set(cur):
+            return corner_problem(name, value)
+        return bounds_problem(cur[WORKSPACE[0]], cur[WORKSPACE[1]], WORKSPACE)
     return None
 
 
