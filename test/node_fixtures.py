@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 import contextlib
 from dataclasses import dataclass, replace
+import re
 import threading
 from typing import Any
 
@@ -279,6 +280,21 @@ class Spinner:
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     """Poll ``predicate`` every 20 ms until it is true or ``timeout_s`` passed."""
     return wait_until(predicate, timeout_s)
+
+
+def wait_for_log(capfd: Any, pattern: str, timeout_s: float = 30.0) -> str:
+    """Stderr (the nodes' log) read from ``capfd`` until ``pattern`` (a regex) is in it; all of it.
+
+    Returns what was read, with or without the pattern (the caller asserts on it).
+    """
+    found = ['']
+
+    def seen() -> bool:
+        found[0] += capfd.readouterr().err
+        return re.search(pattern, found[0]) is not None
+
+    wait_until(seen, timeout_s, period_s=0.1)
+    return found[0]
 
 
 def call_service(node: Node, client: Any, request: Any, timeout_s: float = 10.0) -> Any:

@@ -247,6 +247,21 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
         detector.destroy_node()
 
 
+def _count_calls(node: Node, topic: str) -> list[Any]:
+    """Messages ``node``'s subscription to ``topic`` has handled from now on (its callback ran)."""
+    handled: list[Any] = []
+    subscription = next(sub for sub in node.subscriptions
+                        if sub.topic_name == node.resolve_topic_name(topic))
+    callback = subscription.callback
+
+    def counted(msg: Any) -> None:
+        callback(msg)
+        handled.append(msg)
+
+    subscription.callback = counted
+    return handled
+
+
 def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
     node, backend, _ = setup
     publisher = Node(f'grasp_pub_{next(_names)}', namespace=node.get_namespace())
@@ -261,8 +276,10 @@ def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
             rect_pub.publish(rect)
             pose_pub.publish(pose)
 
-        publish()  # auto_pick is false: nothing moves
-        assert not wait_for(lambda: backend.executed, 0.5)
+        handled = _count_calls(node, 'kufenet/grasp_pose')
+        publish()  # auto_pick is false: once the executor has handled the pose, nothing moves
+        assert wait_for(lambda: handled, 10.0)
+        assert not node._auto_pending and backend.executed == []
         node.set_parameters([Parameter('auto_pick', value=True)])
         for _ in range(50):
             publish()

@@ -6,8 +6,6 @@ No processing while inactive; configure fails on corrupt or mismatched weights; 
 drops frames.
 """
 
-import time
-
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_msgs.msg import GraspRectangle, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
@@ -137,11 +135,20 @@ def test_real_backend_with_a_tiny_random_preset_processes_frames(graph):
 
 
 class SlowOracle(OracleBackend):
-    """The oracle, 0.3 s per inference after warm-up."""
+    """The oracle, slower than the camera: after warm-up, each inference lasts 3 frames.
+
+    It holds until ``camera`` has sent three more frames (a model slower than its input,
+    whatever the machine's speed), or 10 s.
+    """
+
+    def __init__(self, size: int, camera: FakeCamera) -> None:
+        super().__init__(size)
+        self.camera = camera
 
     def infer(self, x):
         if self.calls > 0:
-            time.sleep(0.3)
+            sent = self.camera.sent
+            wait_for(lambda: self.camera.sent >= sent + 3, 10.0)
         return super().infer(x)
 
 
@@ -150,7 +157,7 @@ def test_slow_model_drops_frames_and_processes_the_newest(graph):
     camera = FakeCamera('slow_camera', namespace='slow', rate_hz=20.0)
     detector = GraspDetectorNode(
         namespace='slow', parameter_defaults=DETECTOR_PARAMS,
-        backend_factory=lambda name, source, size, threads: SlowOracle(size))
+        backend_factory=lambda name, source, size, threads: SlowOracle(size, camera))
     for node in (camera, detector):
         spinner.add(node)
     try:

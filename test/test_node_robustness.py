@@ -29,6 +29,7 @@ from node_fixtures import (
     OracleBackend,
     wait_code,
     wait_for,
+    wait_for_log,
 )
 import numpy as np
 import pytest
@@ -90,12 +91,7 @@ def _good_frame(camera, detector):
 
 def _wait_log(capfd, pattern: str, timeout_s: float = 30.0) -> str:
     """Stderr (the node's log) read until ``pattern`` (a regex) appears; all of it."""
-    found = ''
-    deadline = time.monotonic() + timeout_s
-    while not re.search(pattern, found) and time.monotonic() < deadline:
-        wait_for(lambda: False, 0.1)
-        found += capfd.readouterr().err
-    return found
+    return wait_for_log(capfd, pattern, timeout_s)
 
 
 @pytest.mark.parametrize('ahead_s', [5.0, 3600.0], ids=['5 s ahead', '1 h ahead'])

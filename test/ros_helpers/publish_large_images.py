@@ -13,6 +13,7 @@ process is needed because nodes in one process exchange messages without transpo
 import sys
 import time
 
+from kufenet_grasp.common.waiting import wait_until
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -34,9 +35,7 @@ def main() -> None:
     rclpy.init()
     node = Node('large_image_publisher', namespace=namespace)
     pub = node.create_publisher(Image, 'color/image_raw', qos_profile_sensor_data)
-    deadline = time.monotonic() + 60.0
-    while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: pub.get_subscription_count() > 0, 60.0, period_s=0.05)
     time.sleep(0.5)  # let the subscriber's side of the match settle too
     for size in [(width, height)] * count + [(8, 8)] * 3:
         pub.publish(image(*size, node.get_clock().now().nanoseconds))
