@@ -43,7 +43,11 @@ def built(model) -> dict[str, InferenceBackend]:
     return Built()
 
 
-@pytest.mark.parametrize('name', ['torch', 'onnxruntime', 'openvino'])
+#: the exported runtimes' backends: an ONNX export (and an OpenVINO compile) each
+EXPORTED = [pytest.param(name, marks=pytest.mark.slow) for name in ('onnxruntime', 'openvino')]
+
+
+@pytest.mark.parametrize('name', ['torch', *EXPORTED])
 def test_backend_matches_pytorch(name: str, model, frame, built) -> None:
     backend = built[name]
     assert isinstance(backend, InferenceBackend)
@@ -55,6 +59,7 @@ def test_backend_matches_pytorch(name: str, model, frame, built) -> None:
     np.testing.assert_array_equal(again, out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['onnxruntime', 'openvino'])
 def test_backend_from_exported_file(name: str, model, frame, tmp_path) -> None:
     path = export_onnx(resolve_source(model), tmp_path / 'm.onnx', input_size=SIZE)
@@ -67,6 +72,7 @@ def test_torch_backend_channels_last_eager_agrees(model, frame) -> None:
     np.testing.assert_allclose(backend.infer(frame), torch_reference(model, frame), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_auto_picks_first_available(model, monkeypatch, built) -> None:
     # 'auto' names a backend and builds it through create_backend: hand it the module's
     # (test_backend_matches_pytorch checks those) instead of exporting and compiling again
@@ -102,7 +108,7 @@ def test_create_backend_rejects_bad_arguments(model, tmp_path) -> None:
         create_backend('onnxruntime', str(tmp_path / 'missing.onnx'), input_size=SIZE)
 
 
-@pytest.mark.parametrize('name', ['torch', 'onnxruntime'])
+@pytest.mark.parametrize('name', ['torch', EXPORTED[0]])
 def test_infer_rejects_wrong_shape(name: str, built) -> None:
     backend = built[name]
     with pytest.raises(ValueError, match=r'shape \(1, 4, 64, 64\)'):
@@ -129,6 +135,7 @@ def test_one_selector_serves_models_and_exported_files(monkeypatch) -> None:
         select_backend('nope', order, **texts)
 
 
+@pytest.mark.slow
 def test_openvino_reads_onnx_without_the_model_converter(
         model, frame, monkeypatch, tmp_path) -> None:
     # ov.convert_model sends usage telemetry: a forked process per event that waits on the

@@ -64,6 +64,7 @@ def test_memory_probes_track_an_allocation() -> None:
     assert block.sum() > 0
 
 
+@pytest.mark.slow
 def test_cli_bench_json_has_expected_keys(capsys) -> None:
     from kufenet_grasp.cli.main import main
 
@@ -84,6 +85,7 @@ def test_cli_bench_json_has_expected_keys(capsys) -> None:
         assert row['params'] > 0
 
 
+@pytest.mark.slow
 def test_model_specs_name_trained_weights_under_a_label(tmp_path, capsys) -> None:
     from kufenet_grasp.cli.main import main
     from kufenet_grasp.models.registry import build_model
@@ -131,6 +133,7 @@ def test_profile_ranks_convolutions() -> None:
     assert 'ms/run' in format_profile(layers, 2)
 
 
+@pytest.mark.slow
 def test_exported_files_are_benchmarked_with_their_stored_cost(tmp_path, capsys) -> None:
     from kufenet_grasp.cli.main import main
     from kufenet_grasp.deploy.export import export_onnx
@@ -149,6 +152,7 @@ def test_exported_files_are_benchmarked_with_their_stored_cost(tmp_path, capsys)
     assert 'exported file' in torch_row['error']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
 def test_profile_inside_a_runtime_ranks_its_layers(backend) -> None:
     from kufenet_grasp.bench.runtime_profile import profile_in_runtime

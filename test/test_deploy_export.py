@@ -114,6 +114,7 @@ def test_fold_batchnorm_on_registry_models(name: str) -> None:
     assert diff <= 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['kufenet-15k', 'ggcnn'])
 def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
     import onnxruntime as ort
@@ -129,6 +130,7 @@ def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
     assert float(props['width_scale_px']) == 150.0
 
 
+@pytest.mark.slow
 def test_onnx_metadata_carries_weights_metadata_and_sha256(tmp_path) -> None:
     from kufenet_grasp.models.weights import save_weights, sha256_file
 
@@ -147,6 +149,7 @@ def test_onnx_metadata_carries_weights_metadata_and_sha256(tmp_path) -> None:
     assert int(props['params']) == sum(p.numel() for p in resolved.model.parameters())
 
 
+@pytest.mark.slow
 def test_dynamic_batch_export_runs_batch_of_two() -> None:
     import onnxruntime as ort
 
@@ -157,6 +160,7 @@ def test_dynamic_batch_export_runs_batch_of_two() -> None:
                               batch=2) <= 1e-4
 
 
+@pytest.mark.slow
 def test_openvino_export_matches_pytorch(tmp_path) -> None:
     import openvino as ov
 
@@ -171,6 +175,7 @@ def test_openvino_export_matches_pytorch(tmp_path) -> None:
     assert max_abs_difference(resolved.model, lambda x: compiled([x])[0], SIZE) <= 1e-4
 
 
+@pytest.mark.slow
 def test_cli_export_openvino_writes_and_verifies(tmp_path, capsys) -> None:
     from kufenet_grasp.cli.main import main
 
@@ -206,6 +211,7 @@ def test_max_abs_difference_detects_a_wrong_model() -> None:
                               SIZE) > 1e-4
 
 
+@pytest.mark.slow
 def test_split_bias_keeps_the_outputs_of_depthwise_transposed_convolutions() -> None:
     from kufenet_grasp.deploy.upsample_rewrite import split_bias, split_transposed_biases
 
@@ -226,6 +232,7 @@ def test_split_bias_keeps_the_outputs_of_depthwise_transposed_convolutions() -> 
         assert (rewritten(x) - model(x)).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_split_bias_is_an_export_option_used_for_openvino_only() -> None:
     from kufenet_grasp.deploy.export import to_onnx_bytes
     import onnx
@@ -283,6 +290,7 @@ def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
     assert pad_head_to_simd(padded) == (padded, False)
 
 
+@pytest.mark.slow
 def test_export_rewrites_are_recorded_and_unknown_names_refused(tmp_path) -> None:
     from kufenet_grasp.deploy.model_metadata import read_exported_metadata
 

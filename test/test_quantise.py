@@ -22,6 +22,9 @@ import onnx
 import pytest
 import torch
 
+#: int8 quantisation and ONNX export runs, seconds each: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 SIZE = 64
 
 
@@ -99,7 +102,6 @@ def _export_args(**overrides) -> argparse.Namespace:
 
 # end to end through both commands: float and int8 exports, two OpenVINO conversions and an
 # evaluation; the tests above cover quantise_onnx, its metadata and the CLI's argument checks
-@pytest.mark.slow
 def test_cli_int8_export_writes_onnx_and_ir_and_eval_reads_them(setup, capsys) -> None:
     out = setup['root'] / 'cli' / 'k15.xml'
     args = _export_args(source=setup['weights'], format='openvino', out=out, size=SIZE,

@@ -17,6 +17,9 @@ from kufenet_grasp.sim.label_quality import check_labels, LabelQualityError
 import numpy as np
 import pytest
 
+#: every test reads a dataset the simulator generates (seconds): make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 CONFIG = DatagenConfig(size=96, clutter_fraction=0.5, objects_per_clutter=(2, 3),
                        max_candidates=16, distance=(0.4, 0.8), tilt_deg=(0.0, 25.0))
 SCENES = 3
@@ -110,7 +113,6 @@ def test_deterministic_per_seed(dataset, tmp_path):
 
 
 # two spawned worker processes (each imports the simulator) and every scene once more
-@pytest.mark.slow
 def test_deterministic_with_two_workers(dataset, tmp_path):
     out, _ = dataset
     again = tmp_path / 'again'

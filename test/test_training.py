@@ -43,6 +43,7 @@ def _config(data_root: Path, out: Path, **kw) -> TrainConfig:
     return TrainConfig(**opts)
 
 
+@pytest.mark.slow
 def test_few_steps_reduce_loss(data_root, tmp_path):
     trainer = Trainer(_config(data_root, tmp_path / 'run', augment=False, lr=3e-3))
     x, y, _ = next(iter(trainer._loader(0)))
@@ -51,6 +52,7 @@ def test_few_steps_reduce_loss(data_root, tmp_path):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow
 def test_one_epoch_writes_outputs_and_resume_is_exact(data_root, tmp_path):
     from kufenet_grasp.models.weights import load_weights
 
@@ -79,6 +81,7 @@ def test_one_epoch_writes_outputs_and_resume_is_exact(data_root, tmp_path):
         train(_config(data_root, run, epochs=3, lr=5e-4), resume=True)
 
 
+@pytest.mark.slow
 def test_kd_training_with_teacher_runs(data_root, tmp_path):
     teacher = train(_config(data_root, tmp_path / 'teacher', model='kufenet-15k'))
     student = train(_config(data_root, tmp_path / 'student', kd='fruit+hint',
@@ -90,6 +93,7 @@ def test_kd_training_with_teacher_runs(data_root, tmp_path):
     assert float(row['teacher_task']) > 0
 
 
+@pytest.mark.slow
 def test_train_and_eval_cli_and_init(data_root, tmp_path, capsys):
     run = tmp_path / 'run'
     rc = cli_main.main(['train', '--model', MODEL, '--dataset', f'jacquard:{data_root}',
