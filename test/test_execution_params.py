@@ -97,5 +97,7 @@ def test_gripper_config_names_resolve_to_the_shipped_files():
         assert load_gripper(name).name == name
         assert gripper_path(name).name == f'{name}.yaml'
     assert gripper_path('/tmp/my.yaml') == pathlib.Path('/tmp/my.yaml')
-    with pytest.raises(FileNotFoundError, match='config/grippers/no_such_hand.yaml'):
+    with pytest.raises(FileNotFoundError,
+                       match="unknown gripper 'no_such_hand': the shipped ones are "
+                             'franka_hand, robotiq_2f85; or give a gripper file'):
         load_gripper('no_such_hand')

@@ -6,6 +6,7 @@ No processing while inactive; configure fails on corrupt or mismatched weights; 
 drops frames.
 """
 
+from kufenet_grasp.geometry.gripper import load_gripper
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
 from kufenet_msgs.msg import GraspRectangle, GraspStatus
 from kufenet_msgs.srv import DetectGrasps
@@ -16,6 +17,7 @@ from node_fixtures import (
     detector_graph,
     DETECTOR_PARAMS,
     FakeCamera,
+    oracle_factory,
     OracleBackend,
     wait_for,
 )
@@ -113,6 +115,41 @@ def test_model_that_does_not_match_input_size_makes_configure_fail(graph):
         assert detector.trigger_configure() == \
             rclpy.lifecycle.TransitionCallbackReturn.FAILURE
         assert 'input_size' in detector.configure_error
+    finally:
+        detector.destroy_node()
+
+
+def test_the_gripper_file_gives_the_finger_check_and_its_defaults(graph):  # rclpy is up
+    detector = GraspDetectorNode('robotiq_detector', backend_factory=oracle_factory,
+                                 parameter_defaults={**MANUAL, 'gripper_config': 'robotiq_2f85'})
+    try:
+        # the openings and fingers the file gives are the defaults of the gripper.* parameters
+        assert detector.param('gripper.max_width_m') == 0.085
+        assert detector.param('gripper.finger_width_m') == 0.022
+        assert detector.trigger_configure() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
+        # the finger check and the markers use that file
+        assert detector._processor.gripper == load_gripper('robotiq_2f85')
+    finally:
+        detector.destroy_node()
+
+
+@pytest.mark.parametrize('gripper, words', [
+    ('no_such_gripper', ["unknown gripper 'no_such_gripper'", 'robotiq_2f85']),
+    ('/nonexistent/hand.yaml', ['/nonexistent/hand.yaml', 'does not exist']),
+])
+def test_an_unknown_gripper_makes_configure_fail_in_one_line(graph, gripper, words):
+    detector = GraspDetectorNode('bad_gripper_detector', backend_factory=oracle_factory,
+                                 parameter_defaults={**MANUAL, 'gripper_config': gripper})
+    try:
+        assert detector.trigger_configure() == \
+            rclpy.lifecycle.TransitionCallbackReturn.FAILURE
+        reason = detector.configure_error
+        assert reason and '\n' not in reason and all(w in reason for w in words), reason
+        assert not detector.active
+        # the node keeps running: its service answers why it is not ready
+        response = detector._on_detect_grasps(DetectGrasps.Request(), DetectGrasps.Response())
+        assert response.status.code == GraspStatus.NOT_READY
+        assert 'gripper' in response.status.message, response.status.message
     finally:
         detector.destroy_node()
 

@@ -86,10 +86,12 @@ def detector_settings(params_file: str | None, weights: str | None,
                       overrides: list[str]) -> tuple[dict[str, Any], str]:
     """Parameter values (table defaults <- params file <- options) and the file used."""
     from kufenet_grasp.cli.demo import parse_detector_params
+    from kufenet_grasp.geometry.gripper import load_gripper
     from kufenet_grasp.nodes import detector_params
     from kufenet_grasp.offline.params_file import read_params_file
 
     settings = {spec.name: spec.default for spec in detector_params.PARAMETERS}
+    given: set[str] = set()  # names the params file or an option sets
     if params_file is None:
         path = find_package_file('config', 'detector.yaml')
     else:
@@ -108,11 +110,20 @@ def detector_settings(params_file: str | None, weights: str | None,
             if problem:
                 raise UsageError(f'{path}: {problem}')
             settings[name] = value
+            given.add(name)
         used = str(path)
     try:
-        settings.update(parse_detector_params(overrides))
+        options = parse_detector_params(overrides)
     except ValueError as exc:
         raise UsageError(str(exc).replace('--detector-param', '--param')) from exc
+    settings.update(options)
+    given |= set(options)
+    # as the node declares them: what the gripper file gives, unless set
+    problem = detector_params.validate('gripper_config', settings['gripper_config'])
+    if problem:
+        raise UsageError(problem)
+    from_file = detector_params.gripper_defaults(load_gripper(str(settings['gripper_config'])))
+    settings.update({name: value for name, value in from_file.items() if name not in given})
     if weights:
         settings['weights'] = weights
     for low, high in (('depth_min_m', 'depth_max_m'),

@@ -20,7 +20,7 @@ from kufenet_grasp.deploy.model_metadata import input_spec_dict, read_model_meta
 from kufenet_grasp.deploy.runtimes import create_exported_backend, is_exported_path
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector, InferFn
 from kufenet_grasp.geometry.finger_clearance import FingerModel
-from kufenet_grasp.geometry.gripper import default_gripper, GripperConfig
+from kufenet_grasp.geometry.gripper import GripperConfig, load_gripper
 from kufenet_grasp.geometry.transforms import from_xyz_yaw, RigidTransform
 from kufenet_grasp.geometry.workspace import WorkspaceBounds
 from kufenet_grasp.grasp.model_input import InputSpec, LEGACY_INPUT
@@ -103,13 +103,15 @@ def detector_config(settings: dict[str, Any], input_spec: InputSpec | None = Non
 
 
 def gripper_config(settings: dict[str, Any]) -> GripperConfig:
-    """Return the shipped gripper file with the detector's ``gripper.*`` parameters applied.
+    """Return the ``gripper_config`` file with the detector's ``gripper.*`` parameters applied.
 
     Openings, finger sizes and the approach margin (``gripper.approach_margin_m``, the
-    executor's ``width_margin_m``) come from the parameters, the rest (finger length, command
-    mapping) from ``config/grippers/franka_hand.yaml``: the finger check and the markers use it.
+    executor's ``width_margin_m``) come from the parameters (whose defaults are the file's),
+    the rest (finger length, command mapping) from the file: the finger check and the markers
+    use it. An unknown name or an unreadable file raises a one-line FileNotFoundError /
+    ValueError.
     """
-    return replace(default_gripper(),
+    return replace(load_gripper(str(settings['gripper_config'])),
                    min_width_m=float(settings['gripper.min_width_m']),
                    max_width_m=float(settings['gripper.max_width_m']),
                    finger_thickness_m=float(settings['gripper.finger_thickness_m']),

@@ -33,7 +33,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kufenet_grasp.common.package_files import package_file
+from kufenet_grasp.common.package_files import find_package_file
 import numpy as np
 import yaml
 
@@ -159,15 +159,26 @@ def gripper_path(name_or_path: str | Path) -> Path:
     value = str(name_or_path)
     if isinstance(name_or_path, Path) or value.endswith(('.yaml', '.yml')) or '/' in value:
         return Path(value)
-    return package_file('config', 'grippers', f'{value}.yaml')
+    found = find_package_file('config', 'grippers', f'{value}.yaml')
+    if found is None:
+        raise FileNotFoundError(f"unknown gripper '{value}': the shipped ones are "
+                                f"{', '.join(shipped_grippers()) or 'none'}; or give a gripper "
+                                f'file (.yaml path)')
+    return found
+
+
+def shipped_grippers() -> list[str]:
+    """Names of the gripper files shipped in ``config/grippers/`` (sorted)."""
+    folder = find_package_file('config', 'grippers')
+    return sorted(p.stem for p in folder.glob('*.yaml')) if folder is not None else []
 
 
 def load_gripper(name_or_path: str | Path) -> GripperConfig:
     """Load a GripperConfig from a YAML file or a shipped name (see :func:`gripper_path`).
 
     Raises:
-        FileNotFoundError: no such file; ValueError: not YAML or not a valid gripper (each
-            with a one-line message naming the file).
+        FileNotFoundError: no such file or shipped name; ValueError: unreadable, not YAML or
+            not a valid gripper (each with a one-line message naming the file).
 
     """
     p = gripper_path(name_or_path)
@@ -175,8 +186,10 @@ def load_gripper(name_or_path: str | Path) -> GripperConfig:
         raise FileNotFoundError(f'gripper config {str(p)!r} does not exist')
     try:
         data = yaml.safe_load(p.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f'{p}: cannot read the gripper file: {err}') from err
     except yaml.YAMLError as err:
-        raise ValueError(f'{p}: not valid YAML: {err}') from err
+        raise ValueError(f'{p}: not valid YAML: {" ".join(str(err).split())}') from err
     return gripper_from_dict(data, str(p))
 
 

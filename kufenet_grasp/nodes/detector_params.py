@@ -7,7 +7,8 @@ into ``ParameterDescriptor`` declarations on an rclpy node and :func:`validate` 
 requested change (used by the node's set-parameters callback). The detection
 parameters take their defaults from ``DetectorConfig`` (whose gripper openings, finger sizes
 and approach margin are the shipped gripper file's, ``config/grippers/franka_hand.yaml``);
-``config/detector.yaml`` writes the same values, except the gripper file's. Units are in the names:
+``config/detector.yaml`` writes the same values, except the gripper file's: those default to
+the values of the file ``gripper_config`` names (:func:`declare_all`). Units are in the names:
 ``_m`` metres, ``_px`` pixels of the full-resolution source image, ``_s`` seconds, ``_hz``
 hertz; angles in radians.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from kufenet_grasp.detection.detector import DetectorConfig
 from kufenet_grasp.geometry.finger_clearance import FingerModel
+from kufenet_grasp.geometry.gripper import DEFAULT_GRIPPER, GripperConfig, load_gripper
 from kufenet_grasp.geometry.workspace import bounds_problem, corner_problem
 from kufenet_grasp.grasp.preprocess import CROP_MODES
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
@@ -66,6 +68,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('depth_search_radius_px', _DETECTOR.depth_search_radius_px,
               'radius searched for the nearest valid depth when '
               'the grasp centre has none (px); 0 = reject', 0, 100),
+    ParamSpec('gripper_config', DEFAULT_GRIPPER, 'gripper file, as grasp_executor takes it: a '
+              'YAML path or the name of a file in share/kufenet_grasp/config/grippers; the '
+              'finger check and the markers use its fingers, and the gripper.* openings, '
+              'finger sizes and approach margin default to its values', read_only=True),
     ParamSpec('gripper.min_width_m', _DETECTOR.min_width_m, 'smallest gripper opening (m)',
               0.0, 1.0),
     ParamSpec('gripper.max_width_m', _DETECTOR.max_width_m, 'largest gripper opening (m)',
@@ -150,13 +156,32 @@ FROM_GRIPPER_FILE = ('gripper.min_width_m', 'gripper.max_width_m', 'gripper.fing
                      'gripper.finger_width_m', 'gripper.approach_margin_m')
 
 
+def gripper_defaults(gripper: GripperConfig) -> dict[str, float]:
+    """Values of the :data:`FROM_GRIPPER_FILE` parameters that ``gripper``'s file gives (m)."""
+    return {'gripper.min_width_m': gripper.min_width_m,
+            'gripper.max_width_m': gripper.max_width_m,
+            'gripper.finger_thickness_m': gripper.finger_thickness_m,
+            'gripper.finger_width_m': gripper.finger_width_m,
+            'gripper.approach_margin_m': gripper.width_margin_m}
+
+
 def declare_all(node: Any, defaults: dict[str, Any] | None = None) -> None:
     """Declare every parameter on ``node`` with a ParameterDescriptor.
 
     ``defaults`` replaces the table's defaults (e.g. from a test); values from YAML / the
-    command line still win, as for any declared parameter.
+    command line still win, as for any declared parameter. ``gripper_config`` is declared
+    first: the parameters its file gives (:data:`FROM_GRIPPER_FILE`) default to that file's
+    values. A file that cannot be read leaves the table's; configure then refuses it.
     """
-    declare_specs(node, PARAMETERS, defaults)
+    defaults = dict(defaults or {})
+    first = SPECS['gripper_config']
+    declare_specs(node, (first,), defaults)
+    try:
+        from_file = gripper_defaults(load_gripper(str(node.get_parameter(first.name).value)))
+    except (OSError, ValueError):
+        from_file = {}
+    declare_specs(node, [spec for spec in PARAMETERS if spec is not first],
+                  {**from_file, **defaults})
 
 
 def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> str | None:
@@ -190,6 +215,11 @@ def validate(name: str, value: Any, current: dict[str, Any] | None = None) -> st
             problem = bounds_problem(lo, hi, ROI_WORKSPACE)
             if problem:
                 return f'{problem} (or both all zeros: off)'
+    if name == 'gripper_config':
+        try:
+            load_gripper(str(value))
+        except (OSError, ValueError) as exc:
+            return f'gripper_config: {exc}'
     if name == 'static_transform.rotation':
         q = [float(v) for v in value]
         if len(q) != 4 or abs(math.sqrt(sum(v * v for v in q)) - 1.0) > 1e-3:
