@@ -1,8 +1,8 @@
 # kufenet_grasp: set up, build and test on a machine without a ROS install.
 #   make setup   virtual environment (pinned ROS 2 Jazzy wheels, torch 2.13.0 CPU) + colcon build
 #   make test    setup if needed, then the whole test suite (unit, lint, rclpy nodes over DDS)
-#   make test-fast  -m "not ros and not slow": leaves out rclpy/DDS tests and the slow end-to-end
-#                   ones (linters, mypy over every file, colcon build, CLI processes); see setup.cfg
+#   make test-fast  -m "not ros and not slow" in 2 processes: leaves out rclpy/DDS tests and the
+#                   slow ones (linters, mypy, colcon build, exports, training); see setup.cfg
 #   make build   rebuild both packages
 #   make format  rewrite quotes and import order as ament_flake8 wants them (ruff)
 #   make colcon-test  the same suite through colcon test, then colcon test-result --verbose
@@ -52,8 +52,10 @@ build:
 test: setup
 	. ./env.sh && python -m pytest test $(PYTEST_ARGS)
 
+# two pytest workers (pytest-xdist): the fast tests share no state, and the two cores each
+# take half (PYTEST_ARGS="-n 0" runs them in one process)
 test-fast: setup
-	. ./env.sh && python -m pytest test -m 'not ros and not slow' $(PYTEST_ARGS)
+	. ./env.sh && python -m pytest test -m 'not ros and not slow' -n 2 $(PYTEST_ARGS)
 
 colcon-test: setup
 	. ./env.sh && $(COLCON_TEST) && colcon test-result --verbose
