@@ -14,6 +14,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import threading
 import time
 
 from kufenet_grasp.nodes.grasp_detector import GraspDetectorNode
@@ -33,6 +34,8 @@ from node_fixtures import (
 )
 import numpy as np
 import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.logging import LoggingSeverity
 from rclpy.parameter import Parameter
 
 #: frames may wait a while on a busy machine: the module's detector allows 3 s
@@ -41,6 +44,8 @@ pytestmark = pytest.mark.ros
 PARAMS = {**DETECTOR_PARAMS, 'max_frame_age_s': 3.0}
 LARGE_IMAGES = pathlib.Path(__file__).resolve().parent / 'ros_helpers' / \
     'publish_large_images.py'
+#: what the DDS reader keeps of one 4000x3000 rgb8 image (MiB) unless its subscription goes
+OVERSIZE_MIB = 4000 * 3000 * 3 / 2 ** 20
 
 
 class MultiPeakOracle(OracleBackend):
@@ -190,6 +195,65 @@ def test_large_images_lost_in_transport_are_reported(graph, capfd):
     finally:
         spinner.executor.remove_node(detector)
         detector.destroy_node()
+
+
+def _rss_mib() -> float:
+    """Resident memory of this process, the node's (MiB, VmRSS)."""
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError('no VmRSS line in /proc/self/status')
+
+
+def test_memory_returns_after_oversize_images(graph, capfd):
+    """The DDS buffers of refused oversize images are returned once the burst is over."""
+    # a detector and camera of their own, spun as main() spins the node (single-threaded)
+    camera = FakeCamera('oversize_camera', namespace='oversize')
+    detector = GraspDetectorNode(backend_factory=oracle_factory, namespace='oversize',
+                                 parameter_defaults=PARAMS)
+    # its INFO lines, whatever the process's default (the demo's test sets --log-level warn)
+    detector.get_logger().set_level(LoggingSeverity.INFO)
+    executor = SingleThreadedExecutor()
+    for node in (camera, detector):
+        executor.add_node(node)
+    spinning = threading.Thread(target=executor.spin, daemon=True)
+    spinning.start()
+    stop = threading.Event()
+    try:
+        _good_frame(camera, detector)
+        capfd.readouterr()
+        before = peak = _rss_mib()
+
+        def sample():
+            nonlocal peak
+            while not stop.wait(0.02):
+                peak = max(peak, _rss_mib())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # from another process, so the images cross DDS (4000x3000 is refused by the
+        # default max_image_pixels, and larger than any shared-memory segment)
+        out = subprocess.run([sys.executable, str(LARGE_IMAGES), '/oversize', '4000', '3000',
+                              '5'], capture_output=True, text=True, timeout=300)
+        assert 'sent 5' in out.stdout, out.stderr
+        log = _wait_log(capfd, r'renewing the colour subscription')
+        stop.set()
+        sampler.join()
+        assert re.search(r'renewing the colour subscription after \d+ oversize image', log), \
+            (detector._inputs.counts()['colour'], log)
+        # the images did take memory: at least half of one image's buffer
+        assert peak - before > OVERSIZE_MIB / 2, (before, peak)
+        # and it comes back, within a third of one image (other allocations of the process)
+        assert wait_for(lambda: _rss_mib() < before + OVERSIZE_MIB / 3, 30.0), \
+            (before, peak, _rss_mib())
+        _good_frame(camera, detector)  # the re-created subscription delivers good frames
+    finally:
+        stop.set()
+        executor.shutdown(timeout_sec=5.0)
+        spinning.join(timeout=5.0)
+        for node in (camera, detector):
+            node.destroy_node()
 
 
 def test_unsynchronised_colour_and_depth_get_their_stamp_difference(graph, capfd):

@@ -12,6 +12,11 @@ Each stream is accounted for (:class:`StreamCounts`): messages received, message
 but never delivered whole (the subscription's message-lost event: e.g. images larger than the
 shared-memory segment), images refused unread for having more than ``max_pixels`` pixels, and
 the newest stamp, so the node can say why no frame forms.
+
+An oversize image (refused, or lost in transport) leaves its size behind in the DDS reader's
+buffers (Fast DDS keeps the largest sample's payload for reuse):
+:meth:`CameraInputs.renew_after_oversize` re-creates the subscription it came through once
+such images stop, which returns that memory.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from kufenet_grasp.detection import validation
 from kufenet_grasp.nodes.ros_conversions import stamp_to_seconds
 from kufenet_grasp.runtime.frame_sync import ApproximateFrameSync
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.exceptions import InvalidHandle
 from sensor_msgs.msg import CameraInfo, Image
 
 COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC = 'color/image_raw', 'depth/image_raw', 'color/camera_info'
@@ -39,6 +45,8 @@ FrameCallback = Callable[[Image, Image, 'CameraInfo | None'], None]
 RefusedCallback = Callable[[str, str], None]
 #: called with (stream name, messages lost now, lost so far on that stream)
 LostCallback = Callable[[str, int, int], None]
+#: a subscription that carried oversize images is re-created after this long without one (s)
+OVERSIZE_QUIET_S = 1.0
 
 
 @dataclass
@@ -99,6 +107,11 @@ class CameraInputs:
         self._last_color_stamp = float('-inf')
         self._lock = threading.Lock()
         self._counts = {name: StreamCounts() for name in STREAM_TOPICS}
+        #: oversize images per stream since its subscription was (re-)created
+        self._oversize: dict[str, int] = {}
+        self._last_oversize = -math.inf  # monotonic time (s) of the newest one
+        #: destroyed subscriptions, by stream, to re-create once their readers are gone
+        self._retired: dict[str, Any] = {}
         try:
             import message_filters
         except ImportError:  # no wheel on PyPI: the pure-Python equivalent
@@ -115,18 +128,18 @@ class CameraInputs:
             self.synchroniser = 'message_filters.ApproximateTimeSynchronizer'
         # camera_info first: the executor serves ready subscriptions in creation order, so
         # the info published with a frame is taken before that frame's colour image
-        self._subs = [
-            self._subscribe(CameraInfo, 'camera_info', self._on_info, qos),
-            self._subscribe(Image, 'colour', self._on_color, qos),
-            self._subscribe(Image, 'depth', self._on_depth, qos),
-        ]
+        self._qos = qos
+        self._subs = {stream: self._subscribe(stream)
+                      for stream in ('camera_info', 'colour', 'depth')}
 
-    def _subscribe(self, msg_type: type, stream: str, callback: Callable[[Any], None],
-                   qos: Any) -> Any:
+    def _subscribe(self, stream: str) -> Any:
+        msg_type, callback = {'camera_info': (CameraInfo, self._on_info),
+                              'colour': (Image, self._on_color),
+                              'depth': (Image, self._on_depth)}[stream]
         events = SubscriptionEventCallbacks(
             message_lost=lambda status: self._lost(stream, status))
-        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], callback, qos,
-                                              event_callbacks=events)
+        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], callback,
+                                              self._qos, event_callbacks=events)
 
     @property
     def camera_info(self) -> CameraInfo | None:
@@ -151,15 +164,51 @@ class CameraInputs:
             counts.refused += reason is not None
             counts.last_stamp_s = stamp_to_seconds(msg.header.stamp)
             counts.last_arrival = time.monotonic()
+            if reason is not None:
+                self._oversize_seen(stream, 1)
         if reason is not None and self._on_refused is not None:
             self._on_refused(stream, reason)
         return reason
 
     def _lost(self, stream: str, status: Any) -> None:
+        lost_now = int(status.total_count_change)
         with self._lock:
-            self._counts[stream].lost = int(status.total_count)
+            counts = self._counts[stream]
+            counts.lost += lost_now  # summed: a re-created subscription counts from 0
+            lost_total = counts.lost
+            if stream != 'camera_info':  # images are lost for their size, mostly
+                self._oversize_seen(stream, lost_now)
         if self._on_lost is not None:
-            self._on_lost(stream, int(status.total_count_change), int(status.total_count))
+            self._on_lost(stream, lost_now, lost_total)
+
+    def _oversize_seen(self, stream: str, count: int) -> None:
+        """Note ``count`` oversize images on ``stream`` (call with the lock held)."""
+        self._oversize[stream] = self._oversize.get(stream, 0) + count
+        self._last_oversize = time.monotonic()
+
+    def renew_after_oversize(self, quiet_s: float = OVERSIZE_QUIET_S) -> dict[str, int]:
+        """Renew the subscriptions oversize images came through, once ``quiet_s`` passed.
+
+        Destroying a subscription's DDS reader frees the buffers it kept at the largest
+        sample's size, but only once no reader of the topic is left in the process (they
+        share one payload pool): so this call destroys, and a later one re-creates when the
+        old reader is gone (an executor waiting on it defers its destruction). Call it
+        periodically from the node's executor. Returns the number of oversize images per
+        stream whose subscription was destroyed now ({} when none).
+        """
+        for stream, sub in list(self._retired.items()):
+            if _destroyed(sub):
+                del self._retired[stream]
+                self._subs[stream] = self._subscribe(stream)
+        with self._lock:
+            if not self._oversize or time.monotonic() - self._last_oversize < quiet_s:
+                return {}
+            renewed, self._oversize = self._oversize, {}
+        for stream in renewed:
+            if stream in self._subs:
+                self._retired[stream] = self._subs.pop(stream)
+                self._node.destroy_subscription(self._retired[stream])
+        return renewed
 
     def counts(self) -> dict[str, StreamCounts]:
         """Return copies of the per-stream counts, by stream name (colour, depth, camera_info)."""
@@ -212,6 +261,15 @@ class CameraInputs:
 
     def close(self) -> None:
         """Destroy the subscriptions; no callback runs afterwards."""
-        for sub in self._subs:
+        for sub in self._subs.values():
             self._node.destroy_subscription(sub)
-        self._subs = []
+        self._subs, self._retired = {}, {}
+
+
+def _destroyed(sub: Any) -> bool:
+    """Tell whether the rclpy subscription ``sub``'s handle (and DDS reader) is destroyed."""
+    try:
+        with sub.handle:
+            return False
+    except InvalidHandle:
+        return True

@@ -32,6 +32,7 @@ from kufenet_grasp.nodes.camera_inputs import (
     COLOR_TOPIC,
     DEPTH_TOPIC,
     INFO_TOPIC,
+    OVERSIZE_QUIET_S,
     STREAM_TOPICS,
 )
 from kufenet_grasp.nodes.diagnostics import DetectorStats, diagnostic_array
@@ -215,6 +216,7 @@ class GraspDetectorNode(Node):
         self._timers = [
             self.create_timer(float(self.param('diagnostics_period_s')), self._publish_diag),
             self.create_timer(float(self.param('no_frame_warning_s')), self._check_no_frame),
+            self.create_timer(OVERSIZE_QUIET_S, self._renew_after_oversize),
         ]
         self._active = True
         self.get_logger().info(f"active: listening on {', '.join(self._topic_names())}")
@@ -256,6 +258,22 @@ class GraspDetectorNode(Node):
             f'(use config/dds/fastdds_large_images.xml in every process of the image path, or '
             f'a lower resolution) or fragments dropped on a busy link',
             throttle_duration_sec=5.0)
+
+    def _renew_after_oversize(self) -> None:
+        """Once oversize images stop, re-create their subscriptions to return DDS memory.
+
+        Only under a SingleThreadedExecutor (as main() spins): rclpy's multi-threaded one can
+        stop spinning with InvalidHandle when a subscription with event handlers is destroyed
+        while another of its threads builds a wait set.
+        """
+        inputs = self._inputs
+        if inputs is None or not isinstance(self.executor, SingleThreadedExecutor):
+            return
+        for stream, count in inputs.renew_after_oversize().items():
+            self.get_logger().info(
+                f'renewing the {stream} subscription after {count} oversize image(s) '
+                f'(refused or lost in transport): DDS keeps memory for the largest image '
+                f'until the reader goes')
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         """Unsubscribe and stop the worker: no processing while inactive."""
