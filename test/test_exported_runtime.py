@@ -68,6 +68,26 @@ def test_exported_backend_checks_size_and_file(exported, tmp_path) -> None:
         create_exported_backend('torch', exported['onnx'], threads=1)
 
 
+_CONVERTER_SCRIPT = textwrap.dedent("""
+    import sys
+    from kufenet_grasp.deploy.runtimes import import_openvino
+    ov = import_openvino()
+    print(hasattr(ov, 'Core'), [m for m in sys.modules
+                                if m.startswith(('openvino.tools.ovc', 'openvino_telemetry'))])
+    import openvino.tools.ovc
+    print(hasattr(openvino.tools.ovc, 'convert_model'))
+""")
+
+
+def test_openvino_runtime_is_imported_without_its_model_converter() -> None:
+    # a fresh interpreter: this one may have imported openvino (and its converter) already
+    done = subprocess.run([sys.executable, '-c', _CONVERTER_SCRIPT], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # the runtime, none of the converter or its telemetry, and the converter still importable
+    assert done.stdout.split() == ['True', '[]', 'True'], done.stdout
+
+
 _NODE_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -101,7 +121,10 @@ _NODE_SCRIPT = textwrap.dedent("""
     spec = node._processor._input_spec.to_dict()
     x = np.random.default_rng(5).uniform(-1, 1, (1, 4, 96, 96)).astype(np.float32)
     np.save(sys.argv[3], node._processor._infer_fn(x))
-    print(json.dumps({'torch': 'torch' in sys.modules, 'configured': configured,
+    converter = [m for m in sys.modules if m.startswith(('openvino.tools.ovc',
+                                                         'openvino_telemetry'))]
+    print(json.dumps({'torch': 'torch' in sys.modules, 'converter': converter,
+                      'configured': configured,
                       'inferred': int(outcome.code) in (GraspStatus.OK, GraspStatus.NO_GRASP),
                       'summary': outcome.summary, 'spec': spec}))
     node.destroy_node()
@@ -123,6 +146,7 @@ def test_detector_node_runs_an_exported_model_without_importing_torch(
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report['torch'] is False
+    assert report['converter'] == []  # OpenVINO's model converter and its telemetry
     assert report['configured'] is True
     assert report['inferred'], report['summary']  # the frame went through the network
     assert report['spec'] == METRIC_INPUT.to_dict()  # pre-processing from the carried metadata

@@ -29,7 +29,10 @@ from kufenet_grasp.deploy.model_metadata import (
     RT_INFO_KEY,
     WEIGHTS_METADATA_KEY,
 )
-from kufenet_grasp.deploy.runtimes import check_input_size  # noqa: F401 (re-exported)
+from kufenet_grasp.deploy.runtimes import (
+    check_input_size,  # noqa: F401 (re-exported)
+    import_openvino,
+)
 from kufenet_grasp.deploy.source import ResolvedModel
 from kufenet_grasp.deploy.upsample_rewrite import split_transposed_biases
 from kufenet_grasp.models.registry import count_parameters
@@ -171,7 +174,7 @@ def read_onnx_metadata(path: Path) -> dict[str, str]:
 def export_openvino(onnx_path: Path, out_xml: Path) -> Path:
     """Convert the ONNX file to OpenVINO IR (``out_xml`` + ``.bin``), FP32, metadata kept."""
     try:
-        import openvino as ov
+        ov = import_openvino()
     except ImportError as exc:
         raise ExportError("OpenVINO export needs the 'openvino' package "
                           '(pip install openvino)') from exc
