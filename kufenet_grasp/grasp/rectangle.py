@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from shapely.geometry import Polygon
+
+if TYPE_CHECKING:  # imported where used: only the metric needs polygons, not a detector
+    from shapely.geometry import Polygon
 
 HALF_PI = math.pi / 2.0
 
@@ -109,6 +112,8 @@ class GraspRectangle:
 
     def polygon(self) -> Polygon:
         """Return the rectangle as a shapely Polygon in pixel coordinates."""
+        from shapely.geometry import Polygon
+
         return Polygon(self.corners())
 
     # ------------------------------------------------------------------ transforms
