@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from kufenet_grasp.bench.node_latency import (
     detector_report,
@@ -16,6 +17,9 @@ from kufenet_grasp.bench.node_latency import (
     reported_work_ms,
 )
 import pytest
+
+#: the detector's Fast DDS profile shipped in config/dds
+DETECTOR_PROFILE = Path(__file__).resolve().parents[1] / 'config' / 'dds' / 'fastdds_detector.xml'
 
 #: starts rclpy nodes and talks over DDS (make test-fast leaves it out)
 pytestmark = pytest.mark.ros
@@ -141,13 +145,35 @@ def test_cli_refuses_bad_rates(capsys) -> None:
     assert 'rates must be' in capsys.readouterr().err
 
 
+def test_cli_refuses_a_missing_detector_profile(capsys, tmp_path) -> None:
+    from kufenet_grasp.cli.main import main
+
+    assert main(['bench-node', '--detector-dds-profile', str(tmp_path / 'none.xml')]) == 2
+    err = capsys.readouterr().err
+    assert 'none.xml: no such file' in err and len(err.strip().splitlines()) == 1
+
+
+def test_detector_process_gets_its_own_dds_profile(tmp_path) -> None:
+    from kufenet_grasp.bench.node_bench import detector_env, NodeBenchSettings
+    from kufenet_grasp.common.package_files import SOURCE_ROOT
+
+    inherited = detector_env(NodeBenchSettings())
+    assert inherited.get('FASTRTPS_DEFAULT_PROFILES_FILE') == \
+        os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE')
+    own = detector_env(NodeBenchSettings(detector_dds_profile=str(DETECTOR_PROFILE)))
+    assert own['FASTRTPS_DEFAULT_PROFILES_FILE'] == str(DETECTOR_PROFILE)
+    assert own['PYTHONPATH'].split(os.pathsep)[0] == str(SOURCE_ROOT)  # this package first
+
+
 def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
     """A short sweep against the shipped weights: frames answered, latencies ordered."""
     from kufenet_grasp.cli.main import main
 
     out = tmp_path / 'bench.json'
+    # the detector with its own profile (a small shared-memory segment) still hears the camera
     code = main(['bench-node', '--duration', '3', '--warmup', '0.5', '--scenes', '1',
-                 '--sweep-max-rate', '0,2', '--json', '--out', str(out)])
+                 '--sweep-max-rate', '0,2', '--detector-dds-profile', str(DETECTOR_PROFILE),
+                 '--json', '--out', str(out)])
     assert code == 0, capsys.readouterr().err
     report = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == report
@@ -166,6 +192,7 @@ def test_bench_node_runs_detector_process_and_reports(tmp_path, capsys) -> None:
     assert capped['max_rate_hz'] == 2.0
     assert capped['frames_answered'] <= 2 * capped['duration_s'] + 1
     assert report['settings']['camera_rate_hz'] == 30.0
+    assert report['transport']['detector_fastdds_profile'] == str(DETECTOR_PROFILE)
 
 
 def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:

@@ -66,6 +66,8 @@ class NodeBenchSettings:
     depth_encoding: str = '16UC1'
     reliability: str = 'best_effort'  #: camera publishers and detector subscriptions
     startup_timeout_s: float = 90.0
+    #: Fast DDS profile file of the detector process ('' = this process's environment)
+    detector_dds_profile: str = ''
 
     def __post_init__(self) -> None:
         for name in ('camera_rate_hz', 'duration_s', 'startup_timeout_s'):
@@ -77,6 +79,8 @@ class NodeBenchSettings:
         if self.reliability not in ('best_effort', 'reliable'):
             raise ValueError(f'reliability must be best_effort or reliable, got '
                              f'{self.reliability!r}')
+        if self.detector_dds_profile and not Path(self.detector_dds_profile).is_file():
+            raise ValueError(f'detector DDS profile {self.detector_dds_profile}: no such file')
         if self.depth_encoding not in ('16UC1', '32FC1'):
             raise ValueError(f'depth_encoding must be 16UC1 or 32FC1, got '
                              f'{self.depth_encoding!r}')
@@ -196,14 +200,20 @@ def detector_command(settings: NodeBenchSettings, namespace: str, max_rate_hz: f
     return cmd
 
 
+def detector_env(settings: NodeBenchSettings) -> dict[str, str]:
+    """Environment of the detector process: this one's, the package first on PYTHONPATH."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(SOURCE_ROOT),
+                                                    env.get('PYTHONPATH', '')) if p)
+    if settings.detector_dds_profile:
+        env['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(Path(settings.detector_dds_profile))
+    return env
+
+
 class DetectorProcess:
     """The detector child process, its log file and its CPU clock."""
 
-    def __init__(self, cmd: list[str], log_path: Path) -> None:
-        env = dict(os.environ)
-        package_root = str(SOURCE_ROOT)
-        env['PYTHONPATH'] = os.pathsep.join(p for p in (package_root,
-                                                        env.get('PYTHONPATH', '')) if p)
+    def __init__(self, cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
         self.log_path = log_path
         self._log = log_path.open('wb')
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -260,7 +270,8 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
             cmd = detector_command(settings, namespace, rate, replay.t_base_camera)
             ledger.clear()
             started = time.monotonic()
-            detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log')
+            detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log',
+                                       detector_env(settings))
             try:
                 if not wait_until(lambda: ledger.answered > 0 or not detector.alive(),
                                   settings.startup_timeout_s, 0.05) or not detector.alive():

@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--reliability', choices=('best_effort', 'reliable'),
                         default='best_effort',
                         help="QoS of the camera publishers and the detector's subscriptions")
+    parser.add_argument('--detector-dds-profile', default='', metavar='XML',
+                        help='Fast DDS profile file of the detector process only (default: '
+                             'the FASTRTPS_DEFAULT_PROFILES_FILE of this one), e.g. '
+                             'config/dds/fastdds_detector.xml')
     parser.add_argument('--json', action='store_true', help='print JSON instead of a table')
     parser.add_argument('--out', type=Path, default=None, help='also write the JSON here')
 
@@ -79,8 +83,10 @@ def _print_table(report: dict) -> None:
     console.print(table)
     machine = report['machine']
     transport = report['transport']
+    detector_profile = transport.get('detector_fastdds_profile')
     console.print(f"transport: {transport['rmw']}, Fast DDS profile "
-                  f"{transport['fastdds_profile'] or '(none)'}")
+                  f"{transport['fastdds_profile'] or '(none)'}"
+                  + (f', detector {detector_profile}' if detector_profile else ''))
     console.print(f"CPU % is of one core. CPU: {machine.get('cpu')} x{machine['cpu_count']}, "
                   f"load average {', '.join(f'{v:.2f}' for v in machine['load_average'])} "
                   f'(at start)')
@@ -100,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             input_size=args.input_size, camera_rate_hz=args.camera_rate,
             duration_s=args.duration, warmup_s=args.warmup, scenes=args.scenes,
             seed=args.seed, depth_encoding=args.depth_encoding,
-            reliability=args.reliability)
+            reliability=args.reliability, detector_dds_profile=args.detector_dds_profile)
     except ValueError as exc:
         print(f'kufenet bench-node: {exc}', file=sys.stderr)
         return 2
@@ -111,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'kufenet bench-node: {exc}', file=sys.stderr)
         return 1
     transport = {'rmw': os.environ.get('RMW_IMPLEMENTATION', '(default)'),
-                 'fastdds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE')}
+                 'fastdds_profile': os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE'),
+                 'detector_fastdds_profile': args.detector_dds_profile or None}
     report = {'settings': asdict(settings), 'transport': transport, 'machine': machine_info(),
               'results': [r.to_dict() for r in results]}
     if args.out:
