@@ -18,8 +18,7 @@ from kufenet_grasp.execution.pick_sequence import PickConfig
 from kufenet_grasp.geometry.grasp_pose import tcp_offset
 from kufenet_grasp.geometry.gripper import DEFAULT_GRIPPER
 from kufenet_grasp.geometry.transforms import from_xyz_rpy
-from kufenet_grasp.geometry.workspace import (bounds_problem, corner_problem,
-                                              WorkspaceBounds)
+from kufenet_grasp.geometry.workspace import bounds_problem, corner_problem, WorkspaceBounds
 from kufenet_grasp.nodes.parameter_declaration import declare_specs
 from kufenet_grasp.runtime.parameter_table import check_spec, ParamSpec
 
