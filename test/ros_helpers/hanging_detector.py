@@ -8,7 +8,7 @@ grasp_detector that stops while answering.
 """
 
 import sys
-import time
+import threading
 
 from kufenet_msgs.srv import DetectGrasps
 import rclpy
@@ -22,8 +22,7 @@ def main() -> None:
 
     def hold(request: DetectGrasps.Request, response: DetectGrasps.Response) -> None:
         print('request', flush=True)
-        while True:
-            time.sleep(0.05)
+        threading.Event().wait()  # never set: held until SIGINT interrupts the wait
 
     node.create_service(DetectGrasps, 'kufenet/detect_grasps', hold)
     print('ready', flush=True)
