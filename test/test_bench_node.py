@@ -55,7 +55,7 @@ def test_ledger_reports_the_detectors_own_work_inside_the_window() -> None:
     assert ledger.summarise(0, 100 * MS, 0.0).in_node_ms is None  # no diagnostics yet
     for t, work in ((5 * MS, 50.0), (20 * MS, 8.0), (40 * MS, 9.0), (60 * MS, 12.0),
                     (150 * MS, 70.0)):
-        ledger.in_node(t, work)
+        ledger.in_node(t, DetectorReport(work))
     # only the reports received inside [10, 100) ms count: median of 8, 9, 12
     assert ledger.summarise(10 * MS, 100 * MS, 0.0).in_node_ms == pytest.approx(9.0)
     ledger.clear()

@@ -3,6 +3,7 @@
 """grasp_detector over DDS: grasps on the box, pose in base_link, service, debug outputs."""
 
 import math
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
@@ -146,3 +147,22 @@ def test_debug_image_only_while_subscribed_and_diagnostics(graph):
     assert values['model loaded'] == 'true'
     assert int(values['frames processed']) > 0
     assert 'frames dropped' in values and 'latency (ms)' in values
+
+
+def test_latency_split_counts_camera_frames_only_not_a_service_rerun(graph):
+    camera, detector, collector, _ = graph
+    camera.enabled = True
+    assert wait_for(lambda: detector.stats.snapshot().first_grasp_ms > 0, 15.0)
+    camera.enabled = False
+    with detector._lock:
+        frame = detector._latest.frame
+    # once the newest frame is old the worker is idle; a rerun on it (as a service request
+    # with a generous max_age_s does) must not enter the stream's age or first-grasp figures
+    assert wait_for(lambda: time.time() - frame.stamp_s > 1.5, 5.0)
+    before = detector.stats.snapshot()
+    assert 0 < before.first_grasp_ms < 1000 and before.frame_age_ms < 1000
+    assert detector._detect(frame, max_age_s=0.0) is not None
+    after = detector.stats.snapshot()
+    assert after.frames_processed == before.frames_processed + 1
+    assert (after.frame_age_ms, after.first_grasp_ms) == (before.frame_age_ms,
+                                                          before.first_grasp_ms)

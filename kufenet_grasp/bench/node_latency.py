@@ -87,10 +87,8 @@ class LatencyLedger:
         with self._lock:
             self._received.setdefault(int(stamp_ns), int(now_ns))
 
-    def in_node(self, now_ns: int, report: DetectorReport | float) -> None:
-        """Record the detector's report (or its per-frame work, ms) received at ``now_ns``."""
-        if not isinstance(report, DetectorReport):
-            report = DetectorReport(float(report))
+    def in_node(self, now_ns: int, report: DetectorReport) -> None:
+        """Record the detector's timing report received at ``now_ns``."""
         with self._lock:
             self._in_node.append((int(now_ns), report))
 

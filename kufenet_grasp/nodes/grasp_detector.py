@@ -342,7 +342,11 @@ class GraspDetectorNode(Node):
 
     def _detect(self, frame: FrameInput, max_age_s: float | None = None,
                 publish_best: bool = False) -> FrameOutcome | None:
-        """Run the detector on ``frame``; with ``publish_best`` the first grasp goes out first."""
+        """Run the detector on ``frame``; with ``publish_best`` the first grasp goes out first.
+
+        Only those camera-stream frames count in the frame-age and first-grasp diagnostics:
+        a service request may run on an older frame and sends nothing early.
+        """
         processor, tf = self._processor, self._tf
         if processor is None or tf is None:
             return None
@@ -351,14 +355,14 @@ class GraspDetectorNode(Node):
         run = processor.start(frame, now_s, tf, max_age_s)
         first_ms = None
         for rank, grasp in enumerate(run):
-            if rank == 0:
-                if publish_best:
-                    self._publish_best(grasp)
+            if publish_best and rank == 0:
+                self._publish_best(grasp)
                 first_ms = 1e3 * (time.monotonic() - started)
         outcome = run.outcome()
+        age_ms = 1e3 * (now_s - frame.stamp_s) if publish_best else None
         self._stats.frame_done(time.monotonic(), 1e3 * (time.monotonic() - started),
                                outcome.summary, outcome.code == GraspStatus.OK,
-                               outcome.support, first_ms, 1e3 * (now_s - frame.stamp_s))
+                               outcome.support, first_ms, age_ms)
         for text in outcome.warnings:
             self.get_logger().warn(text, throttle_duration_sec=5.0)
         if outcome.code not in (GraspStatus.OK, GraspStatus.NO_GRASP):
