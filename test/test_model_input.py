@@ -7,17 +7,19 @@ import math
 
 from kufenet_grasp.detection.detector import DetectorConfig, GraspDetector
 from kufenet_grasp.geometry.camera import PinholeCamera
-from kufenet_grasp.geometry.support_plane import fit_support_plane
+from kufenet_grasp.geometry.support_plane import fit_support_plane, SupportPlane
 from kufenet_grasp.grasp import model_input
 from kufenet_grasp.grasp.model_input import (
     choose_window,
+    flatten_support,
     InputSpec,
+    InputWindow,
     LEGACY_INPUT,
     METRIC_INPUT,
     prepare_input,
     range_to_z,
 )
-from kufenet_grasp.grasp.preprocess import apply_crop, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
 import numpy as np
 import pytest
 from scene_raycast import look_at, render_depth
@@ -348,3 +350,46 @@ def test_interpolated_weights_lie_between_their_parents(tmp_path, capsys):
     assert main(['interpolate', str(tmp_path / 'a.safetensors'), str(tmp_path / 'c.safetensors'),
                  '--alpha', '0.5', '--out', str(tmp_path / 'bad.safetensors')]) == 2
     assert 'not the same architecture' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('curvature', [(0.0, 0.0, 0.0), (0.02, -0.05, 0.03), (0.01, 0.0, 0.0)])
+def test_inverse_depth_on_a_grid_is_the_pointwise_surface(curvature):
+    plane = SupportPlane(2e-4, -3e-4, 0.9, 1.0, curvature, 640.0)
+    xs = np.linspace(-40.0, 700.0, 37)
+    ys = np.linspace(-25.0, 510.0, 23)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    expected = plane.inverse_depth(grid_x, grid_y)
+    grid = plane.inverse_depth_grid(xs, ys)
+    assert grid.shape == (23, 37) and grid.dtype == np.float32
+    np.testing.assert_allclose(grid, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize('with_camera', [True, False])
+def test_flattened_depth_is_reference_minus_height_above_the_plane(with_camera):
+    small = PinholeCamera(300, 300, 159.5, 119.5, 320, 240)
+    rgb, depth = _frame(0.4, 35.0, camera=small)
+    depth[100:140, 150:200] = np.nan  # a hole stays a hole
+    camera = small if with_camera else None
+    window = choose_window(depth, InputSpec(window_m=0.6, support_plane=True), 224, small)
+    assert window.plane is not None and window.crop.x0 < 0  # larger than the image
+    _, depth_in = apply_crop(rgb, depth, window.crop)
+    out = flatten_support(depth_in, window, depth.shape, camera)
+    # the definition, pixel by pixel on the source grid of the crop
+    u = (np.arange(224) + 0.5) / window.crop.scale - 0.5
+    xs, ys = np.meshgrid(u + window.crop.x0, u + window.crop.y0)
+    expected = window.reference_depth_m - window.plane.height_m(depth_in, xs, ys, camera)
+    expected[~(expected > 0)] = np.nan
+    outside = (xs < -0.5) | (ys < -0.5) | (xs > 319.5) | (ys > 239.5)
+    expected[outside] = window.reference_depth_m
+    assert out.dtype == np.float32
+    assert np.array_equal(np.isnan(out), np.isnan(expected)) and np.isnan(out).any()
+    np.testing.assert_allclose(out, expected, atol=2e-6, equal_nan=True)
+
+
+def test_a_window_without_a_plane_keeps_the_depth_and_fills_the_outside():
+    depth = np.full((120, 160), 0.7, np.float32)
+    crop = CropTransform(x0=-30, y0=20, side=80, out_size=64)  # columns u < 23.5 outside
+    window = InputWindow(crop, None, 'none', 0.0, 0.7)
+    depth_in = np.full((64, 64), 0.5, np.float32)
+    out = flatten_support(depth_in, window, depth.shape)
+    assert np.all(out[:, :23] == np.float32(0.7)) and np.all(out[:, 24:] == np.float32(0.5))

@@ -250,11 +250,11 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 
 
-def _source_grid(crop: CropTransform) -> tuple[np.ndarray, np.ndarray]:
-    """Source pixel coordinates ``(x, y)`` of every model-input pixel centre (S×S each)."""
+def _source_axes(crop: CropTransform) -> tuple[np.ndarray, np.ndarray]:
+    """Source pixel columns ``x`` and rows ``y`` of the model-input pixel centres (S each)."""
     u = np.arange(crop.out_size, dtype=np.float64)
     src = (u + 0.5) / crop.scale - 0.5
-    return np.meshgrid(src + crop.x0, src + crop.y0)
+    return src + crop.x0, src + crop.y0
 
 
 def flatten_support(depth_in: np.ndarray, window: InputWindow,
@@ -266,21 +266,28 @@ def flatten_support(depth_in: np.ndarray, window: InputWindow,
     plane itself); without one, ``depth_in`` with the outside filled by the reference depth.
     In-image invalid pixels stay NaN (inpainted by :func:`normalise_rgbd`).
     """
-    crop = window.crop
-    xs, ys = _source_grid(crop)
+    xs, ys = _source_axes(window.crop)
     height, width = image_hw
-    outside = (xs < -0.5) | (ys < -0.5) | (xs > width - 0.5) | (ys > height - 0.5)
-    depth = np.asarray(depth_in, dtype=np.float64)
+    depth = np.asarray(depth_in, dtype=np.float32)
+    reference = np.float32(window.reference_depth_m)
     if window.plane is None:
         out = depth.copy()
     else:
-        heights = window.plane.height_m(depth, xs, ys, camera)
-        out = window.reference_depth_m - heights
-        with np.errstate(invalid='ignore'):
-            out[~(out > 0)] = np.nan  # a point 'above' the virtual camera: treat as invalid
+        # height above the plane: (1 - z / z_plane) / |m| with a camera (perpendicular),
+        # z_plane - z without one; float32 on broadcast axes (this runs on every frame)
+        inverse = window.plane.inverse_depth_grid(xs, ys)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            if camera is None:
+                heights = np.float32(1.0) / inverse - depth
+            else:
+                heights = (np.float32(1.0) - depth * inverse) * np.float32(
+                    1.0 / window.plane.normal_scale(camera))
+            out = np.asarray(reference - heights, dtype=np.float32)
+            out[~((out > 0) & (inverse > 0))] = np.nan  # above the virtual camera, behind it
     if window.reference_depth_m > 0:
-        out[outside] = window.reference_depth_m
-    return out.astype(np.float32)
+        out[:, (xs < -0.5) | (xs > width - 0.5)] = reference
+        out[(ys < -0.5) | (ys > height - 0.5), :] = reference
+    return out
 
 
 @dataclass
