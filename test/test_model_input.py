@@ -353,13 +353,13 @@ def test_interpolated_weights_lie_between_their_parents(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('curvature', [(0.0, 0.0, 0.0), (0.02, -0.05, 0.03), (0.01, 0.0, 0.0)])
-def test_inverse_depth_on_a_grid_is_the_pointwise_surface(curvature):
+def test_inverse_depth_on_broadcast_axes_is_the_pointwise_surface(curvature):
     plane = SupportPlane(2e-4, -3e-4, 0.9, 1.0, curvature, 640.0)
     xs = np.linspace(-40.0, 700.0, 37)
     ys = np.linspace(-25.0, 510.0, 23)
     grid_x, grid_y = np.meshgrid(xs, ys)
     expected = plane.inverse_depth(grid_x, grid_y)
-    grid = plane.inverse_depth_grid(xs, ys)
+    grid = plane.inverse_depth(xs[None, :], ys[:, None], np.float32)
     assert grid.shape == (23, 37) and grid.dtype == np.float32
     np.testing.assert_allclose(grid, expected, rtol=1e-6)
 

@@ -80,45 +80,32 @@ class SupportPlane:
         c = (self.c + self.a * x0 + self.b * y0 + d * u0 * u0 + e * v0 * v0 + f * u0 * v0)
         return SupportPlane(a, b, c, self.inlier_fraction, self.curvature, self.scale)
 
-    def inverse_depth(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
-        """Inverse depth (1/m) of the surface at pixels ``(x, y)``."""
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        inverse = self.a * x + self.b * y + self.c
-        if any(self.curvature):
-            d, e, f = self.curvature
-            u, v = x / self.scale, y / self.scale
-            inverse = inverse + d * u * u + e * v * v + f * u * v
+    def inverse_depth(self, x: np.ndarray | float, y: np.ndarray | float,
+                      dtype: type[np.floating] = np.float64) -> np.ndarray:
+        """Inverse depth (1/m) of the surface at pixels ``(x, y)``, as ``dtype``.
+
+        ``x`` and ``y`` broadcast: columns ``x[None, :]`` and rows ``y[:, None]`` give the
+        whole grid at the cost of one grid-sized sum (the terms in x alone and in y alone are
+        summed on the axes first), which the network input uses on every frame in float32.
+        """
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        d, e, f = self.curvature
+        k = 1.0 / self.scale
+        along_x = self.a * x + self.c + d * (x * k) ** 2
+        along_y = self.b * y + e * (y * k) ** 2
+        inverse = along_x.astype(dtype) + along_y.astype(dtype)
+        if f:
+            inverse = inverse + dtype(f * k * k) * (x.astype(dtype) * y.astype(dtype))
         return inverse
 
-    def inverse_depth_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Inverse depth (1/m, float32) on the grid of columns ``x`` × rows ``y`` (1-D px).
-
-        The same values as :meth:`inverse_depth` on ``np.meshgrid(x, y)``, made by broadcasting
-        the row and column terms (a network input's grid each frame, without its meshgrid).
-        """
-        u = np.asarray(x, np.float64)[None, :]
-        v = np.asarray(y, np.float64)[:, None]
-        row = self.a * u + self.c
-        column = self.b * v
-        cross = None
-        if any(self.curvature):
-            d, e, f = self.curvature
-            k = 1.0 / self.scale
-            row = row + d * (u * k) ** 2
-            column = column + e * (v * k) ** 2
-            if f:
-                cross = (f * k * k) * v.astype(np.float32) * u.astype(np.float32)
-        grid = row.astype(np.float32) + column.astype(np.float32)
-        return grid if cross is None else grid + cross
+    def _optical_normal(self, camera: PinholeCamera) -> np.ndarray:
+        """``m = (a fx, b fy, a cx + b cy + c)`` (1/m) of the plane ``m·P = 1``, optical frame."""
+        return np.array([self.a * camera.fx, self.b * camera.fy,
+                         self.a * camera.cx + self.b * camera.cy + self.c])
 
     def normal_scale(self, camera: PinholeCamera) -> float:
-        """``|m|`` (1/m) of the plane ``m·P = 1`` in the optical frame.
-
-        A point at depth z lies ``(1 - z / z_plane) / |m|`` metres above the plane.
-        """
-        m = np.array([self.a * camera.fx, self.b * camera.fy,
-                      self.a * camera.cx + self.b * camera.cy + self.c])
-        return float(np.linalg.norm(m))
+        """``|m|`` (1/m): a point at depth z lies ``(1 - z / z_plane) / |m|`` m above the plane."""
+        return float(np.linalg.norm(self._optical_normal(camera)))
 
     def depth_m(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
         """Depth of the support (m, along the optical axis) at pixels ``(x, y)``; NaN behind."""
@@ -137,13 +124,11 @@ class SupportPlane:
         depth = np.asarray(depth_m, float)
         if camera is None:
             return plane_z - depth
-        # the plane m·P = 1 in the optical frame, with m = (a fx, b fy, a cx + b cy + c)
         return (1.0 - depth / plane_z) / self.normal_scale(camera)
 
     def tilt_deg(self, camera: PinholeCamera) -> float:
         """Angle (degrees) between the optical axis and the plane's normal."""
-        m = np.array([self.a * camera.fx, self.b * camera.fy,
-                      self.a * camera.cx + self.b * camera.cy + self.c])
+        m = self._optical_normal(camera)
         return float(np.degrees(np.arccos(min(1.0, abs(m[2]) / np.linalg.norm(m)))))
 
 

@@ -275,7 +275,7 @@ def flatten_support(depth_in: np.ndarray, window: InputWindow,
     else:
         # height above the plane: (1 - z / z_plane) / |m| with a camera (perpendicular),
         # z_plane - z without one; float32 on broadcast axes (this runs on every frame)
-        inverse = window.plane.inverse_depth_grid(xs, ys)
+        inverse = window.plane.inverse_depth(xs[None, :], ys[:, None], np.float32)
         with np.errstate(divide='ignore', invalid='ignore'):
             if camera is None:
                 heights = np.float32(1.0) / inverse - depth

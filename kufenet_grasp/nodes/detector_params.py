@@ -149,9 +149,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
-#: parameters whose defaults are the gripper file's (config/detector.yaml leaves them out)
 #: the corners of the workspace box that gives the region of interest (both all zeros = off)
 ROI_WORKSPACE = ('roi_workspace.min_xyz', 'roi_workspace.max_xyz')
+#: parameters whose defaults are the gripper file's (config/detector.yaml leaves them out)
 FROM_GRIPPER_FILE = ('gripper.min_width_m', 'gripper.max_width_m', 'gripper.finger_thickness_m',
                      'gripper.finger_width_m', 'gripper.approach_margin_m')
 
