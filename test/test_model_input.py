@@ -18,6 +18,7 @@ from kufenet_grasp.grasp.model_input import (
     METRIC_INPUT,
     prepare_input,
     range_to_z,
+    shift_window,
 )
 from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
 import numpy as np
@@ -393,3 +394,52 @@ def test_a_window_without_a_plane_keeps_the_depth_and_fills_the_outside():
     depth_in = np.full((64, 64), 0.5, np.float32)
     out = flatten_support(depth_in, window, depth.shape)
     assert np.all(out[:, :23] == np.float32(0.7)) and np.all(out[:, 24:] == np.float32(0.5))
+
+
+def test_a_shifted_window_keeps_its_scale_and_plane_and_stays_in_the_image():
+    _, depth = _frame(0.6, 25.0)
+    window = choose_window(depth, METRIC_INPUT, 64, CAMERA)
+    assert window.plane is not None
+    moved = shift_window(window, depth.shape, 30.0, -20.0)
+    assert moved.crop.side == window.crop.side and moved.plane is window.plane
+    assert (moved.crop.x0 - window.crop.x0, moved.crop.y0 - window.crop.y0) == (30, -20)
+    centre = [v + (moved.crop.side - 1) / 2.0 for v in (moved.crop.x0, moved.crop.y0)]
+    assert moved.reference_depth_m == pytest.approx(window.plane.depth_m(*centre))
+    assert moved.reference_depth_m != pytest.approx(window.reference_depth_m)  # tilted table
+    far = shift_window(window, depth.shape, 1e4, 1e4)
+    assert (far.crop.x0, far.crop.y0) == (640 - far.crop.side, 480 - far.crop.side)
+
+
+def test_window_shift_moves_the_labels_with_the_image_content(tmp_path):
+    from dataset_fixtures import write_cornell_fixture
+    from kufenet_grasp.data.cornell import CornellDataset
+    from kufenet_grasp.data.torch_dataset import GraspMapDataset
+    from kufenet_grasp.training.config import ConfigError, TrainConfig
+
+    write_cornell_fixture(tmp_path, n_images=2)
+    data = CornellDataset(tmp_path)
+    still = {'rotate90': False, 'hflip': False, 'vflip': False, 'zoom_range': (1.0, 1.0)}
+    plain = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, augment=True,
+                            augment_options=still)
+    moved = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, augment=True,
+                            augment_options=still, window_shift=0.3)
+    base, item = plain.sample(0), moved.sample(0)
+    crop = plain.crop_transform(0)
+    offsets = []
+    for before, after in zip(base.rectangles, item.rectangles):
+        offsets.append((before.center[0] - after.center[0], before.center[1] - after.center[1]))
+    shift = np.mean(offsets, axis=0)  # model px; the same for every rectangle
+    assert np.allclose(offsets, shift, atol=1e-6) and np.abs(shift).max() > 1.0
+    dx = round(shift[0] / crop.scale)
+    dy = round(shift[1] / crop.scale)
+    sample = data[0]
+    rgb, _ = apply_crop(sample.rgb, sample.depth,
+                        CropTransform(crop.x0 + dx, crop.y0 + dy, crop.side, crop.out_size))
+    assert np.array_equal(item.rgb, rgb)  # real content of the moved window, no padding
+    moved.set_epoch(1)
+    assert moved.sample(0).rectangles[0].center != item.rectangles[0].center
+    with pytest.raises(ValueError, match='window_shift'):
+        GraspMapDataset(data, input_spec=METRIC_INPUT, window_shift=0.8)
+    with pytest.raises(ConfigError, match='window_shift'):
+        TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
+                    window_shift=-0.1)

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='augmentation zoom: window/image side, < 1 zooms in, > 1 zooms '
                              'out (default 0.5,1.0 as GR-ConvNet; 0.6,1.6 also shows objects '
                              'smaller, as a 640x480 camera at 0.6 m does)')
+    parser.add_argument('--window-shift', type=float, default=0.0, metavar='F',
+                        help='augmentation: move the input window by up to F of its side per '
+                             'axis over the source frame (0-0.5; default 0)')
     parser.add_argument('--window-m', type=float, default=None, metavar='M',
                         help='metric input: a window of M metres at the support (needs '
                              'intrinsics in the data); default: the pixel crop')
@@ -92,7 +95,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         kernel=args.kernel, granularity=args.granularity, loss=args.loss, epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
-        augment=args.augment, zoom_range=args.zoom_range, window_m=args.window_m,
+        augment=args.augment, zoom_range=args.zoom_range, window_shift=args.window_shift,
+        window_m=args.window_m,
         support_plane=args.support_plane, depth=args.depth,
         label_margin_m=args.label_margin_m, workers=args.workers,
         device=args.device, threads=args.threads,

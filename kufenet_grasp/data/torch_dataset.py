@@ -29,6 +29,7 @@ from kufenet_grasp.grasp.model_input import (
     InputWindow,
     LEGACY_INPUT,
     range_to_z,
+    shift_window,
 )
 from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
 from kufenet_grasp.grasp.rectangle import GraspRectangle
@@ -131,6 +132,10 @@ class GraspMapDataset:
         label_margin_m: added to every label's opening in the targets (m; metric input only):
             the rectangle then shows the fingers' opening before they close, as human labels
             (Cornell's) draw it, rather than the opening at contact.
+        window_shift: with ``augment``, the window centre moves by up to this fraction of the
+            window side along each image axis (uniform), over the source frame: objects come
+            off the centre the generator aims the camera at, as they lie in a real region of
+            interest. 0 keeps the window where the input spec puts it.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -149,6 +154,7 @@ class GraspMapDataset:
         augment_options: dict[str, Any] | None = None,
         input_spec: InputSpec | None = None,
         label_margin_m: float = 0.0,
+        window_shift: float = 0.0,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -172,6 +178,10 @@ class GraspMapDataset:
             raise ValueError(f'GraspMapDataset: label_margin_m must be >= 0 m and needs a '
                              f'metric input spec, got {label_margin_m}')
         self.label_margin_m = float(label_margin_m)
+        if not 0 <= window_shift <= 0.5:
+            raise ValueError(f'GraspMapDataset: window_shift must be in [0, 0.5] (a fraction of '
+                             f'the window side), got {window_shift}')
+        self.window_shift = float(window_shift)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -230,6 +240,10 @@ class GraspMapDataset:
         index = self._item_index(index)
         source = self._source(index)
         window = self._window(source)
+        if self.augment and self.window_shift > 0:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 2])
+            dx, dy = rng.uniform(-self.window_shift, self.window_shift, 2) * window.crop.side
+            window = shift_window(window, source.shape, float(dx), float(dy))
         item = crop_sample(source, window.crop)
         if not self.input_spec.is_legacy:
             item.depth = flatten_support(item.depth, window, source.shape, source.camera)

@@ -23,7 +23,7 @@ Frames: source-image pixels ``(x, y)``, model-input pixels ``(u, v)``; depth in 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import math
 from typing import Any
 
@@ -127,6 +127,22 @@ class InputWindow:
     plane_inliers: float
     reference_depth_m: float
     notes: list[str] = field(default_factory=list)
+
+
+def shift_window(window: InputWindow, image_hw: tuple[int, int], dx_px: float, dy_px: float
+                 ) -> InputWindow:
+    """``window`` with its crop moved by ``(dx_px, dy_px)`` source px (kept inside the image).
+
+    The side stays (the scale is the window's), the plane stays (it is the support's, not the
+    window's) and the reference depth becomes the plane's at the new centre; without a plane
+    it is kept. Used by training to move objects off the window centre with real image content
+    rather than padded borders.
+    """
+    old = window.crop
+    center = (old.x0 + (old.side - 1) / 2.0 + dx_px, old.y0 + (old.side - 1) / 2.0 + dy_px)
+    crop = make_crop(image_hw, old.out_size, 'center', center_xy=center, side=old.side)
+    reference = _reference_depth(crop, window.plane, lambda _: window.reference_depth_m)
+    return replace(window, crop=crop, reference_depth_m=float(reference or 0.0))
 
 
 def range_to_z(depth_range_m: np.ndarray, camera: PinholeCamera) -> np.ndarray:

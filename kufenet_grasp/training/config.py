@@ -61,6 +61,8 @@ class TrainConfig:
     #: augmentation zoom factors (window / image side): < 1 zooms in, > 1 zooms out (objects
     #: smaller, borders replicated); GR-ConvNet used (0.5, 1.0)
     zoom_range: tuple[float, float] = (0.5, 1.0)
+    #: augmentation: the window centre moves by up to this fraction of its side per axis
+    window_shift: float = 0.0
     #: input window side at the support (m), None = the pixel crop (grasp.model_input)
     window_m: float | None = None
     #: feed depth relative to the fitted support plane
@@ -84,6 +86,9 @@ class TrainConfig:
             raise ConfigError(f'train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, '
                               f'got {zoom}')
         self.zoom_range = (zoom[0], zoom[1])
+        if not 0 <= self.window_shift <= 0.5:
+            raise ConfigError(f'train config: window_shift must be in [0, 0.5] (a fraction of '
+                              f'the window side), got {self.window_shift}')
         choices = (
             ('kd', self.kd, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
             ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),

@@ -152,7 +152,8 @@ class Trainer:
         self.train_data = GraspMapDataset(train_src, train_idx, input_size=config.input_size,
                                           augment=config.augment, seed=config.seed,
                                           augment_options={'zoom_range': config.zoom_range},
-                                          input_spec=spec, label_margin_m=config.label_margin_m)
+                                          input_spec=spec, label_margin_m=config.label_margin_m,
+                                          window_shift=config.window_shift)
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
                                         augment=False, seed=config.seed, input_spec=spec,
                                         label_margin_m=config.label_margin_m)
