@@ -14,6 +14,7 @@ from kufenet_grasp.data.augment import (
     zoom_matrix,
 )
 from kufenet_grasp.data.jacquard import JacquardDataset
+from kufenet_grasp.data.photometric import jitter_colour
 from kufenet_grasp.data.sample import GraspSample
 from kufenet_grasp.data.splits import split_indices
 from kufenet_grasp.data.torch_dataset import GraspMapDataset, make_crop_window, split_map_datasets
@@ -246,3 +247,32 @@ def test_split_map_datasets_augment_only_train_and_keep_objects_apart(jacquard):
     train_objects = {ids[i] for i in parts['train'].indices}
     assert train_objects.isdisjoint(ids[i] for i in parts['test'].indices)
     assert sorted(parts['train'].indices + parts['test'].indices) == list(range(len(ids)))
+
+
+def test_colour_jitter_changes_colours_within_its_strength_and_nothing_else(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(40, 200, (32, 32, 3), dtype=np.uint8)
+    assert jitter_colour(rgb, np.random.default_rng(1), 0.0) is rgb
+    outs = [jitter_colour(rgb, np.random.default_rng(seed), 0.4) for seed in range(40)]
+    assert all(o.dtype == np.uint8 and o.shape == rgb.shape for o in outs)
+    assert np.array_equal(outs[3], jitter_colour(rgb, np.random.default_rng(3), 0.4))
+    ratios = [o.mean() / rgb.mean() for o in outs]
+    assert 0.5 < min(ratios) < 0.9 < 1.1 < max(ratios) < 1.6  # exposure within ±40 %
+    grey = [o for o in outs if np.array_equal(o[..., 0], o[..., 1])
+            and np.array_equal(o[..., 1], o[..., 2])]
+    assert 0 < len(grey) < 20  # p = 0.1 of a grey image
+    with pytest.raises(ValueError, match='strength'):
+        jitter_colour(rgb, rng, 1.5)
+    with pytest.raises(ValueError, match='uint8'):
+        jitter_colour(rgb.astype(np.float32), rng, 0.2)
+
+    write_jacquard_fixture(tmp_path, n_objects=1)
+    data = JacquardDataset(tmp_path)
+    plain = GraspMapDataset(data, input_size=32, augment=True, seed=5)
+    jittered = GraspMapDataset(data, input_size=32, augment=True, seed=5, colour_jitter=0.4)
+    a, b = plain.sample(0), jittered.sample(0)
+    assert not np.array_equal(a.rgb, b.rgb)
+    assert np.array_equal(a.depth, b.depth, equal_nan=True)
+    assert [r.center for r in a.rectangles] == [r.center for r in b.rectangles]
+    with pytest.raises(ValueError, match='colour_jitter'):
+        GraspMapDataset(data, colour_jitter=2.0)

@@ -19,6 +19,7 @@ from typing import Any, TYPE_CHECKING
 import cv2
 from kufenet_grasp.data.augment import bend_depth, random_augment_matrix, warp_sample
 from kufenet_grasp.data.base import GraspDataset
+from kufenet_grasp.data.photometric import jitter_colour
 from kufenet_grasp.data.sample import GraspSample
 from kufenet_grasp.data.splits import split_indices
 from kufenet_grasp.grasp.maps import rasterise_grasps
@@ -136,6 +137,8 @@ class GraspMapDataset:
             window side along each image axis (uniform), over the source frame: objects come
             off the centre the generator aims the camera at, as they lie in a real region of
             interest. 0 keeps the window where the input spec puts it.
+        colour_jitter: with ``augment``, the strength (0-1) of the random colour changes of
+            :func:`~kufenet_grasp.data.photometric.jitter_colour`; 0 leaves colour as read.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -155,6 +158,7 @@ class GraspMapDataset:
         input_spec: InputSpec | None = None,
         label_margin_m: float = 0.0,
         window_shift: float = 0.0,
+        colour_jitter: float = 0.0,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -182,6 +186,10 @@ class GraspMapDataset:
             raise ValueError(f'GraspMapDataset: window_shift must be in [0, 0.5] (a fraction of '
                              f'the window side), got {window_shift}')
         self.window_shift = float(window_shift)
+        if not 0 <= colour_jitter <= 1:
+            raise ValueError(f'GraspMapDataset: colour_jitter must be in [0, 1], got '
+                             f'{colour_jitter}')
+        self.colour_jitter = float(colour_jitter)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -251,6 +259,9 @@ class GraspMapDataset:
                 rng = np.random.default_rng([self.seed, self.epoch, index, 1])
                 if rng.random() < 0.5:
                     item.depth = bend_depth(item.depth, rng)
+        if self.augment and self.colour_jitter > 0:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 3])
+            item.rgb = jitter_colour(item.rgb, rng, self.colour_jitter)
         matrix = self.augment_matrix(index)
         return item if matrix is None else warp_sample(item, matrix)
 

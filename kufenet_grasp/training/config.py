@@ -63,6 +63,8 @@ class TrainConfig:
     zoom_range: tuple[float, float] = (0.5, 1.0)
     #: augmentation: the window centre moves by up to this fraction of its side per axis
     window_shift: float = 0.0
+    #: augmentation: strength (0-1) of the random colour changes (data.photometric)
+    colour_jitter: float = 0.0
     #: input window side at the support (m), None = the pixel crop (grasp.model_input)
     window_m: float | None = None
     #: feed depth relative to the fitted support plane
@@ -89,6 +91,9 @@ class TrainConfig:
         if not 0 <= self.window_shift <= 0.5:
             raise ConfigError(f'train config: window_shift must be in [0, 0.5] (a fraction of '
                               f'the window side), got {self.window_shift}')
+        if not 0 <= self.colour_jitter <= 1:
+            raise ConfigError(f'train config: colour_jitter must be in [0, 1], got '
+                              f'{self.colour_jitter}')
         choices = (
             ('kd', self.kd, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
             ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),

@@ -153,7 +153,8 @@ class Trainer:
                                           augment=config.augment, seed=config.seed,
                                           augment_options={'zoom_range': config.zoom_range},
                                           input_spec=spec, label_margin_m=config.label_margin_m,
-                                          window_shift=config.window_shift)
+                                          window_shift=config.window_shift,
+                                          colour_jitter=config.colour_jitter)
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
                                         augment=False, seed=config.seed, input_spec=spec,
                                         label_margin_m=config.label_margin_m)
