@@ -440,6 +440,7 @@ def test_window_shift_moves_the_labels_with_the_image_content(tmp_path):
     assert moved.sample(0).rectangles[0].center != item.rectangles[0].center
     with pytest.raises(ValueError, match='window_shift'):
         GraspMapDataset(data, input_spec=METRIC_INPUT, window_shift=0.8)
-    with pytest.raises(ConfigError, match='window_shift'):
-        TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
-                    window_shift=-0.1)
+    for option, value in (('window_shift', -0.1), ('colour_jitter', 1.5)):
+        with pytest.raises(ConfigError, match=option):
+            TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
+                        **{option: value})

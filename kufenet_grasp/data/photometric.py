@@ -37,14 +37,13 @@ def jitter_colour(rgb: np.ndarray, rng: np.random.Generator, strength: float) ->
     exposure, contrast, saturation = rng.uniform(lo, hi, 3)
     balance = rng.uniform(1.0 - strength / 4, 1.0 + strength / 4, 3)
     grey_only = rng.random() < strength / 4
-    image = rgb.astype(np.float32)
-    grey = image @ _LUMA
+    image: np.ndarray = rgb.astype(np.float32)
+    grey = (image @ _LUMA)[..., None]
     if grey_only:  # a grey image has no white balance
-        image = np.repeat(grey[..., None], 3, axis=2)
-        balance[:] = 1.0
+        image, gain = np.repeat(grey, 3, axis=2), np.full(3, exposure)
     else:
-        image = (grey[..., None] + saturation * (image - grey[..., None])).astype(np.float32)
-    image *= (exposure * balance).astype(np.float32)
+        image, gain = grey + np.float32(saturation) * (image - grey), exposure * balance
+    image *= gain.astype(np.float32)
     mean = image.mean(dtype=np.float64)
     image = np.float32(mean) + np.float32(contrast) * (image - np.float32(mean))
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)

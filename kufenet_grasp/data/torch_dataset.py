@@ -29,6 +29,7 @@ from kufenet_grasp.grasp.model_input import (
     InputSpec,
     InputWindow,
     LEGACY_INPUT,
+    MAX_WINDOW_SHIFT,
     range_to_z,
     shift_window,
 )
@@ -182,9 +183,9 @@ class GraspMapDataset:
             raise ValueError(f'GraspMapDataset: label_margin_m must be >= 0 m and needs a '
                              f'metric input spec, got {label_margin_m}')
         self.label_margin_m = float(label_margin_m)
-        if not 0 <= window_shift <= 0.5:
-            raise ValueError(f'GraspMapDataset: window_shift must be in [0, 0.5] (a fraction of '
-                             f'the window side), got {window_shift}')
+        if not 0 <= window_shift <= MAX_WINDOW_SHIFT:
+            raise ValueError(f'GraspMapDataset: window_shift must be in [0, {MAX_WINDOW_SHIFT}] '
+                             f'(a fraction of the window side), got {window_shift}')
         self.window_shift = float(window_shift)
         if not 0 <= colour_jitter <= 1:
             raise ValueError(f'GraspMapDataset: colour_jitter must be in [0, 1], got '

@@ -129,6 +129,10 @@ class InputWindow:
     notes: list[str] = field(default_factory=list)
 
 
+#: largest window shift of the training augmentation (a fraction of the window side, per axis)
+MAX_WINDOW_SHIFT = 0.5
+
+
 def shift_window(window: InputWindow, image_hw: tuple[int, int], dx_px: float, dy_px: float
                  ) -> InputWindow:
     """``window`` with its crop moved by ``(dx_px, dy_px)`` source px (kept inside the image).

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from kufenet_grasp.data.splits import SPLIT_MODES
-from kufenet_grasp.grasp.model_input import InputSpec
+from kufenet_grasp.grasp.model_input import InputSpec, MAX_WINDOW_SHIFT
 from kufenet_grasp.training.attention import MAPPINGS
 from kufenet_grasp.training.distillation import GRANULARITIES, STRATEGIES
 from kufenet_grasp.training.losses import LOSS_KINDS
@@ -88,9 +88,9 @@ class TrainConfig:
             raise ConfigError(f'train config: zoom_range must be (lo, hi) with 0 < lo <= hi <= 3, '
                               f'got {zoom}')
         self.zoom_range = (zoom[0], zoom[1])
-        if not 0 <= self.window_shift <= 0.5:
-            raise ConfigError(f'train config: window_shift must be in [0, 0.5] (a fraction of '
-                              f'the window side), got {self.window_shift}')
+        if not 0 <= self.window_shift <= MAX_WINDOW_SHIFT:
+            raise ConfigError(f'train config: window_shift must be in [0, {MAX_WINDOW_SHIFT}] '
+                              f'(a fraction of the window side), got {self.window_shift}')
         if not 0 <= self.colour_jitter <= 1:
             raise ConfigError(f'train config: colour_jitter must be in [0, 1], got '
                               f'{self.colour_jitter}')
