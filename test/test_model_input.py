@@ -444,3 +444,48 @@ def test_window_shift_moves_the_labels_with_the_image_content(tmp_path):
         with pytest.raises(ConfigError, match=option):
             TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
                         **{option: value})
+
+
+def test_coarse_depth_drops_thin_structures_from_the_depth_only(tmp_path):
+    from dataset_fixtures import write_cornell_fixture
+    from kufenet_grasp.data.augment import coarsen_depth
+    from kufenet_grasp.data.cornell import CornellDataset
+    from kufenet_grasp.data.torch_dataset import GraspMapDataset
+    from kufenet_grasp.training.config import ConfigError, TrainConfig
+
+    depth = np.full((112, 112), 0.60, np.float32)  # 224 px/m: 0.5 m window at 112 px
+    depth[20:90, 30:32] = 0.59  # a cable 2 px (0.9 cm) wide, 1 cm high
+    depth[40:80, 60:100] = 0.55  # a box 18 cm wide
+    depth[5:8, 5:8] = np.nan
+    out = coarsen_depth(depth, np.random.default_rng(0), px_per_m=224.0)
+    assert out.dtype == np.float32 and out.shape == depth.shape
+    assert np.isnan(out[5:8, 5:8]).all() and np.isfinite(out[10:, 10:]).all()
+    assert np.abs(out[30:80, 30:32] - 0.60).max() < 0.002  # the cable is gone
+    assert out[50:70, 70:90] == pytest.approx(0.55, abs=1e-4)  # the box stays
+    again = coarsen_depth(depth, np.random.default_rng(0), px_per_m=224.0)
+    assert np.array_equal(out, again, equal_nan=True)
+    with pytest.raises(ValueError, match='px_per_m'):
+        coarsen_depth(depth, np.random.default_rng(0), px_per_m=0.0)
+
+    write_cornell_fixture(tmp_path, n_images=2)
+    data = CornellDataset(tmp_path)
+    plain = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, augment=True, seed=3)
+    coarse = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, augment=True, seed=3,
+                             coarse_depth=1.0)
+    a, b = plain.sample(0), coarse.sample(0)
+    assert not np.array_equal(a.depth, b.depth, equal_nan=True)
+    assert np.array_equal(a.rgb, b.rgb)
+    assert [r.center for r in a.rectangles] == [r.center for r in b.rectangles]
+    unchanged = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, augment=False,
+                                coarse_depth=1.0)
+    assert np.array_equal(unchanged.sample(0).depth,
+                          GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT)
+                          .sample(0).depth, equal_nan=True)  # evaluation never coarsens
+    with pytest.raises(ValueError, match='coarse_depth'):
+        GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, coarse_depth=1.5)
+    with pytest.raises(ValueError, match='metric input'):
+        GraspMapDataset(data, input_size=64, coarse_depth=0.5)  # the pixel crop has no scale
+    for options in ({'coarse_depth': -0.1, 'window_m': 0.5}, {'coarse_depth': 0.5}):
+        with pytest.raises(ConfigError, match='coarse_depth'):
+            TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
+                        **options)

@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--colour-jitter', type=float, default=0.0, metavar='S',
                         help='augmentation: random exposure, contrast, saturation and white '
                              'balance of strength S (0-1; default 0)')
+    parser.add_argument('--coarse-depth', type=float, default=0.0, metavar='P',
+                        help="augmentation: with probability P an image's depth loses the "
+                             "structures narrower than 0.5-2.5 cm, as a real sensor's does "
+                             '(0-1; needs --window-m; default 0)')
     parser.add_argument('--window-m', type=float, default=None, metavar='M',
                         help='metric input: a window of M metres at the support (needs '
                              'intrinsics in the data); default: the pixel crop')
@@ -99,7 +103,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
         val_batches=args.val_batches, lr=args.lr, input_size=args.input_size,
         augment=args.augment, zoom_range=args.zoom_range, window_shift=args.window_shift,
-        colour_jitter=args.colour_jitter, window_m=args.window_m,
+        colour_jitter=args.colour_jitter, coarse_depth=args.coarse_depth,
+        window_m=args.window_m,
         support_plane=args.support_plane, depth=args.depth,
         label_margin_m=args.label_margin_m, workers=args.workers,
         device=args.device, threads=args.threads,

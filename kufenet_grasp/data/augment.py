@@ -194,3 +194,40 @@ def bend_depth(depth_m: np.ndarray, rng: np.random.Generator, amplitude_m: float
     c = rng.uniform(-amplitude_m / 2, amplitude_m / 2, 5)
     surface = c[0] * u + c[1] * v + c[2] * u * u + c[3] * v * v + c[4] * u * v
     return (depth_m + surface).astype(np.float32)
+
+
+#: widths (m) below which :func:`coarsen_depth` removes structures, drawn per image
+COARSE_DEPTH_WIDTH_M: tuple[float, float] = (0.005, 0.025)
+
+
+def coarsen_depth(depth_m: np.ndarray, rng: np.random.Generator, px_per_m: float,
+                  width_m: tuple[float, float] = COARSE_DEPTH_WIDTH_M) -> np.ndarray:
+    """Remove from a depth image (m) the raised structures narrower than a random width.
+
+    A structured-light or stereo sensor matches windows of several pixels, so structures
+    narrower than a window (a glasses frame, a cable, a pen at a metre) come back at the
+    depth around them while the colour image still shows them. A grey closing (maximum,
+    then minimum filter) with a disc of a width drawn from ``width_m`` (m, converted with
+    ``px_per_m`` px per metre at the support) removes them; a Gaussian of a quarter of that
+    width rounds the edges that remain. The labels do not change, so a network learns to
+    find such objects from colour. NaN pixels stay NaN.
+    """
+    lo, hi = width_m
+    if px_per_m <= 0 or not 0 < lo <= hi:
+        raise ValueError(f'coarsen_depth: px_per_m must be > 0 and width_m (lo, hi) with '
+                         f'0 < lo <= hi, got {px_per_m}, {width_m}')
+    width_px = float(rng.uniform(lo, hi)) * px_per_m
+    side = max(int(round(width_px)) | 1, 3)
+    valid = np.isfinite(depth_m)
+    if not valid.any():
+        return depth_m
+    # holes take the typical depth (the support's, which fills most of a window), so that
+    # the maximum filter does not spread them over the objects beside them
+    typical = float(np.median(depth_m[valid]))
+    filled = np.where(valid, depth_m, typical).astype(np.float32)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    closed = cv2.morphologyEx(filled, cv2.MORPH_CLOSE, disc, borderType=cv2.BORDER_REPLICATE)
+    sigma = width_px / 4
+    smooth = cv2.GaussianBlur(closed, (0, 0), sigmaX=sigma, sigmaY=sigma,
+                              borderType=cv2.BORDER_REPLICATE)
+    return np.where(valid, smooth, np.nan).astype(np.float32)

@@ -17,7 +17,12 @@ from dataclasses import replace
 from typing import Any, TYPE_CHECKING
 
 import cv2
-from kufenet_grasp.data.augment import bend_depth, random_augment_matrix, warp_sample
+from kufenet_grasp.data.augment import (
+    bend_depth,
+    coarsen_depth,
+    random_augment_matrix,
+    warp_sample,
+)
 from kufenet_grasp.data.base import GraspDataset
 from kufenet_grasp.data.photometric import jitter_colour
 from kufenet_grasp.data.sample import GraspSample
@@ -140,6 +145,9 @@ class GraspMapDataset:
             interest. 0 keeps the window where the input spec puts it.
         colour_jitter: with ``augment``, the strength (0-1) of the random colour changes of
             :func:`~kufenet_grasp.data.photometric.jitter_colour`; 0 leaves colour as read.
+        coarse_depth: with ``augment``, the probability (0-1) that an item's depth loses its
+            structures narrower than 0.5-2.5 cm (:func:`~kufenet_grasp.data.augment.coarsen_depth`,
+            a sensor's lateral resolution; metric input only); 0 keeps the depth as read.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -160,6 +168,7 @@ class GraspMapDataset:
         label_margin_m: float = 0.0,
         window_shift: float = 0.0,
         colour_jitter: float = 0.0,
+        coarse_depth: float = 0.0,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -191,6 +200,10 @@ class GraspMapDataset:
             raise ValueError(f'GraspMapDataset: colour_jitter must be in [0, 1], got '
                              f'{colour_jitter}')
         self.colour_jitter = float(colour_jitter)
+        if not 0 <= coarse_depth <= 1 or (coarse_depth and self.input_spec.window_m is None):
+            raise ValueError(f'GraspMapDataset: coarse_depth must be in [0, 1] and needs a '
+                             f'metric input spec, got {coarse_depth}')
+        self.coarse_depth = float(coarse_depth)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -260,6 +273,11 @@ class GraspMapDataset:
                 rng = np.random.default_rng([self.seed, self.epoch, index, 1])
                 if rng.random() < 0.5:
                     item.depth = bend_depth(item.depth, rng)
+            window_m = self.input_spec.window_m
+            if self.augment and self.coarse_depth > 0 and window_m is not None:
+                rng = np.random.default_rng([self.seed, self.epoch, index, 4])
+                if rng.random() < self.coarse_depth:
+                    item.depth = coarsen_depth(item.depth, rng, self.input_size / window_m)
         if self.augment and self.colour_jitter > 0:
             rng = np.random.default_rng([self.seed, self.epoch, index, 3])
             item.rgb = jitter_colour(item.rgb, rng, self.colour_jitter)

@@ -65,6 +65,8 @@ class TrainConfig:
     window_shift: float = 0.0
     #: augmentation: strength (0-1) of the random colour changes (data.photometric)
     colour_jitter: float = 0.0
+    #: augmentation: probability (0-1) that an item's depth loses its thin structures
+    coarse_depth: float = 0.0
     #: input window side at the support (m), None = the pixel crop (grasp.model_input)
     window_m: float | None = None
     #: feed depth relative to the fitted support plane
@@ -94,6 +96,9 @@ class TrainConfig:
         if not 0 <= self.colour_jitter <= 1:
             raise ConfigError(f'train config: colour_jitter must be in [0, 1], got '
                               f'{self.colour_jitter}')
+        if not 0 <= self.coarse_depth <= 1 or (self.coarse_depth and self.window_m is None):
+            raise ConfigError(f'train config: coarse_depth must be in [0, 1] and needs '
+                              f'window_m, got {self.coarse_depth}')
         choices = (
             ('kd', self.kd, STRATEGIES), ('mapping', self.mapping, MAPPINGS),
             ('kernel', self.kernel, KERNELS), ('granularity', self.granularity, GRANULARITIES),

@@ -154,7 +154,8 @@ class Trainer:
                                           augment_options={'zoom_range': config.zoom_range},
                                           input_spec=spec, label_margin_m=config.label_margin_m,
                                           window_shift=config.window_shift,
-                                          colour_jitter=config.colour_jitter)
+                                          colour_jitter=config.colour_jitter,
+                                          coarse_depth=config.coarse_depth)
         self.val_data = GraspMapDataset(val_src, val_idx, input_size=config.input_size,
                                         augment=False, seed=config.seed, input_spec=spec,
                                         label_margin_m=config.label_margin_m)
