@@ -16,6 +16,7 @@ import contextlib
 from dataclasses import dataclass, replace
 import re
 import threading
+import time
 from typing import Any
 
 from builtin_interfaces.msg import Time
@@ -297,13 +298,26 @@ def wait_for_log(capfd: Any, pattern: str, timeout_s: float = 30.0) -> str:
     return found[0]
 
 
-def call_service(node: Node, client: Any, request: Any, timeout_s: float = 10.0) -> Any:
-    """Call a service from a test thread while a Spinner spins ``node``; None on timeout."""
+def call_service(node: Node, client: Any, request: Any, timeout_s: float = 10.0,
+                 attempt_s: float | None = None) -> Any:
+    """Call a service from a test thread while a Spinner spins ``node``; None on timeout.
+
+    A request sent just after discovery can lose its response (the server's reply writer has
+    not matched the client's reader yet, a known DDS race), so an unanswered request is
+    withdrawn and sent again every ``attempt_s`` (default: never) until ``timeout_s`` has
+    passed; only for requests that may be served twice.
+    """
+    deadline = time.monotonic() + timeout_s
     if not client.wait_for_service(timeout_sec=timeout_s):
         return None
-    future = client.call_async(request)
-    wait_for(future.done, timeout_s)
-    return future.result() if future.done() else None
+    while True:
+        future = client.call_async(request)
+        remaining = deadline - time.monotonic()
+        if wait_for(future.done, max(min(attempt_s or remaining, remaining), 0.0)):
+            return future.result()
+        client.remove_pending_request(future)
+        if time.monotonic() >= deadline:
+            return None
 
 
 def init_ros() -> None:

@@ -374,7 +374,8 @@ def test_service_answers_not_ready_from_start_up_and_after_a_failed_configure(gr
         spinner.add(node)
     try:
         client = collector.create_client(DetectGrasps, '/not_ready_manual/kufenet/detect_grasps')
-        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0)
+        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0,
+                                attempt_s=5.0)
         assert response is not None, 'no detect_grasps service before configure'
         assert response.status.code == GraspStatus.NOT_READY
         assert 'unconfigured' in response.status.message
@@ -382,7 +383,8 @@ def test_service_answers_not_ready_from_start_up_and_after_a_failed_configure(gr
         assert wait_for(lambda: failing.configure_error is not None, 30.0)
         client = collector.create_client(DetectGrasps,
                                          '/not_ready_failing/kufenet/detect_grasps')
-        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0)
+        response = call_service(collector, client, DetectGrasps.Request(), timeout_s=30.0,
+                                attempt_s=5.0)
         assert response is not None, 'no detect_grasps service after a failed configure'
         assert response.status.code == GraspStatus.NOT_READY
         assert 'configure failed' in response.status.message

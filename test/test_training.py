@@ -172,3 +172,24 @@ def test_train_cli_help():
     assert proc.returncode == 0
     for option in ('--teacher', '--kd', '--resume', '--batches-per-epoch', '--device'):
         assert option in proc.stdout
+
+
+def test_freeze_norm_keeps_the_loaded_statistics_and_trains_the_rest(data_root, tmp_path):
+    def norms(model):
+        return [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+    for frozen in (True, False):
+        trainer = Trainer(_config(data_root, tmp_path / f'run{frozen}', freeze_norm=frozen,
+                                  batches_per_epoch=1))
+        before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        trainer.train_epoch(0)
+        after = trainer.model.state_dict()
+        stats = [k for k in before if k.endswith(('running_mean', 'running_var'))]
+        scales = [k for k in before if k.endswith('.weight') and k[:-len('weight')] + 'running_var'
+                  in before]
+        assert stats and scales
+        assert all(torch.equal(before[k], after[k]) for k in stats) == frozen
+        assert not all(torch.equal(before[k], after[k]) for k in scales)  # still trained
+        assert all(m.training != frozen for m in norms(trainer.model))
+    assert TrainConfig.from_dict({**_config(data_root, tmp_path).to_dict(),
+                                  'freeze_norm': True}).freeze_norm

@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--label-margin-m', type=float, default=0.0, metavar='M',
                         help="add M metres to each label's opening in the targets (metric "
                              "input only): rectangles show the fingers' pre-grasp opening")
+    parser.add_argument('--freeze-norm', action='store_true',
+                        help="fine-tuning: keep the BatchNorm layers' running statistics as "
+                             'loaded (their scale and shift still train)')
     parser.add_argument('--support-plane', action='store_true',
                         help='feed depth relative to the fitted support plane')
     parser.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
@@ -106,7 +109,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         colour_jitter=args.colour_jitter, coarse_depth=args.coarse_depth,
         window_m=args.window_m,
         support_plane=args.support_plane, depth=args.depth,
-        label_margin_m=args.label_margin_m, workers=args.workers,
+        label_margin_m=args.label_margin_m, freeze_norm=args.freeze_norm,
+        workers=args.workers,
         device=args.device, threads=args.threads,
         init=args.init, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
 

@@ -75,6 +75,9 @@ class TrainConfig:
     depth: str = 'perfect'
     #: added to each label's opening in the targets (m, metric input only): pre-grasp opening
     label_margin_m: float = 0.0
+    #: keep every BatchNorm layer's running statistics as loaded (eval mode) while training:
+    #: for fine-tuning, where the loaded statistics are the ones the weights work with
+    freeze_norm: bool = False
     workers: int = 0
     device: str = 'cpu'
     threads: int | None = None
