@@ -489,3 +489,41 @@ def test_coarse_depth_drops_thin_structures_from_the_depth_only(tmp_path):
         with pytest.raises(ConfigError, match='coarse_depth'):
             TrainConfig(model='kufenet-15k', dataset=f'cornell:{tmp_path}', out=str(tmp_path),
                         **options)
+
+
+def test_label_margin_widens_the_scored_labels_as_it_widens_the_targets(tmp_path, capsys):
+    from dataset_fixtures import write_cornell_fixture
+    from kufenet_grasp.cli.main import main
+    from kufenet_grasp.data.cornell import CornellDataset
+    from kufenet_grasp.data.torch_dataset import GraspMapDataset
+    from kufenet_grasp.grasp.maps import WIDTH_SCALE_PX
+    from kufenet_grasp.models.registry import build_model
+    from kufenet_grasp.models.weights import save_weights
+    import json
+
+    write_cornell_fixture(tmp_path / 'data', n_images=2)
+    data = CornellDataset(tmp_path / 'data')
+    plain = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT)
+    wide = GraspMapDataset(data, input_size=64, input_spec=METRIC_INPUT, label_margin_m=0.02)
+    extra_px = 0.02 * 64 / METRIC_INPUT.window_m
+    for before, after in zip(plain.ground_truth(0), wide.ground_truth(0)):
+        assert after.opening == pytest.approx(before.opening + extra_px)
+        assert (after.center, after.angle, after.jaw) == (before.center, before.angle,
+                                                          before.jaw)
+    target_width_px = float(wide[0][1][3].max()) * WIDTH_SCALE_PX  # what training fits
+    assert target_width_px == pytest.approx(max(r.opening for r in wide.ground_truth(0)),
+                                            rel=1e-4)
+
+    weights = tmp_path / 'metric.safetensors'
+    save_weights(build_model('kufenet-15k'), weights, input_spec=METRIC_INPUT.to_dict())
+    dataset = f'cornell:{tmp_path / "data"}'
+    assert main(['eval', str(weights), '--dataset', dataset, '--json',
+                 '--label-margin-m', '0.02']) == 0
+    assert json.loads(capsys.readouterr().out)['label_margin_m'] == 0.02
+    with pytest.raises(SystemExit):
+        main(['eval', str(weights), '--dataset', dataset, '--label-margin-m', '0.5'])
+    assert 'must be in [0, 0.2] m' in capsys.readouterr().err
+    save_weights(build_model('kufenet-15k'), tmp_path / 'legacy.safetensors')
+    assert main(['eval', str(tmp_path / 'legacy.safetensors'), '--dataset', dataset,
+                 '--label-margin-m', '0.02']) == 2
+    assert 'metric input' in capsys.readouterr().err

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from kufenet_grasp.cli.evaluate import margin_m
+
 HELP = 'Accuracy of weights per camera distance and tilt (synthetic test objects).'
 
 
@@ -33,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='camera tilts from vertical (degrees), default 0,25,45')
     parser.add_argument('--seed', type=int, default=7, help='generator seed of the cells')
     parser.add_argument('--workers', type=int, default=1, help='generator processes')
+    parser.add_argument('--label-margin-m', type=margin_m, default=0.0, metavar='M',
+                        help="add M metres to every label's opening before scoring (as "
+                             "'kufenet eval --label-margin-m'; default 0)")
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
 
 
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     cells = sweep_cells(args.distances or DISTANCES_M, args.tilts or TILTS_DEG)
     try:
         results = run_sweep(args.weights, args.out, args.scenes, args.seed, args.workers,
-                            cells)
+                            cells, label_margin_m=args.label_margin_m)
     except (ValueError, FileNotFoundError, WeightsError, DatagenError) as exc:
         print(f'kufenet camera-sweep: error: {exc}', file=sys.stderr)
         return 2

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "their window there. Default: the dataset's usual window")
     parser.add_argument('--depth', choices=('perfect', 'stereo'), default=None,
                         help='Jacquard-layout depth file (default perfect)')
+    parser.add_argument('--label-margin-m', type=margin_m, default=0.0, metavar='M',
+                        help="add M metres to every label's opening before scoring, as "
+                             "'kufenet train --label-margin-m' does to its targets (metric "
+                             'input only; default 0: the labels as stored)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
 
@@ -41,6 +45,17 @@ def _crop_px(text: str) -> int:
                                          ) from None
     if value < 8:
         raise argparse.ArgumentTypeError(f'must be >= 8 px, got {value}')
+    return value
+
+
+def margin_m(text: str) -> float:
+    """Parse ``--label-margin-m``: metres in [0, 0.2]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected metres, got {text!r}') from None
+    if not 0 <= value <= 0.2:
+        raise argparse.ArgumentTypeError(f'must be in [0, 0.2] m, got {value}')
     return value
 
 
@@ -67,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                                   input_size=args.input_size, batch_size=args.batch_size,
                                   device=args.device, plot_dir=args.plot,
                                   crop_px=args.crop_px, depth=args.depth,
-                                  backend=args.backend)
+                                  backend=args.backend, label_margin_m=args.label_margin_m)
     except (ValueError, FileNotFoundError, RuntimeError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2

@@ -234,10 +234,21 @@ class GraspMapDataset:
         return self._window(self._source(index)).crop
 
     def ground_truth(self, index: int) -> list[GraspRectangle]:
-        """Labels of item ``index`` in model-input pixels, without augmentation."""
+        """Labels of item ``index`` in model-input pixels, without augmentation.
+
+        With ``label_margin_m`` their openings have the margin the targets have.
+        """
         sample = self._source(index)
         crop = self._window(sample).crop
-        return [crop.rect_to_model(r) for r in sample.rectangles]
+        return self._with_margin([crop.rect_to_model(r) for r in sample.rectangles])
+
+    def _with_margin(self, rects: list[GraspRectangle]) -> list[GraspRectangle]:
+        """``rects`` (model-input px) with ``label_margin_m`` added to their openings."""
+        window_m = self.input_spec.window_m
+        if not self.label_margin_m or window_m is None:  # __init__: a margin needs window_m
+            return rects
+        extra_px = self.label_margin_m * self.input_size / float(window_m)
+        return [replace(r, opening=r.opening + extra_px) for r in rects]
 
     def augment_matrix(self, index: int) -> np.ndarray | None:
         """2×3 augmentation (model-input px → px) of item ``index`` this epoch, or None."""
@@ -291,12 +302,8 @@ class GraspMapDataset:
         index = self._item_index(index)
         item = self.sample(index)
         x = normalise_rgbd(item.rgb, item.depth)
-        rects = item.rectangles
-        window_m = self.input_spec.window_m
-        if self.label_margin_m and window_m is not None:  # __init__: a margin needs window_m
-            extra_px = self.label_margin_m * self.input_size / float(window_m)
-            rects = [replace(r, opening=r.opening + extra_px) for r in rects]
-        y = rasterise_grasps(rects, (self.input_size, self.input_size))
+        y = rasterise_grasps(self._with_margin(list(item.rectangles)),
+                             (self.input_size, self.input_size))
         x_t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
         y_t = torch.as_tensor(np.ascontiguousarray(y), dtype=torch.float32)
         return x_t, y_t, int(index)

@@ -56,9 +56,11 @@ def generate_cell(out: Path, cell: SweepCell, scenes: int, seed: int, workers: i
 def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: int = 7,
               workers: int = 1, cells: Sequence[SweepCell] | None = None,
               progress: bool = False,
-              on_cell: Callable[[SweepCell, str, dict[str, Any]], None] | None = None
-              ) -> dict[str, dict[str, dict[str, Any]]]:
+              on_cell: Callable[[SweepCell, str, dict[str, Any]], None] | None = None,
+              label_margin_m: float = 0.0) -> dict[str, dict[str, dict[str, Any]]]:
     """Evaluate each weights file on each cell; ``{weights: {cell folder: result}}``.
+
+    ``label_margin_m`` is passed to :func:`~kufenet_grasp.training.evaluate.evaluate_weights`.
 
     A result holds ``accuracy`` (top-1 at 30°), ``n_images``, ``distance_m`` and
     ``tilt_deg``.
@@ -69,7 +71,7 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
         folder = generate_cell(root, cell, scenes, seed, workers, progress)
         for weight in weights:
             report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
-                                      depth='stereo')
+                                      depth='stereo', label_margin_m=label_margin_m)
             entry = {'accuracy': report['accuracy'], 'n_images': report['n_images'],
                      'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
             results[str(weight)][cell.folder] = entry

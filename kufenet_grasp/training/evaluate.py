@@ -198,6 +198,7 @@ def evaluate_weights(
     crop_px: int | None = None,
     depth: str | None = None,
     backend: str = 'auto',
+    label_margin_m: float = 0.0,
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
 
@@ -210,6 +211,10 @@ def evaluate_weights(
     dataset's usual window. The input is made as the weights' input spec says. The report
     also has ``weights``, ``dataset``, ``split``, ``input_size``, ``crop_px`` and
     ``input_spec``. ``depth`` picks the Jacquard-layout depth file ('perfect', 'stereo').
+    ``label_margin_m`` widens every label's opening (m, metric input only) as a training
+    with ``--label-margin-m`` widened its targets: generated labels are the openings at
+    contact, and weights trained with a margin draw the opening before closing, as human
+    labels do. The report also has ``label_margin_m``.
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
@@ -238,11 +243,12 @@ def evaluate_weights(
     model.to(device)
     crop: dict[str, Any] = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
     map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,
-                               **crop)
+                               label_margin_m=label_margin_m, **crop)
     report = predict_and_score(model, map_data, batch_size=batch_size, device=device,
                                plot_dir=plot_dir)
     report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
-                   'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict()})
+                   'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict(),
+                   'label_margin_m': label_margin_m})
     if isinstance(model, ExportedModel):
         report['backend'] = model.backend.name
     return report
