@@ -85,9 +85,9 @@ def freeze_norm_statistics(model: torch.nn.Module) -> None:
     """Put every BatchNorm layer of ``model`` in eval mode: running statistics stay as loaded.
 
     Training mode normalises by each batch's statistics and moves the running ones towards
-    them; a fine-tuned network then meets at evaluation statistics it was not tuned with
-    (the shipped weights lose 13 points of validation accuracy when only their statistics
-    are recomputed on the training data). Scale and shift still receive gradients.
+    them, so a fine-tuned network meets at evaluation statistics other than those its loaded
+    weights were chosen with (the model card measures what that costs the shipped ones).
+    Scale and shift still receive gradients.
     """
     for module in model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
