@@ -259,7 +259,13 @@ class Collector(Node):
 
 
 class Spinner:
-    """A MultiThreadedExecutor spinning the given nodes in a background thread."""
+    """Spins nodes in background threads: the first ones together, each later batch apart.
+
+    A node added to an executor that has been spinning for a while was sometimes never served
+    on a loaded machine (a detector not active within 60 s, a service unanswered for 30 s), and
+    a callback still blocked from an earlier test could hold that executor's threads; so
+    :meth:`add` gives its nodes an executor and a thread of their own.
+    """
 
     def __init__(self, *nodes: Node) -> None:
         self.executor = MultiThreadedExecutor(num_threads=4)
@@ -267,13 +273,34 @@ class Spinner:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
+        self._apart: dict[Node, tuple[MultiThreadedExecutor, threading.Thread]] = {}
 
-    def add(self, node: Node) -> None:
-        """Spin one more node."""
-        self.executor.add_node(node)
+    def add(self, *nodes: Node) -> None:
+        """Spin more nodes on their own executor; :meth:`remove` each before destroying it."""
+        executor = MultiThreadedExecutor(num_threads=2)
+        for node in nodes:
+            executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        for node in nodes:
+            self._apart[node] = (executor, thread)
+
+    def remove(self, node: Node) -> None:
+        """Stop spinning ``node``; the executor of an added batch stops with its last node."""
+        entry = self._apart.pop(node, None)
+        if entry is None:
+            self.executor.remove_node(node)
+            return
+        executor, thread = entry
+        executor.remove_node(node)
+        if all(other is not executor for other, _ in self._apart.values()):
+            executor.shutdown(timeout_sec=5.0)
+            thread.join(timeout=5.0)
 
     def shutdown(self) -> None:
-        """Stop spinning and join the thread."""
+        """Stop spinning every node and join the threads."""
+        for node in list(self._apart):
+            self.remove(node)
         self.executor.shutdown(timeout_sec=5.0)
         self.thread.join(timeout=5.0)
 

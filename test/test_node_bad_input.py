@@ -139,7 +139,7 @@ def test_missing_camera_info_gives_pixel_grasps_and_a_warning(graph):
         assert math.isfinite(detector.last_outcome.rects[0].width_m)
     finally:
         for node in (camera, detector, collector):
-            spinner.executor.remove_node(node)
+            spinner.remove(node)
             node.destroy_node()
 
 
@@ -170,5 +170,5 @@ def test_no_frame_warning_names_the_resolved_topics(graph, capfd):
         assert '/quiet/color/image_raw' in found and '/quiet/depth/image_raw' in found
         assert 'align_depth.enable:=true' in found
     finally:
-        spinner.executor.remove_node(detector)
+        spinner.remove(detector)
         detector.destroy_node()

@@ -84,7 +84,7 @@ def setup(spinner):
     node.set_parameters([Parameter('auto_pick', value=False)])
     assert wait_for(lambda: not node._busy.locked(), 10.0)
     for n in (client, node):
-        spinner.executor.remove_node(n)
+        spinner.remove(n)
         n.destroy_node()
 
 
@@ -211,7 +211,7 @@ def test_detected_grasps_are_tried_best_first(spinner, setup):
         assert result.grasp_pose_used.pose.position.x == pytest.approx(0.55)
         assert detector.requests[0].max_grasps == 3
     finally:
-        spinner.executor.remove_node(detector)
+        spinner.remove(detector)
         detector.destroy_node()
 
 
@@ -227,7 +227,7 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
     result = client.result(client.send(PickAndPlace.Goal(use_grasp=False)))
     assert result.status.code == GraspStatus.NO_GRASP
     assert 'nothing above threshold' in result.status.message
-    spinner.executor.remove_node(detector)
+    spinner.remove(detector)
     detector.destroy_node()
 
     def silent(det, response):
@@ -243,7 +243,7 @@ def test_detector_status_and_silence_are_reported(spinner, setup):
     finally:
         detector.release.set()
         assert wait_for(detector.served.is_set, 10.0)
-        spinner.executor.remove_node(detector)
+        spinner.remove(detector)
         detector.destroy_node()
 
 
@@ -292,7 +292,7 @@ def test_auto_pick_starts_a_pick_on_a_fresh_grasp(spinner, setup):
         assert backend.executed[-1] == 'home'
         node.set_parameters([Parameter('auto_pick', value=False)])
     finally:
-        spinner.executor.remove_node(publisher)
+        spinner.remove(publisher)
         publisher.destroy_node()
 
 

@@ -136,7 +136,7 @@ def test_cancel_during_the_close_releases_in_place_and_backs_out(spinner):  # no
     finally:
         backend.release.set()
         for n in (client, node):
-            spinner.executor.remove_node(n)
+            spinner.remove(n)
             n.destroy_node()
 
 
@@ -163,7 +163,7 @@ def test_cancel_while_waiting_for_the_detector_ends_cancelled_at_once(spinner,  
         assert backend.executed == []
     finally:
         detector.release.set()
-        spinner.executor.remove_node(detector)
+        spinner.remove(detector)
         detector.destroy_node()
 
 

@@ -167,7 +167,7 @@ def test_real_backend_with_a_tiny_random_preset_processes_frames(graph):
         assert detector.last_outcome.code in (GraspStatus.OK, GraspStatus.NO_GRASP)
     finally:
         for node in (camera, detector):
-            spinner.executor.remove_node(node)
+            spinner.remove(node)
             node.destroy_node()
 
 
@@ -205,5 +205,5 @@ def test_slow_model_drops_frames_and_processes_the_newest(graph):
         assert snap.frames_processed < snap.frames_received
     finally:
         for node in (camera, detector):
-            spinner.executor.remove_node(node)
+            spinner.remove(node)
             node.destroy_node()

@@ -101,7 +101,7 @@ def test_reset_and_check_services(running):
     state = call_service(client_node, check, Trigger.Request())
     assert state is not None and not state.success  # nothing placed yet
     assert json.loads(state.message)['placed'] == []
-    spinner.executor.remove_node(client_node)
+    spinner.remove(client_node)
     client_node.destroy_node()
 
 
