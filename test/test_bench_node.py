@@ -215,3 +215,9 @@ def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
         with pytest.raises(SystemExit) as exit_info:
             tool.main(bad)
         assert exit_info.value.code == 2, bad
+    # the frames go through the input the weights were trained with (their metric window)
+    from kufenet_grasp.bench.frame_profile import build
+
+    processor, *_ = build(str(path.parents[1] / 'models' / 'kufenet-80k.safetensors'), 'auto', 1,
+                          1, 0)
+    assert '0.50 m window, support plane removed' in processor.describe(), processor.describe()

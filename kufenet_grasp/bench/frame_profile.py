@@ -30,6 +30,7 @@ from typing import Any
 
 from kufenet_grasp.bench.node_bench import FRAME_ID, render_scenes
 from kufenet_grasp.deploy.backends import create_backend
+from kufenet_grasp.detection.builder import input_spec_of_source
 from kufenet_grasp.detection.detector import GraspDetector, GraspStream
 from kufenet_grasp.nodes import detector_params
 from kufenet_grasp.nodes.frame_processing import FrameInput, FrameProcessor
@@ -60,7 +61,7 @@ def build(weights: str, backend: str, threads: int, scenes: int, seed: int
     settings = {spec.name: spec.default for spec in detector_params.PARAMETERS}
     size = int(settings['input_size'])
     model = create_backend(backend, weights, input_size=size, threads=threads)
-    processor = FrameProcessor(model.infer, settings, weights)
+    processor = FrameProcessor(model.infer, settings, weights, input_spec_of_source(weights))
     frames = []
     for i, (rgb, depth) in enumerate(replay.frames):
         color = Image(**numpy_to_image_fields(rgb, 'rgb8'))
