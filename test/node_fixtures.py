@@ -258,6 +258,17 @@ class Collector(Node):
                 values.clear()
 
 
+def _spin(nodes: tuple[Node, ...], num_threads: int
+          ) -> tuple[MultiThreadedExecutor, threading.Thread]:
+    """Return a MultiThreadedExecutor holding ``nodes`` and the daemon thread spinning it."""
+    executor = MultiThreadedExecutor(num_threads=num_threads)
+    for node in nodes:
+        executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    return executor, thread
+
+
 class Spinner:
     """Spins nodes in background threads: the first ones together, each later batch apart.
 
@@ -268,22 +279,14 @@ class Spinner:
     """
 
     def __init__(self, *nodes: Node) -> None:
-        self.executor = MultiThreadedExecutor(num_threads=4)
-        for node in nodes:
-            self.executor.add_node(node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.executor, self.thread = _spin(nodes, num_threads=4)
         self._apart: dict[Node, tuple[MultiThreadedExecutor, threading.Thread]] = {}
 
     def add(self, *nodes: Node) -> None:
         """Spin more nodes on their own executor; :meth:`remove` each before destroying it."""
-        executor = MultiThreadedExecutor(num_threads=2)
+        batch = _spin(nodes, num_threads=2)
         for node in nodes:
-            executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
-        for node in nodes:
-            self._apart[node] = (executor, thread)
+            self._apart[node] = batch
 
     def remove(self, node: Node) -> None:
         """Stop spinning ``node``; the executor of an added batch stops with its last node."""
