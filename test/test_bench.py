@@ -11,6 +11,7 @@ from kufenet_grasp.bench.inference import (
     add_ratios,
     BenchConfig,
     BenchResult,
+    split_backend_spec,
     split_model_spec,
     summarise,
     time_interleaved,
@@ -120,6 +121,43 @@ def test_cli_bench_rejects_unknown_backend(capsys) -> None:
     assert "unknown backend 'tensorrt'" in capsys.readouterr().err
 
 
+def test_backend_specs_name_a_precision() -> None:
+    assert split_backend_spec('openvino') == ('openvino', 'f32')
+    assert split_backend_spec('openvino:bf16') == ('openvino', 'bf16')
+    with pytest.raises(ValueError, match='precision f16 needs the openvino backend'):
+        split_backend_spec('torch:f16')
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
+        split_backend_spec('tensorrt:bf16')
+
+
+def test_cli_bench_rejects_a_precision_the_backend_lacks(capsys) -> None:
+    from kufenet_grasp.cli.main import main
+
+    code = main(['bench', '--models', 'kufenet-15k', '--backends', 'onnxruntime:bf16',
+                 '--sizes', '64', '--threads', '1', '--repeats', '1', '--warmup', '0'])
+    assert code == 2
+    assert 'precision bf16 needs the openvino backend' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_times_openvino_in_bfloat16_beside_float32(capsys) -> None:
+    from kufenet_grasp.cli.main import main
+
+    code = main(['bench', '--models', 'kufenet-15k,ggcnn', '--backends',
+                 'openvino,openvino:bf16', '--sizes', '64', '--threads', '1', '--repeats', '2',
+                 '--warmup', '0', '--json'])
+    rows = json.loads(capsys.readouterr().out)['results']
+    assert code == 0
+    assert [(r['model'], r['backend']) for r in rows] == [
+        ('kufenet-15k', 'openvino'), ('kufenet-15k', 'openvino:bf16'),
+        ('ggcnn', 'openvino'), ('ggcnn', 'openvino:bf16')]
+    assert all(r['error'] is None and r['median_ms'] > 0 for r in rows)
+    # each precision is compared with GG-CNN in the same precision
+    for kufenet, ggcnn in zip(rows[:2], rows[2:]):
+        assert kufenet['speedup_vs']['ggcnn'] == pytest.approx(
+            ggcnn['median_ms'] / kufenet['median_ms'])
+
+
 def test_profile_ranks_convolutions() -> None:
     from kufenet_grasp.bench.profile import format_profile, profile_model
 
@@ -157,11 +195,15 @@ def test_exported_files_are_benchmarked_with_their_stored_cost(tmp_path, capsys)
 def test_profile_inside_a_runtime_ranks_its_layers(backend) -> None:
     from kufenet_grasp.bench.runtime_profile import profile_in_runtime
 
+    # top: more than the layers (ONNX Runtime's count depends on the CPU's SIMD: 101 with
+    # AVX-512), so every executed layer is listed
     rows = profile_in_runtime('kufenet-15k', backend, input_size=64, threads=1, runs=3,
-                              warmup=1, top=100)
+                              warmup=1, top=10_000)
     assert rows and rows == sorted(rows, key=lambda r: r.self_cpu_ms, reverse=True)
-    assert abs(sum(r.share for r in rows) - 1.0) < 1e-6  # every executed layer is listed
-    assert any('Conv' in r.name for r in rows) and all(r.calls == 3 for r in rows)
+    assert abs(sum(r.share for r in rows) - 1.0) < 1e-6
+    convs = [r for r in rows if 'Conv' in r.name]
+    # OpenVINO now and then reports a microsecond Concat as not run in one of the runs
+    assert convs and all(r.calls == 3 for r in convs) and all(1 <= r.calls <= 3 for r in rows)
 
 
 # the command builds and profiles the model in the runtime once more: several seconds each

@@ -68,6 +68,26 @@ def test_exported_backend_checks_size_and_file(exported, tmp_path) -> None:
         create_exported_backend('torch', exported['onnx'], threads=1)
 
 
+def test_openvino_computes_in_the_precision_asked_for(exported) -> None:
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 4, SIZE, SIZE)).astype(np.float32)
+    f32 = create_exported_backend('openvino', exported['xml'], threads=1)
+    bf16 = create_exported_backend('openvino', exported['xml'], threads=1, precision='bf16')
+    assert (f32.precision, bf16.precision) == ('f32', 'bf16')
+    reference = torch_reference(resolve_source(exported['weights']).model, x)
+    maps_f32, maps_bf16 = f32.infer(x), bf16.infer(x)
+    # bfloat16 keeps 8 bits of mantissa: close to float32, not equal to it
+    assert np.abs(maps_f32 - reference).max() < 1e-4
+    assert np.abs(maps_bf16 - reference).max() < 0.05 and np.any(maps_bf16 != maps_f32)
+
+
+def test_a_precision_other_backends_lack_is_refused(exported) -> None:
+    with pytest.raises(ValueError, match='precision bf16 needs the openvino backend, not '
+                                         'onnxruntime'):
+        create_exported_backend('onnxruntime', exported['onnx'], threads=1, precision='bf16')
+    with pytest.raises(ValueError, match="unknown precision 'int4'; choose from f32, bf16"):
+        create_exported_backend('openvino', exported['xml'], threads=1, precision='int4')
+
+
 _CONVERTER_SCRIPT = textwrap.dedent("""
     import sys
     from kufenet_grasp.deploy.runtimes import import_openvino

@@ -125,3 +125,18 @@ def test_cli_int8_without_calibration_is_a_usage_error(setup, capsys) -> None:
     args = _export_args(source=setup['weights'], out=setup['root'] / 'n.onnx', int8=True)
     assert export_cli.run(args) == 2
     assert '--int8 needs --calib' in capsys.readouterr().err
+
+
+def test_eval_runs_an_export_in_bfloat16_and_refuses_it_for_weights(setup, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    eval_cli.add_arguments(parser)
+    data = f"jacquard:{setup['root'] / 'data'}"
+    args = parser.parse_args([str(setup['onnx']), '--dataset', data, '--backend', 'openvino',
+                              '--precision', 'bf16', '--json'])
+    assert eval_cli.run(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['n_images'] == 6
+    assert (report['backend'], report['precision']) == ('openvino', 'bf16')
+    args = parser.parse_args([str(setup['weights']), '--dataset', data, '--precision', 'bf16'])
+    assert eval_cli.run(args) == 2
+    assert 'precision bf16 needs an exported .onnx / .xml model' in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Any
 from kufenet_grasp.bench import memory
 from kufenet_grasp.deploy.backends import BACKEND_NAMES, create_backend, InferenceBackend
 from kufenet_grasp.deploy.model_metadata import read_exported_metadata
-from kufenet_grasp.deploy.runtimes import is_exported_path
+from kufenet_grasp.deploy.runtimes import check_precision, is_exported_path
 from kufenet_grasp.deploy.source import resolve_source
 from kufenet_grasp.models.flops import count_flops
 from kufenet_grasp.models.registry import count_parameters
@@ -47,9 +47,26 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return name.strip(), (weights.strip() or name.strip())
 
 
+def split_backend_spec(spec: str) -> tuple[str, str]:
+    """``'openvino:bf16'`` -> ``('openvino', 'bf16')``; a bare name computes in ``f32``.
+
+    Raises:
+        ValueError: an unknown backend or precision, or a precision the backend lacks.
+
+    """
+    name, _, precision = spec.partition(':')
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKEND_NAMES)} "
+                         f'(openvino:bf16 / openvino:f16 for another precision)')
+    return name, check_precision(precision or 'f32', name)
+
+
 @dataclass(frozen=True)
 class BenchConfig:
-    """One combination to measure: model preset, backend, input side (px), CPU threads."""
+    """One combination to measure: model preset, backend spec, input side (px), CPU threads.
+
+    ``backend`` is a name, or ``name:precision`` (:func:`split_backend_spec`).
+    """
 
     model: str
     backend: str
@@ -160,8 +177,9 @@ def _build(config: BenchConfig, source: str, rng: np.random.Generator
     """
     memory.reset_peak()
     before = memory.rss_mib()
-    backend = create_backend(config.backend, source, input_size=config.size,
-                             threads=config.threads)
+    name, precision = split_backend_spec(config.backend)
+    backend = create_backend(name, source, input_size=config.size, threads=config.threads,
+                             precision=precision)
     x = rng.uniform(-1, 1, (1, 4, config.size, config.size)).astype(np.float32)
     backend.infer(x)
     return backend, x, memory.peak_rss_mib() - before
@@ -175,8 +193,7 @@ def run_benchmark(models: Sequence[str], backends: Sequence[str], sizes: Sequenc
     if warmup < 0:
         raise ValueError(f'warmup must be >= 0, got {warmup}')
     for name in backends:
-        if name not in BACKEND_NAMES:
-            raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKEND_NAMES)}")
+        split_backend_spec(name)
     for value in list(sizes) + list(threads):
         check_positive('sizes and threads', value)
     if not (models and backends and sizes and threads):

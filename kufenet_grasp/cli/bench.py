@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f'trained weights under NAME (trained KufeNets are slower than their '
                         f'random-init presets on OpenVINO); default {DEFAULT_MODELS}')
     parser.add_argument('--backends', type=_names, default=['torch', 'onnxruntime', 'openvino'],
-                        help='comma-separated: torch,onnxruntime,openvino')
+                        help='comma-separated: torch,onnxruntime,openvino; openvino:bf16 '
+                             'or openvino:f16 computes in that precision (default f32)')
     parser.add_argument('--sizes', type=_ints, default=[224, 300], help='input sides, pixels')
     parser.add_argument('--threads', type=_ints, default=[1, 2], help='CPU thread counts')
     parser.add_argument('--repeats', type=int, default=50, help='timed calls per config')

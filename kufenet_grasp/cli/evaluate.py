@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from kufenet_grasp.deploy.runtimes import PRECISIONS
+
 HELP = 'Evaluate weights on a Cornell/Jacquard dataset (top-1 rectangle metric).'
 
 
@@ -15,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '.xml model (float or int8)')
     parser.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'openvino'),
                         help='runtime of an exported model (default: OpenVINO if installed)')
+    parser.add_argument('--precision', default='f32', choices=PRECISIONS,
+                        help='arithmetic of an exported model run by OpenVINO (default f32)')
     parser.add_argument('--dataset', required=True, help='FORMAT:PATH (cornell or jacquard)')
     parser.add_argument('--split', help='evaluate PATH/SPLIT only (default: every image)')
     parser.add_argument('--json', action='store_true', help='print one JSON object')
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                                   input_size=args.input_size, batch_size=args.batch_size,
                                   device=args.device, plot_dir=args.plot,
                                   crop_px=args.crop_px, depth=args.depth,
-                                  backend=args.backend, label_margin_m=args.label_margin_m)
+                                  backend=args.backend, label_margin_m=args.label_margin_m,
+                                  precision=args.precision)
     except (ValueError, FileNotFoundError, RuntimeError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2

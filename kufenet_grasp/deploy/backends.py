@@ -22,6 +22,7 @@ from kufenet_grasp.deploy.runtimes import (  # noqa: F401 (re-exported for calle
     BackendUnavailable,
     check_frame,
     check_input_size,
+    check_precision,
     check_threads,
     ExportedModel,
     is_exported_path,
@@ -107,14 +108,15 @@ def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
 
 
 def create_backend(name: str, source: Source, *, input_size: int = 224,
-                   threads: int = 2) -> InferenceBackend:
+                   threads: int = 2, precision: str = 'f32') -> InferenceBackend:
     """Build backend ``name`` ('torch', 'onnxruntime', 'openvino' or 'auto') for ``source``.
 
     ``source`` is a model object, a ``.safetensors`` weights path, a preset name, or (not for
     'torch') an exported ``.onnx`` / OpenVINO ``.xml`` file. ``input_size`` is the square input
-    side in pixels; ``threads`` the CPU threads used for one inference. Raises ``ValueError``
-    for unknown names or bad arguments and :class:`BackendUnavailable` if the package is
-    missing.
+    side in pixels; ``threads`` the CPU threads used for one inference; ``precision`` the
+    arithmetic (``f32``; ``bf16`` and ``f16`` with OpenVINO only, see
+    :func:`~kufenet_grasp.deploy.runtimes.check_precision`). Raises ``ValueError`` for unknown
+    names or bad arguments and :class:`BackendUnavailable` if the package is missing.
     """
     check_input_size(input_size)
     check_threads(threads)
@@ -123,6 +125,7 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
         unknown=f'unknown backend {name!r}',
         none_installed='no inference backend is installed: pip install openvino, '
                        'onnxruntime or torch')
+    check_precision(precision, name)
     if name == 'torch':
         if is_exported_path(source):
             raise ValueError(f'torch backend needs a model, weights or preset, not the '
@@ -130,4 +133,5 @@ def create_backend(name: str, source: Source, *, input_size: int = 224,
         return TorchBackend(resolve_source(source).model, input_size, threads)
     if name == 'onnxruntime':
         return OnnxRuntimeBackend(_exported(source, name, input_size), input_size, threads)
-    return OpenVinoBackend(_exported(source, name, input_size), input_size, threads)
+    return OpenVinoBackend(_exported(source, name, input_size), input_size, threads,
+                           precision=precision)

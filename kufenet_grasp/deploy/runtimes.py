@@ -31,6 +31,8 @@ EXPORTED_SUFFIXES = ('.onnx', '.xml')
 
 #: an exported model: ONNX bytes, or a path to an .onnx or OpenVINO .xml file
 ExportedModel = bytes | Path
+#: inference precisions: float32 everywhere; OpenVINO can also compute in bfloat16 or float16
+PRECISIONS = ('f32', 'bf16', 'f16')
 
 
 #: what ``import openvino`` also imports unless that fails: the model converter (ovc)
@@ -196,9 +198,26 @@ class OnnxRuntimeBackend:
         return self._session.end_profiling()
 
 
-class OpenVinoBackend:
-    """OpenVINO on the CPU: latency hint, fixed thread count, FP32 precision.
+def check_precision(precision: str, backend: str) -> str:
+    """Return ``precision`` if ``backend`` can compute in it; raise a one-line ValueError.
 
+    Only OpenVINO runs a float32 file in ``bf16`` or ``f16`` (its ``INFERENCE_PRECISION_HINT``:
+    weights and activations rounded where its CPU kernels support it); the other backends
+    compute in float32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision != 'f32' and backend != 'openvino':
+        raise ValueError(f'precision {precision} needs the openvino backend, not {backend}')
+    return precision
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU: latency hint, fixed thread count, FP32 precision by default.
+
+    ``precision`` (:data:`PRECISIONS`) is OpenVINO's inference precision hint: ``f32`` keeps
+    the results within 1e-4 of PyTorch; ``bf16`` / ``f16`` pay off on CPUs whose kernels
+    compute in them natively (AMX, ARM fp16), docs/benchmarks.md has this machine's figures.
     ``perf_count`` turns on OpenVINO's per-layer counters (``request.get_profiling_info()``).
     """
 
@@ -206,6 +225,7 @@ class OpenVinoBackend:
 
     def __init__(self, model: ExportedModel, input_size: int = 224, threads: int = 2, *,
                  precision: str = 'f32', perf_count: bool = False) -> None:
+        self.precision = check_precision(precision, self.name)
         ov = import_openvino()
         self.input_size = check_input_size(input_size)
         self.threads = check_threads(threads)
@@ -242,11 +262,12 @@ ExportedBackend = OnnxRuntimeBackend | OpenVinoBackend
 
 
 def create_exported_backend(name: str, path: str | os.PathLike, *,
-                            input_size: int | None = None,
-                            threads: int = 2) -> ExportedBackend:
+                            input_size: int | None = None, threads: int = 2,
+                            precision: str = 'f32') -> ExportedBackend:
     """Build backend ``name`` ('onnxruntime', 'openvino' or 'auto') for an exported file.
 
-    ``input_size`` (px) defaults to the size the file was exported for. A file listed in a
+    ``input_size`` (px) defaults to the size the file was exported for; ``precision`` is
+    OpenVINO's (:func:`check_precision`). A file listed in a
     ``SHA256SUMS`` beside it must match its checksum. Raises ``ValueError`` for a missing or
     altered file, a wrong suffix, an input size the file does not take or an unknown backend
     name, and :class:`BackendUnavailable` if the package is missing.
@@ -268,6 +289,7 @@ def create_exported_backend(name: str, path: str | os.PathLike, *,
         name, EXPORTED_ORDER, cannot_run=('onnxruntime',) if path.suffix == '.xml' else (),
         unknown=f'backend {name!r} cannot run the exported file {path}',
         none_installed=f'no backend for {path}: pip install openvino or onnxruntime')
+    check_precision(precision, name)
     if name == 'onnxruntime':
         return OnnxRuntimeBackend(path, size, threads)
-    return OpenVinoBackend(path, size, threads)
+    return OpenVinoBackend(path, size, threads, precision=precision)

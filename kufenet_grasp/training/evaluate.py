@@ -199,11 +199,13 @@ def evaluate_weights(
     depth: str | None = None,
     backend: str = 'auto',
     label_margin_m: float = 0.0,
+    precision: str = 'f32',
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
 
     ``weights`` may also be an exported ``.onnx`` / ``.xml`` file (float or int8), run by
-    ``backend`` ('auto', 'onnxruntime' or 'openvino') one frame at a time.
+    ``backend`` ('auto', 'onnxruntime' or 'openvino') one frame at a time, in ``precision``
+    (``f32``; OpenVINO also ``bf16`` or ``f16``).
 
     ``split`` reads the sub-folder ``PATH/<split>`` instead. ``input_size`` defaults to the
     size stored in the weights metadata (else 224 px). ``crop_px`` evaluates on the central
@@ -232,8 +234,11 @@ def evaluate_weights(
         stored = read_exported_metadata(weights).get('input_size')
         size = int(input_size or stored or 224)
         spec = InputSpec.from_dict(input_spec_dict(read_model_metadata(weights)))
-        model = ExportedModel(weights, backend, size)
+        model = ExportedModel(weights, backend, size, precision)
     else:
+        if precision != 'f32':
+            raise ValueError(f'precision {precision} needs an exported .onnx / .xml model '
+                             f'(kufenet export), not {weights}')
         from kufenet_grasp.models.weights import input_spec_of, load_weights
 
         model, meta = load_weights(weights)
@@ -249,6 +254,7 @@ def evaluate_weights(
     report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
                    'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict(),
                    'label_margin_m': label_margin_m})
+    report['precision'] = precision
     if isinstance(model, ExportedModel):
         report['backend'] = model.backend.name
     return report
@@ -274,11 +280,12 @@ class ExportedModel:
 
     training = False
 
-    def __init__(self, path: str | Path, backend: str, input_size: int) -> None:
+    def __init__(self, path: str | Path, backend: str, input_size: int,
+                 precision: str = 'f32') -> None:
         from kufenet_grasp.deploy.runtimes import create_exported_backend
 
         self.backend = create_exported_backend(backend, path, input_size=input_size,
-                                               threads=1)
+                                               threads=1, precision=precision)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         import numpy as np
