@@ -387,6 +387,50 @@ def test_flattened_depth_is_reference_minus_height_above_the_plane(with_camera):
     np.testing.assert_allclose(out, expected, atol=2e-6, equal_nan=True)
 
 
+def _middle(window):
+    crop = window.crop
+    return np.array([crop.x0 + (crop.side - 1) / 2.0, crop.y0 + (crop.side - 1) / 2.0])
+
+
+@pytest.mark.parametrize('distance_m, tilt_deg', [(1.0, 0.0), (0.8, 35.0)])
+def test_a_window_on_objects_centres_what_stands_on_the_support(distance_m, tilt_deg):
+    on_objects = InputSpec(window_m=METRIC_INPUT.window_m, support_plane=True, on_objects=True)
+    box = (0.10, -0.03, 0.16, 0.03, 0.05)  # 13 cm from the point the camera looks at
+    eye, rotation = look_at(distance_m, tilt_deg)
+    depth = render_depth(CAMERA, eye, rotation, (box,))
+    bare = render_depth(CAMERA, eye, rotation, ())
+    rows, cols = np.nonzero(_box_pixels(depth, bare))
+    box_xy = np.array([cols.mean(), rows.mean()])
+    centred = choose_window(depth, METRIC_INPUT, 64, CAMERA)
+    moved = choose_window(depth, on_objects, 64, CAMERA)
+    side = moved.crop.side
+    assert np.linalg.norm(_middle(centred) - box_xy) > 0.25 * side  # the box is off-centre
+    assert np.linalg.norm(_middle(moved) - box_xy) < 0.1 * side
+    assert moved.support == 'plane' and moved.reference_depth_m == pytest.approx(
+        float(moved.plane.depth_m(*_middle(moved))))
+    # the side is the window's metres at the support depth under its new centre
+    assert side == pytest.approx(METRIC_INPUT.window_m * CAMERA.fx / moved.reference_depth_m,
+                                 abs=1.5)
+    # False overrides the spec; a table without objects keeps the window where it was
+    assert choose_window(depth, on_objects, 64, CAMERA, on_objects=False).crop == centred.crop
+    assert choose_window(bare, on_objects, 64, CAMERA).crop == \
+        choose_window(bare, METRIC_INPUT, 64, CAMERA).crop
+
+
+def test_the_window_placement_is_recorded_and_can_be_overridden_from_the_command_line():
+    from kufenet_grasp.cli.evaluate import window_on_objects
+    from kufenet_grasp.training.config import TrainConfig
+
+    spec = InputSpec(window_m=0.5, support_plane=True, on_objects=True)
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    assert not InputSpec.from_dict({'window_m': 0.5}).on_objects  # files written before it
+    config = TrainConfig(model='kufenet-15k', dataset='jacquard:x', out='runs/x',
+                         window_m=0.5, support_plane=True, window_on_objects=True)
+    assert config.input_spec() == spec
+    assert [window_on_objects(p) for p in ('weights', 'centre', 'objects')] == \
+        [None, False, True]
+
+
 def test_a_window_without_a_plane_keeps_the_depth_and_fills_the_outside():
     depth = np.full((120, 160), 0.7, np.float32)
     crop = CropTransform(x0=-30, y0=20, side=80, out_size=64)  # columns u < 23.5 outside

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from kufenet_grasp.cli.evaluate import margin_m
+from kufenet_grasp.cli.evaluate import margin_m, window_on_objects, WINDOW_PLACEMENTS
 
 HELP = 'Accuracy of weights per camera distance and tilt (synthetic test objects).'
 
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--label-margin-m', type=margin_m, default=0.0, metavar='M',
                         help="add M metres to every label's opening before scoring (as "
                              "'kufenet eval --label-margin-m'; default 0)")
+    parser.add_argument('--window', choices=WINDOW_PLACEMENTS, default='weights',
+                        help="as 'kufenet eval --window'")
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
 
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     cells = sweep_cells(args.distances or DISTANCES_M, args.tilts or TILTS_DEG)
     try:
         results = run_sweep(args.weights, args.out, args.scenes, args.seed, args.workers,
-                            cells, label_margin_m=args.label_margin_m)
+                            cells, label_margin_m=args.label_margin_m,
+                            window_on_objects=window_on_objects(args.window))
     except (ValueError, FileNotFoundError, WeightsError, DatagenError) as exc:
         print(f'kufenet camera-sweep: error: {exc}', file=sys.stderr)
         return 2

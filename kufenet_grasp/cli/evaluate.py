@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add M metres to every label's opening before scoring, as "
                              "'kufenet train --label-margin-m' does to its targets (metric "
                              'input only; default 0: the labels as stored)')
+    parser.add_argument('--window', choices=WINDOW_PLACEMENTS, default='weights',
+                        help="where a metric window goes: as the weights' input spec says "
+                             "(default), on the crop's centre, or on what stands on the "
+                             'support near it')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
 
@@ -50,6 +54,15 @@ def _crop_px(text: str) -> int:
     if value < 8:
         raise argparse.ArgumentTypeError(f'must be >= 8 px, got {value}')
     return value
+
+
+#: ``--window`` choices and the ``window_on_objects`` each gives (None: the weights' spec)
+WINDOW_PLACEMENTS = ('weights', 'centre', 'objects')
+
+
+def window_on_objects(placement: str) -> bool | None:
+    """``--window`` as ``evaluate_weights(window_on_objects=...)`` takes it."""
+    return {'weights': None, 'centre': False, 'objects': True}[placement]
 
 
 def margin_m(text: str) -> float:
@@ -87,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                                   device=args.device, plot_dir=args.plot,
                                   crop_px=args.crop_px, depth=args.depth,
                                   backend=args.backend, label_margin_m=args.label_margin_m,
-                                  precision=args.precision)
+                                  precision=args.precision,
+                                  window_on_objects=window_on_objects(args.window))
     except (ValueError, FileNotFoundError, RuntimeError, WeightsError) as exc:
         print(f'kufenet eval: error: {exc}', file=sys.stderr)
         return 2

@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'loaded (their scale and shift still train)')
     parser.add_argument('--support-plane', action='store_true',
                         help='feed depth relative to the fitted support plane')
+    parser.add_argument('--window-on-objects', action='store_true',
+                        help='centre the metric window on what stands on the support plane '
+                             '(recorded in the weights, applied wherever they run)')
     parser.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -108,7 +111,8 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
         augment=args.augment, zoom_range=args.zoom_range, window_shift=args.window_shift,
         colour_jitter=args.colour_jitter, coarse_depth=args.coarse_depth,
         window_m=args.window_m,
-        support_plane=args.support_plane, depth=args.depth,
+        support_plane=args.support_plane, window_on_objects=args.window_on_objects,
+        depth=args.depth,
         label_margin_m=args.label_margin_m, freeze_norm=args.freeze_norm,
         workers=args.workers,
         device=args.device, threads=args.threads,

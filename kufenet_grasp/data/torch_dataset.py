@@ -148,6 +148,9 @@ class GraspMapDataset:
         coarse_depth: with ``augment``, the probability (0-1) that an item's depth loses its
             structures narrower than 0.5-2.5 cm (:func:`~kufenet_grasp.data.augment.coarsen_depth`,
             a sensor's lateral resolution; metric input only); 0 keeps the depth as read.
+        window_on_objects: True / False centre the metric window on the objects on the
+            support or on the crop's centre (:func:`~kufenet_grasp.grasp.model_input.
+            choose_window`); None (default) does what ``input_spec.on_objects`` says.
 
     Items are ``(x, y, index)``: ``x`` float32 (4, S, S) ``[depth, R, G, B]`` normalised,
     ``y`` float32 (4, S, S) ``[quality, cos2θ, sin2θ, width/150]``, ``index`` the item index.
@@ -169,6 +172,7 @@ class GraspMapDataset:
         window_shift: float = 0.0,
         colour_jitter: float = 0.0,
         coarse_depth: float = 0.0,
+        window_on_objects: bool | None = None,
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f'GraspMapDataset: crop must be one of {CROP_MODES}, got {crop!r}')
@@ -204,6 +208,7 @@ class GraspMapDataset:
             raise ValueError(f'GraspMapDataset: coarse_depth must be in [0, 1] and needs a '
                              f'metric input spec, got {coarse_depth}')
         self.coarse_depth = float(coarse_depth)
+        self.window_on_objects = window_on_objects
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -219,7 +224,7 @@ class GraspMapDataset:
         center, side = window_center_side(sample.shape, sample.rectangles, self.input_size,
                                           self.crop, self.crop_side)
         return choose_window(sample.depth, self.input_spec, self.input_size, sample.camera,
-                             center, side, self.crop)
+                             center, side, self.crop, self.window_on_objects)
 
     def _source(self, index: int) -> GraspSample:
         """Source sample of item ``index`` with z-depth (range converted)."""

@@ -8,7 +8,8 @@ weights metadata) and :func:`prepare_input` makes it from a camera frame:
 1. depth that is range (distance from the camera centre, as Cornell's) becomes z-depth;
 2. **metric window**: the square of ``window_m`` metres at the support, centred on the
    region of interest, from the intrinsics and the support depth, so that an object covers
-   the same number of input pixels at 0.3 m and at 1.5 m;
+   the same number of input pixels at 0.3 m and at 1.5 m; with ``on_objects`` the window
+   then moves onto what stands on the support near that centre;
 3. **support plane**: a robust fit of the dominant plane (:mod:`kufenet_grasp.geometry.
    support_plane`); the network sees the virtual depth of a camera looking straight down at
    it (plane depth at the window centre minus each point's height above the plane), so the
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 import math
 from typing import Any
 
+import cv2
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.support_plane import fit_support_plane, SupportPlane
 from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
@@ -50,12 +52,17 @@ class InputSpec:
         support_plane: feed depth relative to the fitted support plane.
         min_plane_inliers: least share of valid pixels on the plane for it to count as the
             support, [0, 1].
+        on_objects: centre the metric window on what stands on the support plane near the
+            region of interest's centre (:func:`choose_window`) rather than on that centre:
+            training windows are centred on the objects (the generator aims its camera at
+            them), a robot's region of interest need not be.
 
     """
 
     window_m: float | None = None
     support_plane: bool = False
     min_plane_inliers: float = 0.3
+    on_objects: bool = False
     format: str = field(default=INPUT_SPEC_FORMAT)  # noqa: A003 (the metadata key's name)
 
     def __post_init__(self) -> None:
@@ -92,13 +99,15 @@ class InputSpec:
         fmt = data.get('format', INPUT_SPEC_FORMAT)
         if fmt != INPUT_SPEC_FORMAT:
             raise ValueError(f'input_spec format {fmt!r} is not {INPUT_SPEC_FORMAT!r}')
-        unknown = set(data) - {'window_m', 'support_plane', 'min_plane_inliers', 'format'}
+        unknown = set(data) - {'window_m', 'support_plane', 'min_plane_inliers', 'on_objects',
+                               'format'}
         if unknown:
             raise ValueError(f'input_spec has unknown fields {sorted(unknown)}')
         window = data.get('window_m')
         return cls(window_m=None if window is None else float(window),
                    support_plane=bool(data.get('support_plane', False)),
-                   min_plane_inliers=float(data.get('min_plane_inliers', 0.3)))
+                   min_plane_inliers=float(data.get('min_plane_inliers', 0.3)),
+                   on_objects=bool(data.get('on_objects', False)))
 
 
 #: the input of weights files without an ``input_spec`` (pixel crop, depth minus its mean)
@@ -131,6 +140,13 @@ class InputWindow:
 
 #: largest window shift of the training augmentation (a fraction of the window side, per axis)
 MAX_WINDOW_SHIFT = 0.5
+#: heights above the support (m) of what counts as an object when the window goes to the
+#: objects: above the support's depth noise, below an arm or a shelf reaching into the view
+OBJECT_HEIGHT_M = (0.01, 0.4)
+#: the search for objects samples its region on a grid of about this many pixels a side
+OBJECT_GRID_PX = 160
+#: fewest grid pixels on objects for the window to move (fewer: noise, not an object)
+MIN_OBJECT_PIXELS = 12
 
 
 def shift_window(window: InputWindow, image_hw: tuple[int, int], dx_px: float, dy_px: float
@@ -214,19 +230,57 @@ def _reference_depth(crop: CropTransform, plane: SupportPlane | None,
     return median_in(crop)
 
 
+def _objects_center(depth: np.ndarray, region: CropTransform, plane: SupportPlane,
+                    camera: PinholeCamera, window_side: int) -> tuple[float, float] | None:
+    """Centre (source px) of a window placed on what stands on ``plane`` inside ``region``.
+
+    The region is sampled on a grid; the pixels :data:`OBJECT_HEIGHT_M` above the plane are
+    the objects. The window goes where it covers most of them (a box filter of the window's
+    side over the grid), centred on the objects it then covers. None: too few object pixels.
+    """
+    height, width = depth.shape
+    x0, y0 = max(region.x0, 0), max(region.y0, 0)
+    x1, y1 = min(region.x0 + region.side, width), min(region.y0 + region.side, height)
+    stride = max(1, max(x1 - x0, y1 - y0) // OBJECT_GRID_PX)
+    xs = np.arange(x0, x1, stride, dtype=np.float64)
+    ys = np.arange(y0, y1, stride, dtype=np.float64)
+    inverse = plane.inverse_depth(xs[None, :], ys[:, None], np.float32)
+    with np.errstate(invalid='ignore'):
+        above = (np.float32(1.0) - depth[y0:y1:stride, x0:x1:stride] * inverse) * np.float32(
+            1.0 / plane.normal_scale(camera))
+        low, high = OBJECT_HEIGHT_M
+        objects = (above > low) & (above < high) & (inverse > 0)
+    if int(objects.sum()) < MIN_OBJECT_PIXELS:
+        return None
+    side = max(1, round(window_side / stride))
+    covered = cv2.boxFilter(objects.astype(np.float32), -1, (side, side), normalize=False,
+                            borderType=cv2.BORDER_CONSTANT)
+    row, col = np.unravel_index(int(np.argmax(covered)), covered.shape)
+    rows, cols = np.nonzero(objects)
+    half = side / 2.0
+    near = (np.abs(rows - row) <= half) & (np.abs(cols - col) <= half)
+    return float(xs[cols[near]].mean()), float(ys[rows[near]].mean())
+
+
 def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
                   camera: PinholeCamera | None = None,
                   center_xy: tuple[float, float] | None = None,
-                  side_px: int | None = None, crop_mode: str = 'center') -> InputWindow:
+                  side_px: int | None = None, crop_mode: str = 'center',
+                  on_objects: bool | None = None) -> InputWindow:
     """Choose the input window of a z-depth frame (m) and fit its support plane.
 
     ``center_xy`` (source px, default the image centre) is the centre of the region of
     interest; ``side_px`` and ``crop_mode`` give the pixel window of the legacy input (see
     :func:`~kufenet_grasp.grasp.preprocess.make_crop`) and the region the plane is fitted
     in. A metric window needs ``camera``; without it the pixel window is used and the
-    notes say so.
+    notes say so. ``on_objects`` (default: the spec's) moves a metric window with a support
+    plane onto what stands on the plane where the plane was fitted (the window's first
+    guess, around the region's centre; :func:`_objects_center`); without objects it stays
+    on the centre.
     """
     depth = np.asarray(depth_z, dtype=np.float32)
+    if on_objects is None:
+        on_objects = spec.on_objects
     notes: list[str] = []
     medians: dict[CropTransform, float | None] = {}
 
@@ -255,6 +309,7 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
         else:
             region = _metric_crop(depth.shape, out_size, center, *metric, guess)
     plane, fraction = None, 0.0
+    fitted_in = region  # the plane holds here; beyond, its curvature terms extrapolate
     if spec.support_plane:
         plane, fraction = _region_plane(depth, region, spec.min_plane_inliers)
         if plane is None:
@@ -266,6 +321,14 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     if metric is not None and reference is not None:
         crop = _metric_crop(depth.shape, out_size, center, *metric, reference)
         reference = _reference_depth(crop, plane, median_in)
+    if on_objects and metric is not None and plane is not None and camera is not None:
+        found = _objects_center(depth, fitted_in, plane, camera, crop.side)
+        if found is not None:
+            here = make_crop(depth.shape, out_size, 'center', center_xy=found, side=crop.side)
+            at_objects = _reference_depth(here, plane, median_in)
+            if at_objects is not None:
+                crop = _metric_crop(depth.shape, out_size, found, *metric, at_objects)
+                reference = _reference_depth(crop, plane, median_in)
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 
@@ -321,15 +384,19 @@ class ModelInput:
 def prepare_input(rgb: np.ndarray, depth_z: np.ndarray, spec: InputSpec, out_size: int,
                   camera: PinholeCamera | None = None,
                   center_xy: tuple[float, float] | None = None, side_px: int | None = None,
-                  crop_mode: str = 'center') -> ModelInput:
+                  crop_mode: str = 'center', on_objects: bool | None = None) -> ModelInput:
     """Crop, flatten and normalise one frame (uint8 RGB, z-depth m) as ``spec`` says.
+
+    The window is :func:`choose_window`'s (``on_objects``: on what stands on the support;
+    default the spec's).
 
     Raises:
         ValueError: bad images (see :func:`~kufenet_grasp.grasp.preprocess.apply_crop`) or
             no valid depth inside the window.
 
     """
-    window = choose_window(depth_z, spec, out_size, camera, center_xy, side_px, crop_mode)
+    window = choose_window(depth_z, spec, out_size, camera, center_xy, side_px, crop_mode,
+                           on_objects)
     rgb_in, depth_in = apply_crop(rgb, depth_z, window.crop)
     if not spec.is_legacy:
         depth_in = flatten_support(depth_in, window, np.asarray(depth_z).shape, camera)

@@ -57,10 +57,12 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
               workers: int = 1, cells: Sequence[SweepCell] | None = None,
               progress: bool = False,
               on_cell: Callable[[SweepCell, str, dict[str, Any]], None] | None = None,
-              label_margin_m: float = 0.0) -> dict[str, dict[str, dict[str, Any]]]:
+              label_margin_m: float = 0.0, window_on_objects: bool | None = None
+              ) -> dict[str, dict[str, dict[str, Any]]]:
     """Evaluate each weights file on each cell; ``{weights: {cell folder: result}}``.
 
-    ``label_margin_m`` is passed to :func:`~kufenet_grasp.training.evaluate.evaluate_weights`.
+    ``label_margin_m`` and ``window_on_objects`` are passed to
+    :func:`~kufenet_grasp.training.evaluate.evaluate_weights`.
 
     A result holds ``accuracy`` (top-1 at 30°), ``n_images``, ``distance_m`` and
     ``tilt_deg``.
@@ -71,7 +73,8 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
         folder = generate_cell(root, cell, scenes, seed, workers, progress)
         for weight in weights:
             report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
-                                      depth='stereo', label_margin_m=label_margin_m)
+                                      depth='stereo', label_margin_m=label_margin_m,
+                                      window_on_objects=window_on_objects)
             entry = {'accuracy': report['accuracy'], 'n_images': report['n_images'],
                      'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
             results[str(weight)][cell.folder] = entry

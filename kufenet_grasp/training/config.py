@@ -71,6 +71,8 @@ class TrainConfig:
     window_m: float | None = None
     #: feed depth relative to the fitted support plane
     support_plane: bool = False
+    #: centre the metric window on what stands on the support (InputSpec.on_objects)
+    window_on_objects: bool = False
     #: Jacquard-layout depth file: 'perfect' or 'stereo' (the sensor-modelled one)
     depth: str = 'perfect'
     #: added to each label's opening in the targets (m, metric input only): pre-grasp opening
@@ -144,7 +146,8 @@ class TrainConfig:
 
     def input_spec(self) -> InputSpec:
         """How the network input is made (stored in the weights metadata)."""
-        return InputSpec(window_m=self.window_m, support_plane=self.support_plane)
+        return InputSpec(window_m=self.window_m, support_plane=self.support_plane,
+                         on_objects=self.window_on_objects)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (JSON / torch.save(weights_only) safe)."""

@@ -200,6 +200,7 @@ def evaluate_weights(
     backend: str = 'auto',
     label_margin_m: float = 0.0,
     precision: str = 'f32',
+    window_on_objects: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate a weights file on every image of ``dataset`` (``'FORMAT:PATH'``).
 
@@ -216,7 +217,8 @@ def evaluate_weights(
     ``label_margin_m`` widens every label's opening (m, metric input only) as a training
     with ``--label-margin-m`` widened its targets: generated labels are the openings at
     contact, and weights trained with a margin draw the opening before closing, as human
-    labels do. The report also has ``label_margin_m``.
+    labels do. The report also has ``label_margin_m``. ``window_on_objects`` True / False
+    overrides the input spec's ``on_objects`` (None: as the weights say).
     """
     from kufenet_grasp.data.registry import open_dataset
     from kufenet_grasp.data.torch_dataset import GraspMapDataset
@@ -248,13 +250,16 @@ def evaluate_weights(
     model.to(device)
     crop: dict[str, Any] = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
     map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,
-                               label_margin_m=label_margin_m, **crop)
+                               label_margin_m=label_margin_m,
+                               window_on_objects=window_on_objects, **crop)
     report = predict_and_score(model, map_data, batch_size=batch_size, device=device,
                                plot_dir=plot_dir)
     report.update({'weights': str(weights), 'dataset': dataset, 'split': split,
                    'input_size': size, 'crop_px': crop_px, 'input_spec': spec.to_dict(),
                    'label_margin_m': label_margin_m})
     report['precision'] = precision
+    report['window_on_objects'] = (spec.on_objects if window_on_objects is None
+                                   else window_on_objects)
     if isinstance(model, ExportedModel):
         report['backend'] = model.backend.name
     return report
