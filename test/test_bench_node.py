@@ -220,4 +220,5 @@ def test_frame_profile_tool_splits_a_frame_into_its_steps(capsys) -> None:
 
     processor, *_ = build(str(path.parents[1] / 'models' / 'kufenet-80k.safetensors'), 'auto', 1,
                           1, 0)
-    assert '0.50 m window, support plane removed' in processor.describe(), processor.describe()
+    assert '0.50 m window on the objects, support plane removed' in processor.describe(), \
+        processor.describe()

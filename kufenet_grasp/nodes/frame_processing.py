@@ -247,6 +247,8 @@ class FrameProcessor:
         spec = self._input_spec
         window = (f'{spec.window_m:.2f} m window' if spec.window_m is not None
                   else f"{self._settings['crop_mode']} crop")
+        if spec.window_m is not None and spec.on_objects:
+            window += ' on the objects'
         plane = ', support plane removed' if spec.support_plane else ''
         return f"model {self._source} at {self._settings['input_size']} px ({window}{plane})"
 
