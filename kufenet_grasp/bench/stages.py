@@ -107,7 +107,8 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
     """Median / p95 / mean / min ms of each stage for each S.
 
     'preprocess' is the legacy input (pixel crop), 'preprocess_metric' the shipped weights'
-    (0.5 m window at the support, support plane fitted and removed), 'postprocess' the peak
+    (0.5 m window at the support placed on the objects, support plane fitted and removed;
+    the frame's boxes are the objects), 'postprocess' the peak
     search and 'grasps' the metric post-processing of five grasps.
     """
     repeats = check_positive('repeats', repeats)
@@ -122,7 +123,7 @@ def time_stages(sizes: Sequence[int], *, repeats: int = 50, warmup: int = 5
             return normalise_rgbd(rgb_crop, depth_crop)[None]
 
         camera = PinholeCamera(615.0, 615.0, 319.5, 239.5, FRAME_HW[1], FRAME_HW[0])
-        metric = InputSpec(window_m=0.5, support_plane=True)
+        metric = InputSpec(window_m=0.5, support_plane=True, on_objects=True)
 
         def preprocess_metric(s: int = size) -> np.ndarray:
             return prepare_input(rgb, depth, metric, s, camera).x[None]
