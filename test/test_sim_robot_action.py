@@ -76,7 +76,9 @@ def test_box_is_picked_and_placed_through_the_action(world):
         result = done.result().result
         assert result.success, result.status.message
         assert result.status.code == GraspStatus.OK and result.failed_stage == ''
-        assert {'approach', 'close', 'lift', 'open', 'home'} <= set(feedback)
+        # feedback and result travel on different topics: the last feedback may come after
+        stages = {'approach', 'close', 'lift', 'open', 'home'}
+        assert wait_for(lambda: stages <= set(feedback), 5.0), feedback
         world.settle(120)
         assert world.placed_objects() == [box]
         assert np.allclose(world.backend.current_state(), HOME_Q, atol=0.02)
