@@ -76,9 +76,9 @@ def test_box_is_picked_and_placed_through_the_action(world):
         result = done.result().result
         assert result.success, result.status.message
         assert result.status.code == GraspStatus.OK and result.failed_stage == ''
-        # feedback and result travel on different topics: the last feedback may come after
-        stages = {'approach', 'close', 'lift', 'open', 'home'}
-        assert wait_for(lambda: stages <= set(feedback), 5.0), feedback
+        # the last stage's feedback may arrive after the result, and rclpy's ActionClient
+        # drops feedback of a finished goal: 'home' is checked by the arm's state below
+        assert {'approach', 'close', 'lift', 'open'} <= set(feedback), feedback
         world.settle(120)
         assert world.placed_objects() == [box]
         assert np.allclose(world.backend.current_state(), HOME_Q, atol=0.02)
