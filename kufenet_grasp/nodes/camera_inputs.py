@@ -21,9 +21,11 @@ such images stop, which returns that memory.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 import math
+import statistics
 import threading
 import time
 from typing import Any
@@ -47,6 +49,8 @@ RefusedCallback = Callable[[str, str], None]
 LostCallback = Callable[[str, int, int], None]
 #: a subscription that carried oversize images is re-created after this long without one (s)
 OVERSIZE_QUIET_S = 1.0
+#: messages per stream whose stamp-to-arrival offset the stamp-gap warning takes the median of
+RECENT_OFFSETS = 5
 
 
 @dataclass
@@ -58,6 +62,9 @@ class StreamCounts:
     refused: int = 0  #: more than max_pixels pixels: dropped unread
     last_stamp_s: float = math.nan  #: newest header stamp (s)
     last_arrival: float = -math.inf  #: monotonic time (s) of the newest message
+    #: stamp minus arrival (s) of the newest messages: their clock offset and transport delay
+    recent_offsets_s: deque[float] = field(
+        default_factory=lambda: deque(maxlen=RECENT_OFFSETS))
 
     def describe(self, name: str, now: float) -> str:
         """One clause: '<name> <n> received (last x s ago), <n> lost in transport, ...'."""
@@ -164,6 +171,7 @@ class CameraInputs:
             counts.refused += reason is not None
             counts.last_stamp_s = stamp_to_seconds(msg.header.stamp)
             counts.last_arrival = time.monotonic()
+            counts.recent_offsets_s.append(counts.last_stamp_s - counts.last_arrival)
             if reason is not None:
                 self._oversize_seen(stream, 1)
         if reason is not None and self._on_refused is not None:
@@ -213,7 +221,9 @@ class CameraInputs:
     def counts(self) -> dict[str, StreamCounts]:
         """Return copies of the per-stream counts, by stream name (colour, depth, camera_info)."""
         with self._lock:
-            return {name: StreamCounts(**vars(c)) for name, c in self._counts.items()}
+            return {name: replace(c, recent_offsets_s=deque(c.recent_offsets_s,
+                                                            maxlen=RECENT_OFFSETS))
+                    for name, c in self._counts.items()}
 
     def describe(self) -> str:
         """Say what each stream delivered, e.g. 'colour 0 received, 7 announced but never ...'."""
@@ -221,15 +231,19 @@ class CameraInputs:
         return '; '.join(c.describe(name, now) for name, c in self.counts().items())
 
     def stamp_gap_s(self, within_s: float) -> float | None:
-        """Newest colour stamp minus newest depth stamp (s), if both arrived within ``within_s``.
+        """Return colour minus depth stamp (s) of messages that arrive together, or None.
 
-        None when either stream is silent: then the stamps are not what keeps frames apart.
+        Each stream's median of (stamp - arrival) over its newest messages, so the figure does
+        not depend on which stream's newest message came last, nor on one delayed callback.
+        None when either stream has been silent for ``within_s``: then the stamps are not what
+        keeps frames apart.
         """
         counts, now = self.counts(), time.monotonic()
         color, depth = counts['colour'], counts['depth']
         if now - color.last_arrival > within_s or now - depth.last_arrival > within_s:
             return None
-        return color.last_stamp_s - depth.last_stamp_s
+        return (statistics.median(color.recent_offsets_s)
+                - statistics.median(depth.recent_offsets_s))
 
     # ------------------------------------------------------------- callbacks
     def _on_info(self, msg: CameraInfo) -> None:
