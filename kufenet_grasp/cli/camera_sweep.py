@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(results))
         return 0
     for weights in args.weights:
-        print(f'{weights}: top-1 accuracy (images) per camera distance and tilt')
+        print(f'{weights}: top-1 accuracy (images right / images, 95 % interval) per camera '
+              f'distance and tilt')
         print(markdown_table(results, weights))
     return 0

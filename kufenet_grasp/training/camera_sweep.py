@@ -64,8 +64,8 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
     ``label_margin_m`` and ``window_on_objects`` are passed to
     :func:`~kufenet_grasp.training.evaluate.evaluate_weights`.
 
-    A result holds ``accuracy`` (top-1 at 30°), ``n_images``, ``distance_m`` and
-    ``tilt_deg``.
+    A result holds ``accuracy`` (top-1 at 30°), ``correct`` and ``n_images`` (images),
+    ``ci95`` (its 95 % interval, :func:`accuracy_interval`), ``distance_m`` and ``tilt_deg``.
     """
     root = Path(out)
     results: dict[str, dict[str, dict[str, Any]]] = {str(w): {} for w in weights}
@@ -75,7 +75,10 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
             report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
                                       depth='stereo', label_margin_m=label_margin_m,
                                       window_on_objects=window_on_objects)
-            entry = {'accuracy': report['accuracy'], 'n_images': report['n_images'],
+            images = int(report['n_images'])
+            correct = round(float(report['accuracy']) * images)
+            entry = {'accuracy': report['accuracy'], 'correct': correct, 'n_images': images,
+                     'ci95': list(accuracy_interval(correct, images)),
                      'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
             results[str(weight)][cell.folder] = entry
             if on_cell is not None:
@@ -83,8 +86,32 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
     return results
 
 
+def accuracy_interval(correct: int, images: int, confidence: float = 0.95
+                      ) -> tuple[float, float]:
+    """Wilson score interval (fractions, [0, 1]) of an accuracy of ``correct`` of ``images``.
+
+    A cell of a few dozen images is a small sample: the interval says where the accuracy of
+    another draw of the same cell may lie, so a cell a few points from a target is not told
+    apart from it by one draw.
+
+    Raises:
+        ValueError: ``images`` < 1 or ``correct`` outside ``[0, images]``.
+
+    """
+    from scipy.stats import binomtest
+
+    if images < 1 or not 0 <= correct <= images:
+        raise ValueError(f'accuracy_interval: need 0 <= correct <= images and images >= 1, '
+                         f'got {correct} of {images}')
+    interval = binomtest(int(correct), int(images)).proportion_ci(confidence, method='wilson')
+    return float(interval.low), float(interval.high)
+
+
 def markdown_table(results: dict[str, dict[str, dict[str, Any]]], weights: str) -> str:
-    """Accuracy (%) of ``weights`` as a table: a row per distance, a column per tilt."""
+    """Accuracy (%) of ``weights`` as a table: a row per distance, a column per tilt.
+
+    A cell reads ``73% (22/30, 56-86%)``: accuracy, images right of images, 95 % interval.
+    """
     cells = results[weights]
     distances = sorted({c['distance_m'] for c in cells.values()})
     tilts = sorted({c['tilt_deg'] for c in cells.values()})
@@ -94,7 +121,13 @@ def markdown_table(results: dict[str, dict[str, dict[str, Any]]], weights: str) 
         row = []
         for t in tilts:
             match = [c for c in cells.values() if c['distance_m'] == d and c['tilt_deg'] == t]
-            row.append(f"{100 * match[0]['accuracy']:.0f}% ({match[0]['n_images']})"
-                       if match else '-')
+            row.append(_cell_text(match[0]) if match else '-')
         lines.append(f'| {d:.1f} m | ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
+
+
+def _cell_text(entry: dict[str, Any]) -> str:
+    """``73% (22/30, 56-86%)``: accuracy, images right of images, 95 % interval."""
+    low, high = entry['ci95']
+    return (f"{100 * entry['accuracy']:.0f}% ({entry['correct']}/{entry['n_images']}, "
+            f'{100 * low:.0f}-{100 * high:.0f}%)')
