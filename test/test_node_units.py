@@ -25,6 +25,7 @@ import pytest
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 import yaml
@@ -243,3 +244,36 @@ def test_grasp_message_quality_is_clamped_to_unit_interval() -> None:
                                quality=raw)
         msg = grasp_to_msg(rect, Header())
         assert abs(msg.quality - expected) < 1e-6
+
+
+def _stamped_image(stamp_s: float) -> Image:
+    msg = Image(height=2, width=2, encoding='16UC1', step=4, data=bytes(8))
+    msg.header.stamp = Time(sec=int(stamp_s), nanosec=round((stamp_s % 1) * 1e9))
+    msg.header.frame_id = 'camera_color_optical_frame'
+    return msg
+
+
+def test_stamp_gap_does_not_depend_on_which_stream_came_last(monkeypatch):
+    from kufenet_grasp.nodes import camera_inputs
+
+    init_ros()
+    node = Node('stamp_gap_probe')
+    clock = [0.0]
+    monkeypatch.setattr(camera_inputs.time, 'monotonic', lambda: clock[0])
+    try:
+        inputs = camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None)
+        for k in range(8):  # 10 Hz, depth stamped 1 s behind colour, arriving 1 ms later
+            clock[0] = 10.0 + 0.1 * k
+            inputs._on_color(_stamped_image(100.0 + 0.1 * k))
+            clock[0] += 0.001
+            if k == 5:
+                clock[0] += 0.25  # one depth callback served late
+            inputs._on_depth(_stamped_image(99.0 + 0.1 * k))
+        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
+        clock[0] = 10.8
+        inputs._on_color(_stamped_image(100.8))  # colour came last: newest stamps 1.1 s apart
+        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
+        clock[0] = 12.5
+        assert inputs.stamp_gap_s(1.0) is None  # both silent for over 1 s
+    finally:
+        node.destroy_node()
