@@ -154,11 +154,24 @@ def test_latency_split_counts_camera_frames_only_not_a_service_rerun(graph):
     camera.enabled = True
     assert wait_for(lambda: detector.stats.snapshot().first_grasp_ms > 0, 15.0)
     camera.enabled = False
-    with detector._lock:
-        frame = detector._latest.frame
-    # once the newest frame is old the worker is idle; a rerun on it (as a service request
+
+    def newest_frame():
+        with detector._lock:
+            return detector._latest.frame
+
+    # once the newest frame is old the worker is idle (a frame still in flight when the camera
+    # stopped has arrived and been processed by then); a rerun on it (as a service request
     # with a generous max_age_s does) must not enter the stream's age or first-grasp figures
-    assert wait_for(lambda: time.time() - frame.stamp_s > 1.5, 5.0)
+    assert wait_for(lambda: time.time() - newest_frame().stamp_s > 1.5, 5.0)
+    counts = [detector.stats.snapshot().frames_processed]
+
+    def worker_idle():
+        time.sleep(0.3)
+        counts.append(detector.stats.snapshot().frames_processed)
+        return counts[-1] == counts[-2]
+
+    assert wait_for(worker_idle, 5.0)
+    frame = newest_frame()
     before = detector.stats.snapshot()
     assert 0 < before.first_grasp_ms < 1000 and before.frame_age_ms < 1000
     assert detector._detect(frame, max_age_s=0.0) is not None
