@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The camera sweep's per-cell interval and table (no rendering: results written here)."""
 
+from pathlib import Path
+
 from kufenet_grasp.training.camera_sweep import accuracy_interval, markdown_table
 import pytest
 
@@ -33,3 +35,53 @@ def test_table_has_a_row_per_distance_with_counts_and_interval():
     assert lines[0] == '| distance \\ tilt | 0° | 45° |'
     assert lines[2] == '| 0.3 m | 83% (25/30, 66-93%) | 73% (22/30, 56-86%) |'
     assert lines[3] == '| 1.5 m | 100% (30/30, 89-100%) | - |'
+
+
+def test_several_seeds_pool_their_images_each_in_its_own_folder(tmp_path, monkeypatch):
+    from kufenet_grasp.training import camera_sweep
+
+    rendered = []
+
+    def fake_cell(root, cell, scenes, seed, workers, progress):
+        rendered.append((root, seed))
+        return root / cell.folder
+
+    right = {7: 22, 11: 27}  # images right of 30 in each seed's draw
+
+    def fake_eval(weights, dataset, **_):
+        seed = int(Path(dataset.split(':', 1)[1]).parent.name.removeprefix('seed'))
+        return {'accuracy': right[seed] / 30, 'n_images': 30}
+
+    monkeypatch.setattr(camera_sweep, 'generate_cell', fake_cell)
+    monkeypatch.setattr(camera_sweep, 'evaluate_weights', fake_eval)
+    results = camera_sweep.run_sweep(['w'], tmp_path, scenes=30, seeds=(7, 11),
+                                     cells=[camera_sweep.SweepCell(1.0, 25.0)])
+    assert rendered == [(tmp_path / 'seed7', 7), (tmp_path / 'seed11', 11)]
+    cell = results['w']['d1.00_t25']
+    assert (cell['correct'], cell['n_images'], cell['seeds']) == (49, 60, [7, 11])
+    assert cell['accuracy'] == pytest.approx(49 / 60)
+    assert cell['ci95'] == pytest.approx(list(accuracy_interval(49, 60)))
+    with pytest.raises(ValueError, match='distinct'):
+        camera_sweep.run_sweep(['w'], tmp_path, seeds=(7, 7))
+
+
+def test_one_seed_renders_into_the_folder_itself(tmp_path, monkeypatch):
+    from kufenet_grasp.training import camera_sweep
+
+    roots = []
+    monkeypatch.setattr(camera_sweep, 'generate_cell',
+                        lambda root, cell, *a: roots.append(root) or root / cell.folder)
+    monkeypatch.setattr(camera_sweep, 'evaluate_weights',
+                        lambda *a, **k: {'accuracy': 0.5, 'n_images': 4})
+    results = camera_sweep.run_sweep(['w'], tmp_path, seeds=(3,),
+                                     cells=[camera_sweep.SweepCell(0.3, 0.0)])
+    assert roots == [tmp_path] and results['w']['d0.30_t0']['correct'] == 2
+
+
+def test_cli_seed_list_is_checked(capsys):
+    from kufenet_grasp.cli.main import main
+
+    for bad in ('7,x', '7,7'):
+        with pytest.raises(SystemExit):
+            main(['camera-sweep', 'w.safetensors', '--out', 'x', '--seed', bad])
+        assert 'seed' in capsys.readouterr().err

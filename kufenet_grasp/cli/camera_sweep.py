@@ -23,6 +23,18 @@ def _floats(text: str) -> tuple[float, ...]:
     return values
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    """Parse distinct comma-separated integer seeds."""
+    try:
+        values = tuple(int(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected integers separated by commas, got {text!r}'
+                                         ) from None
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f'expected distinct seeds, got {text!r}')
+    return values
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kufenet camera-sweep``."""
     parser.add_argument('weights', nargs='+', help='weights files (.safetensors)')
@@ -33,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='camera distances from the support (m), default 0.3,0.6,1.0,1.5')
     parser.add_argument('--tilts', type=_floats, default=None, metavar='DEG,DEG,...',
                         help='camera tilts from vertical (degrees), default 0,25,45')
-    parser.add_argument('--seed', type=int, default=7, help='generator seed of the cells')
+    parser.add_argument('--seed', type=_seeds, default=(7,), metavar='SEED[,SEED...]',
+                        help='generator seed of the cells; several (7,11) pool their draws, '
+                             'each rendered into OUT/seed<SEED>/')
     parser.add_argument('--workers', type=int, default=1, help='generator processes')
     parser.add_argument('--label-margin-m', type=margin_m, default=0.0, metavar='M',
                         help="add M metres to every label's opening before scoring (as "
@@ -73,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(results))
         return 0
     for weights in args.weights:
+        pooled = f", seeds {', '.join(map(str, args.seed))} pooled" if len(args.seed) > 1 else ''
         print(f'{weights}: top-1 accuracy (images right / images, 95 % interval) per camera '
-              f'distance and tilt')
+              f'distance and tilt{pooled}')
         print(markdown_table(results, weights))
     return 0

@@ -53,7 +53,8 @@ def generate_cell(out: Path, cell: SweepCell, scenes: int, seed: int, workers: i
     return root
 
 
-def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: int = 7,
+def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20,
+              seeds: Sequence[int] = (7,),
               workers: int = 1, cells: Sequence[SweepCell] | None = None,
               progress: bool = False,
               on_cell: Callable[[SweepCell, str, dict[str, Any]], None] | None = None,
@@ -61,25 +62,35 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20, seed: i
               ) -> dict[str, dict[str, dict[str, Any]]]:
     """Evaluate each weights file on each cell; ``{weights: {cell folder: result}}``.
 
+    Each of ``seeds`` is one draw of ``scenes`` scenes a cell; several draws are pooled (their
+    images added up), each rendered into ``out/seed<S>/`` (one seed: ``out/`` itself).
     ``label_margin_m`` and ``window_on_objects`` are passed to
     :func:`~kufenet_grasp.training.evaluate.evaluate_weights`.
 
     A result holds ``accuracy`` (top-1 at 30°), ``correct`` and ``n_images`` (images),
-    ``ci95`` (its 95 % interval, :func:`accuracy_interval`), ``distance_m`` and ``tilt_deg``.
+    ``ci95`` (its 95 % interval, :func:`accuracy_interval`), ``seeds``, ``distance_m`` and
+    ``tilt_deg``.
     """
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f'camera sweep: seeds must be distinct and at least one, got {seeds}')
     root = Path(out)
     results: dict[str, dict[str, dict[str, Any]]] = {str(w): {} for w in weights}
     for cell in cells or sweep_cells():
-        folder = generate_cell(root, cell, scenes, seed, workers, progress)
+        folders = [generate_cell(root / f'seed{seed}' if len(seeds) > 1 else root, cell,
+                                 scenes, seed, workers, progress) for seed in seeds]
         for weight in weights:
-            report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
-                                      depth='stereo', label_margin_m=label_margin_m,
-                                      window_on_objects=window_on_objects)
-            images = int(report['n_images'])
-            correct = round(float(report['accuracy']) * images)
-            entry = {'accuracy': report['accuracy'], 'correct': correct, 'n_images': images,
-                     'ci95': list(accuracy_interval(correct, images)),
-                     'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
+            correct = images = 0
+            for folder in folders:
+                report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
+                                          depth='stereo', label_margin_m=label_margin_m,
+                                          window_on_objects=window_on_objects)
+                images += int(report['n_images'])
+                correct += round(float(report['accuracy']) * int(report['n_images']))
+            entry = {'accuracy': correct / images if images else 0.0, 'correct': correct,
+                     'n_images': images,
+                     'ci95': list(accuracy_interval(correct, images)) if images else [0.0, 1.0],
+                     'seeds': seeds, 'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
             results[str(weight)][cell.folder] = entry
             if on_cell is not None:
                 on_cell(cell, str(weight), entry)
