@@ -50,7 +50,7 @@ def test_several_seeds_pool_their_images_each_in_its_own_folder(tmp_path, monkey
 
     def fake_eval(weights, dataset, **_):
         seed = int(Path(dataset.split(':', 1)[1]).parent.name.removeprefix('seed'))
-        return {'accuracy': right[seed] / 30, 'n_images': 30}
+        return {'per_image': [{'correct': i < right[seed]} for i in range(30)]}
 
     monkeypatch.setattr(camera_sweep, 'generate_cell', fake_cell)
     monkeypatch.setattr(camera_sweep, 'evaluate_weights', fake_eval)
@@ -72,7 +72,7 @@ def test_one_seed_renders_into_the_folder_itself(tmp_path, monkeypatch):
     monkeypatch.setattr(camera_sweep, 'generate_cell',
                         lambda root, cell, *a: roots.append(root) or root / cell.folder)
     monkeypatch.setattr(camera_sweep, 'evaluate_weights',
-                        lambda *a, **k: {'accuracy': 0.5, 'n_images': 4})
+                        lambda *a, **k: {'per_image': [{'correct': c} for c in (1, 0, 1, 0)]})
     results = camera_sweep.run_sweep(['w'], tmp_path, seeds=(3,),
                                      cells=[camera_sweep.SweepCell(0.3, 0.0)])
     assert roots == [tmp_path] and results['w']['d0.30_t0']['correct'] == 2
@@ -81,7 +81,10 @@ def test_one_seed_renders_into_the_folder_itself(tmp_path, monkeypatch):
 def test_cli_seed_list_is_checked(capsys):
     from kufenet_grasp.cli.main import main
 
-    for bad in ('7,x', '7,7'):
+    for bad in ('7,x', '7,-1'):
         with pytest.raises(SystemExit):
             main(['camera-sweep', 'w.safetensors', '--out', 'x', '--seed', bad])
         assert 'seed' in capsys.readouterr().err
+    assert main(['camera-sweep', 'w.safetensors', '--out', 'x', '--seed', '7,7']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'seeds must be distinct' in err

@@ -8,6 +8,7 @@ Parameters and YAML config, latest-only worker, markers, diagnostics, QoS, conve
 import math
 import pathlib
 import threading
+import types
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -259,7 +260,8 @@ def test_stamp_gap_does_not_depend_on_which_stream_came_last(monkeypatch):
     init_ros()
     node = Node('stamp_gap_probe')
     clock = [0.0]
-    monkeypatch.setattr(camera_inputs.time, 'monotonic', lambda: clock[0])
+    # the module's clock only (patching time.monotonic itself would reach every thread)
+    monkeypatch.setattr(camera_inputs, 'time', types.SimpleNamespace(monotonic=lambda: clock[0]))
     try:
         inputs = camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None)
         for k in range(8):  # 10 Hz, depth stamped 1 s behind colour, arriving 1 ms later

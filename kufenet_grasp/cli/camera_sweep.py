@@ -5,34 +5,27 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from kufenet_grasp.cli.evaluate import margin_m, window_on_objects, WINDOW_PLACEMENTS
 
 HELP = 'Accuracy of weights per camera distance and tilt (synthetic test objects).'
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    """Parse a comma-separated list of numbers."""
-    try:
-        values = tuple(float(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected numbers separated by commas, got {text!r}'
-                                         ) from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f'expected non-negative numbers, got {text!r}')
-    return values
-
-
-def _seeds(text: str) -> tuple[int, ...]:
-    """Parse distinct comma-separated integer seeds."""
-    try:
-        values = tuple(int(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected integers separated by commas, got {text!r}'
-                                         ) from None
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f'expected distinct seeds, got {text!r}')
-    return values
+def _numbers(kind: type) -> Callable[[str], tuple[Any, ...]]:
+    """Parser of a comma-separated list of non-negative numbers of ``kind`` (int, float)."""
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            values = tuple(kind(v) for v in text.split(','))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'integers' if kind is int else 'numbers'} separated by commas, "
+                f'got {text!r}') from None
+        if any(v < 0 for v in values):
+            raise argparse.ArgumentTypeError(f'expected non-negative numbers, got {text!r}')
+        return values
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,11 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', required=True,
                         help='folder for the rendered cells (reused by later runs)')
     parser.add_argument('--scenes', type=int, default=20, help='scenes per cell')
-    parser.add_argument('--distances', type=_floats, default=None, metavar='M,M,...',
+    parser.add_argument('--distances', type=_numbers(float), default=None, metavar='M,M,...',
                         help='camera distances from the support (m), default 0.3,0.6,1.0,1.5')
-    parser.add_argument('--tilts', type=_floats, default=None, metavar='DEG,DEG,...',
+    parser.add_argument('--tilts', type=_numbers(float), default=None, metavar='DEG,DEG,...',
                         help='camera tilts from vertical (degrees), default 0,25,45')
-    parser.add_argument('--seed', type=_seeds, default=(7,), metavar='SEED[,SEED...]',
+    parser.add_argument('--seed', type=_numbers(int), default=(7,), metavar='SEED[,SEED...]',
                         help='generator seed of the cells; several (7,11) pool their draws, '
                              'each rendered into OUT/seed<SEED>/')
     parser.add_argument('--workers', type=int, default=1, help='generator processes')

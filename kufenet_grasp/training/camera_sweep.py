@@ -80,17 +80,15 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20,
         folders = [generate_cell(root / f'seed{seed}' if len(seeds) > 1 else root, cell,
                                  scenes, seed, workers, progress) for seed in seeds]
         for weight in weights:
-            correct = images = 0
-            for folder in folders:
-                report = evaluate_weights(weight, f'jacquard:{folder}', split='test',
-                                          depth='stereo', label_margin_m=label_margin_m,
-                                          window_on_objects=window_on_objects)
-                images += int(report['n_images'])
-                correct += round(float(report['accuracy']) * int(report['n_images']))
-            entry = {'accuracy': correct / images if images else 0.0, 'correct': correct,
-                     'n_images': images,
-                     'ci95': list(accuracy_interval(correct, images)) if images else [0.0, 1.0],
-                     'seeds': seeds, 'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
+            scored = [image['correct'] for folder in folders
+                      for image in evaluate_weights(
+                          weight, f'jacquard:{folder}', split='test', depth='stereo',
+                          label_margin_m=label_margin_m,
+                          window_on_objects=window_on_objects)['per_image']]
+            correct, images = sum(scored), len(scored)  # evaluate_weights refuses no images
+            entry = {'accuracy': correct / images, 'correct': correct, 'n_images': images,
+                     'ci95': list(accuracy_interval(correct, images)), 'seeds': seeds,
+                     'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
             results[str(weight)][cell.folder] = entry
             if on_cell is not None:
                 on_cell(cell, str(weight), entry)
