@@ -399,8 +399,27 @@ def detector_graph(topics: dict[str, type], *, namespace: str = '',
         rclpy.try_shutdown()
 
 
+def wait_outcome(detector: GraspDetectorNode, accept: Callable[[Any], bool],
+                 timeout_s: float) -> Any:
+    """Wait until the detector's last outcome passes ``accept``; return that outcome.
+
+    The accepted outcome itself is returned, not a re-read of ``last_outcome``: on a loaded
+    machine the worker may store a newer one (a stale-frame check) in between. Without a
+    match, the last outcome seen (or None) is returned for the caller's assertion message.
+    """
+    seen = []
+
+    def accepted() -> bool:
+        outcome = detector.last_outcome
+        if outcome is not None and accept(outcome):
+            seen.append(outcome)
+            return True
+        return False
+
+    wait_for(accepted, timeout_s)
+    return seen[-1] if seen else detector.last_outcome
+
+
 def wait_code(detector: GraspDetectorNode, code: int, timeout_s: float) -> Any:
-    """Wait until the detector's last outcome has status ``code``; return the last outcome."""
-    wait_for(lambda: detector.last_outcome is not None and detector.last_outcome.code == code,
-             timeout_s)
-    return detector.last_outcome
+    """Wait until the detector's last outcome has status ``code``; return that outcome."""
+    return wait_outcome(detector, lambda outcome: outcome.code == code, timeout_s)

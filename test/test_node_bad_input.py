@@ -21,6 +21,7 @@ from node_fixtures import (
     wait_code,
     wait_for,
     wait_for_log,
+    wait_outcome,
 )
 import pytest
 from rclpy.parameter import Parameter
@@ -130,13 +131,13 @@ def test_missing_camera_info_gives_pixel_grasps_and_a_warning(graph):
         grasp = collector.last('/noinfo/kufenet/grasp')
         assert math.isnan(grasp.width_m)
         # the best grasp goes out before the frame's outcome is stored: wait for the outcome
-        assert wait_for(lambda: detector.last_outcome is not None, 5.0)
-        outcome = detector.last_outcome
-        assert outcome.code == GraspStatus.OK and not outcome.poses
+        outcome = _wait_code(detector, GraspStatus.OK, 5.0)
+        assert outcome.code == GraspStatus.OK and not outcome.poses, outcome.summary
         assert any('camera_info' in text for text in outcome.warnings)
         camera.set_variant()  # camera_info arrives: metric grasps and poses follow
-        assert wait_for(lambda: bool(detector.last_outcome.poses), 10.0)
-        assert math.isfinite(detector.last_outcome.rects[0].width_m)
+        posed = wait_outcome(detector, lambda outcome: bool(outcome.poses), 10.0)
+        assert posed.poses, posed.summary
+        assert math.isfinite(posed.rects[0].width_m)
     finally:
         for node in (camera, detector, collector):
             spinner.remove(node)

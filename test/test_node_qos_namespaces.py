@@ -19,6 +19,7 @@ from node_fixtures import (
     init_ros,
     oracle_factory,
     Spinner,
+    wait_code,
     wait_for,
 )
 import pytest
@@ -117,8 +118,8 @@ def test_without_any_transform_the_pose_stays_in_the_camera_frame():
         assert pose.header.frame_id == 'camera_color_optical_frame'
         assert pose.pose.position.z == pytest.approx(0.7, abs=0.01)
         # the best pose goes out before the frame's outcome is stored: wait for the outcome
-        assert wait_for(lambda: detector.last_outcome is not None, 5.0)
-        assert any('camera frame' in text for text in detector.last_outcome.warnings)
+        outcome = wait_code(detector, GraspStatus.OK, 5.0)
+        assert any('camera frame' in text for text in outcome.warnings), outcome.summary
     finally:
         spinner.shutdown()
         for node in (camera, detector, collector):
