@@ -72,3 +72,13 @@ def test_missing_prediction_counts_wrong_and_bad_lengths_raise():
     assert report['per_image'][0]['predicted'] is None
     with pytest.raises(ValueError, match='predictions'):
         evaluate_predictions([None], labels)
+
+
+def test_reported_quality_is_clamped_as_the_node_sends_it_and_the_raw_value_kept():
+    labels = _labels(3)
+    raw = (1.37, -0.2, 0.45)
+    predictions = [dataclasses.replace(imgs[0], quality=q) for imgs, q in zip(labels, raw)]
+    report = evaluate_predictions(predictions, labels)
+    predicted = [item['predicted'] for item in report['per_image']]
+    assert [p['quality'] for p in predicted] == pytest.approx([1.0, 0.0, 0.45])
+    assert [p['raw_quality'] for p in predicted] == pytest.approx(list(raw))

@@ -31,6 +31,15 @@ def wrap_angle(angle: float) -> float:
     return wrapped
 
 
+def clamp_quality(quality: float) -> float:
+    """Return a grasp quality clamped to [0, 1], as messages and reports carry it.
+
+    The quality map is a regression output and strays outside [0, 1]; grasps are ranked on
+    the raw values before this is applied.
+    """
+    return min(max(float(quality), 0.0), 1.0)
+
+
 @dataclass(frozen=True)
 class GraspRectangle:
     """A parallel-jaw grasp in image pixels.

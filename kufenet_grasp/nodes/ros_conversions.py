@@ -16,6 +16,7 @@ from geometry_msgs.msg import Pose, PoseStamped, Transform
 from kufenet_grasp.common.status import GraspStatus
 from kufenet_grasp.geometry.camera import from_camera_info_k, PinholeCamera
 from kufenet_grasp.geometry.transforms import from_xyz_quat, RigidTransform
+from kufenet_grasp.grasp.rectangle import clamp_quality
 from kufenet_msgs.msg import GraspRectangle as GraspRectangleMsg
 from kufenet_msgs.msg import GraspRectangleArray
 from kufenet_msgs.msg import GraspStatus as GraspStatusMsg
@@ -58,9 +59,7 @@ def grasp_to_msg(rect: Any, header: Header, *, width_m: float | None = math.nan,
     msg.angle = float(rect.angle)
     msg.opening_px = float(rect.opening)
     msg.jaw_px = float(rect.jaw)
-    # the quality map is a regression output and may stray outside [0, 1]: the message promises
-    # [0, 1], so clamp (ranking was done before, on the raw values)
-    msg.quality = float(min(max(float(rect.quality), 0.0), 1.0))
+    msg.quality = clamp_quality(rect.quality)  # the message promises [0, 1]
     msg.width_m = _float(width_m)
     msg.depth_m = _float(depth_m)
     return msg

@@ -18,7 +18,7 @@ from kufenet_grasp.detection.detector import DetectedGrasp, DetectionResult
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.grasp.drawing import draw_grasps
-from kufenet_grasp.grasp.rectangle import GraspRectangle
+from kufenet_grasp.grasp.rectangle import clamp_quality, GraspRectangle
 import numpy as np
 
 BEST_COLOUR = (0, 255, 0)
@@ -34,20 +34,15 @@ def _number(value: float | None, digits: int = 4) -> float | None:
     return round(float(value), digits)
 
 
-def _clamped_quality(rect: GraspRectangle) -> float:
-    """Quality clamped to [0, 1], as the node's messages carry it (ranking used the raw map)."""
-    return min(max(float(rect.quality), 0.0), 1.0)
-
-
 def quality(grasp: DetectedGrasp) -> float:
     """Quality of ``grasp`` clamped to [0, 1], as the node's messages carry it."""
-    return _clamped_quality(grasp.rect_image_px)
+    return clamp_quality(grasp.rect_image_px.quality)
 
 
 def rectangle_record(rect: GraspRectangle) -> dict[str, Any]:
     """JSON-ready dict of a rectangle in image pixels, with its quality."""
     return {
-        'quality': _number(_clamped_quality(rect)),
+        'quality': _number(clamp_quality(rect.quality)),
         'center_px': [_number(c, 2) for c in rect.center],
         'angle_rad': _number(rect.angle),
         'opening_px': _number(rect.opening, 2),

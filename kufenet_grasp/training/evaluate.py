@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TYPE_CHECKING
 
+from kufenet_grasp.grasp.rectangle import clamp_quality
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kufenet_grasp.grasp.rectangle import GraspRectangle
     import torch
@@ -22,12 +24,16 @@ THRESHOLDS_DEG: tuple[int, ...] = (30, 25, 20, 15, 10)
 
 
 def _rect_dict(rect: GraspRectangle | None) -> dict[str, float] | None:
-    """JSON form of a rectangle: centre px, angle rad, opening/jaw px, quality."""
+    """JSON form of a rectangle: centre px, angle rad, opening/jaw px, quality.
+
+    ``quality`` is clamped to [0, 1] as the node's messages carry it; ``raw_quality`` is the
+    map's value the ranking used.
+    """
     if rect is None:
         return None
     return {'x': float(rect.center[0]), 'y': float(rect.center[1]), 'angle': float(rect.angle),
             'opening': float(rect.opening), 'jaw': float(rect.jaw),
-            'quality': float(rect.quality)}
+            'quality': clamp_quality(rect.quality), 'raw_quality': float(rect.quality)}
 
 
 def _first(pred: Any) -> GraspRectangle | None:
