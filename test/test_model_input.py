@@ -137,6 +137,22 @@ def test_flattened_depth_does_not_show_the_camera_tilt():
         assert channel.min() == pytest.approx(np.median(channel) - 0.04, abs=0.004)
 
 
+@pytest.mark.parametrize('hole_value', [0.0, -1.0, np.inf])
+def test_depth_holes_written_as_zero_or_negative_make_the_same_input_as_nan(hole_value):
+    # a 16UC1 driver writes 0 where it measured nothing; read as 0 m the support flattening
+    # made such holes into objects as tall as the camera is high
+    rgb, depth = _frame(1.0, 45.0)
+    holes = np.random.default_rng(5).random(depth.shape) < 0.1
+    as_nan = np.where(holes, np.nan, depth).astype(np.float32)
+    written = np.where(holes, hole_value, depth).astype(np.float32)
+    expected = prepare_input(rgb, as_nan, METRIC_INPUT, 224, CAMERA)
+    got = prepare_input(rgb, written, METRIC_INPUT, 224, CAMERA)
+    assert got.window.crop == expected.window.crop and got.window.support == 'plane'
+    np.testing.assert_array_equal(got.x, expected.x)
+    _, cropped = apply_crop(rgb, written, expected.window.crop)
+    assert np.isnan(cropped).sum() > 100 and not (cropped <= 0).any()
+
+
 def test_legacy_spec_is_todays_crop_and_normalisation():
     rgb, depth = _frame(0.6, 20.0)
     rgb = np.random.default_rng(1).integers(0, 255, rgb.shape, dtype=np.uint8)

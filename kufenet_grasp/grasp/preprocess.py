@@ -247,8 +247,8 @@ def apply_crop(rgb: np.ndarray | None, depth: np.ndarray | None, crop: CropTrans
 
     Colour: ``uint8 S×S×3`` (area-averaged when shrinking, see :func:`_resize_colour`;
     INTER_LINEAR when enlarging; 0 outside the image). Depth: ``float32 S×S`` metres
-    (INTER_NEAREST_EXACT, so no mixing across edges; NaN outside the image). Either input
-    may be None (returned as None).
+    (INTER_NEAREST_EXACT, so no mixing across edges; NaN outside the image and where the
+    source is invalid: non-finite or <= 0). Either input may be None (returned as None).
 
     Raises:
         ValueError: bad dtypes/shapes or images of different sizes.
@@ -267,4 +267,8 @@ def apply_crop(rgb: np.ndarray | None, depth: np.ndarray | None, crop: CropTrans
         depth_out = (window.copy() if crop.out_size == crop.side
                      else cv2.resize(window, size, interpolation=cv2.INTER_NEAREST_EXACT))
         depth_out = depth_out.astype(np.float32, copy=False)
+        # one convention from here on: an invalid pixel is NaN, whatever the source wrote (0
+        # from a 16UC1 driver, -1, inf); the support flattening would read 0 m as a valid
+        # depth at the camera
+        depth_out[_invalid_mask(depth_out)] = np.nan
     return rgb_out, depth_out
