@@ -343,6 +343,15 @@ def test_camera_sweep_renders_a_cell_and_scores_weights(tmp_path, monkeypatch):
     assert (tmp_path / 'sweep' / 'd0.60_t25' / 'test').is_dir()
     table = markdown_table(results, str(weights))
     assert '| 0.6 m |' in table and '25°' in table
+    # the same cell again (already rendered), its image also detected and executed
+    executed = run_sweep([str(weights)], tmp_path / 'sweep', scenes=1,
+                         cells=[SweepCell(0.6, 25.0)], execute=True)
+    cell = executed[str(weights)]['d0.60_t25']
+    assert cell['held'] in (0, 1) and cell['no_grasp'] in (0, 1) and len(cell['held_ci95']) == 2
+    assert cell['held'] + cell['no_grasp'] <= 1
+    assert '| 0.6 m |' in markdown_table(executed, str(weights), 'held')
+    with pytest.raises(ValueError):
+        markdown_table(executed, str(weights), 'quality')
 
 
 def test_interpolated_weights_lie_between_their_parents(tmp_path, capsys):

@@ -171,3 +171,75 @@ def test_cli_subcommands(dataset, tmp_path, capsys):
     with pytest.raises(SystemExit):
         kufenet_main(['datagen', '--out', str(cli_out), '--scenes', '1',
                       '--objects-per-clutter', '5-2'])
+
+
+def _labelled_scene(out):
+    """(scene record, perfect depth) of the first labelled scene of ``out``."""
+    from kufenet_grasp.data.image_io import read_depth_tiff
+
+    for d in _scene_dirs(out):
+        rec = json.loads((d / 'scene.json').read_text())
+        if rec['status'] == 'ok':
+            return d, rec, read_depth_tiff(d / f'0_{d.name}_perfect_depth.tiff')
+    raise AssertionError('no labelled scene')
+
+
+def test_scene_trials_hold_the_labels_and_not_grasps_off_the_objects(dataset):
+    from kufenet_grasp.sim.grasp_trial import PlanarGrasp, SceneTrials
+
+    _, rec, depth = _labelled_scene(dataset[0])
+    labels = [PlanarGrasp(g['x'], g['y'], g['angle'], g['opening_m']) for g in rec['grasps']]
+    with SceneTrials(rec, depth) as trials:
+        held = [trials.holds(g) for g in labels[:4]]
+        again = [trials.holds(g) for g in labels[:4]]  # each trial starts from the rest state
+        assert sum(held) >= len(held) - 1 and held == again
+        corner = PlanarGrasp(1.0, 1.0, 0.0, 0.05)  # the bare table in the image corner
+        outside = PlanarGrasp(-5.0, 10.0, 0.0, 0.05)
+        assert not trials.holds(corner) and not trials.holds(outside)
+    with pytest.raises(RuntimeError):
+        trials.holds(labels[0])
+    with pytest.raises(ValueError):
+        SceneTrials(rec, depth[:10])
+    with pytest.raises(ValueError):
+        SceneTrials({'status': 'skipped'}, depth)
+
+
+class _LabelDetector:
+    """Stands in for GraspDetector: its best grasp is the scene's first label."""
+
+    def __init__(self, width_m):
+        self.width_m = width_m
+
+    def detect(self, rgb, depth, camera):
+        from kufenet_grasp.common.status import GraspStatus
+        from kufenet_grasp.detection.detector import DetectedGrasp, DetectionResult
+        from kufenet_grasp.grasp.rectangle import GraspRectangle
+
+        assert rgb.shape[:2] == depth.shape == (camera.height, camera.width)
+        if self.width_m is None:
+            return DetectionResult(GraspStatus.NO_GRASP, 'none', [])
+        g = self.label
+        rect = GraspRectangle((g['x'], g['y']), g['angle'], g['opening'], g['jaw'], 0.9)
+        return DetectionResult(GraspStatus.OK, '1 grasp(s)',
+                               [DetectedGrasp(rect, g['z'], self.width_m, None)])
+
+
+def test_executing_the_detectors_best_grasp_counts_what_holds(dataset, tmp_path):
+    import shutil
+
+    from kufenet_grasp.geometry.gripper import default_gripper
+    from kufenet_grasp.training.grasp_execution import execute_best_grasps
+
+    scene_dir, rec, _ = _labelled_scene(dataset[0])
+    folder = tmp_path / 'one' / 'test'
+    shutil.copytree(scene_dir, folder / scene_dir.name)
+    label = rec['grasps'][0]
+    detector = _LabelDetector(label['opening_m'] - default_gripper().width_margin_m)
+    detector.label = label
+    [entry] = execute_best_grasps(detector, folder)
+    assert entry['name'] == f'0_{scene_dir.name}' and entry['status'] == 'OK'
+    assert entry['held'] is True
+    assert entry['opening_m'] == pytest.approx(label['opening_m'])
+    detector.width_m = None
+    [entry] = execute_best_grasps(detector, folder)
+    assert entry == {'name': f'0_{scene_dir.name}', 'status': 'NO_GRASP', 'held': False}

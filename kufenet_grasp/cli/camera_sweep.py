@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'kufenet eval --label-margin-m'; default 0)")
     parser.add_argument('--window', choices=WINDOW_PLACEMENTS, default='weights',
                         help="as 'kufenet eval --window'")
+    parser.add_argument('--execute', action='store_true',
+                        help="also run each image through the node's detector and execute "
+                             'its best grasp in the rebuilt scene (images held)')
     parser.add_argument('--json', action='store_true', help='print the results as JSON')
 
 
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = run_sweep(args.weights, args.out, args.scenes, args.seed, args.workers,
                             cells, label_margin_m=args.label_margin_m,
-                            window_on_objects=window_on_objects(args.window))
+                            window_on_objects=window_on_objects(args.window),
+                            execute=args.execute)
     except (ValueError, FileNotFoundError, WeightsError, DatagenError) as exc:
         print(f'kufenet camera-sweep: error: {exc}', file=sys.stderr)
         return 2
@@ -84,4 +88,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'{weights}: top-1 accuracy (images right / images, 95 % interval) per camera '
               f'distance and tilt{pooled}')
         print(markdown_table(results, weights))
+        if args.execute:
+            print(f"{weights}: the detector's best grasp executed in simulation (images held / "
+                  f'images, 95 % interval){pooled}')
+            print(markdown_table(results, weights, 'held'))
     return 0

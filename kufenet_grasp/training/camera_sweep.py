@@ -18,6 +18,7 @@ from typing import Any
 
 from kufenet_grasp.sim.datagen import DatagenConfig, generate_dataset
 from kufenet_grasp.training.evaluate import evaluate_weights
+from kufenet_grasp.training.grasp_execution import execute_best_grasps, make_detector
 
 DISTANCES_M: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
 TILTS_DEG: tuple[float, ...] = (0.0, 25.0, 45.0)
@@ -58,8 +59,8 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20,
               workers: int = 1, cells: Sequence[SweepCell] | None = None,
               progress: bool = False,
               on_cell: Callable[[SweepCell, str, dict[str, Any]], None] | None = None,
-              label_margin_m: float = 0.0, window_on_objects: bool | None = None
-              ) -> dict[str, dict[str, dict[str, Any]]]:
+              label_margin_m: float = 0.0, window_on_objects: bool | None = None,
+              execute: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
     """Evaluate each weights file on each cell; ``{weights: {cell folder: result}}``.
 
     Each of ``seeds`` is one draw of ``scenes`` scenes a cell; several draws are pooled (their
@@ -69,13 +70,17 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20,
 
     A result holds ``accuracy`` (top-1 at 30°), ``correct`` and ``n_images`` (images),
     ``ci95`` (its 95 % interval, :func:`accuracy_interval`), ``seeds``, ``distance_m`` and
-    ``tilt_deg``.
+    ``tilt_deg``. ``execute`` also runs each image through the node's detector and executes
+    its best grasp in the rebuilt scene (:mod:`~kufenet_grasp.training.grasp_execution`):
+    ``held`` images (of ``n_images``), ``held_ci95``, and ``no_grasp``, the images for
+    which the detector returned none (counted as not held).
     """
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f'camera sweep: seeds must be distinct and at least one, got {seeds}')
     root = Path(out)
     results: dict[str, dict[str, dict[str, Any]]] = {str(w): {} for w in weights}
+    detectors = {str(w): make_detector(str(w)) for w in weights} if execute else {}
     for cell in cells or sweep_cells():
         folders = [generate_cell(root / f'seed{seed}' if len(seeds) > 1 else root, cell,
                                  scenes, seed, workers, progress) for seed in seeds]
@@ -89,6 +94,13 @@ def run_sweep(weights: Sequence[str], out: str | Path, scenes: int = 20,
             entry = {'accuracy': correct / images, 'correct': correct, 'n_images': images,
                      'ci95': list(accuracy_interval(correct, images)), 'seeds': seeds,
                      'distance_m': cell.distance_m, 'tilt_deg': cell.tilt_deg}
+            if execute:
+                trials = [image for folder in folders
+                          for image in execute_best_grasps(detectors[str(weight)],
+                                                           folder / 'test')]
+                held = sum(image['held'] for image in trials)
+                entry.update({'held': held, 'held_ci95': list(accuracy_interval(held, images)),
+                              'no_grasp': sum('center_px' not in image for image in trials)})
             results[str(weight)][cell.folder] = entry
             if on_cell is not None:
                 on_cell(cell, str(weight), entry)
@@ -116,10 +128,12 @@ def accuracy_interval(correct: int, images: int, confidence: float = 0.95
     return float(interval.low), float(interval.high)
 
 
-def markdown_table(results: dict[str, dict[str, dict[str, Any]]], weights: str) -> str:
+def markdown_table(results: dict[str, dict[str, dict[str, Any]]], weights: str,
+                   metric: str = 'correct') -> str:
     """Accuracy (%) of ``weights`` as a table: a row per distance, a column per tilt.
 
     A cell reads ``73% (22/30, 56-86%)``: accuracy, images right of images, 95 % interval.
+    ``metric`` ``'held'`` tabulates the executed grasps instead (``run_sweep(execute=True)``).
     """
     cells = results[weights]
     distances = sorted({c['distance_m'] for c in cells.values()})
@@ -130,13 +144,16 @@ def markdown_table(results: dict[str, dict[str, dict[str, Any]]], weights: str) 
         row = []
         for t in tilts:
             match = [c for c in cells.values() if c['distance_m'] == d and c['tilt_deg'] == t]
-            row.append(_cell_text(match[0]) if match else '-')
+            row.append(_cell_text(match[0], metric) if match else '-')
         lines.append(f'| {d:.1f} m | ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
 
 
-def _cell_text(entry: dict[str, Any]) -> str:
-    """``73% (22/30, 56-86%)``: accuracy, images right of images, 95 % interval."""
-    low, high = entry['ci95']
-    return (f"{100 * entry['accuracy']:.0f}% ({entry['correct']}/{entry['n_images']}, "
+def _cell_text(entry: dict[str, Any], metric: str = 'correct') -> str:
+    """``73% (22/30, 56-86%)``: share, images counted of images, 95 % interval."""
+    if metric not in ('correct', 'held'):
+        raise ValueError(f"markdown_table: metric must be 'correct' or 'held', got {metric!r}")
+    count, images = entry[metric], entry['n_images']
+    low, high = entry['ci95' if metric == 'correct' else 'held_ci95']
+    return (f'{100 * count / images:.0f}% ({count}/{images}, '
             f'{100 * low:.0f}-{100 * high:.0f}%)')
