@@ -220,3 +220,33 @@ def test_check_depth_frame_with_zero_lower_bound_and_inf():
     mostly_zero[1, :2] = 0.5  # 6% valid
     assert check_depth_frame(mostly_zero, (0.0, 2.0)) == []
     assert 'too few valid' in check_depth_frame(mostly_zero, (0.6, 2.0))[0]
+
+
+@pytest.mark.parametrize('distance_m, tilt_deg', [(0.5, 0.0), (1.0, 25.0), (1.5, 45.0)])
+def test_object_span_with_the_support_plane_holds_at_range_tilt_and_sensor_noise(
+        distance_m, tilt_deg):
+    from kufenet_grasp.geometry.support_plane import fit_support_plane
+    from kufenet_grasp.grasp.rectangle import GraspRectangle
+    from scene_raycast import look_at as look_at_target, render_depth
+
+    camera = PinholeCamera(520.0, 520.0, 319.5, 239.5, 640, 480)
+    eye, rotation = look_at_target(distance_m, tilt_deg)
+    box = (-0.03, -0.025, 0.03, 0.025, 0.04)  # 6 x 5 cm, 4 cm tall
+    depth = render_depth(camera, eye, rotation, (box,))
+    table = render_depth(camera, eye, rotation, ())
+    rows, cols = np.nonzero(np.abs(depth - table) > 0.005)
+    centre = (float(cols.mean()), float(rows.mean()))
+    # the image's x axis runs along the world's -y here (look_at's right vector): 5 cm
+    rect = GraspRectangle(centre, 0.0, 0.12 * camera.fx / distance_m, 10.0)
+    # depth noise of a structured-light sensor at range (about 6 mm at 1.5 m) and holes
+    rng = np.random.default_rng(2)
+    noisy = depth + rng.normal(0.0, 0.0027 * distance_m ** 2, depth.shape).astype(np.float32)
+    noisy[rng.random(depth.shape) < 0.05] = np.nan
+    plane, _ = fit_support_plane(noisy)
+    assert plane is not None
+    extent = object_extent_m(rect, noisy, camera, plane=plane)
+    assert extent == pytest.approx(0.05, abs=0.01)
+    if distance_m == 1.5:
+        # without the plane a step of 1 cm in depth behind the centre ends the object: 6 mm
+        # of noise and the top face's slope at 45° end it after a few pixels
+        assert object_extent_m(rect, noisy, camera) < 0.03

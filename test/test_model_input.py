@@ -227,6 +227,10 @@ def test_detector_reports_the_support_and_respects_the_roi():
                                                              quality_threshold=0.5))
     result = detector.detect(rgb, depth, CAMERA)
     assert result.support == 'plane' and result.plane_inliers > 0.5
+    # the width fit measures the object's span against the same fitted support
+    stream = detector.start(rgb, depth, CAMERA)
+    assert stream.plane is not None
+    assert stream.plane.tilt_deg(CAMERA) == pytest.approx(30.0, abs=1.0)
     roi = GraspDetector(_top_grasp_maps, DetectorConfig(input_spec=METRIC_INPUT,
                                                         quality_threshold=0.5,
                                                         roi_px=(0.0, 0.0, 100.0, 100.0)))

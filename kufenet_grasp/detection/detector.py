@@ -27,6 +27,7 @@ from kufenet_grasp.geometry.depth import check_depth_frame, depth_at
 from kufenet_grasp.geometry.finger_clearance import FingerModel, fingers_clear
 from kufenet_grasp.geometry.grasp_pose import grasp_pose_in_camera
 from kufenet_grasp.geometry.gripper import default_gripper
+from kufenet_grasp.geometry.support_plane import SupportPlane
 from kufenet_grasp.geometry.transforms import RigidTransform
 from kufenet_grasp.geometry.width import clamp_width, object_span_px, width_m
 from kufenet_grasp.grasp.model_input import (
@@ -261,6 +262,7 @@ class GraspDetector:
                              f"{expected} (is the model's input size {cfg.input_size}?)")
         stream = GraspStream(cfg, maps[0], window.crop, depth_m, camera, timings)
         stream.support, stream.plane_inliers = window.support, window.plane_inliers
+        stream.plane = window.plane
         stream.notes = list(window.notes)
         return stream
 
@@ -315,6 +317,8 @@ class GraspStream:
         #: support plane of the input: 'plane' (fitted), 'none' (not found: fallback), 'off'
         self.support = 'off'
         self.plane_inliers = 0.0
+        #: the fitted support (image pixels), None without one: the width fit uses it
+        self.plane: SupportPlane | None = None
         self.notes: list[str] = []
         self._refusal: tuple[GraspStatus, str] | None = None
         self.peaks: list[GraspRectangle] = []
@@ -348,7 +352,8 @@ class GraspStream:
                                         and roi[1] <= rect.center[1] <= roi[3]):
                 grasp, reason = None, 'outside the region of interest'
             else:
-                grasp, reason = _to_metric(self.config, rect, self._depth, self._camera)
+                grasp, reason = _to_metric(self.config, rect, self._depth, self._camera,
+                                           self.plane)
             self._postprocess_ms += _ms_since(start)
             if grasp is None:
                 self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -373,8 +378,12 @@ class GraspStream:
 
 
 def _to_metric(cfg: DetectorConfig, rect: GraspRectangle, depth_m: np.ndarray,
-               camera: PinholeCamera | None) -> tuple[DetectedGrasp | None, str]:
-    """Return a grasp with depth, width and pose, or (None, why it was rejected)."""
+               camera: PinholeCamera | None, plane: SupportPlane | None = None
+               ) -> tuple[DetectedGrasp | None, str]:
+    """Return a grasp with depth, width and pose, or (None, why it was rejected).
+
+    ``plane`` is the frame's fitted support (image pixels), which the object's span uses.
+    """
     z = depth_at(depth_m, rect.center[0], rect.center[1], cfg.depth_search_radius_px,
                  cfg.depth_range_m)
     if z is None:
@@ -385,7 +394,7 @@ def _to_metric(cfg: DetectorConfig, rect: GraspRectangle, depth_m: np.ndarray,
     if measured is None:  # cannot happen with a valid centre depth; kept for safety
         return None, 'no valid depth near the grasp centre'
     if cfg.fit_width_to_object:
-        span = object_span_px(rect, depth_m, cfg.depth_range_m)
+        span = object_span_px(rect, depth_m, cfg.depth_range_m, plane=plane, camera=camera)
         if span is not None:
             measured = min(measured, span.width_m(camera))
             if all(span.edges):  # both edges seen: centre the fingers on the object

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import warnings
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import depth_at
 from kufenet_grasp.geometry.grasp_pose import closing_axis_pixels, RectLike
+from kufenet_grasp.geometry.support_plane import inlier_tolerance_m, SupportPlane
 import numpy as np
 
 
@@ -102,17 +104,32 @@ class ObjectSpan:
         return float(mid[0]), float(mid[1])
 
 
+def _running_median3(values: np.ndarray) -> np.ndarray:
+    """Median of each sample and its two neighbours along a 1D profile, NaN ignored."""
+    padded = np.concatenate([[np.nan], values, [np.nan]])
+    stacked = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)  # all-NaN triples stay NaN
+        return np.nanmedian(stacked, axis=0)
+
+
 def object_span_px(rect: RectLike, depth_m: np.ndarray,
                    valid_range: tuple[float, float] | None = None,
-                   edge_step_m: float = EDGE_STEP_M) -> ObjectSpan | None:
+                   edge_step_m: float = EDGE_STEP_M, *, plane: SupportPlane | None = None,
+                   camera: PinholeCamera | None = None) -> ObjectSpan | None:
     """Return the object's span between the jaws, measured in the depth image; None if unknown.
 
     From the centre, walk along the closing axis towards each jaw end (1 px steps) and stop
-    where the depth lies ``edge_step_m`` or more behind the centre's (the support beyond the
-    object's edge); invalid pixels (NaN, 0, outside ``valid_range``) are stepped over. Each
-    side ends at its last on-object point; a side without an edge before its jaw end (the
-    object fills the opening, or no depth contrast: flat objects) ends at the jaw end. None
-    without a valid centre depth.
+    where the support begins beyond the object's edge; invalid pixels (NaN, 0, outside
+    ``valid_range``) are stepped over. With the fitted support ``plane`` (pixels of this
+    image) and the ``camera``, a point is on the support when its height above the plane,
+    a median over it and its two neighbours on the walk, is within the plane's inlier
+    tolerance (:func:`~kufenet_grasp.geometry.support_plane.inlier_tolerance_m`, which grows
+    with the depth as sensor noise does): the same at any camera tilt and range. Without a
+    plane it is where the depth lies ``edge_step_m`` or more behind the centre's. Each side
+    ends at its last on-object point; a side without an edge before its jaw end (the object
+    fills the opening, or no depth contrast: flat objects) ends at the jaw end. None without
+    a valid centre depth.
     """
     arr = np.asarray(depth_m)
     height, width = arr.shape
@@ -138,7 +155,15 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
         valid = np.isfinite(z) & (z > 0)
         if valid_range is not None:
             valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-        past_edge = valid & (z >= z_centre + edge_step_m)
+        if plane is not None and camera is not None:
+            with np.errstate(invalid='ignore', divide='ignore'):
+                heights = (1.0 - z * plane.inverse_depth(points[:, 0], points[:, 1])) \
+                    / plane.normal_scale(camera)
+            heights = _running_median3(np.where(valid, heights, np.nan))
+            with np.errstate(invalid='ignore'):
+                past_edge = valid & (heights <= inlier_tolerance_m(z))
+        else:
+            past_edge = valid & (z >= z_centre + edge_step_m)
         stop = int(np.argmax(past_edge)) if past_edge.any() else len(points)
         on_object = np.flatnonzero(valid[:stop])
         last, last_z = centre, z_centre
@@ -154,10 +179,11 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
 
 def object_extent_m(rect: RectLike, depth_m: np.ndarray, camera: PinholeCamera,
                     valid_range: tuple[float, float] | None = None,
-                    edge_step_m: float = EDGE_STEP_M) -> float | None:
+                    edge_step_m: float = EDGE_STEP_M,
+                    plane: SupportPlane | None = None) -> float | None:
     """Width (m) of the object between the jaws (see :func:`object_span_px`); None if unknown.
 
     The extent is the 3D distance between the two ends of the span.
     """
-    span = object_span_px(rect, depth_m, valid_range, edge_step_m)
+    span = object_span_px(rect, depth_m, valid_range, edge_step_m, plane=plane, camera=camera)
     return None if span is None else span.width_m(camera)
