@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-import warnings
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import depth_at
@@ -104,13 +103,33 @@ class ObjectSpan:
         return float(mid[0]), float(mid[1])
 
 
-def _running_median3(values: np.ndarray) -> np.ndarray:
-    """Median of each sample and its two neighbours along a 1D profile, NaN ignored."""
-    padded = np.concatenate([[np.nan], values, [np.nan]])
-    stacked = np.stack([padded[:-2], padded[1:-1], padded[2:]])
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)  # all-NaN triples stay NaN
-        return np.nanmedian(stacked, axis=0)
+def _heights(z: np.ndarray, points: np.ndarray, plane: SupportPlane,
+             camera: PinholeCamera) -> np.ndarray:
+    """Heights (m) above ``plane`` of the points ``(u, v)`` px at depths ``z`` (m)."""
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return (1.0 - z * plane.inverse_depth(points[:, 0], points[:, 1])) \
+            / plane.normal_scale(camera)
+
+
+def _centre_height(depth: np.ndarray, centre: np.ndarray, plane: SupportPlane,
+                   camera: PinholeCamera, valid_range: tuple[float, float] | None,
+                   radius: int = 2) -> float | None:
+    """Median height (m) above ``plane`` of the valid pixels within ``radius`` of ``centre``."""
+    height, width = depth.shape
+    cu, cv = (int(round(c)) for c in centre)
+    u0, u1 = max(cu - radius, 0), min(cu + radius + 1, width)
+    v0, v1 = max(cv - radius, 0), min(cv + radius + 1, height)
+    if u0 >= u1 or v0 >= v1:
+        return None
+    vs, us = np.mgrid[v0:v1, u0:u1]
+    z = depth[v0:v1, u0:u1].astype(float).ravel()
+    valid = np.isfinite(z) & (z > 0)
+    if valid_range is not None:
+        valid &= (z >= valid_range[0]) & (z <= valid_range[1])
+    if not valid.any():
+        return None
+    points = np.stack([us.ravel(), vs.ravel()], axis=1).astype(float)[valid]
+    return float(np.median(_heights(z[valid], points, plane, camera)))
 
 
 def object_span_px(rect: RectLike, depth_m: np.ndarray,
@@ -122,11 +141,13 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     From the centre, walk along the closing axis towards each jaw end (1 px steps) and stop
     where the support begins beyond the object's edge; invalid pixels (NaN, 0, outside
     ``valid_range``) are stepped over. With the fitted support ``plane`` (pixels of this
-    image) and the ``camera``, a point is on the support when its height above the plane,
-    a median over it and its two neighbours on the walk, is within the plane's inlier
-    tolerance (:func:`~kufenet_grasp.geometry.support_plane.inlier_tolerance_m`, which grows
-    with the depth as sensor noise does): the same at any camera tilt and range. Without a
-    plane it is where the depth lies ``edge_step_m`` or more behind the centre's. Each side
+    image) and the ``camera``, heights above the plane are compared, the same at any camera
+    tilt: the edge is where the height has fallen ``edge_step_m`` below the centre's (the
+    median of a 5×5 patch), plus
+    what the depth noise adds at the centre's depth, or to the plane's inlier tolerance
+    (both from :func:`~kufenet_grasp.geometry.support_plane.inlier_tolerance_m`, which grows
+    with the square of the depth). Without a plane it is where the depth lies
+    ``edge_step_m`` or more behind the centre's. Each side
     ends at its last on-object point; a side without an edge before its jaw end (the object
     fills the opening, or no depth contrast: flat objects) ends at the jaw end. None without
     a valid centre depth.
@@ -137,6 +158,14 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     z_centre = depth_at(arr, centre[0], centre[1], 3, valid_range)
     if z_centre is None:
         return None
+    use_plane = plane is not None and camera is not None
+    if use_plane:
+        # past the edge: the height has fallen a step below the centre's (the step grows with
+        # the depth noise) or down to the support
+        noise = float(inlier_tolerance_m(z_centre))
+        step = edge_step_m + noise - float(inlier_tolerance_m(0.0))
+        top = _centre_height(arr, centre, plane, camera, valid_range)
+        floor = max(noise, (top if top is not None else 0.0) - step)
     axis = closing_axis_pixels(rect.angle)
     half = 0.5 * float(rect.opening)
     steps = max(int(math.ceil(half)), 1)
@@ -155,13 +184,10 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
         valid = np.isfinite(z) & (z > 0)
         if valid_range is not None:
             valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-        if plane is not None and camera is not None:
-            with np.errstate(invalid='ignore', divide='ignore'):
-                heights = (1.0 - z * plane.inverse_depth(points[:, 0], points[:, 1])) \
-                    / plane.normal_scale(camera)
-            heights = _running_median3(np.where(valid, heights, np.nan))
+        if use_plane:
+            heights = _heights(z, points, plane, camera)
             with np.errstate(invalid='ignore'):
-                past_edge = valid & (heights <= inlier_tolerance_m(z))
+                past_edge = valid & (heights <= floor)
         else:
             past_edge = valid & (z >= z_centre + edge_step_m)
         stop = int(np.argmax(past_edge)) if past_edge.any() else len(points)
