@@ -143,14 +143,13 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     ``valid_range``) are stepped over. With the fitted support ``plane`` (pixels of this
     image) and the ``camera``, heights above the plane are compared, the same at any camera
     tilt: the edge is where the height has fallen ``edge_step_m`` below the centre's (the
-    median of a 5×5 patch), plus
-    what the depth noise adds at the centre's depth, or to the plane's inlier tolerance
-    (both from :func:`~kufenet_grasp.geometry.support_plane.inlier_tolerance_m`, which grows
-    with the square of the depth). Without a plane it is where the depth lies
-    ``edge_step_m`` or more behind the centre's. Each side
-    ends at its last on-object point; a side without an edge before its jaw end (the object
-    fills the opening, or no depth contrast: flat objects) ends at the jaw end. None without
-    a valid centre depth.
+    median of a 5×5 patch) plus what the depth noise adds at the centre's depth, or down to
+    the plane's inlier tolerance (both from
+    :func:`~kufenet_grasp.geometry.support_plane.inlier_tolerance_m`, which grows with the
+    square of the depth). Without a plane it is where the depth lies ``edge_step_m`` or
+    more behind the centre's. Each side ends at its last on-object point; a side without an
+    edge before its jaw end (the object fills the opening, or no depth contrast: flat
+    objects) ends at the jaw end. None without a valid centre depth.
     """
     arr = np.asarray(depth_m)
     height, width = arr.shape
