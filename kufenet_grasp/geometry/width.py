@@ -157,8 +157,8 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     z_centre = depth_at(arr, centre[0], centre[1], 3, valid_range)
     if z_centre is None:
         return None
-    use_plane = plane is not None and camera is not None
-    if use_plane:
+    floor = 0.0
+    if plane is not None and camera is not None:
         # past the edge: the height has fallen a step below the centre's (the step grows with
         # the depth noise) or down to the support
         noise = float(inlier_tolerance_m(z_centre))
@@ -183,7 +183,7 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
         valid = np.isfinite(z) & (z > 0)
         if valid_range is not None:
             valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-        if use_plane:
+        if plane is not None and camera is not None:
             heights = _heights(z, points, plane, camera)
             with np.errstate(invalid='ignore'):
                 past_edge = valid & (heights <= floor)

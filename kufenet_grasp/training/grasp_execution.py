@@ -76,8 +76,8 @@ def execute_best_grasps(detector: GraspDetector, folder: str | Path) -> list[dic
         result = detector.detect(rgb, depth, camera)
         entry: dict[str, Any] = {'name': name, 'status': GraspStatus(result.status).name,
                                  'held': False}
-        if result.grasps and result.grasps[0].width_m is not None:
-            best = result.grasps[0]
+        best = result.grasps[0] if result.grasps else None
+        if best is not None and best.width_m is not None:
             rect = best.rect_image_px
             opening = float(best.width_m) + margin
             with SceneTrials(record, perfect) as trials:
