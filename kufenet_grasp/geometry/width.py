@@ -103,12 +103,13 @@ class ObjectSpan:
         return float(mid[0]), float(mid[1])
 
 
-def _heights(z: np.ndarray, points: np.ndarray, plane: SupportPlane,
-             camera: PinholeCamera) -> np.ndarray:
-    """Heights (m) above ``plane`` of the points ``(u, v)`` px at depths ``z`` (m)."""
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return (1.0 - z * plane.inverse_depth(points[:, 0], points[:, 1])) \
-            / plane.normal_scale(camera)
+def _valid_depth(z: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
+    """Mask of the depths (m) that are finite, positive and within ``valid_range``."""
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(z) & (z > 0)
+        if valid_range is not None:
+            valid &= (z >= valid_range[0]) & (z <= valid_range[1])
+    return valid
 
 
 def _centre_height(depth: np.ndarray, centre: np.ndarray, plane: SupportPlane,
@@ -121,15 +122,12 @@ def _centre_height(depth: np.ndarray, centre: np.ndarray, plane: SupportPlane,
     v0, v1 = max(cv - radius, 0), min(cv + radius + 1, height)
     if u0 >= u1 or v0 >= v1:
         return None
-    vs, us = np.mgrid[v0:v1, u0:u1]
-    z = depth[v0:v1, u0:u1].astype(float).ravel()
-    valid = np.isfinite(z) & (z > 0)
-    if valid_range is not None:
-        valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-    if not valid.any():
-        return None
-    points = np.stack([us.ravel(), vs.ravel()], axis=1).astype(float)[valid]
-    return float(np.median(_heights(z[valid], points, plane, camera)))
+    patch = depth[v0:v1, u0:u1].astype(float)
+    us = np.arange(u0, u1, dtype=float)[None, :]
+    vs = np.arange(v0, v1, dtype=float)[:, None]
+    heights = plane.height_m(patch, us, vs, camera)[_valid_depth(patch, valid_range)]
+    heights = heights[np.isfinite(heights)]
+    return float(np.median(heights)) if heights.size else None
 
 
 def object_span_px(rect: RectLike, depth_m: np.ndarray,
@@ -157,7 +155,18 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     z_centre = depth_at(arr, centre[0], centre[1], 3, valid_range)
     if z_centre is None:
         return None
-    floor = 0.0
+    axis = closing_axis_pixels(rect.angle)
+    half = 0.5 * float(rect.opening)
+    steps = max(int(math.ceil(half)), 1)
+    offsets = (half / steps) * np.arange(1, steps + 1, dtype=float)
+    # both walks at once, (side, step, uv): side 0 towards -axis, side 1 towards +axis
+    walks = centre + np.array([-1.0, 1.0])[:, None, None] * offsets[None, :, None] * axis
+    inside = (walks[..., 0] >= 0) & (walks[..., 0] <= width - 1) & \
+        (walks[..., 1] >= 0) & (walks[..., 1] <= height - 1)
+    cols = np.clip(np.rint(walks[..., 0]), 0, width - 1).astype(int)
+    rows = np.clip(np.rint(walks[..., 1]), 0, height - 1).astype(int)
+    z = arr[rows, cols].astype(float)
+    valid = inside & _valid_depth(z, valid_range)
     if plane is not None and camera is not None:
         # past the edge: the height has fallen a step below the centre's (the step grows with
         # the depth noise) or down to the support
@@ -165,40 +174,28 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
         step = edge_step_m + noise - float(inlier_tolerance_m(0.0))
         top = _centre_height(arr, centre, plane, camera, valid_range)
         floor = max(noise, (top if top is not None else 0.0) - step)
-    axis = closing_axis_pixels(rect.angle)
-    half = 0.5 * float(rect.opening)
-    steps = max(int(math.ceil(half)), 1)
-    offsets = (half / steps) * np.arange(1, steps + 1, dtype=float)
+        with np.errstate(invalid='ignore'):
+            past_edge = valid & (plane.height_m(z, walks[..., 0], walks[..., 1], camera)
+                                 <= floor)
+    else:
+        past_edge = valid & (z >= z_centre + edge_step_m)
     ends, depths, edges = [], [], []
-    for sign in (-1.0, 1.0):
-        points = centre[None, :] + sign * offsets[:, None] * axis[None, :]
-        inside = (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & \
-            (points[:, 1] >= 0) & (points[:, 1] <= height - 1)
-        leaves_image = not inside.all()
-        if leaves_image:
-            points = points[:int(np.argmin(inside))]  # up to the image border
-        cols = np.rint(points[:, 0]).astype(int)
-        rows = np.rint(points[:, 1]).astype(int)
-        z = arr[rows, cols].astype(float)
-        valid = np.isfinite(z) & (z > 0)
-        if valid_range is not None:
-            valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-        if plane is not None and camera is not None:
-            heights = _heights(z, points, plane, camera)
-            with np.errstate(invalid='ignore'):
-                past_edge = valid & (heights <= floor)
-        else:
-            past_edge = valid & (z >= z_centre + edge_step_m)
-        stop = int(np.argmax(past_edge)) if past_edge.any() else len(points)
-        on_object = np.flatnonzero(valid[:stop])
+    for side, sign in enumerate((-1.0, 1.0)):
+        # a straight walk from a centre in the image leaves it once: keep what comes before
+        leaves_image = not inside[side].all()
+        count = int(np.argmin(inside[side])) if leaves_image else steps
+        side_past = past_edge[side, :count]
+        found = bool(side_past.any())
+        stop = int(np.argmax(side_past)) if found else count
+        on_object = np.flatnonzero(valid[side, :stop])
         last, last_z = centre, z_centre
         if on_object.size:
-            last, last_z = points[on_object[-1]], float(z[on_object[-1]])
-        if not past_edge.any() and not leaves_image:
+            last, last_z = walks[side, on_object[-1]], float(z[side, on_object[-1]])
+        if not found and not leaves_image:
             last = centre + sign * axis * half  # no edge before the jaw end
         ends.append(np.asarray(last, dtype=float))
         depths.append(last_z)
-        edges.append(bool(past_edge.any()))
+        edges.append(found)
     return ObjectSpan(np.stack(ends), (depths[0], depths[1]), (edges[0], edges[1]))
 
 
