@@ -107,6 +107,12 @@ def test_model_specs_name_trained_weights_under_a_label(tmp_path, capsys) -> Non
     assert rows[0]['weights'] == str(path) and rows[0]['params'] > 0
     assert rows[0]['error'] is None and rows[0]['repeats'] == 2
     assert rows[1]['error'] and 'missing' in rows[1]['error']
+    code = main(['bench', '--models', 'other=/missing.safetensors', '--backends', 'onnxruntime',
+                 '--sizes', '64', '--threads', '1', '--repeats', '2', '--warmup', '0'])
+    lines = capsys.readouterr().out.splitlines()
+    failed = [line for line in lines if line.startswith('failed: other on onnxruntime')]
+    assert code == 1 and len(failed) == 1  # the whole message on one line below the table
+    assert failed[0].endswith('/missing.safetensors: no such weights file')
     assert main(['bench', '--models', f'kufenet-15k,kufenet-15k={path}', '--sizes', '64',
                  '--repeats', '1', '--warmup', '0']) == 2
     assert 'twice' in capsys.readouterr().err

@@ -70,7 +70,7 @@ def _print_table(report: dict) -> None:
     for row in report['results']:
         if row['error']:
             table.add_row(row['model'], row['backend'], str(row['size']), str(row['threads']),
-                          f"[red]{row['error'][:60]}[/red]", *[''] * 7)
+                          '[red]failed (below)[/red]', *[''] * 7)
             continue
         ratios = row['speedup_vs']
         table.add_row(
@@ -84,6 +84,11 @@ def _print_table(report: dict) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # no terminal: do not squeeze the table to 80 columns
     console.print(table)
+    for row in report['results']:
+        if row['error']:  # whole, on one line: the table cell would cut it
+            console.print(f"failed: {row['model']} on {row['backend']}, {row['size']} px, "
+                          f"{row['threads']} thread(s): {row['error']}", soft_wrap=True,
+                          markup=False, highlight=False)
     weights = {row['model']: row.get('weights', 'random init') for row in report['results']}
     console.print('weights: ' + '; '.join(f'{k} {v}' for k, v in weights.items()))
     for stage in report.get('stages', []):
