@@ -153,6 +153,18 @@ def test_cli_refuses_a_missing_detector_profile(capsys, tmp_path) -> None:
     assert 'none.xml: no such file' in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_detector_that_cannot_configure_stops_the_bench(capsys, tmp_path) -> None:
+    from kufenet_grasp.cli.main import main
+
+    corrupt = tmp_path / 'corrupt.safetensors'
+    corrupt.write_bytes(b'\xff' * 64)
+    assert main(['bench-node', '--weights', str(corrupt), '--duration', '1', '--scenes',
+                 '1']) == 1
+    err = capsys.readouterr().err.strip()
+    assert 'refused to configure' in err and 'corrupt.safetensors' in err
+    assert len(err.splitlines()) == 1  # the reason, not the log tail after a long wait
+
+
 def test_detector_process_gets_its_own_dds_profile(tmp_path) -> None:
     from kufenet_grasp.bench.node_bench import detector_env, NodeBenchSettings
     from kufenet_grasp.common.package_files import SOURCE_ROOT

@@ -89,6 +89,19 @@ def test_contact_sheet_layout_and_tile_colours():
         attempt_tile(np.zeros((4, 4)), _record(0, True))
 
 
+def test_a_detector_that_cannot_configure_ends_the_demo_with_its_reason(tmp_path):
+    from kufenet_grasp.demo.run_demo import DemoError
+
+    corrupt = tmp_path / 'corrupt.safetensors'
+    corrupt.write_bytes(b'\xff' * 64)  # a header length far past the end of the file
+    # the node stays unconfigured; the demo reports why instead of waiting for activation
+    options = DemoOptions(attempts=1, out_root=tmp_path, progress=False, weights=str(corrupt),
+                          namespace='demo_corrupt', sim_overrides=dict(SMALL_CAMERA))
+    with pytest.raises(DemoError, match='failed to configure') as failure:
+        run_demo(options, log=lambda line: None)
+    assert 'corrupt.safetensors' in str(failure.value) and 'corrupt' in str(failure.value)
+
+
 def test_bad_options_are_refused(tmp_path):
     with pytest.raises(ValueError, match='attempts'):
         DemoOptions(attempts=0)

@@ -37,6 +37,7 @@ from kufenet_grasp.bench.node_latency import (
 from kufenet_grasp.common.package_files import SOURCE_ROOT
 from kufenet_grasp.common.waiting import wait_until
 from kufenet_grasp.geometry.transforms import RigidTransform
+from kufenet_grasp.nodes.grasp_detector import CONFIGURE_FAILED
 from kufenet_grasp.runtime.image_encoding import numpy_to_image_fields
 from kufenet_grasp.sim.world import SimWorld, WorldConfig
 from kufenet_msgs.msg import GraspRectangle
@@ -229,6 +230,15 @@ class DetectorProcess:
         text = self.log_path.read_text(errors='replace').splitlines()
         return '\n'.join(text[-lines:])
 
+    def configure_error(self) -> str | None:
+        """Why the detector refused to configure (from its log), or None while it has not."""
+        self._log.flush()
+        with self.log_path.open('r', errors='replace') as log:
+            for line in log:
+                if CONFIGURE_FAILED in line:
+                    return line.split(CONFIGURE_FAILED, 1)[1].strip()
+        return None
+
     def stop(self) -> None:
         """SIGINT (clean rclpy shutdown), then kill after 10 s."""
         if self.alive():
@@ -273,8 +283,14 @@ def run_node_bench(settings: NodeBenchSettings, max_rates: list[float],
             detector = DetectorProcess(cmd, log_dir / f'detector_{rate:g}hz.log',
                                        detector_env(settings))
             try:
-                if not wait_until(lambda: ledger.answered > 0 or not detector.alive(),
-                                  settings.startup_timeout_s, 0.05) or not detector.alive():
+                ready = wait_until(lambda: ledger.answered > 0 or not detector.alive()
+                                   or detector.configure_error() is not None,
+                                   settings.startup_timeout_s, 0.05)
+                refused = detector.configure_error()
+                if refused is not None:  # it stays unconfigured: waiting cannot help
+                    raise RuntimeError(f'the detector (max_rate_hz={rate:g}) refused to '
+                                       f'configure: {refused}')
+                if not ready or not detector.alive():
                     raise RuntimeError(
                         f'the detector (max_rate_hz={rate:g}) published no grasp within '
                         f'{settings.startup_timeout_s:.0f} s; its log '

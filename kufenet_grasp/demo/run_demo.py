@@ -239,10 +239,15 @@ class DemoRun:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
-        if not wait_until(lambda: self.detector.active, self.options.startup_timeout_s):
+        # a failed configure is final (the node stays unconfigured): stop waiting on it
+        wait_until(lambda: self.detector.active or self.detector.configure_error is not None,
+                   self.options.startup_timeout_s)
+        if self.detector.configure_error is not None:
+            raise DemoError(f'grasp_detector failed to configure: '
+                            f'{self.detector.configure_error}')
+        if not self.detector.active:
             raise DemoError(f'grasp_detector did not become active within '
-                            f'{self.options.startup_timeout_s} s: '
-                            f"{self.detector.configure_error or 'still configuring'}")
+                            f'{self.options.startup_timeout_s} s (still configuring)')
 
     def stop(self) -> None:
         """Stop spinning, destroy the nodes, shut the context down."""

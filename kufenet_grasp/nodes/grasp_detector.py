@@ -60,6 +60,9 @@ from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
+#: how the error log line of a failed configure begins (tools that run the node look for it)
+CONFIGURE_FAILED = 'configure failed: '
+
 DEFAULT_PRESET = builder.DEFAULT_PRESET
 #: builds the inference backend (see kufenet_grasp.detection.builder.BackendFactory)
 BACKEND_FACTORY: builder.BackendFactory = builder.create_default_backend
@@ -149,7 +152,7 @@ class GraspDetectorNode(Node):
             self._tf = self._make_tf()
         except Exception as exc:  # noqa: BLE001 -- any failure must end in FAILURE + reason
             self.configure_error = f'{type(exc).__name__}: {exc}'
-            self.get_logger().error(f'configure failed: {self.configure_error}')
+            self.get_logger().error(f'{CONFIGURE_FAILED}{self.configure_error}')
             self._release()
             return TransitionCallbackReturn.FAILURE
         out = output_qos()
