@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import math
 
 from kufenet_grasp.geometry.camera import PinholeCamera
-from kufenet_grasp.geometry.depth import depth_at
+from kufenet_grasp.geometry.depth import depth_at, valid_mask
 from kufenet_grasp.geometry.grasp_pose import closing_axis_pixels, RectLike
 from kufenet_grasp.geometry.support_plane import inlier_tolerance_m, SupportPlane
 import numpy as np
@@ -103,15 +103,6 @@ class ObjectSpan:
         return float(mid[0]), float(mid[1])
 
 
-def _valid_depth(z: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
-    """Mask of the depths (m) that are finite, positive and within ``valid_range``."""
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(z) & (z > 0)
-        if valid_range is not None:
-            valid &= (z >= valid_range[0]) & (z <= valid_range[1])
-    return valid
-
-
 def _centre_height(depth: np.ndarray, centre: np.ndarray, plane: SupportPlane,
                    camera: PinholeCamera, valid_range: tuple[float, float] | None,
                    radius: int = 2) -> float | None:
@@ -125,7 +116,7 @@ def _centre_height(depth: np.ndarray, centre: np.ndarray, plane: SupportPlane,
     patch = depth[v0:v1, u0:u1].astype(float)
     us = np.arange(u0, u1, dtype=float)[None, :]
     vs = np.arange(v0, v1, dtype=float)[:, None]
-    heights = plane.height_m(patch, us, vs, camera)[_valid_depth(patch, valid_range)]
+    heights = plane.height_m(patch, us, vs, camera)[valid_mask(patch, valid_range)]
     heights = heights[np.isfinite(heights)]
     return float(np.median(heights)) if heights.size else None
 
@@ -166,7 +157,7 @@ def object_span_px(rect: RectLike, depth_m: np.ndarray,
     cols = np.clip(np.rint(walks[..., 0]), 0, width - 1).astype(int)
     rows = np.clip(np.rint(walks[..., 1]), 0, height - 1).astype(int)
     z = arr[rows, cols].astype(float)
-    valid = inside & _valid_depth(z, valid_range)
+    valid = inside & valid_mask(z, valid_range)
     if plane is not None and camera is not None:
         # past the edge: the height has fallen a step below the centre's (the step grows with
         # the depth noise) or down to the support
