@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     'eval': 'evaluate',
     'camera-sweep': 'camera_sweep',
     'interpolate': 'interpolate',
+    'refit-head': 'refit_head',
     'ablation': 'ablation',
     'export': 'export',
     'bench': 'bench',

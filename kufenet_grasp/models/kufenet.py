@@ -12,7 +12,8 @@ Layout (input padded to a multiple of 8 px, all sizes relative to it):
   then 4 depth-wise separable residual blocks.
 * **Shallow decoder.** Three depth-wise separable ×2 transposed-conv blocks (the three hint
   feature maps, at 1/4, 1/2 and 1/1 resolution), then four 3×3 conv heads (implemented as
-  one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]).
+  one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]), or a 1×1
+  conv (``head_kernel=1``, :mod:`kufenet_grasp.training.head_refit`).
 
 Design choices not fixed by the paper (KUFENET_SPEC.md §1.2) are documented on
 :class:`KufeNet`.
@@ -39,6 +40,8 @@ from torch import nn, Tensor
 FUSION_GROUPS = 2
 #: number of DSC residual blocks after fusion
 NUM_RESIDUAL = 4
+#: kernel sides the output conv may have
+HEAD_KERNELS = (1, 3)
 
 
 def _pair(values: Sequence[int], name: str) -> tuple[int, int]:
@@ -71,6 +74,9 @@ class KufeNet(GraspModel):
         channel_attention: apply the 3D-convolution attention after fusion.
         modality: 'rgbd' (two branches), 'd' (D branch only) or 'rgb' (RGB branch only);
             a single-modality model's branch gets the summed D + RGB widths.
+        head_kernel: kernel side of the output conv, 3 (the paper's 3×3 heads) or 1: a 1×1
+            head does a ninth of the full-resolution work, and the quality, angle and width
+            maps are smoothed after the network anyway (docs/benchmarks.md has its cost).
 
     The fusion needs an even channel count: an odd encoder output repeats its last channel
     once and an odd ``fused`` is rounded up (never the case for the presets).
@@ -83,7 +89,8 @@ class KufeNet(GraspModel):
                  rgb_channels: Sequence[int] = (8, 12), fused: int = 32,
                  decoder: Sequence[int] = (16, 12, 8), attention_kernel: int = 3,
                  unequal: bool = True, channel_shuffle: bool = True,
-                 channel_attention: bool = True, modality: str = 'rgbd') -> None:
+                 channel_attention: bool = True, modality: str = 'rgbd',
+                 head_kernel: int = 3) -> None:
         """Build the network; see the class docstring for the arguments."""
         d_ch, rgb_ch = _pair(d_channels, 'd_channels'), _pair(rgb_channels, 'rgb_channels')
         decoder = tuple(int(c) for c in decoder)
@@ -92,11 +99,15 @@ class KufeNet(GraspModel):
                              f'got {decoder}')
         if stem < 3 or fused < 2:
             raise ValueError(f'KufeNet stem must be >= 3 and fused >= 2, got {stem}, {fused}')
+        if head_kernel not in HEAD_KERNELS:
+            raise ValueError(f'KufeNet head_kernel must be one of {HEAD_KERNELS}, '
+                             f'got {head_kernel!r}')
         config = {'stem': int(stem), 'd_channels': list(d_ch), 'rgb_channels': list(rgb_ch),
                   'fused': int(fused), 'decoder': list(decoder),
                   'attention_kernel': int(attention_kernel), 'unequal': bool(unequal),
                   'channel_shuffle': bool(channel_shuffle),
-                  'channel_attention': bool(channel_attention), 'modality': modality}
+                  'channel_attention': bool(channel_attention), 'modality': modality,
+                  'head_kernel': int(head_kernel)}
         super().__init__(modality, config)
         if not unequal:
             d_ch = rgb_ch = ((d_ch[0] + rgb_ch[0] + 1) // 2, (d_ch[1] + rgb_ch[1] + 1) // 2)
@@ -115,7 +126,8 @@ class KufeNet(GraspModel):
         self.up1 = DSCUpBlock(fused, decoder[0])
         self.up2 = DSCUpBlock(decoder[0], decoder[1])
         self.up3 = DSCUpBlock(decoder[1], decoder[2])
-        self.head = nn.Conv2d(decoder[2], OUTPUT_CHANNELS, 3, padding=1)
+        self.head = nn.Conv2d(decoder[2], OUTPUT_CHANNELS, head_kernel,
+                              padding=head_kernel // 2)
 
     @staticmethod
     def _branch(in_ch: int, stem: int, widths: tuple[int, int], block: type) -> nn.Sequential:

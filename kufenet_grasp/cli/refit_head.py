@@ -1,0 +1,73 @@
+# Copyright kufenet_grasp maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""``kufenet refit-head``: a KufeNet with a 1×1 output conv fitted to its own maps."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = ("Replace a KufeNet's 3x3 output conv by a 1x1 conv fitted (weighted least squares) "
+        'to the maps it draws on a dataset.')
+
+
+def _positive_int(text: str) -> int:
+    """Parse a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def _non_negative(text: str) -> float:
+    """Parse a float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0, got {text}')
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``kufenet refit-head``."""
+    parser.add_argument('weights', help='KufeNet weights with a 3x3 head (.safetensors)')
+    parser.add_argument('--dataset', required=True,
+                        help='FORMAT:PATH of the images whose maps the new head is fitted to '
+                             '(training data: no labels are read)')
+    parser.add_argument('--split', default='train',
+                        help="read PATH/SPLIT (default train; '' for PATH itself)")
+    parser.add_argument('--depth', choices=('perfect', 'stereo'), default=None,
+                        help='Jacquard-layout depth file (default perfect)')
+    parser.add_argument('--images', type=_positive_int, default=80,
+                        help='images drawn from the dataset (default 80)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the draw')
+    parser.add_argument('--quality-power', type=_non_negative, default=2.0,
+                        help='pixel weight clip(quality, 0, 1) ** P + floor (default P 2)')
+    parser.add_argument('--weight-floor', type=_non_negative, default=0.01,
+                        help='the floor of the pixel weight, > 0 (default 0.01)')
+    parser.add_argument('--out', required=True, help='output .safetensors file')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit and write; 2 on bad input."""
+    import sys
+
+    from kufenet_grasp.models.weights import WeightsError
+    from kufenet_grasp.training.head_refit import refit_weights_file
+
+    try:
+        fit = refit_weights_file(args.weights, args.dataset, args.out,
+                                 split=args.split or None, depth=args.depth,
+                                 images=args.images, seed=args.seed,
+                                 quality_power=args.quality_power,
+                                 weight_floor=args.weight_floor)
+    except (WeightsError, ValueError, FileNotFoundError, OSError) as exc:
+        print(f'kufenet refit-head: error: {exc}', file=sys.stderr)
+        return 2
+    print(f'{args.out}: 1x1 head fitted on {fit.images} images ({fit.pixels:,} pixels) '
+          f'of {args.dataset}')
+    return 0
