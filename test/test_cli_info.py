@@ -48,6 +48,15 @@ def test_info_bad_model_exits_2(tmp_path, capsys):
     assert main(['info', str(bogus)]) == 2
     assert 'refusing to load a pickle' in capsys.readouterr().err
     assert main(['info', 'kufenet-15k', '--size', '2']) == 2
+    capsys.readouterr()
+
+
+def test_info_names_an_exported_model_for_what_it_is(capsys):
+    exported = Path(__file__).resolve().parents[1] / 'models' / 'kufenet-80k_224.xml'
+    assert main(['info', str(exported)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'an exported model' in err and 'kufenet bench --models' in err and '\n' not in err
+    assert 'corrupt' not in err
 
 
 # two fresh interpreters that import torch; test_info_json_for_preset runs the same main()

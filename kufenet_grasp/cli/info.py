@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 import sys
 
+#: exported formats ``kufenet bench`` and the node run (the OpenVINO ``.bin`` beside an ``.xml``)
+EXPORTED_SUFFIXES = ('.onnx', '.xml', '.bin')
+
 HELP = "Show a model's parameter count, FLOPs and CPU latency (preset name or weights file)."
 
 
@@ -35,6 +38,10 @@ def _load(spec: str):
         model = build_model(spec)
         return model, spec, None
     path = Path(spec)
+    if path.suffix in EXPORTED_SUFFIXES:
+        raise ValueError(f'MODEL {spec}: an exported model; kufenet info reads presets and '
+                         f'.safetensors weights (time the export with kufenet bench --models '
+                         f'NAME={spec})')
     if path.exists():
         model, metadata = load_weights(path)
         return model, metadata.name or metadata.arch, metadata
