@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
     except (WeightsError, ValueError, FileNotFoundError, OSError) as exc:
         print(f'kufenet refit-head: error: {exc}', file=sys.stderr)
         return 2
-    print(f'{args.out}: 1x1 head fitted on {fit.images} images ({fit.pixels:,} pixels) '
-          f'of {args.dataset}')
+    images = f"{fit.images} image{'' if fit.images == 1 else 's'}"
+    print(f'{args.out}: 1x1 head fitted on {images} ({fit.pixels:,} pixels) of {args.dataset}')
     return 0
