@@ -71,7 +71,7 @@ def test_refit_refuses_what_it_cannot_fit():
         KufeNet(head_kernel=5)
 
 
-def test_weights_written_before_the_option_keep_their_3x3_head(tmp_path):
+def test_weights_written_before_the_option_keep_their_3x3_head():
     model = build_model('kufenet-15k')
     config = dict(model.config)
     del config['head_kernel']  # as files written before the option stored it

@@ -9,9 +9,6 @@ import json
 from pathlib import Path
 import sys
 
-#: exported formats ``kufenet bench`` and the node run (the OpenVINO ``.bin`` beside an ``.xml``)
-EXPORTED_SUFFIXES = ('.onnx', '.xml', '.bin')
-
 HELP = "Show a model's parameter count, FLOPs and CPU latency (preset name or weights file)."
 
 
@@ -31,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load(spec: str):
     """Return (model, arch label, metadata or None) for a preset name or a weights file."""
+    from kufenet_grasp.deploy.runtimes import EXPORTED_SUFFIXES
     from kufenet_grasp.models.registry import build_model, MODEL_NAMES
     from kufenet_grasp.models.weights import load_weights
 
@@ -38,10 +36,11 @@ def _load(spec: str):
         model = build_model(spec)
         return model, spec, None
     path = Path(spec)
-    if path.suffix in EXPORTED_SUFFIXES:
+    if path.suffix in (*EXPORTED_SUFFIXES, '.bin'):  # .bin: the weights beside an IR .xml
+        runnable = path.with_suffix('.xml') if path.suffix == '.bin' else path
         raise ValueError(f'MODEL {spec}: an exported model; kufenet info reads presets and '
                          f'.safetensors weights (time the export with kufenet bench --models '
-                         f'NAME={spec})')
+                         f'NAME={runnable})')
     if path.exists():
         model, metadata = load_weights(path)
         return model, metadata.name or metadata.arch, metadata

@@ -14,8 +14,7 @@ read (the peaks of the quality map) rather than on the background.
 from __future__ import annotations
 
 from collections.abc import Iterable
-import copy
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 import json
 from pathlib import Path
 
@@ -41,8 +40,7 @@ class HeadFit:
 
     def to_dict(self) -> dict[str, float | int]:
         """Plain-JSON form (for the weights metadata)."""
-        return {'images': self.images, 'pixels': self.pixels,
-                'quality_power': self.quality_power, 'weight_floor': self.weight_floor}
+        return asdict(self)
 
 
 def _check_model(model: nn.Module) -> KufeNet:
@@ -98,9 +96,9 @@ def refit_pointwise_head(model: nn.Module, inputs: Iterable[Tensor], *,
     config['head_kernel'] = 1
     refitted = KufeNet(**config)
     refitted.name = source.name
-    state = copy.deepcopy({k: v for k, v in source.state_dict().items()
-                           if not k.startswith('head.')})
-    refitted.load_state_dict(state, strict=False)
+    # load_state_dict copies the tensors: the refitted model shares nothing with the source
+    refitted.load_state_dict({k: v for k, v in source.state_dict().items()
+                              if not k.startswith('head.')}, strict=False)
     head = refitted.head
     if head.bias is None:  # built with a bias; checked for the type checker
         raise RuntimeError('refit_pointwise_head: the new head has no bias')
