@@ -279,3 +279,25 @@ def test_stamp_gap_does_not_depend_on_which_stream_came_last(monkeypatch):
         assert inputs.stamp_gap_s(1.0) is None  # both silent for over 1 s
     finally:
         node.destroy_node()
+
+
+def test_stamp_gap_uses_the_middleware_arrival_not_the_callback_time(monkeypatch):
+    from kufenet_grasp.nodes import camera_inputs
+
+    init_ros()
+    node = Node('stamp_gap_info_probe')
+    clock = [0.0]
+    monkeypatch.setattr(camera_inputs, 'time', types.SimpleNamespace(monotonic=lambda: clock[0]))
+    try:
+        inputs = camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None)
+        for k in range(6):  # received 1 ms apart; every depth callback served 0.3 s late
+            received_ns = 5_000_000_000 + k * 100_000_000
+            clock[0] = 10.0 + 0.1 * k
+            inputs._on_color(_stamped_image(100.0 + 0.1 * k),
+                             {'received_timestamp': received_ns})
+            clock[0] += 0.3
+            inputs._on_depth(_stamped_image(99.0 + 0.1 * k),
+                             {'received_timestamp': received_ns + 1_000_000})
+        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.001, abs=1e-6)
+    finally:
+        node.destroy_node()

@@ -62,7 +62,7 @@ class StreamCounts:
     refused: int = 0  #: more than max_pixels pixels: dropped unread
     last_stamp_s: float = math.nan  #: newest header stamp (s)
     last_arrival: float = -math.inf  #: monotonic time (s) of the newest message
-    #: stamp minus arrival (s) of the newest messages: their clock offset and transport delay
+    #: stamp minus middleware arrival (s) of the newest messages: clock offset, transport delay
     recent_offsets_s: deque[float] = field(
         default_factory=lambda: deque(maxlen=RECENT_OFFSETS))
 
@@ -140,12 +140,18 @@ class CameraInputs:
                       for stream in ('camera_info', 'colour', 'depth')}
 
     def _subscribe(self, stream: str) -> Any:
-        msg_type, callback = {'camera_info': (CameraInfo, self._on_info),
-                              'colour': (Image, self._on_color),
-                              'depth': (Image, self._on_depth)}[stream]
+        msg_type = CameraInfo if stream == 'camera_info' else Image
+        callbacks: dict[str, Callable[[Any, dict[str, int] | None], None]] = {
+            'camera_info': self._on_info, 'colour': self._on_color, 'depth': self._on_depth}
+        callback = callbacks[stream]
         events = SubscriptionEventCallbacks(
             message_lost=lambda status: self._lost(stream, status))
-        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], callback,
+
+        def with_info(msg: Any, info: dict[str, int]) -> None:
+            # no default on info: rclpy passes MessageInfo only to a callback that needs two
+            callback(msg, info)
+
+        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], with_info,
                                               self._qos, event_callbacks=events)
 
     @property
@@ -158,8 +164,13 @@ class CameraInputs:
         return [self._node.resolve_topic_name(t) for t in (COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC)]
 
     # ------------------------------------------------------------ accounting
-    def _arrived(self, stream: str, msg: Any) -> str | None:
-        """Count ``msg``; the reason it is refused (too many pixels), or None."""
+    def _arrived(self, stream: str, msg: Any, info: dict[str, int] | None) -> str | None:
+        """Count ``msg``; the reason it is refused (too many pixels), or None.
+
+        ``info`` is rclpy's MessageInfo: its ``received_timestamp`` (ns) is when the middleware
+        took the message in, so a callback that the executor serves late does not shift the
+        stamp-to-arrival offset. Without one, the callback's monotonic time stands in.
+        """
         reason = None
         if self.max_pixels > 0 and stream != 'camera_info':
             issue = validation.first_issue(validation.check_image_size(
@@ -171,7 +182,9 @@ class CameraInputs:
             counts.refused += reason is not None
             counts.last_stamp_s = stamp_to_seconds(msg.header.stamp)
             counts.last_arrival = time.monotonic()
-            counts.recent_offsets_s.append(counts.last_stamp_s - counts.last_arrival)
+            received_ns = (info or {}).get('received_timestamp', 0)
+            received_s = received_ns * 1e-9 if received_ns > 0 else counts.last_arrival
+            counts.recent_offsets_s.append(counts.last_stamp_s - received_s)
             if reason is not None:
                 self._oversize_seen(stream, 1)
         if reason is not None and self._on_refused is not None:
@@ -246,16 +259,16 @@ class CameraInputs:
                 - statistics.median(depth.recent_offsets_s))
 
     # ------------------------------------------------------------- callbacks
-    def _on_info(self, msg: CameraInfo) -> None:
-        self._arrived('camera_info', msg)
+    def _on_info(self, msg: CameraInfo, info: dict[str, int] | None = None) -> None:
+        self._arrived('camera_info', msg, info)
         self._info = msg
 
-    def _on_depth(self, msg: Image) -> None:
-        if self._arrived('depth', msg) is None:
+    def _on_depth(self, msg: Image, info: dict[str, int] | None = None) -> None:
+        if self._arrived('depth', msg, info) is None:
             self._add_depth(msg)
 
-    def _on_color(self, msg: Image) -> None:
-        if self._arrived('colour', msg) is not None:
+    def _on_color(self, msg: Image, info: dict[str, int] | None = None) -> None:
+        if self._arrived('colour', msg, info) is not None:
             return
         if self.synchroniser != 'ApproximateFrameSync':
             self._add_color(msg)
