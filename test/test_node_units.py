@@ -254,7 +254,9 @@ def _stamped_image(stamp_s: float) -> Image:
     return msg
 
 
-def test_stamp_gap_does_not_depend_on_which_stream_came_last(monkeypatch):
+@pytest.fixture
+def stamp_inputs(monkeypatch):
+    """Yield CameraInputs on a probe node and the list whose item 0 is its monotonic clock (s)."""
     from kufenet_grasp.nodes import camera_inputs
 
     init_ros()
@@ -263,41 +265,35 @@ def test_stamp_gap_does_not_depend_on_which_stream_came_last(monkeypatch):
     # the module's clock only (patching time.monotonic itself would reach every thread)
     monkeypatch.setattr(camera_inputs, 'time', types.SimpleNamespace(monotonic=lambda: clock[0]))
     try:
-        inputs = camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None)
-        for k in range(8):  # 10 Hz, depth stamped 1 s behind colour, arriving 1 ms later
-            clock[0] = 10.0 + 0.1 * k
-            inputs._on_color(_stamped_image(100.0 + 0.1 * k))
-            clock[0] += 0.001
-            if k == 5:
-                clock[0] += 0.25  # one depth callback served late
-            inputs._on_depth(_stamped_image(99.0 + 0.1 * k))
-        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
-        clock[0] = 10.8
-        inputs._on_color(_stamped_image(100.8))  # colour came last: newest stamps 1.1 s apart
-        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
-        clock[0] = 12.5
-        assert inputs.stamp_gap_s(1.0) is None  # both silent for over 1 s
+        yield camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None), clock
     finally:
         node.destroy_node()
 
 
-def test_stamp_gap_uses_the_middleware_arrival_not_the_callback_time(monkeypatch):
-    from kufenet_grasp.nodes import camera_inputs
+def test_stamp_gap_does_not_depend_on_which_stream_came_last(stamp_inputs):
+    inputs, clock = stamp_inputs
+    for k in range(8):  # 10 Hz, depth stamped 1 s behind colour, arriving 1 ms later
+        clock[0] = 10.0 + 0.1 * k
+        inputs._on_color(_stamped_image(100.0 + 0.1 * k))
+        clock[0] += 0.001
+        if k == 5:
+            clock[0] += 0.25  # one depth callback served late
+        inputs._on_depth(_stamped_image(99.0 + 0.1 * k))
+    assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
+    clock[0] = 10.8
+    inputs._on_color(_stamped_image(100.8))  # colour came last: newest stamps 1.1 s apart
+    assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
+    clock[0] = 12.5
+    assert inputs.stamp_gap_s(1.0) is None  # both silent for over 1 s
 
-    init_ros()
-    node = Node('stamp_gap_info_probe')
-    clock = [0.0]
-    monkeypatch.setattr(camera_inputs, 'time', types.SimpleNamespace(monotonic=lambda: clock[0]))
-    try:
-        inputs = camera_inputs.CameraInputs(node, input_qos(), 0.05, lambda *_: None)
-        for k in range(6):  # received 1 ms apart; every depth callback served 0.3 s late
-            received_ns = 5_000_000_000 + k * 100_000_000
-            clock[0] = 10.0 + 0.1 * k
-            inputs._on_color(_stamped_image(100.0 + 0.1 * k),
-                             {'received_timestamp': received_ns})
-            clock[0] += 0.3
-            inputs._on_depth(_stamped_image(99.0 + 0.1 * k),
-                             {'received_timestamp': received_ns + 1_000_000})
-        assert inputs.stamp_gap_s(1.0) == pytest.approx(1.001, abs=1e-6)
-    finally:
-        node.destroy_node()
+
+def test_stamp_gap_uses_the_middleware_arrival_not_the_callback_time(stamp_inputs):
+    inputs, clock = stamp_inputs
+    for k in range(6):  # received 1 ms apart; every depth callback served 0.3 s late
+        received_ns = 5_000_000_000 + k * 100_000_000
+        clock[0] = 10.0 + 0.1 * k
+        inputs._on_color(_stamped_image(100.0 + 0.1 * k), {'received_timestamp': received_ns})
+        clock[0] += 0.3
+        inputs._on_depth(_stamped_image(99.0 + 0.1 * k),
+                         {'received_timestamp': received_ns + 1_000_000})
+    assert inputs.stamp_gap_s(1.0) == pytest.approx(1.001, abs=1e-6)
