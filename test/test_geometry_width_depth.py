@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.depth import check_depth_frame, depth_at, depth_stats
 from kufenet_grasp.geometry.width import clamp_width, jaw_points_px, object_extent_m, width_m
+from kufenet_grasp.runtime.image_encoding import image_to_numpy
 import numpy as np
 import pytest
 from test_geometry_scene import look_at
@@ -214,6 +216,10 @@ def test_check_depth_frame_with_zero_lower_bound_and_inf():
     assert 'all zero' in check_depth_frame(zeros, (0.0, 2.0))[0]
     inf = np.full((8, 8), np.inf, np.float32)
     assert 'all NaN/inf' in check_depth_frame(inf)[0]
+    # a sensor that measured nothing sends 16UC1 zeros, which decode to NaN
+    unmeasured = image_to_numpy(SimpleNamespace(height=8, width=8, encoding='16UC1', step=16,
+                                                is_bigendian=0, data=bytes(128)))
+    assert 'all 0 in a 16-bit image' in check_depth_frame(unmeasured)[0]
     mostly_zero = np.zeros((10, 10), np.float32)
     mostly_zero[0, :4] = 0.5  # 4% valid
     assert 'too few valid' in check_depth_frame(mostly_zero, (0.0, 2.0))[0]

@@ -123,8 +123,9 @@ def check_depth_frame(depth_m: np.ndarray, valid_range: tuple[float, float] = (0
     if valid == 0 or fraction < min_valid_fraction:  # say why, from the cheap count first
         finite = np.isfinite(arr)
         if not finite.any():
-            return ['depth frame is all NaN/inf: no valid pixel (is the depth stream '
-                    'running?)']
+            # 16UC1 and 16-bit files mark "no measurement" with 0, read as NaN before here
+            return ['depth frame is all NaN/inf (all 0 in a 16-bit image): no valid pixel; is '
+                    'the depth stream running and the depth emitter on?']
         if np.all(arr[finite] == 0):
             return ['depth frame is all zero: no valid pixel (0 marks invalid depth)']
     problems = []
