@@ -274,21 +274,25 @@ def test_stamp_gap_does_not_depend_on_which_stream_came_last(stamp_inputs):
     inputs, clock = stamp_inputs
     for k in range(8):  # 10 Hz, depth stamped 1 s behind colour, arriving 1 ms later
         clock[0] = 10.0 + 0.1 * k
-        inputs._on_color(_stamped_image(100.0 + 0.1 * k))
+        inputs._on_color(_stamped_image(100.0 + 0.1 * k), None)
         clock[0] += 0.001
         if k == 5:
             clock[0] += 0.25  # one depth callback served late
-        inputs._on_depth(_stamped_image(99.0 + 0.1 * k))
+        inputs._on_depth(_stamped_image(99.0 + 0.1 * k), None)
     assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
     clock[0] = 10.8
-    inputs._on_color(_stamped_image(100.8))  # colour came last: newest stamps 1.1 s apart
+    inputs._on_color(_stamped_image(100.8), None)  # colour came last: newest stamps 1.1 s apart
     assert inputs.stamp_gap_s(1.0) == pytest.approx(1.0, abs=0.005)
     clock[0] = 12.5
     assert inputs.stamp_gap_s(1.0) is None  # both silent for over 1 s
 
 
 def test_stamp_gap_uses_the_middleware_arrival_not_the_callback_time(stamp_inputs):
+    from rclpy.subscription import Subscription
+
     inputs, clock = stamp_inputs
+    for sub in inputs._subs.values():  # rclpy hands these callbacks the MessageInfo
+        assert sub._callback_type == Subscription.CallbackType.WithMessageInfo
     for k in range(6):  # received 1 ms apart; every depth callback served 0.3 s late
         received_ns = 5_000_000_000 + k * 100_000_000
         clock[0] = 10.0 + 0.1 * k

@@ -140,18 +140,13 @@ class CameraInputs:
                       for stream in ('camera_info', 'colour', 'depth')}
 
     def _subscribe(self, stream: str) -> Any:
-        msg_type = CameraInfo if stream == 'camera_info' else Image
-        callbacks: dict[str, Callable[[Any, dict[str, int] | None], None]] = {
-            'camera_info': self._on_info, 'colour': self._on_color, 'depth': self._on_depth}
-        callback = callbacks[stream]
+        # each callback takes (msg, info): rclpy then passes the middleware's MessageInfo too
+        msg_type, callback = {'camera_info': (CameraInfo, self._on_info),
+                              'colour': (Image, self._on_color),
+                              'depth': (Image, self._on_depth)}[stream]
         events = SubscriptionEventCallbacks(
             message_lost=lambda status: self._lost(stream, status))
-
-        def with_info(msg: Any, info: dict[str, int]) -> None:
-            # no default on info: rclpy passes MessageInfo only to a callback that needs two
-            callback(msg, info)
-
-        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], with_info,
+        return self._node.create_subscription(msg_type, STREAM_TOPICS[stream], callback,
                                               self._qos, event_callbacks=events)
 
     @property
@@ -169,7 +164,9 @@ class CameraInputs:
 
         ``info`` is rclpy's MessageInfo: its ``received_timestamp`` (ns) is when the middleware
         took the message in, so a callback that the executor serves late does not shift the
-        stamp-to-arrival offset. Without one, the callback's monotonic time stands in.
+        stamp-to-arrival offset. Without one (a middleware that does not fill it: then no
+        stream has it, so the offsets compared never mix clocks) the callback's monotonic
+        time stands in.
         """
         reason = None
         if self.max_pixels > 0 and stream != 'camera_info':
@@ -259,15 +256,15 @@ class CameraInputs:
                 - statistics.median(depth.recent_offsets_s))
 
     # ------------------------------------------------------------- callbacks
-    def _on_info(self, msg: CameraInfo, info: dict[str, int] | None = None) -> None:
+    def _on_info(self, msg: CameraInfo, info: dict[str, int] | None) -> None:
         self._arrived('camera_info', msg, info)
         self._info = msg
 
-    def _on_depth(self, msg: Image, info: dict[str, int] | None = None) -> None:
+    def _on_depth(self, msg: Image, info: dict[str, int] | None) -> None:
         if self._arrived('depth', msg, info) is None:
             self._add_depth(msg)
 
-    def _on_color(self, msg: Image, info: dict[str, int] | None = None) -> None:
+    def _on_color(self, msg: Image, info: dict[str, int] | None) -> None:
         if self._arrived('colour', msg, info) is not None:
             return
         if self.synchroniser != 'ApproximateFrameSync':
