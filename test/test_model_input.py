@@ -198,6 +198,21 @@ def test_a_window_larger_than_the_image_is_padded_with_the_support():
     assert np.all(np.isfinite(corner)) and np.ptp(corner) < 1e-6  # plane level, not holes
 
 
+@pytest.mark.parametrize('support_m', [0.02, 0.0005])
+def test_a_support_nearer_than_the_window_fits_gets_a_clamped_window_and_a_note(support_m):
+    # a wrist camera against an object, or depth in kilometres: 0.5 m at 0.5 mm would be a
+    # window of 520,000 px a side (a terabyte of padding)
+    rgb = np.full((480, 640, 3), 120, np.uint8)
+    depth = np.full((480, 640), support_m, np.float32)
+    prepared = prepare_input(rgb, depth, InputSpec(window_m=0.5, support_plane=True), 224,
+                             CAMERA)
+    assert prepared.window.crop.side == model_input.MAX_WINDOW_SIDES * 640
+    assert prepared.x.shape == (4, 224, 224)
+    assert any('window clamped' in note for note in prepared.window.notes)
+    far = prepare_input(rgb, np.full((480, 640), 0.6, np.float32), METRIC_INPUT, 224, CAMERA)
+    assert not any('clamped' in note for note in far.window.notes)
+
+
 def test_input_spec_round_trips_and_refuses_what_it_does_not_know():
     assert InputSpec.from_dict(METRIC_INPUT.to_dict()) == METRIC_INPUT
     assert InputSpec.from_dict({}) is LEGACY_INPUT and InputSpec.from_dict(None).is_legacy

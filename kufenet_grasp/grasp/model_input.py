@@ -36,8 +36,12 @@ import numpy as np
 
 #: version tag of the ``input_spec`` metadata of a weights file
 INPUT_SPEC_FORMAT = 'kufenet-input/1'
-#: smallest and largest metric window side, source pixels (a far camera, a near one)
+#: smallest metric window side, source pixels (a far camera)
 MIN_WINDOW_PX = 32
+#: largest metric window side, in longest image sides (a support nearer than any camera
+#: mount: a gripper's wrist camera against an object, or depth in the wrong unit); beyond it
+#: the image would be a speck in the input and the window's padding alone gigabytes
+MAX_WINDOW_SIDES = 4
 #: support states reported in a detection outcome
 SUPPORT_STATES = ('plane', 'none', 'off')
 
@@ -214,8 +218,12 @@ def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
 
 def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
                  window_m: float, camera: PinholeCamera, depth_m: float) -> CropTransform:
-    """Return the square of ``window_m`` metres at ``depth_m`` around ``center`` px."""
-    side = max(MIN_WINDOW_PX, round(float(window_m) * camera.fx / depth_m))
+    """Return the square of ``window_m`` metres at ``depth_m`` around ``center`` px.
+
+    The side is kept within [:data:`MIN_WINDOW_PX`, :data:`MAX_WINDOW_SIDES` image sides].
+    """
+    side = round(float(window_m) * camera.fx / depth_m)
+    side = min(max(MIN_WINDOW_PX, side), MAX_WINDOW_SIDES * max(image_hw))
     return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
 
 
@@ -329,6 +337,10 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
             if at_objects is not None:
                 crop = _metric_crop(depth.shape, out_size, found, *metric, at_objects)
                 reference = _reference_depth(crop, plane, median_in)
+    if metric is not None and crop.side >= MAX_WINDOW_SIDES * max(depth.shape):
+        notes.append(f'the support is nearer than a {spec.window_m:.2f} m window fits: '
+                     f'window clamped to {crop.side} px ({MAX_WINDOW_SIDES}x the image side; '
+                     f'camera too close, or depth not in metres?)')
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 
