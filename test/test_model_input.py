@@ -97,6 +97,18 @@ def test_plane_fit_needs_enough_valid_pixels():
         fit_support_plane(np.zeros(5))
 
 
+def test_absurd_depths_take_no_part_in_the_plane_fit():
+    _, depth = _frame(0.6, 25.0, boxes=())
+    corrupt = depth.copy()
+    corrupt[::2, ::2] = 1e30  # a quarter of the pixels corrupt; float32 squares overflow
+    with np.errstate(all='raise'):
+        plane, fraction = fit_support_plane(corrupt)
+    clean, _ = fit_support_plane(depth)
+    assert plane is not None and fraction > 0.9
+    rows, cols = np.mgrid[0:480:40, 0:640:40]
+    assert np.allclose(plane.depth_m(cols, rows), clean.depth_m(cols, rows), rtol=1e-3)
+
+
 def test_range_to_z_undoes_the_distance_along_each_ray():
     _, depth = _frame(0.8, 30.0)
     ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)

@@ -77,6 +77,16 @@ def test_pickled_npy_is_refused_never_unpickled(tmp_path):
         read_depth(tmp_path / 'raw.npy')
 
 
+@pytest.mark.parametrize('keep_bytes', [0, 60])
+def test_an_empty_or_cut_short_npy_is_refused_in_one_line(tmp_path, keep_bytes):
+    whole = tmp_path / 'whole.npy'
+    np.save(whole, np.full((48, 64), 0.6, np.float32))
+    path = tmp_path / 'cut.npy'
+    path.write_bytes(whole.read_bytes()[:keep_bytes])
+    with pytest.raises(FrameFileError, match='cut.npy'):
+        read_depth(path)
+
+
 def test_missing_files_and_bad_scale(tmp_path):
     with pytest.raises(FrameFileError, match='not found'):
         read_depth(tmp_path / 'none.png')

@@ -28,6 +28,9 @@ import numpy as np
 MAX_FIT_POINTS = 800
 #: RANSAC hypotheses drawn per fit
 RANSAC_TRIALS = 64
+#: depths beyond this (m) take no part in a fit: no RGB-D sensor measures them, and their
+#: squares overflow the float32 the hypotheses are scored in
+MAX_FIT_DEPTH_M = 100.0
 
 
 @overload
@@ -136,7 +139,7 @@ def _sample_points(depth: np.ndarray,
                    max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel columns, rows and depths of a regular subsample of the valid pixels."""
     with np.errstate(invalid='ignore'):
-        valid = np.isfinite(depth) & (depth > 0)
+        valid = (depth > 0) & (depth < MAX_FIT_DEPTH_M)  # False for NaN and inf
     count = int(valid.sum())
     stride = max(1, int(np.ceil(np.sqrt(count / max_points)))) if count else 1
     sub = valid[::stride, ::stride]

@@ -77,7 +77,7 @@ def read_depth(path: str | Path, scale_m: float | None = None) -> np.ndarray:
             raw = np.load(path, allow_pickle=False)
         except ValueError as exc:  # pickled object arrays, and broken headers
             raise FrameFileError(f'{path}: not a plain numpy array ({exc})') from exc
-        except OSError as exc:
+        except (OSError, EOFError) as exc:  # unreadable, empty or cut short
             raise FrameFileError(f'{path}: cannot read the array ({exc})') from exc
     else:
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
