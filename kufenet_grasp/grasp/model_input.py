@@ -39,7 +39,7 @@ INPUT_SPEC_FORMAT = 'kufenet-input/1'
 #: smallest metric window side, source pixels (a far camera)
 MIN_WINDOW_PX = 32
 #: largest metric window side, in longest image sides (a support nearer than any camera
-#: mount: a gripper's wrist camera against an object, or depth in the wrong unit); beyond it
+#: mount: a wrist camera against an object, depth in the wrong unit, a wrong K); beyond it
 #: the image would be a speck in the input and the window's padding alone gigabytes
 MAX_WINDOW_SIDES = 4
 #: support states reported in a detection outcome
@@ -340,7 +340,7 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
     if metric is not None and crop.side >= MAX_WINDOW_SIDES * max(depth.shape):
         notes.append(f'the support is nearer than a {spec.window_m:.2f} m window fits: '
                      f'window clamped to {crop.side} px ({MAX_WINDOW_SIDES}x the image side; '
-                     f'camera too close, or depth not in metres?)')
+                     f'camera too close, depth not in metres, or focal length wrong?)')
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 
