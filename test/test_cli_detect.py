@@ -232,7 +232,7 @@ def test_camera_info_of_another_size_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('case', ['missing', 'garbage', 'bad_yaml', 'no_glob_match',
-                                  'bad_params'])
+                                  'bad_params', 'bag_options_without_a_bag'])
 def test_bad_input_is_one_line_and_non_zero(tmp_path, capsys, case):
     color, depth = _files(tmp_path)
     args = ['detect', '--color', str(color), '--depth', str(depth), '--out',
@@ -246,6 +246,8 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path, capsys, case):
         args += ['--camera-info', str(tmp_path / 'k.yaml')]
     elif case == 'no_glob_match':
         args[2] = str(tmp_path / '*.jpg')
+    elif case == 'bag_options_without_a_bag':
+        args += ['--every', '0', '--color-topic', '/camera/color/image_raw']
     else:
         (tmp_path / 'p.yaml').write_text('grasp_detector:\n  ros__parameters:\n'
                                          '    top_k: 0\n')

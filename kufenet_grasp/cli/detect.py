@@ -147,6 +147,9 @@ def _check_options(args: argparse.Namespace) -> str:
         if args.every < 1 or (args.max_frames is not None and args.max_frames < 1):
             raise UsageError('--every and --max-frames must be >= 1')
         mode = 'bag'
+    elif _bag_only(args):
+        raise UsageError(f"{', '.join(_bag_only(args))}: only with --bag (image files and "
+                         f'dataset folders are processed whole, each frame once)')
     elif args.dataset:
         if args.color or args.depth:
             raise UsageError('--dataset cannot be combined with --color/--depth')
@@ -160,6 +163,14 @@ def _check_options(args: argparse.Namespace) -> str:
     if not args.out:
         raise UsageError('--out DIR is required')
     return mode
+
+
+def _bag_only(args: argparse.Namespace) -> list[str]:
+    """Return the bag options set away from their defaults, as their flags."""
+    given = [('--color-topic', args.color_topic), ('--depth-topic', args.depth_topic),
+             ('--info-topic', args.info_topic), ('--every', args.every != 1),
+             ('--max-frames', args.max_frames is not None)]
+    return [flag for flag, value in given if value]
 
 
 def _list_topics(path: str) -> int:
