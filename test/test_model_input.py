@@ -20,7 +20,13 @@ from kufenet_grasp.grasp.model_input import (
     range_to_z,
     shift_window,
 )
-from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.preprocess import (
+    apply_crop,
+    CropTransform,
+    make_crop,
+    MAX_CROP_SIDES,
+    normalise_rgbd,
+)
 import numpy as np
 import pytest
 from scene_raycast import look_at, render_depth
@@ -218,11 +224,20 @@ def test_a_support_nearer_than_the_window_fits_gets_a_clamped_window_and_a_note(
     depth = np.full((480, 640), support_m, np.float32)
     prepared = prepare_input(rgb, depth, InputSpec(window_m=0.5, support_plane=True), 224,
                              CAMERA)
-    assert prepared.window.crop.side == model_input.MAX_WINDOW_SIDES * 640
+    assert prepared.window.crop.side == MAX_CROP_SIDES * 640
     assert prepared.x.shape == (4, 224, 224)
     assert any('window clamped' in note for note in prepared.window.notes)
     far = prepare_input(rgb, np.full((480, 640), 0.6, np.float32), METRIC_INPUT, 224, CAMERA)
     assert not any('clamped' in note for note in far.window.notes)
+
+
+def test_a_pixel_window_wider_than_the_crop_limit_is_clamped_and_noted():
+    # a region of interest of a million pixels a side, pixel-crop (legacy) weights
+    rgb, depth = np.full((48, 64, 3), 120, np.uint8), np.full((48, 64), 0.6, np.float32)
+    prepared = prepare_input(rgb, depth, LEGACY_INPUT, 32, side_px=1_000_000)
+    assert prepared.window.crop.side == MAX_CROP_SIDES * 64
+    assert any('region of interest' in note and 'clamped' in note
+               for note in prepared.window.notes)
 
 
 def test_input_spec_round_trips_and_refuses_what_it_does_not_know():

@@ -147,8 +147,8 @@ def _check_options(args: argparse.Namespace) -> str:
         if args.every < 1 or (args.max_frames is not None and args.max_frames < 1):
             raise UsageError('--every and --max-frames must be >= 1')
         mode = 'bag'
-    elif _bag_only(args):
-        raise UsageError(f"{', '.join(_bag_only(args))}: only with --bag (image files and "
+    elif bag_options := _bag_only(args):
+        raise UsageError(f"{', '.join(bag_options)}: only with --bag (image files and "
                          f'dataset folders are processed whole, each frame once)')
     elif args.dataset:
         if args.color or args.depth:

@@ -31,17 +31,19 @@ from typing import Any
 import cv2
 from kufenet_grasp.geometry.camera import PinholeCamera
 from kufenet_grasp.geometry.support_plane import fit_support_plane, SupportPlane
-from kufenet_grasp.grasp.preprocess import apply_crop, CropTransform, make_crop, normalise_rgbd
+from kufenet_grasp.grasp.preprocess import (
+    apply_crop,
+    CropTransform,
+    make_crop,
+    MAX_CROP_SIDES,
+    normalise_rgbd,
+)
 import numpy as np
 
 #: version tag of the ``input_spec`` metadata of a weights file
 INPUT_SPEC_FORMAT = 'kufenet-input/1'
-#: smallest metric window side, source pixels (a far camera)
+#: smallest metric window side, source pixels (a far camera; the largest is make_crop's)
 MIN_WINDOW_PX = 32
-#: largest metric window side, in longest image sides (a support nearer than any camera
-#: mount: a wrist camera against an object, depth in the wrong unit, a wrong K); beyond it
-#: the image would be a speck in the input and the window's padding alone gigabytes
-MAX_WINDOW_SIDES = 4
 #: support states reported in a detection outcome
 SUPPORT_STATES = ('plane', 'none', 'off')
 
@@ -218,12 +220,8 @@ def _region_plane(depth: np.ndarray, region: CropTransform, min_inliers: float
 
 def _metric_crop(image_hw: tuple[int, int], out_size: int, center: tuple[float, float],
                  window_m: float, camera: PinholeCamera, depth_m: float) -> CropTransform:
-    """Return the square of ``window_m`` metres at ``depth_m`` around ``center`` px.
-
-    The side is kept within [:data:`MIN_WINDOW_PX`, :data:`MAX_WINDOW_SIDES` image sides].
-    """
-    side = round(float(window_m) * camera.fx / depth_m)
-    side = min(max(MIN_WINDOW_PX, side), MAX_WINDOW_SIDES * max(image_hw))
+    """Return the square of ``window_m`` metres at ``depth_m`` around ``center`` px."""
+    side = max(MIN_WINDOW_PX, round(float(window_m) * camera.fx / depth_m))
     return make_crop(image_hw, out_size, 'center', center_xy=center, side=side)
 
 
@@ -337,10 +335,12 @@ def choose_window(depth_z: np.ndarray, spec: InputSpec, out_size: int,
             if at_objects is not None:
                 crop = _metric_crop(depth.shape, out_size, found, *metric, at_objects)
                 reference = _reference_depth(crop, plane, median_in)
-    if metric is not None and crop.side >= MAX_WINDOW_SIDES * max(depth.shape):
-        notes.append(f'the support is nearer than a {spec.window_m:.2f} m window fits: '
-                     f'window clamped to {crop.side} px ({MAX_WINDOW_SIDES}x the image side; '
-                     f'camera too close, depth not in metres, or focal length wrong?)')
+    if crop.side >= MAX_CROP_SIDES * max(depth.shape):  # make_crop's limit
+        why = (f'the support is nearer than a {spec.window_m:.2f} m window fits (camera too '
+               f'close, depth not in metres, or focal length wrong?)' if metric is not None
+               else 'the region of interest is far larger than the image')
+        notes.append(f'{why}: window clamped to {crop.side} px ({MAX_CROP_SIDES}x the image '
+                     f'side)')
     support = 'off' if not spec.support_plane else ('plane' if plane is not None else 'none')
     return InputWindow(crop, plane, support, fraction, float(reference or 0.0), notes)
 

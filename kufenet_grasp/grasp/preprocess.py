@@ -17,6 +17,10 @@ from kufenet_grasp.grasp.rectangle import GraspRectangle
 import numpy as np
 
 CROP_MODES = ('center', 'full')
+#: largest crop side, in longest image sides: a larger window (a support nearer than any
+#: camera mount, depth in the wrong unit, a wrong K, a region of interest far past the image)
+#: would show the image as a speck and cost gigabytes of padding
+MAX_CROP_SIDES = 4
 
 
 def _invalid_mask(depth: np.ndarray) -> np.ndarray:
@@ -163,8 +167,9 @@ def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = 'center',
               side: int | None = None) -> CropTransform:
     """Choose the square crop of an ``H×W`` image fed to a model of ``out_size`` px.
 
-    ``'center'``: a ``side``-px square (default ``min(H, W)``) centred on ``center_xy``
-    (default the image centre), shifted to stay inside the image when it fits.
+    ``'center'``: a ``side``-px square (default ``min(H, W)``, at most
+    :data:`MAX_CROP_SIDES` times ``max(H, W)``) centred on ``center_xy`` (default the image
+    centre), shifted to stay inside the image when it fits.
     ``'full'``: the ``max(H, W)`` square containing the whole image, centred (padded).
 
     Raises:
@@ -183,7 +188,7 @@ def make_crop(image_hw: tuple[int, int], out_size: int, mode: str = 'center',
     size = min(height, width) if side is None else side
     if not is_whole(size) or size < 1:
         raise ValueError(f'make_crop: side must be an int >= 1 px, got {side!r}')
-    size = int(size)
+    size = min(int(size), MAX_CROP_SIDES * max(height, width))
     if center_xy is None:
         center_xy = ((width - 1) / 2.0, (height - 1) / 2.0)
     cx, cy = (float(v) for v in center_xy)
