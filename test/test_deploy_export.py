@@ -300,3 +300,36 @@ def test_export_rewrites_are_recorded_and_unknown_names_refused(tmp_path) -> Non
     assert read_exported_metadata(path)['rewrites'] == 'mix,dense-fusion'
     with pytest.raises(ValueError, match="unknown rewrite 'nope'"):
         export_onnx(resolved, tmp_path / 'bad.onnx', input_size=64, rewrites=['nope'])
+
+
+@pytest.mark.slow
+def test_a_half_resolution_head_exports_its_own_maps_and_the_runtimes_upsample_them(
+        tmp_path) -> None:
+    from kufenet_grasp.deploy.runtimes import OnnxRuntimeBackend, OpenVinoBackend
+    from kufenet_grasp.models.registry import build_model
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    model = _randomise_bn(build_model('kufenet-15k', head_kernel=1, output_stride=2))
+    resolved = resolve_source(model)
+    onnx_path = export_onnx(resolved, tmp_path / 'half.onnx', input_size=SIZE)
+    assert read_onnx_metadata(onnx_path)['output_stride'] == '2'
+    session = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    x = np.zeros((1, 4, SIZE, SIZE), np.float32)
+    assert session.run(None, {'input': x})[0].shape == (1, 4, SIZE // 2, SIZE // 2)
+    xml = export_openvino(onnx_path, tmp_path / 'half.xml')
+    for backend in (OnnxRuntimeBackend(onnx_path, SIZE, 1), OpenVinoBackend(xml, SIZE, 1)):
+        assert max_abs_difference(model, backend.infer, SIZE) <= 1e-4, backend.name
+
+
+def test_half_resolution_maps_are_upsampled_as_pytorch_does_and_wrong_shapes_refused() -> None:
+    from kufenet_grasp.deploy.runtimes import maps_at_input_size
+    from kufenet_grasp.models.kufenet import upsample_maps
+
+    maps = np.random.default_rng(3).normal(size=(2, 4, 16, 16)).astype(np.float32)
+    expected = upsample_maps(torch.from_numpy(maps)).numpy()
+    np.testing.assert_allclose(maps_at_input_size(maps, 32), expected, atol=1e-6)
+    full = np.zeros((1, 4, 32, 32), np.float32)
+    assert maps_at_input_size(full, 32) is full
+    with pytest.raises(ValueError, match=r'drew maps of shape \(1, 4, 10, 10\) for 32 px'):
+        maps_at_input_size(np.zeros((1, 4, 10, 10), np.float32), 32)

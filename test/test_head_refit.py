@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataset_fixtures import write_jacquard_fixture
 from kufenet_grasp.cli.main import main
 from kufenet_grasp.models.kufenet import KufeNet
@@ -97,3 +99,46 @@ def test_cli_refits_a_weights_file_and_records_how(tmp_path, capsys):
                  f'jacquard:{tmp_path / "data"}', '--out', str(tmp_path / 'x.safetensors')]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('kufenet refit-head: error:') and '\n' not in err
+
+
+def test_a_half_resolution_head_leaves_the_last_block_out_and_keeps_the_rest():
+    torch.manual_seed(6)
+    model = build_model('kufenet-15k').eval()
+    refitted, fit = refit_pointwise_head(model, _inputs(4, seed=7), output_stride=2)
+    assert fit.output_stride == 2 and refitted.output_stride == 2 and refitted.up3 is None
+    assert refitted.config['output_stride'] == 2 and refitted.head.in_channels == 12
+    x = _inputs(1, seed=8)[0][None]
+    with torch.inference_mode():
+        maps = refitted(x)
+        assert maps.shape == (1, 4, 64, 64)
+        assert refitted.forward_native(x).shape == (1, 4, 32, 32)
+        error = (maps - model(x)).abs().mean()
+        spread = (model(x) - model(x).mean(dim=(2, 3), keepdim=True)).abs().mean()
+    assert error < spread
+    kept = {k: v for k, v in model.state_dict().items() if not k.startswith(('head.', 'up3.'))}
+    assert set(kept) == set(refitted.state_dict()) - {'head.weight', 'head.bias'}
+    for key, value in kept.items():
+        assert torch.equal(refitted.state_dict()[key], value), key
+    with pytest.raises(ValueError, match='already draws its maps at half resolution'):
+        refit_pointwise_head(refitted, _inputs(1, seed=0), output_stride=2)
+    with pytest.raises(ValueError, match='output_stride'):
+        refit_pointwise_head(model, _inputs(1, seed=0), output_stride=4)
+    with pytest.raises(ValueError, match='output_stride'):
+        KufeNet(output_stride=3)
+
+
+def test_a_pointwise_head_can_still_move_to_half_resolution_and_the_record_keeps_its_history(
+        tmp_path, capsys):
+    write_jacquard_fixture(tmp_path / 'data', n_objects=2, size=64, split='train')
+    pointwise, _ = refit_pointwise_head(_centre_tap_model(), _inputs(2, seed=0))
+    source = tmp_path / 'pointwise.safetensors'
+    save_weights(pointwise, source, input_size=64,
+                 extra={'head_refit': '{"images": 2}'})
+    out = tmp_path / 'half.safetensors'
+    assert main(['refit-head', str(source), '--dataset', f'jacquard:{tmp_path / "data"}',
+                 '--images', '3', '--output-stride', '2', '--out', str(out)]) == 0
+    assert 'head at half resolution fitted on 3 images' in capsys.readouterr().out
+    half, meta = load_weights(out, verify_manifest=False)
+    assert half.output_stride == 2
+    record = json.loads(meta.extra['head_refit'])
+    assert record['output_stride'] == 2 and record['source_head_refit'] == {'images': 2}

@@ -34,7 +34,8 @@ def _non_negative(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kufenet refit-head``."""
-    parser.add_argument('weights', help='KufeNet weights with a 3x3 head (.safetensors)')
+    parser.add_argument('weights', help='KufeNet weights (.safetensors) with a 3x3 head, or '
+                                        'any head with --output-stride 2')
     parser.add_argument('--dataset', required=True,
                         help='FORMAT:PATH of the images whose maps the new head is fitted to '
                              '(training data: no labels are read)')
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='pixel weight clip(quality, 0, 1) ** P + floor (default P 2)')
     parser.add_argument('--weight-floor', type=_non_negative, default=0.01,
                         help='the floor of the pixel weight, > 0 (default 0.01)')
+    parser.add_argument('--output-stride', type=int, choices=(1, 2), default=1,
+                        help='2: fit the head to the half-resolution features and leave the '
+                             'last up-sampling block out (maps up-sampled after the head)')
     parser.add_argument('--out', required=True, help='output .safetensors file')
 
 
@@ -64,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
                                  split=args.split or None, depth=args.depth,
                                  images=args.images, seed=args.seed,
                                  quality_power=args.quality_power,
-                                 weight_floor=args.weight_floor)
+                                 weight_floor=args.weight_floor,
+                                 output_stride=args.output_stride)
     except (WeightsError, ValueError, FileNotFoundError, OSError) as exc:
         print(f'kufenet refit-head: error: {exc}', file=sys.stderr)
         return 2
     images = f"{fit.images} image{'' if fit.images == 1 else 's'}"
-    print(f'{args.out}: 1x1 head fitted on {images} ({fit.pixels:,} pixels) of {args.dataset}')
+    where = ' at half resolution' if fit.output_stride == 2 else ''
+    print(f'{args.out}: 1x1 head{where} fitted on {images} ({fit.pixels:,} pixels) of '
+          f'{args.dataset}')
     return 0

@@ -3,18 +3,20 @@
 """Export a grasp model to ONNX (with metadata) and to OpenVINO IR.
 
 The exported graph takes ``input`` float32 (B, 4, S, S), channels [depth, R, G, B], and
-returns ``maps`` float32 (B, 4, S, S), channels [quality, cos 2θ, sin 2θ, width / 150]
-(see docs/ARCHITECTURE.md). BatchNorm is folded before export. The model's metadata is stored
+returns ``maps`` float32 (B, 4, S / k, S / k), channels [quality, cos 2θ, sin 2θ, width / 150]
+(see docs/ARCHITECTURE.md), k the model's ``output_stride`` (1, or 2 for a KufeNet whose head
+draws half-resolution maps: the runtimes up-sample them, :func:`~kufenet_grasp.deploy.
+runtimes.maps_at_input_size`). BatchNorm is folded before export. The model's metadata is stored
 as ONNX ``metadata_props`` and as OpenVINO ``rt_info`` under the ``kufenet`` key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import json
 from pathlib import Path
 import tempfile
-from typing import Any
+from typing import Any, cast
 import warnings
 
 from kufenet_grasp.deploy.fuse import fold_batchnorm
@@ -83,6 +85,7 @@ def build_metadata(resolved: ResolvedModel, input_size: int) -> dict[str, str]:
     raw = read_safetensors_metadata(resolved.path) if resolved.path else {}
     props[WEIGHTS_METADATA_KEY] = json.dumps(raw, sort_keys=True)
     props['precision'] = 'fp32'
+    props['output_stride'] = str(int(getattr(resolved.model, 'output_stride', 1)))
     props.update(_cost(resolved.model, input_size))
     return props
 
@@ -128,6 +131,7 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
         folded, _ = REWRITES[name](folded)
     if split_bias:
         folded, _ = split_transposed_biases(folded)
+    traced: nn.Module = folded if getattr(folded, 'output_stride', 1) == 1 else _Native(folded)
     example = torch.zeros(1, 4, input_size, input_size)
     axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
     # torch.onnx.export takes a path (its file-object form is deprecated)
@@ -136,7 +140,7 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
         warnings.simplefilter('ignore')  # the legacy exporter's deprecation notice
         onnx_path = Path(folder) / 'model.onnx'
         # dynamo=False: the torch.export-based exporter needs onnxscript, not installed here
-        torch.onnx.export(folded, (example,), onnx_path, dynamo=False,
+        torch.onnx.export(traced, (example,), onnx_path, dynamo=False,
                           opset_version=int(opset), input_names=[INPUT_NAME],
                           output_names=[OUTPUT_NAME], dynamic_axes=axes,
                           do_constant_folding=True)
@@ -147,6 +151,20 @@ def to_onnx_bytes(model: nn.Module, input_size: int, *, opset: int = DEFAULT_OPS
         entry.key, entry.value = str(key), str(value)
     proto.producer_name = 'kufenet_grasp'
     return proto.SerializeToString()
+
+
+class _Native(nn.Module):
+    """The graph a model draws before its maps are up-sampled (``model.forward_native``)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        """Wrap ``model``."""
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the maps at the model's own resolution."""
+        native = cast(Callable[[torch.Tensor], torch.Tensor], self.model.forward_native)
+        return native(x)
 
 
 def export_onnx(resolved: ResolvedModel, out: Path, *, input_size: int = 224,

@@ -57,6 +57,15 @@ class GraspModel(nn.Module):
         """Number of input channels the network body sees after modality selection."""
         return len(MODALITY_CHANNELS[self.modality])
 
+    @property
+    def output_stride(self) -> int:
+        """Input side over the side of the maps the network draws before any up-sampling."""
+        return 1
+
+    def forward_native(self, x: Tensor) -> Tensor:
+        """Return the maps as the network draws them (the exported graph): here :meth:`forward`."""
+        return self.forward(x)
+
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Run the body on modality-selected, padded input; return (maps, 3 decoder features)."""
         raise NotImplementedError

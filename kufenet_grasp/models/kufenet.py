@@ -13,7 +13,9 @@ Layout (input padded to a multiple of 8 px, all sizes relative to it):
 * **Shallow decoder.** Three depth-wise separable ×2 transposed-conv blocks (the three hint
   feature maps, at 1/4, 1/2 and 1/1 resolution), then four 3×3 conv heads (implemented as
   one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]), or a 1×1
-  conv (``head_kernel=1``, :mod:`kufenet_grasp.training.head_refit`).
+  conv (``head_kernel=1``, :mod:`kufenet_grasp.training.head_refit`). With
+  ``output_stride=2`` the third up-sampling block is left out: the head reads the 1/2
+  resolution features and its maps are up-sampled bilinearly to the input size.
 
 Design choices not fixed by the paper (KUFENET_SPEC.md §1.2) are documented on
 :class:`KufeNet`.
@@ -35,6 +37,7 @@ from kufenet_grasp.models.blocks import (
 )
 import torch
 from torch import nn, Tensor
+import torch.nn.functional as F
 
 #: groups of the channel shuffle and of the fusion pointwise conv
 FUSION_GROUPS = 2
@@ -42,6 +45,8 @@ FUSION_GROUPS = 2
 NUM_RESIDUAL = 4
 #: kernel sides the output conv may have
 HEAD_KERNELS = (1, 3)
+#: resolutions (input side / map side) the head may draw its maps at
+OUTPUT_STRIDES = (1, 2)
 
 
 def _pair(values: Sequence[int], name: str) -> tuple[int, int]:
@@ -77,6 +82,11 @@ class KufeNet(GraspModel):
         head_kernel: kernel side of the output conv, 3 (the paper's 3×3 heads) or 1: a 1×1
             head does a ninth of the full-resolution work, and the quality, angle and width
             maps are smoothed after the network anyway (docs/benchmarks.md has its cost).
+        output_stride: 1 (the paper's decoder, maps drawn at full resolution) or 2: no third
+            up-sampling block, the head draws its maps at half resolution and
+            :meth:`forward` up-samples them bilinearly (``align_corners=False``); an exported
+            graph stops before that up-sampling (:meth:`forward_native`) and the runtime does
+            it. The third decoder feature is then the head's input up-sampled the same way.
 
     The fusion needs an even channel count: an odd encoder output repeats its last channel
     once and an odd ``fused`` is rounded up (never the case for the presets).
@@ -90,7 +100,7 @@ class KufeNet(GraspModel):
                  decoder: Sequence[int] = (16, 12, 8), attention_kernel: int = 3,
                  unequal: bool = True, channel_shuffle: bool = True,
                  channel_attention: bool = True, modality: str = 'rgbd',
-                 head_kernel: int = 3) -> None:
+                 head_kernel: int = 3, output_stride: int = 1) -> None:
         """Build the network; see the class docstring for the arguments."""
         d_ch, rgb_ch = _pair(d_channels, 'd_channels'), _pair(rgb_channels, 'rgb_channels')
         decoder = tuple(int(c) for c in decoder)
@@ -102,12 +112,15 @@ class KufeNet(GraspModel):
         if head_kernel not in HEAD_KERNELS:
             raise ValueError(f'KufeNet head_kernel must be one of {HEAD_KERNELS}, '
                              f'got {head_kernel!r}')
+        if output_stride not in OUTPUT_STRIDES:
+            raise ValueError(f'KufeNet output_stride must be one of {OUTPUT_STRIDES}, '
+                             f'got {output_stride!r}')
         config = {'stem': int(stem), 'd_channels': list(d_ch), 'rgb_channels': list(rgb_ch),
                   'fused': int(fused), 'decoder': list(decoder),
                   'attention_kernel': int(attention_kernel), 'unequal': bool(unequal),
                   'channel_shuffle': bool(channel_shuffle),
                   'channel_attention': bool(channel_attention), 'modality': modality,
-                  'head_kernel': int(head_kernel)}
+                  'head_kernel': int(head_kernel), 'output_stride': int(output_stride)}
         super().__init__(modality, config)
         if not unequal:
             d_ch = rgb_ch = ((d_ch[0] + rgb_ch[0] + 1) // 2, (d_ch[1] + rgb_ch[1] + 1) // 2)
@@ -125,9 +138,9 @@ class KufeNet(GraspModel):
         self.residual = nn.Sequential(*(DSCResidualBlock(fused) for _ in range(NUM_RESIDUAL)))
         self.up1 = DSCUpBlock(fused, decoder[0])
         self.up2 = DSCUpBlock(decoder[0], decoder[1])
-        self.up3 = DSCUpBlock(decoder[1], decoder[2])
-        self.head = nn.Conv2d(decoder[2], OUTPUT_CHANNELS, head_kernel,
-                              padding=head_kernel // 2)
+        self.up3 = DSCUpBlock(decoder[1], decoder[2]) if output_stride == 1 else None
+        head_in = decoder[2] if output_stride == 1 else decoder[1]
+        self.head = nn.Conv2d(head_in, OUTPUT_CHANNELS, head_kernel, padding=head_kernel // 2)
 
     @staticmethod
     def _branch(in_ch: int, stem: int, widths: tuple[int, int], block: type) -> nn.Sequential:
@@ -135,8 +148,35 @@ class KufeNet(GraspModel):
         return nn.Sequential(conv_bn_relu(in_ch, stem, 3, stride=2),
                              block(stem, widths[0]), block(widths[0], widths[1]))
 
+    @property
+    def output_stride(self) -> int:
+        """Input side over the side of the maps the head draws (1 or 2)."""
+        return 1 if self.up3 is not None else 2
+
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Return encoder, fusion, residual blocks, decoder; returns (maps, [up1, up2, up3])."""
+        """Run the network; return (maps at the input size, [up1, up2, up3 or up2 up-sampled])."""
+        maps, features = self._forward_native(x)
+        if self.up3 is None:
+            maps = upsample_maps(maps)
+            features.append(upsample_maps(features[-1]))
+        return maps, features
+
+    def forward_native(self, x: Tensor) -> Tensor:
+        """Return the maps at the resolution the head draws them (the exported graph).
+
+        ``x`` is (B, 4, S, S) with S a multiple of :attr:`pad_multiple`; the maps are
+        (B, 4, S / output_stride, S / output_stride).
+        """
+        side = int(x.shape[-1])
+        if x.dim() != 4 or side % self.pad_multiple or int(x.shape[-2]) % self.pad_multiple:
+            raise ValueError(f'forward_native needs (B, 4, H, W) with H and W multiples of '
+                             f'{self.pad_multiple}, got {tuple(x.shape)}')
+        if self.modality != 'rgbd':
+            x = x.index_select(1, self._channel_index)
+        return self._forward_native(x)[0]
+
+    def _forward_native(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Run encoder, fusion, residual blocks, decoder; return (head maps, [up1, up2(, up3)])."""
         # __init__ builds the branches of the modality: both for 'rgbd', else one
         if self.d_branch is not None and self.rgb_branch is not None:
             f = torch.cat([self.d_branch(x[:, :1]), self.rgb_branch(x[:, 1:])], dim=1)
@@ -156,5 +196,12 @@ class KufeNet(GraspModel):
         f = self.residual(f)
         f1 = self.up1(f)
         f2 = self.up2(f1)
+        if self.up3 is None:
+            return self.head(f2), [f1, f2]
         f3 = self.up3(f2)
         return self.head(f3), [f1, f2, f3]
+
+
+def upsample_maps(maps: Tensor) -> Tensor:
+    """Up-sample (B, C, h, w) maps ×2 bilinearly, pixel centres aligned as OpenCV's resize."""
+    return F.interpolate(maps, scale_factor=2, mode='bilinear', align_corners=False)
