@@ -254,6 +254,7 @@ def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
     from kufenet_grasp.deploy.mix_rewrite import (
         dense_fusion_without_shuffle,
         fuse_mixed_depthwise,
+        fuse_split_blocks,
         FusedMixBlock,
         pad_head_to_simd,
     )
@@ -281,6 +282,11 @@ def test_mix_and_dense_fusion_rewrites_keep_the_outputs(preset) -> None:
         expected = model(x)
         torch.testing.assert_close(mixed(x), expected, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(dense(x), expected, atol=1e-5, rtol=1e-5)
+    split_only, fused = fuse_split_blocks(folded)
+    assert fused == 2 and sum(isinstance(m, MixCopyBlock) for m in split_only.modules()) == 2
+    assert not any(isinstance(m, MixSplitBlock) for m in split_only.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(split_only(x), expected, atol=1e-5, rtol=1e-5)
     again, changed = dense_fusion_without_shuffle(dense)
     assert again is dense and not changed  # nothing left to rewrite
     padded, changed = pad_head_to_simd(dense)

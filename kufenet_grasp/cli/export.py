@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--rewrite', type=lambda t: [v for v in t.split(',') if v],
                         default=[], metavar='NAMES',
                         help='exact graph rewrites after BatchNorm folding, comma-separated: '
-                             'mix (one depth-wise conv per multi-scale block), dense-fusion '
+                             'mix (one depth-wise conv per multi-scale block), mix-split (the '
+                             'same for the RGB split blocks only), dense-fusion '
                              '(channel shuffle + grouped fusion conv as one dense conv), '
                              'pad-head (8 output channels for the 4-map head, sliced)')
     parser.add_argument('--no-verify', action='store_true',

@@ -23,6 +23,7 @@ from kufenet_grasp.deploy.fuse import fold_batchnorm
 from kufenet_grasp.deploy.mix_rewrite import (
     dense_fusion_without_shuffle,
     fuse_mixed_depthwise,
+    fuse_split_blocks,
     pad_head_to_simd,
 )
 from kufenet_grasp.deploy.model_metadata import (
@@ -52,8 +53,8 @@ NORMALISATION = ('depth: metres minus mean of valid pixels, clipped to [-1,1], i
                  'inpainted; RGB: /255 minus image mean')
 DEFAULT_OPSET = 17
 #: exact rewrites of a folded model that ``to_onnx_bytes(rewrites=...)`` can apply
-REWRITES = {'mix': fuse_mixed_depthwise, 'dense-fusion': dense_fusion_without_shuffle,
-            'pad-head': pad_head_to_simd}
+REWRITES = {'mix': fuse_mixed_depthwise, 'mix-split': fuse_split_blocks,
+            'dense-fusion': dense_fusion_without_shuffle, 'pad-head': pad_head_to_simd}
 
 
 class ExportError(RuntimeError):

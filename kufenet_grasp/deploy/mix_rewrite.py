@@ -137,8 +137,14 @@ def fuse_copy_block(block: MixCopyBlock) -> FusedMixBlock:
     return FusedMixBlock(fused, pointwise)
 
 
-def fuse_mixed_depthwise(model: nn.Module) -> tuple[nn.Module, int]:
-    """Copy of eval ``model`` with every multi-scale block fused; (copy, blocks fused)."""
+def fuse_mixed_depthwise(model: nn.Module, *,
+                         copy_blocks: bool = True) -> tuple[nn.Module, int]:
+    """Copy of eval ``model`` with its multi-scale blocks fused; (copy, blocks fused).
+
+    ``copy_blocks=False`` fuses the split blocks only: a copy block's fused convolution has
+    three outputs per input channel, which OpenVINO's CPU plugin runs in a generic grouped
+    kernel slower than the three depth-wise ones (docs/benchmarks.md).
+    """
     model = copy.deepcopy(model)
     count = 0
     for parent in list(model.modules()):
@@ -146,10 +152,15 @@ def fuse_mixed_depthwise(model: nn.Module) -> tuple[nn.Module, int]:
             if isinstance(child, MixSplitBlock):
                 setattr(parent, name, fuse_split_block(child))
                 count += 1
-            elif isinstance(child, MixCopyBlock):
+            elif copy_blocks and isinstance(child, MixCopyBlock):
                 setattr(parent, name, fuse_copy_block(child))
                 count += 1
     return model, count
+
+
+def fuse_split_blocks(model: nn.Module) -> tuple[nn.Module, int]:
+    """:func:`fuse_mixed_depthwise` for the split (RGB) blocks only; (copy, blocks fused)."""
+    return fuse_mixed_depthwise(model, copy_blocks=False)
 
 
 def dense_fusion_without_shuffle(model: nn.Module) -> tuple[nn.Module, bool]:
