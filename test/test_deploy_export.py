@@ -306,6 +306,13 @@ def test_export_rewrites_are_recorded_and_unknown_names_refused(tmp_path) -> Non
     assert read_exported_metadata(path)['rewrites'] == 'mix,dense-fusion'
     with pytest.raises(ValueError, match="unknown rewrite 'nope'"):
         export_onnx(resolved, tmp_path / 'bad.onnx', input_size=64, rewrites=['nope'])
+    from kufenet_grasp.cli.main import main
+    from kufenet_grasp.deploy.export import DEFAULT_REWRITES
+
+    for flags, expected in (([], ','.join(DEFAULT_REWRITES)), (['--rewrite', 'none'], '')):
+        out = tmp_path / f'cli{len(flags)}.onnx'
+        assert main(['export', 'kufenet-15k', '--size', '64', '--out', str(out), *flags]) == 0
+        assert read_exported_metadata(out)['rewrites'] == expected
 
 
 @pytest.mark.slow

@@ -14,6 +14,11 @@ HELP = 'Export weights or a preset to ONNX / OpenVINO IR and check it matches Py
 TOLERANCE = 1e-4
 
 
+def _rewrites(text: str) -> list[str]:
+    """Parse ``--rewrite``: comma-separated names, ``none`` for no rewrite."""
+    return [] if text.strip() == 'none' else [v for v in text.split(',') if v]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export options."""
     parser.add_argument('source', metavar='WEIGHTS_OR_PRESET',
@@ -27,13 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset (13-21)')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='make the batch dimension dynamic')
-    parser.add_argument('--rewrite', type=lambda t: [v for v in t.split(',') if v],
-                        default=[], metavar='NAMES',
-                        help='exact graph rewrites after BatchNorm folding, comma-separated: '
-                             'mix (one depth-wise conv per multi-scale block), mix-split (the '
-                             'same for the RGB split blocks only), dense-fusion '
-                             '(channel shuffle + grouped fusion conv as one dense conv), '
-                             'pad-head (8 output channels for the 4-map head, sliced)')
+    parser.add_argument('--rewrite', type=_rewrites, default=None, metavar='NAMES',
+                        help='exact graph rewrites after BatchNorm folding, comma-separated, '
+                             "or 'none': mix (one depth-wise conv per multi-scale block), "
+                             'mix-split (the same for the RGB split blocks only; the '
+                             'default), dense-fusion (channel shuffle + grouped fusion conv '
+                             'as one dense conv), pad-head (8 output channels for the 4-map '
+                             'head, sliced)')
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the comparison with PyTorch on a random input')
     int8 = parser.add_argument_group('int8 (post-training static quantisation)')
@@ -66,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
         OnnxRuntimeBackend,
         OpenVinoBackend,
     )
-    from kufenet_grasp.deploy.export import export_onnx, export_openvino, max_abs_difference
+    from kufenet_grasp.deploy.export import (
+        DEFAULT_REWRITES,
+        export_onnx,
+        export_openvino,
+        max_abs_difference,
+    )
     from kufenet_grasp.deploy.source import resolve_source, SourceError
 
     try:
@@ -87,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         export_onnx(resolved, onnx_path, input_size=args.size, opset=args.opset,
                     dynamic_batch=args.dynamic_batch,
                     split_bias=args.format == 'openvino',  # faster there, slower on ORT
-                    rewrites=args.rewrite)
+                    rewrites=DEFAULT_REWRITES if args.rewrite is None else args.rewrite)
     except ValueError as exc:
         print(f'kufenet export: {exc}', file=sys.stderr)
         return 2

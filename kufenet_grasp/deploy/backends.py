@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 import warnings
 
-from kufenet_grasp.deploy.export import to_onnx_bytes
+from kufenet_grasp.deploy.export import DEFAULT_REWRITES, to_onnx_bytes
 from kufenet_grasp.deploy.fuse import fold_batchnorm
 from kufenet_grasp.deploy.runtimes import (  # noqa: F401 (re-exported for callers)
     BackendUnavailable,
@@ -104,7 +104,7 @@ def _exported(source: Source, backend: str, input_size: int) -> ExportedModel:
             raise ValueError(f'{backend} backend: model file {path} does not exist')
         return path
     return to_onnx_bytes(resolve_source(source).model, input_size,
-                         split_bias=backend == 'openvino')
+                         split_bias=backend == 'openvino', rewrites=DEFAULT_REWRITES)
 
 
 def create_backend(name: str, source: Source, *, input_size: int = 224,

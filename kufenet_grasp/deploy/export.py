@@ -55,6 +55,9 @@ DEFAULT_OPSET = 17
 #: exact rewrites of a folded model that ``to_onnx_bytes(rewrites=...)`` can apply
 REWRITES = {'mix': fuse_mixed_depthwise, 'mix-split': fuse_split_blocks,
             'dense-fusion': dense_fusion_without_shuffle, 'pad-head': pad_head_to_simd}
+#: the rewrites ``kufenet export`` and the backends' on-the-fly export apply unless told:
+#: faster on OpenVINO and ONNX Runtime alike (docs/benchmarks.md)
+DEFAULT_REWRITES: tuple[str, ...] = ('mix-split',)
 
 
 class ExportError(RuntimeError):
