@@ -5,8 +5,7 @@
 # Usage: tools/train_model_zoo.sh [STEP ...]   (no STEP = all, in order)
 # Steps: data 80k 15k 263k 80k-kd 80k-zoom ggcnn grconvnet 80k-8ep; real-data real-80k real-15k
 # real-15k-kd real-80k-head (the real-camera fine-tuning of models/README.md, the 15K's
-# distillation from the 80K after it and the 80K's 1x1 head refits, full then half
-# resolution, not in the default list);
+# distillation from the 80K after it and the 80K's 1x1 head refit, not in the default list);
 # the two ablation tables
 # at the reduced budget of models/README.md (ablation6, ablation5: not in the default list,
 # about 1.5-2.5 h each on 2 shared cores). Each writes runs/<name>/, a log
@@ -88,11 +87,7 @@ step() {
       [[ -d datasets/refit-train/train ]] || kufenet datagen --out datasets/refit-train \
         --scenes 240 --seed 31 --workers 1 --split-only train
       kufenet refit-head runs/real-80k/interpolated.safetensors --dataset jacquard:datasets/refit-train \
-        --depth stereo --images 240 --out runs/real-80k/head-refit.safetensors
-      [[ -d datasets/refit-train-41/train ]] || kufenet datagen --out datasets/refit-train-41 \
-        --scenes 240 --seed 41 --workers 1 --split-only train
-      kufenet refit-head runs/real-80k/head-refit.safetensors --dataset jacquard:datasets/refit-train-41 \
-        --depth stereo --images 240 --output-stride 2 --out runs/real-80k/half-head.safetensors ;;
+        --depth stereo --images 240 --out runs/real-80k/head-refit.safetensors ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }
