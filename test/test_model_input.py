@@ -642,3 +642,11 @@ def test_label_margin_widens_the_scored_labels_as_it_widens_the_targets(tmp_path
     assert main(['eval', str(tmp_path / 'legacy.safetensors'), '--dataset', dataset,
                  '--label-margin-m', '0.02']) == 2
     assert 'metric input' in capsys.readouterr().err
+    for path in (weights, tmp_path / 'legacy.safetensors'):  # the fixture is 640x480
+        assert main(['eval', str(path), '--dataset', dataset, '--crop-px', '481']) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith('wider than the images (640x480 px): the central window must lie '
+                            'inside them (at most 480)') and '\n' not in err
+    assert main(['eval', str(weights), '--dataset', dataset, '--crop-px', '480',
+                 '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['crop_px'] == 480

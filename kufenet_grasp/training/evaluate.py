@@ -253,6 +253,8 @@ def evaluate_weights(
         spec = input_spec_of(meta)
         size = int(input_size or _meta_input_size(meta) or 224)
     data = open_dataset(dataset, split=split, **({} if depth is None else {'depth': depth}))
+    if crop_px is not None and len(data):
+        _check_crop_fits(int(crop_px), data[0].shape)
     model.to(device)
     crop: dict[str, Any] = {} if crop_px is None else {'crop': 'center', 'crop_side': int(crop_px)}
     map_data = GraspMapDataset(data, None, input_size=size, augment=False, input_spec=spec,
@@ -269,6 +271,19 @@ def evaluate_weights(
     if isinstance(model, ExportedModel):
         report['backend'] = model.backend.name
     return report
+
+
+def _check_crop_fits(crop_px: int, shape: tuple[int, ...]) -> None:
+    """Raise a one-line ValueError if the central ``crop_px`` square leaves the image.
+
+    The literature's central window lies inside the image; a wider one was padded with the
+    pixel-crop input (scored 0 %) and silently shrunk to the image with the metric window.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    if crop_px > min(height, width):
+        raise ValueError(f'crop_px {crop_px} is wider than the images ({width}x{height} px): '
+                         f'the central window must lie inside them (at most '
+                         f'{min(height, width)})')
 
 
 def _meta_input_size(meta: Any) -> int | None:
