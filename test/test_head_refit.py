@@ -112,6 +112,8 @@ def test_a_half_resolution_head_leaves_the_last_block_out_and_keeps_the_rest():
         maps = refitted(x)
         assert maps.shape == (1, 4, 64, 64)
         assert refitted.forward_native(x).shape == (1, 4, 32, 32)
+        _, features = refitted.forward_features(x)  # no full-resolution feature is made
+        assert [tuple(f.shape[-2:]) for f in features] == [(16, 16), (32, 32)]
         error = (maps - model(x)).abs().mean()
         spread = (model(x) - model(x).mean(dim=(2, 3), keepdim=True)).abs().mean()
     assert error < spread

@@ -86,7 +86,8 @@ class KufeNet(GraspModel):
             up-sampling block, the head draws its maps at half resolution and
             :meth:`forward` up-samples them bilinearly (``align_corners=False``); an exported
             graph stops before that up-sampling (:meth:`forward_native`) and the runtime does
-            it. The third decoder feature is then the head's input up-sampled the same way.
+            it. :meth:`forward_features` then returns two decoder features, not three, so
+            hint distillation (three layers) does not apply to such a student.
 
     The fusion needs an even channel count: an odd encoder output repeats its last channel
     once and an odd ``fused`` is rounded up (never the case for the presets).
@@ -154,12 +155,9 @@ class KufeNet(GraspModel):
         return 1 if self.up3 is not None else 2
 
     def _forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Run the network; return (maps at the input size, [up1, up2, up3 or up2 up-sampled])."""
+        """Run the network; return (maps at the input size, [up1, up2(, up3)])."""
         maps, features = self._forward_native(x)
-        if self.up3 is None:
-            maps = upsample_maps(maps)
-            features.append(upsample_maps(features[-1]))
-        return maps, features
+        return (maps if self.up3 is not None else upsample_maps(maps)), features
 
     def forward_native(self, x: Tensor) -> Tensor:
         """Return the maps at the resolution the head draws them (the exported graph).
@@ -167,8 +165,7 @@ class KufeNet(GraspModel):
         ``x`` is (B, 4, S, S) with S a multiple of :attr:`pad_multiple`; the maps are
         (B, 4, S / output_stride, S / output_stride).
         """
-        side = int(x.shape[-1])
-        if x.dim() != 4 or side % self.pad_multiple or int(x.shape[-2]) % self.pad_multiple:
+        if x.dim() != 4 or any(int(n) % self.pad_multiple for n in x.shape[-2:]):
             raise ValueError(f'forward_native needs (B, 4, H, W) with H and W multiples of '
                              f'{self.pad_multiple}, got {tuple(x.shape)}')
         if self.modality != 'rgbd':
