@@ -16,6 +16,7 @@ from kufenet_grasp.deploy.export import (
 )
 from kufenet_grasp.deploy.fuse import find_foldable, fold_batchnorm
 from kufenet_grasp.deploy.source import resolve_source, SourceError
+from model_fixtures import randomise_batchnorm
 import numpy as np
 import pytest
 import torch
@@ -23,19 +24,6 @@ from torch import nn
 
 torch.set_num_threads(1)
 SIZE = 64
-
-
-def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every BatchNorm non-trivial statistics so that folding changes the weights."""
-    gen = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(torch.rand(n, generator=gen) * 2 - 1)
-            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.rand(n, generator=gen) - 0.5)
-    return model.eval()
 
 
 class _Toy(nn.Module):
@@ -68,11 +56,11 @@ def _preset(name: str) -> nn.Module:
     from kufenet_grasp.models.registry import build_model
 
     torch.manual_seed(0)
-    return _randomise_bn(build_model(name))
+    return randomise_batchnorm(build_model(name))
 
 
 def test_fold_batchnorm_matches_and_removes_foldable_bns() -> None:
-    model = _randomise_bn(_Toy())
+    model = randomise_batchnorm(_Toy())
     folded = fold_batchnorm(model)
     x = torch.randn(2, 4, 32, 32)
     with torch.no_grad():
@@ -93,7 +81,7 @@ def test_fold_batchnorm_falls_back_to_sequential_pairs_when_untraceable() -> Non
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.body(x) if x.sum() > -1e9 else x  # data-dependent: fx cannot trace
 
-    model = _randomise_bn(Untraceable())
+    model = randomise_batchnorm(Untraceable())
     assert find_foldable(model) == [(('body.0',), 'body.1')]
     x = torch.randn(1, 4, 16, 16)
     with torch.no_grad():
@@ -206,7 +194,7 @@ def test_bad_sources_and_arguments_raise_clear_errors(tmp_path) -> None:
 
 
 def test_max_abs_difference_detects_a_wrong_model() -> None:
-    model = _randomise_bn(_Toy())
+    model = randomise_batchnorm(_Toy())
     assert max_abs_difference(model, lambda x: np.zeros((1, 4, SIZE, SIZE), np.float32),
                               SIZE) > 1e-4
 
@@ -323,7 +311,7 @@ def test_a_half_resolution_head_exports_its_own_maps_and_the_runtimes_upsample_t
     import onnxruntime as ort
 
     torch.manual_seed(0)
-    model = _randomise_bn(build_model('kufenet-15k', head_kernel=1, output_stride=2))
+    model = randomise_batchnorm(build_model('kufenet-15k', head_kernel=1, output_stride=2))
     resolved = resolve_source(model)
     onnx_path = export_onnx(resolved, tmp_path / 'half.onnx', input_size=SIZE)
     assert read_onnx_metadata(onnx_path)['output_stride'] == '2'
@@ -331,6 +319,22 @@ def test_a_half_resolution_head_exports_its_own_maps_and_the_runtimes_upsample_t
     x = np.zeros((1, 4, SIZE, SIZE), np.float32)
     assert session.run(None, {'input': x})[0].shape == (1, 4, SIZE // 2, SIZE // 2)
     xml = export_openvino(onnx_path, tmp_path / 'half.xml')
+    for backend in (OnnxRuntimeBackend(onnx_path, SIZE, 1), OpenVinoBackend(xml, SIZE, 1)):
+        assert max_abs_difference(model, backend.infer, SIZE) <= 1e-4, backend.name
+
+
+@pytest.mark.slow
+def test_a_depthwise_head_exports_with_the_default_rewrites_and_keeps_its_maps(
+        tmp_path) -> None:
+    from kufenet_grasp.deploy.export import DEFAULT_REWRITES
+    from kufenet_grasp.deploy.runtimes import OnnxRuntimeBackend, OpenVinoBackend
+    from kufenet_grasp.models.registry import build_model
+
+    torch.manual_seed(1)
+    model = randomise_batchnorm(build_model('kufenet-15k', head_depthwise=True))
+    onnx_path = export_onnx(resolve_source(model), tmp_path / 'dw.onnx', input_size=SIZE,
+                            rewrites=DEFAULT_REWRITES)
+    xml = export_openvino(onnx_path, tmp_path / 'dw.xml')
     for backend in (OnnxRuntimeBackend(onnx_path, SIZE, 1), OpenVinoBackend(xml, SIZE, 1)):
         assert max_abs_difference(model, backend.infer, SIZE) <= 1e-4, backend.name
 

@@ -12,8 +12,9 @@ Layout (input padded to a multiple of 8 px, all sizes relative to it):
   then 4 depth-wise separable residual blocks.
 * **Shallow decoder.** Three depth-wise separable ×2 transposed-conv blocks (the three hint
   feature maps, at 1/4, 1/2 and 1/1 resolution), then four 3×3 conv heads (implemented as
-  one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]), or a 1×1
-  conv (``head_kernel=1``, :mod:`kufenet_grasp.training.head_refit`). With
+  one 3×3 conv with 4 output channels: [quality, cos 2θ, sin 2θ, width/150 px]), a 1×1
+  conv (``head_kernel=1``) or a 3×3 depth-wise conv then a 1×1 conv (``head_depthwise``;
+  both fitted by :mod:`kufenet_grasp.training.head_refit`). With
   ``output_stride=2`` the third up-sampling block is left out: the head reads the 1/2
   resolution features and its maps are up-sampled bilinearly to the input size.
 
@@ -62,6 +63,16 @@ def _even(value: int) -> int:
     return value + value % 2
 
 
+def _head(in_channels: int, kernel: int, depthwise: bool) -> nn.Module:
+    """Output conv: one ``kernel`` conv, or a depth-wise ``kernel`` conv then a 1×1 conv."""
+    if not depthwise:
+        return nn.Conv2d(in_channels, OUTPUT_CHANNELS, kernel, padding=kernel // 2)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, in_channels, kernel, padding=kernel // 2, groups=in_channels,
+                  bias=False),
+        nn.Conv2d(in_channels, OUTPUT_CHANNELS, 1))
+
+
 class KufeNet(GraspModel):
     """KufeNet grasp network (arch ``'kufenet'``).
 
@@ -82,6 +93,10 @@ class KufeNet(GraspModel):
         head_kernel: kernel side of the output conv, 3 (the paper's 3×3 heads) or 1: a 1×1
             head does a ninth of the full-resolution work, and the quality, angle and width
             maps are smoothed after the network anyway (docs/benchmarks.md has its cost).
+        head_depthwise: the head is a ``head_kernel`` depth-wise conv on the decoder features
+            (no bias) followed by a 1×1 conv: the 3×3 head's view of the neighbouring pixels
+            for little more than a 1×1 head's work (fitted by
+            :func:`~kufenet_grasp.training.head_refit.refit_depthwise_head`).
         output_stride: 1 (the paper's decoder, maps drawn at full resolution) or 2: no third
             up-sampling block, the head draws its maps at half resolution and
             :meth:`forward` up-samples them bilinearly (``align_corners=False``); an exported
@@ -101,7 +116,8 @@ class KufeNet(GraspModel):
                  decoder: Sequence[int] = (16, 12, 8), attention_kernel: int = 3,
                  unequal: bool = True, channel_shuffle: bool = True,
                  channel_attention: bool = True, modality: str = 'rgbd',
-                 head_kernel: int = 3, output_stride: int = 1) -> None:
+                 head_kernel: int = 3, output_stride: int = 1,
+                 head_depthwise: bool = False) -> None:
         """Build the network; see the class docstring for the arguments."""
         d_ch, rgb_ch = _pair(d_channels, 'd_channels'), _pair(rgb_channels, 'rgb_channels')
         decoder = tuple(int(c) for c in decoder)
@@ -116,12 +132,16 @@ class KufeNet(GraspModel):
         if output_stride not in OUTPUT_STRIDES:
             raise ValueError(f'KufeNet output_stride must be one of {OUTPUT_STRIDES}, '
                              f'got {output_stride!r}')
+        if head_depthwise and head_kernel == 1:
+            raise ValueError('KufeNet head_depthwise needs head_kernel 3 (a 1x1 depth-wise '
+                             'conv is a scale the 1x1 head already has)')
         config = {'stem': int(stem), 'd_channels': list(d_ch), 'rgb_channels': list(rgb_ch),
                   'fused': int(fused), 'decoder': list(decoder),
                   'attention_kernel': int(attention_kernel), 'unequal': bool(unequal),
                   'channel_shuffle': bool(channel_shuffle),
                   'channel_attention': bool(channel_attention), 'modality': modality,
-                  'head_kernel': int(head_kernel), 'output_stride': int(output_stride)}
+                  'head_kernel': int(head_kernel), 'output_stride': int(output_stride),
+                  'head_depthwise': bool(head_depthwise)}
         super().__init__(modality, config)
         if not unequal:
             d_ch = rgb_ch = ((d_ch[0] + rgb_ch[0] + 1) // 2, (d_ch[1] + rgb_ch[1] + 1) // 2)
@@ -141,7 +161,7 @@ class KufeNet(GraspModel):
         self.up2 = DSCUpBlock(decoder[0], decoder[1])
         self.up3 = DSCUpBlock(decoder[1], decoder[2]) if output_stride == 1 else None
         head_in = decoder[2] if output_stride == 1 else decoder[1]
-        self.head = nn.Conv2d(head_in, OUTPUT_CHANNELS, head_kernel, padding=head_kernel // 2)
+        self.head = _head(head_in, head_kernel, bool(head_depthwise))
 
     @staticmethod
     def _branch(in_ch: int, stem: int, widths: tuple[int, int], block: type) -> nn.Sequential:
